@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` and `make test`. Each creates .venv if missing and installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test venv clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install -q -e .
+	touch $@
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+venv: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/polyopt demo
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --timeout 600
+
+clean:
+	rm -rf $(VENV) dist build

@@ -1,0 +1,41 @@
+"""polyopt: one torch-native contract — Objective, Environment, Optimizer — for black-box search and RL.
+
+Example:
+    >>> import polyopt
+    >>> result = polyopt.optimize("random-search", "zdt1", budget=100, seed=0)
+    >>> result.f.shape[1]
+    2
+
+Heavy libraries (botorch, pymoo, gymnasium, transformers, ray) load only when a plugin that needs them is used.
+"""
+
+from __future__ import annotations
+
+from polyopt.environment import Environment, GymnasiumEnv, Step
+from polyopt.errors import (
+    ConfigError,
+    EvaluationError,
+    IncompatibleProblemError,
+    PluginCollisionError,
+    PluginError,
+    PolyoptError,
+    SpaceError,
+    UnknownNameError,
+)
+from polyopt.hookspecs import hookimpl
+from polyopt.objective import Evaluation, FunctionObjective, Objective, evaluate, objective
+from polyopt.optimizer import AskTellOptimizer, Optimizer
+from polyopt.plugins import registry
+from polyopt.result import Result
+from polyopt.run import Budget, make, make_problem, optimize, run
+from polyopt.spaces import Binary, Box, Categorical, Integer, Permutation, Product, Space
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AskTellOptimizer", "Binary", "Box", "Budget", "Categorical", "ConfigError", "Environment", "Evaluation",
+    "EvaluationError", "FunctionObjective", "GymnasiumEnv", "IncompatibleProblemError", "Integer", "Objective",
+    "Optimizer", "Permutation", "PluginCollisionError", "PluginError", "PolyoptError", "Product", "Result",
+    "Space", "SpaceError", "Step", "UnknownNameError", "evaluate", "hookimpl", "make", "make_problem",
+    "objective", "optimize", "registry", "run", "__version__",
+]

@@ -1,0 +1,1 @@
+"""polyopt's builtin problems: benchmark objectives with known optima or Pareto fronts, and environments."""

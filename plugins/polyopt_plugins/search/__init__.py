@@ -1,0 +1,1 @@
+"""Baseline search: random search and scrambled-Sobol search over any space."""
