@@ -154,6 +154,7 @@ class Optimizer(ABC):
         self.n_evaluations = int(counters["n_evaluations"])
         self.n_steps = int(counters["n_steps"])
         self.n_env_steps = int(counters.get("n_env_steps", 0))
+        self.seed = int(counters["seed"])
         self._elapsed_before, self._clock = float(counters["elapsed"]), time.perf_counter()
         self.generator.set_state(state["generator"].cpu() if isinstance(state["generator"], Tensor)
                                  else state["generator"])

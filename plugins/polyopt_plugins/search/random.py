@@ -79,10 +79,11 @@ class SobolSearch(RandomSearch):
         return self.problem.space.decode(z).to(device=self.device, dtype=self.dtype)
 
     def get_state(self) -> dict[str, Any]:
-        return {**super().get_state(), "drawn": self._drawn}
+        return {**super().get_state(), "drawn": self._drawn, "sobol_seed": self._sobol_seed}
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
-        self._drawn = int(state["drawn"])
-        self._engine.reset()
+        self._drawn, self._sobol_seed = int(state["drawn"]), int(state["sobol_seed"])
+        self._engine = torch.quasirandom.SobolEngine(self.problem.space.encoded_dim, scramble=True,
+                                                     seed=self._sobol_seed)
         self._engine.fast_forward(self._drawn)
