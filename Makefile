@@ -9,7 +9,6 @@ STAMP := $(VENV)/.installed-dev
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install -q -e .
@@ -22,7 +21,7 @@ $(STAMP): pyproject.toml | $(PY)
 venv: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/polyopt demo
+	$(VENV)/bin/polyopt study run examples/studies/quickstart.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --timeout 600
