@@ -1,0 +1,438 @@
+"""Study definitions: a grid of runs (optimizers x problems x seeds), from TOML or Python, validated up front.
+
+A study file::
+
+    [study]
+    name = "quickstart"
+    seeds = 3                       # or a list: [0, 1, 2]
+    budget = { evaluations = 2000 }
+    checkpoint_every = 10           # steps between checkpoints
+
+    [metrics]
+    record = ["hv", "igd"]          # "hv", "igd", "igd-plus", "best"
+    every = 1                       # steps between recordings (the last step is always recorded)
+
+    [[optimizers]]
+    name = "nsga2"                  # a registered name, or "package.module:Class"
+    config = { pop_size = 40 }
+
+    [[problems]]
+    name = "zdt1"
+    options = { n_var = 10 }
+
+:meth:`Study.validate` resolves every name, builds every optimizer config and checks every optimizer against
+every problem before anything runs, so a typo or an impossible pairing fails in a second, not after an hour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from polyopt.config import build_config, config_to_dict
+from polyopt.errors import ConfigError, did_you_mean
+
+__all__ = ["OptimizerSpec", "ProblemSpec", "MetricsSpec", "RunSpec", "Study", "load_study", "resolve_target"]
+
+METRICS = ("hv", "igd", "igd-plus", "best")
+
+
+@dataclass
+class OptimizerSpec:
+    name: str
+    """A registered optimizer name, or ``"package.module:Class"``."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """The optimizer's config fields (unknown keys are refused with suggestions)."""
+    label: str = ""
+    """Name shown in reports; defaults to ``name`` (set it to compare two configs of one optimizer)."""
+    device: str | None = None
+    """Device for this optimizer's runs (default: the optimizer's own default)."""
+    dtype: str | None = None
+    """Floating dtype, e.g. ``"float32"`` (default: the optimizer's)."""
+    resources: dict[str, float] = field(default_factory=dict)
+    """What each run asks the Ray executor for: ``num_cpus`` (default 1) and ``num_gpus`` (default 0)."""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.name
+        for key in self.resources:
+            if key not in ("num_cpus", "num_gpus"):
+                raise ValueError(f"resources key {key!r}; expected num_cpus or num_gpus."
+                                 f"{did_you_mean(key, ['num_cpus', 'num_gpus'])}")
+
+
+@dataclass
+class ProblemSpec:
+    name: str
+    """A registered objective name, or ``"package.module:Class"``."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the problem's constructor."""
+    label: str = ""
+    """Name shown in reports; defaults to ``name``."""
+    ref_point: list[float] | None = None
+    """Hypervolume reference point (user's direction); default: the problem's ``ref_point``."""
+    budget: dict[str, Any] | None = None
+    """Budget for this problem's runs, overriding the study's."""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.name
+
+
+@dataclass
+class MetricsSpec:
+    record: list[str] = field(default_factory=lambda: ["hv", "igd", "best"])
+    """Metrics recorded while running: hv, igd, igd-plus, best (each where the problem allows it)."""
+    every: int = 1
+    """Record every this many steps (the last step is always recorded)."""
+    front_points: int = 500
+    """Points sampled on the problem's Pareto front for IGD."""
+
+    def __post_init__(self) -> None:
+        for name in self.record:
+            if name not in METRICS:
+                raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(METRICS)}."
+                                 f"{did_you_mean(name, METRICS)}")
+        if self.every < 1:
+            raise ValueError(f"every={self.every}; expected at least 1")
+
+
+@dataclass
+class _StudySection:
+    name: str
+    """The study's name (unique within a storage)."""
+    seeds: int | list[int] = 3
+    """How many seeds (0..n-1) or the list of seeds."""
+    budget: dict[str, Any] = field(default_factory=lambda: {"evaluations": 1000})
+    """Budget of every run: evaluations, steps, env_steps, seconds (whichever comes first)."""
+    checkpoint_every: int = 10
+    """Steps between checkpoints (evaluations are stored with each checkpoint)."""
+    storage: str | None = None
+    """SQLAlchemy URL; default: SQLite in ``<study file stem>.polyopt/`` beside the study file."""
+    heartbeat_seconds: float = 5.0
+    """How often a worker renews its lease on the run it executes."""
+    stale_after_seconds: float = 60.0
+    """A running run whose lease is older than this is considered abandoned and is resumed."""
+    max_attempts: int = 3
+    """A run that raised this many times stays failed."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of the grid: what a worker needs to execute a run (JSON-serializable via :meth:`to_dict`)."""
+
+    key: str
+    optimizer: str
+    optimizer_label: str
+    config: dict[str, Any]
+    problem: str
+    problem_label: str
+    problem_options: dict[str, Any]
+    seed: int
+    budget: dict[str, Any]
+    device: str | None
+    dtype: str | None
+    resources: dict[str, float]
+    ref_point: list[float] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
+        return cls(**dict(data))
+
+
+class Study:
+    """A grid of runs: ``optimizers x problems x seeds``.
+
+    Args:
+        name: unique name within the storage.
+        optimizers: specs, names, or a mapping ``{name: config}``.
+        problems: specs, names, or a mapping ``{name: options}``.
+        seeds: a count (seeds ``0..n-1``) or a list of seeds.
+        budget: budget of every run (``{"evaluations": 2000}``, an int, or a :class:`polyopt.Budget`).
+        metrics: a :class:`MetricsSpec`, a list of metric names, or a dict of its fields.
+        checkpoint_every: steps between checkpoints.
+        storage: SQLAlchemy URL (default: SQLite beside the study file, or in the working directory).
+        base_dir: where a default SQLite storage and reports go.
+        heartbeat_seconds: lease renewal period.
+        stale_after_seconds: a lease older than this is abandoned.
+        max_attempts: how many times a raising run is retried.
+
+    Example:
+        >>> from polyopt.study import Study
+        >>> s = Study("demo", optimizers=["random-search"], problems=["zdt1"], seeds=2, budget=64)
+        >>> [r.key for r in s.runs()]
+        ['random-search/zdt1/0', 'random-search/zdt1/1']
+    """
+
+    def __init__(self, name: str, *, optimizers: Any, problems: Any, seeds: int | Sequence[int] = 3,
+                 budget: Any = 1000, metrics: Any = None, checkpoint_every: int = 10,
+                 storage: str | None = None, base_dir: str | Path | None = None,
+                 heartbeat_seconds: float = 5.0, stale_after_seconds: float = 60.0, max_attempts: int = 3) -> None:
+        self.name = name
+        self.optimizers = _specs(optimizers, OptimizerSpec, "config", "optimizers")
+        self.problems = _specs(problems, ProblemSpec, "options", "problems")
+        self.seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+        self.budget = _budget_dict(budget)
+        self.metrics = _metrics(metrics)
+        self.checkpoint_every = int(checkpoint_every)
+        self.storage = storage
+        self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        self.heartbeat_seconds = float(heartbeat_seconds)
+        self.stale_after_seconds = float(stale_after_seconds)
+        self.max_attempts = int(max_attempts)
+        self._check_shape()
+
+    def _check_shape(self) -> None:
+        if not self.name or "/" in self.name:
+            raise ConfigError(f"study name {self.name!r}; expected a non-empty name without '/'")
+        for what, specs in (("optimizer", self.optimizers), ("problem", self.problems)):
+            if not specs:
+                raise ConfigError(f"the study {self.name!r} lists no {what}s")
+            labels = [s.label for s in specs]
+            dup = sorted({x for x in labels if labels.count(x) > 1})
+            if dup:
+                raise ConfigError(f"{what} label(s) {dup} appear twice; give each entry a distinct label")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds={self.seeds}; expected at least one seed, no repeats")
+        if self.checkpoint_every < 1:
+            raise ConfigError(f"checkpoint_every={self.checkpoint_every}; expected at least 1")
+        if not 0 < self.heartbeat_seconds < self.stale_after_seconds:
+            raise ConfigError(f"heartbeat_seconds={self.heartbeat_seconds} must be positive and below "
+                              f"stale_after_seconds={self.stale_after_seconds}")
+
+    @property
+    def storage_url(self) -> str:
+        """The storage URL (default: ``sqlite:///<base_dir>/<name>.polyopt/study.sqlite``)."""
+        return self.storage or f"sqlite:///{self.output_dir / 'study.sqlite'}"
+
+    @property
+    def output_dir(self) -> Path:
+        """Folder for the default SQLite file and reports: ``<base_dir>/<name>.polyopt``."""
+        return self.base_dir / f"{self.name}.polyopt"
+
+    def runs(self) -> list[RunSpec]:
+        """Every run of the grid, in a stable order (problem, optimizer, seed)."""
+        out = []
+        for p in self.problems:
+            budget = _budget_dict(p.budget) if p.budget is not None else self.budget
+            for o in self.optimizers:
+                for seed in self.seeds:
+                    out.append(RunSpec(
+                        key=f"{o.label}/{p.label}/{seed}", optimizer=o.name, optimizer_label=o.label,
+                        config=dict(o.config), problem=p.name, problem_label=p.label,
+                        problem_options=dict(p.options), seed=seed, budget=dict(budget), device=o.device,
+                        dtype=o.dtype, resources=dict(o.resources),
+                        ref_point=None if p.ref_point is None else [float(v) for v in p.ref_point]))
+        return out
+
+    def validate(self) -> None:
+        """Resolve every name, build every config, and check every pairing; raise before anything runs.
+
+        Raises:
+            UnknownNameError: an optimizer or problem name is not registered (with suggestions).
+            ConfigError: an unknown config key or bad value, a bad budget, or an impossible pairing.
+        """
+        from polyopt.run import Budget
+
+        errors: list[str] = []
+        problems = {}
+        for p in self.problems:
+            try:
+                problems[p.label] = make_problem(p.name, p.options)
+            except Exception as exc:  # collect every mistake, then raise once
+                errors.append(f"problem {p.label!r}: {exc}")
+            if p.budget is not None:
+                _try(errors, f"problem {p.label!r} budget", lambda p=p: Budget.coerce(p.budget))
+        _try(errors, "study budget", lambda: Budget.coerce(self.budget))
+        for o in self.optimizers:
+            try:
+                cls = resolve_target("optimizer", o.name)
+                build_config(cls.Config, o.config, owner=f"optimizer {o.label!r}")
+            except Exception as exc:
+                errors.append(f"optimizer {o.label!r}: {exc}")
+                continue
+            for label, problem in problems.items():
+                reason = cls.compatibility(problem)
+                if reason:
+                    errors.append(f"optimizer {o.label!r} cannot run on problem {label!r}: {reason}")
+            for label, problem in problems.items():
+                errors += _metric_problems(self.metrics, self._spec(label), problem)
+        if errors:
+            raise ConfigError(f"study {self.name!r} is invalid:\n  - " + "\n  - ".join(dict.fromkeys(errors)))
+
+    def _spec(self, label: str) -> ProblemSpec:
+        return next(p for p in self.problems if p.label == label)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The definition as plain data (stored with the study; two workers must agree on it)."""
+        return {"name": self.name, "seeds": self.seeds, "budget": self.budget,
+                "checkpoint_every": self.checkpoint_every, "metrics": config_to_dict(self.metrics),
+                "heartbeat_seconds": self.heartbeat_seconds, "stale_after_seconds": self.stale_after_seconds,
+                "max_attempts": self.max_attempts,
+                "optimizers": [config_to_dict(o) for o in self.optimizers],
+                "problems": [config_to_dict(p) for p in self.problems]}
+
+    def fingerprint(self) -> str:
+        """A hash of what determines the runs' results (not storage or lease timings)."""
+        data = self.to_dict()
+        for key in ("heartbeat_seconds", "stale_after_seconds", "max_attempts"):
+            data.pop(key)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | Path | None = None) -> Study:
+        """Build a study from the TOML layout (``{"study": {...}, "metrics": {...}, "optimizers": [...]}``)."""
+        data = dict(data)
+        _check_keys(data, ("study", "metrics", "optimizers", "problems"), "the study file")
+        section = build_config(_StudySection, data.get("study", {}), owner="[study]")
+        metrics = build_config(MetricsSpec, data.get("metrics", {}), owner="[metrics]")
+        return cls(section.name, optimizers=_table_list(data, "optimizers"),
+                   problems=_table_list(data, "problems"), seeds=section.seeds, budget=section.budget,
+                   metrics=metrics, checkpoint_every=section.checkpoint_every, storage=section.storage,
+                   base_dir=base_dir, heartbeat_seconds=section.heartbeat_seconds,
+                   stale_after_seconds=section.stale_after_seconds, max_attempts=section.max_attempts)
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any], *, storage: str | None = None) -> Study:
+        """Rebuild a study from :meth:`to_dict` output (as kept in the storage)."""
+        d = dict(data)
+        return cls(d["name"], optimizers=[OptimizerSpec(**o) for o in d["optimizers"]],
+                   problems=[ProblemSpec(**p) for p in d["problems"]], seeds=d["seeds"], budget=d["budget"],
+                   metrics=MetricsSpec(**d["metrics"]), checkpoint_every=d["checkpoint_every"], storage=storage,
+                   heartbeat_seconds=d["heartbeat_seconds"], stale_after_seconds=d["stale_after_seconds"],
+                   max_attempts=d["max_attempts"])
+
+    def __repr__(self) -> str:
+        return (f"Study({self.name!r}, {len(self.optimizers)} optimizers x {len(self.problems)} problems x "
+                f"{len(self.seeds)} seeds)")
+
+
+def load_study(path: str | Path) -> Study:
+    """Read a TOML study file; a default SQLite storage goes beside it.
+
+    Raises:
+        ConfigError: the file is missing, is not valid TOML, or has unknown sections or keys.
+    """
+    import tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"study file {str(path)!r} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return Study.from_dict(data, base_dir=path.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def resolve_target(kind: str, name: str) -> Any:
+    """Return the class registered as ``name``, or imported from ``"module:attr"``."""
+    if ":" not in name:
+        from polyopt.plugins import registry
+
+        return registry().get(kind, name)
+    module_name, _, attr = name.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{kind} {name!r}: cannot import it: {exc}") from exc
+    return obj
+
+
+def make_problem(name: str, options: Mapping[str, Any]) -> Any:
+    """Create a problem from a registered name or a ``"module:attr"`` target."""
+    if ":" not in name:
+        from polyopt.run import make_problem as make
+
+        return make(name, **options)
+    from polyopt.config import check_kwargs
+
+    target = resolve_target("objective", name)
+    check_kwargs(target, options, owner=f"problem {name!r}")
+    return target(**options)
+
+
+def _metric_problems(metrics: MetricsSpec, spec: ProblemSpec, problem: Any) -> list[str]:
+    """Metrics this problem cannot give (a missing reference point for HV is an error; IGD without a known
+    front is skipped silently, as is "best" for several objectives)."""
+    m = getattr(problem, "n_objectives", 1)
+    if "hv" in metrics.record and m > 1:
+        ref = spec.ref_point if spec.ref_point is not None else getattr(problem, "ref_point", None)
+        if ref is None:
+            return [f"problem {spec.label!r} has no ref_point for hypervolume; set ref_point = [...] in its entry"]
+        if len(ref) != m:
+            return [f"problem {spec.label!r}: ref_point has {len(ref)} values, the problem has {m} objectives"]
+    return []
+
+
+def _try(errors: list[str], what: str, fn: Any) -> None:
+    try:
+        fn()
+    except Exception as exc:
+        errors.append(f"{what}: {exc}")
+
+
+def _specs(items: Any, cls: type, options_key: str, what: str) -> list[Any]:
+    if isinstance(items, (str, cls)):
+        items = [items]
+    if isinstance(items, Mapping):
+        items = [{"name": k, options_key: dict(v or {})} for k, v in items.items()]
+    out = []
+    for item in items:
+        if isinstance(item, cls):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(cls(name=item))
+        elif isinstance(item, Mapping):
+            out.append(build_config(cls, item, owner=f"an entry of {what}"))
+        else:
+            raise ConfigError(f"{what} entry {item!r}; expected a name, a mapping or {cls.__name__}")
+    return out
+
+
+def _table_list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        raise ConfigError(f"the study file needs [[{key}]] entries (an array of tables), got {value!r}")
+    return value
+
+
+def _budget_dict(budget: Any) -> dict[str, Any]:
+    from polyopt.run import Budget
+
+    if isinstance(budget, Budget):
+        return {k: v for k, v in dataclasses.asdict(budget).items() if v is not None}
+    if isinstance(budget, int) and not isinstance(budget, bool):
+        return {"evaluations": budget}
+    if isinstance(budget, Mapping):
+        return dict(budget)
+    raise ConfigError(f"budget={budget!r}; expected an int (evaluations), a dict or a Budget")
+
+
+def _metrics(metrics: Any) -> MetricsSpec:
+    if metrics is None:
+        return MetricsSpec()
+    if isinstance(metrics, MetricsSpec):
+        return metrics
+    if isinstance(metrics, Mapping):
+        return build_config(MetricsSpec, metrics, owner="metrics")
+    return build_config(MetricsSpec, {"record": list(metrics)}, owner="metrics")
+
+
+def _check_keys(data: Mapping[str, Any], known: Sequence[str], where: str) -> None:
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"unknown section {key!r} in {where}.{did_you_mean(key, known)} "
+                              f"Known: {', '.join(known)}")

@@ -1,0 +1,126 @@
+"""What a run records: its evaluations (captured by an optimizer listener) and its metrics over time.
+
+Evaluations are buffered as tensors on the optimizer's device and moved to the host once per checkpoint, so
+recording adds no per-step host synchronization beyond the metrics themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from polyopt.objective import Evaluation
+from polyopt.optimizer import Optimizer
+from polyopt.result import Result
+from polyopt.study.definition import MetricsSpec, RunSpec
+from polyopt.study.storage import EvaluationBatch
+
+__all__ = ["Recorder", "MetricComputer", "result_to_json"]
+
+
+class MetricComputer:
+    """Computes the study's metrics of a :class:`Result`: hypervolume against the reference point, IGD/IGD+
+    against ``problem.pareto_front``, and the best value (one objective). All in minimization form."""
+
+    def __init__(self, problem: Any, spec: RunSpec, metrics: MetricsSpec) -> None:
+        self.names = list(metrics.record)
+        signs = problem.signs.to(torch.float64)
+        m = problem.n_objectives
+        ref = spec.ref_point if spec.ref_point is not None else getattr(problem, "ref_point", None)
+        self.ref = None if ref is None or m == 1 else torch.as_tensor(ref, dtype=torch.float64) * signs
+        front = None
+        if m > 1 and any(n in self.names for n in ("igd", "igd-plus")):
+            front = problem.pareto_front(metrics.front_points)
+        self.front = None if front is None else front.to(torch.float64).cpu() * signs
+        self.single = m == 1
+
+    def __call__(self, result: Result) -> dict[str, float]:
+        """Metric name -> value (NaN where undefined: no feasible point yet, no known front)."""
+        from polyopt.metrics import hypervolume, igd, igd_plus
+
+        ok = result.feasible and result.f.shape[0] > 0
+        f = result.minimization_form().detach().to(torch.float64).cpu()
+        out: dict[str, float] = {}
+        for name in self.names:
+            if name == "best" and self.single:
+                out["best"] = float(result.f[0, 0]) if ok else math.nan
+            elif name == "hv" and self.ref is not None:
+                out["hv"] = hypervolume(f, self.ref) if ok else 0.0
+            elif name in ("igd", "igd-plus") and self.front is not None:
+                fn = igd if name == "igd" else igd_plus
+                out[name] = fn(f, self.front) if ok else math.nan
+        return out
+
+
+class Recorder:
+    """Captures a run's evaluations (as an optimizer listener) and metrics, and hands them out per checkpoint.
+
+    Args:
+        opt: the optimizer (possibly restored from a checkpoint).
+        spec: the run.
+        metrics: what to record and how often.
+    """
+
+    def __init__(self, opt: Optimizer, spec: RunSpec, metrics: MetricsSpec) -> None:
+        self.opt = opt
+        self.every = metrics.every
+        self.compute = MetricComputer(opt.problem, spec, metrics)
+        self.first_index = opt.n_evaluations  # index of the first buffered evaluation
+        self._rows: list[tuple[Tensor, Evaluation, float]] = []
+        self._metrics: list[dict[str, Any]] = []
+        self._last_recorded_step = -1
+        self._last_values: dict[str, float] = {}
+
+    def on_evaluate(self, x: Tensor, evaluation: Evaluation) -> None:
+        """Optimizer listener: keep ``x`` (``n x d``) and its evaluation (minimization form)."""
+        ev = Evaluation(f=evaluation.f.detach().clone(), g=None if evaluation.g is None else evaluation.g.detach()
+                        .clone(), failed=evaluation.failed_mask.detach().clone())
+        self._rows.append((x.detach().clone(), ev, self.opt.elapsed))
+
+    def after_step(self, *, force: bool = False) -> None:
+        """Record the metrics if this step is due (every ``metrics.every`` steps, or ``force``)."""
+        step = self.opt.n_steps
+        if step == self._last_recorded_step or not (force or step % self.every == 0):
+            return
+        values = self.compute(self.opt.result())
+        self._metrics.append({"step": step, "n_evaluations": self.opt.n_evaluations,
+                              "elapsed": self.opt.elapsed, "values": values})
+        self._last_recorded_step = step
+        self._last_values = values
+
+    @property
+    def last_values(self) -> dict[str, float]:
+        """The most recently recorded metrics."""
+        return self._last_values
+
+    def drain(self) -> tuple[EvaluationBatch | None, list[dict[str, Any]]]:
+        """Return and forget the evaluations and metrics buffered since the last call (one host copy)."""
+        batch = None
+        if self._rows:
+            xs, evs, times = zip(*self._rows)
+            ev = Evaluation.cat(list(evs))
+            counts = [x.shape[0] for x in xs]
+            batch = EvaluationBatch(
+                first_index=self.first_index, x=_np(torch.cat(xs)), f=_np(ev.f),
+                g=None if ev.g is None else _np(ev.g), failed=ev.failed_mask.cpu().numpy(),
+                elapsed=np.repeat(np.asarray(times, dtype=np.float64), counts))
+            self.first_index += batch.x.shape[0]
+        metrics, self._rows, self._metrics = self._metrics, [], []
+        return batch, metrics
+
+
+def result_to_json(result: Result, metrics: dict[str, float]) -> dict[str, Any]:
+    """The final result as JSON-able data (``f`` in the user's direction)."""
+    return {"x": _np(result.x).tolist(), "f": _np(result.f).tolist(),
+            "g": None if result.g is None else _np(result.g).tolist(), "feasible": bool(result.feasible),
+            "directions": list(result.directions), "n_evaluations": result.n_evaluations,
+            "n_steps": result.n_steps, "wall_time": result.wall_time,
+            "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}}
+
+
+def _np(t: Tensor) -> np.ndarray:
+    return t.detach().to(device="cpu", dtype=torch.float64).numpy()

@@ -1,0 +1,171 @@
+"""The worker: claims runs, executes them with checkpoints and a heartbeat, and resumes abandoned ones.
+
+Guarantee (what "no completed evaluation is lost or duplicated" means here): a worker buffers the evaluations
+of a run in memory and stores them *in the same transaction* as the checkpoint taken every
+``checkpoint_every`` steps (and with the final result). So the stored evaluations are always exactly the
+evaluations ``0 .. n-1`` that produced the stored checkpoint's state, each row once (``(run, first_index)`` is
+unique). When a worker dies, the evaluations it made after its last checkpoint were never stored; the next
+worker restores the checkpoint (optimizer state and RNG) and the optimizer re-makes those evaluations exactly
+as before — the black box is called again for them (at-least-once evaluation), while the record holds each
+evaluation exactly once, and the finished run is identical to an uninterrupted run with the same seed (for a
+deterministic objective). A worker that lost its lease (it stalled past ``stale_after_seconds`` and another
+worker took the run over) cannot write anything more for that run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from polyopt.optimizer import Optimizer
+from polyopt.study.definition import Study, make_problem, resolve_target
+from polyopt.study.recorder import Recorder, result_to_json
+from polyopt.study.storage import LeaseLost, RunRecord, Storage
+
+__all__ = ["Worker", "worker_id", "build_optimizer", "load_state"]
+
+
+def worker_id() -> str:
+    """A unique lease owner name: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def build_optimizer(record: RunRecord) -> Optimizer:
+    """Construct the run's optimizer on its problem with its seed, device, dtype and config."""
+    spec = record.spec
+    problem = make_problem(spec.problem, spec.problem_options)
+    cls = resolve_target("optimizer", spec.optimizer)
+    return cls(problem, seed=spec.seed, device=spec.device, dtype=spec.dtype, **spec.config)
+
+
+def save_state(opt: Optimizer) -> bytes:
+    """``opt.state_dict()`` as ``torch.save`` bytes."""
+    buf = io.BytesIO()
+    torch.save(opt.state_dict(), buf)
+    return buf.getvalue()
+
+
+def load_state(data: bytes, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Read checkpoint bytes with ``torch.load(weights_only=True)``: tensors and plain data only, never an
+    arbitrary pickled object (the database may be shared)."""
+    return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the lease every ``period`` seconds; sets :attr:`lost` if another worker took the run."""
+
+    def __init__(self, storage: Storage, run_id: int, owner: str, period: float,
+                 progress: Callable[[], int]) -> None:
+        super().__init__(daemon=True, name=f"polyopt-heartbeat-{run_id}")
+        self.storage, self.run_id, self.owner, self.period, self.progress = storage, run_id, owner, period, progress
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.wait(self.period):
+            try:
+                if not self.storage.heartbeat(self.run_id, self.owner, self.progress()):
+                    self.lost.set()
+                    return
+            except Exception:  # a transient database error: the next beat retries; staleness is generous
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class Worker:
+    """Executes the runs of one study until none is left to claim.
+
+    Args:
+        storage: the study's storage (or its URL).
+        study: the study name.
+        owner: the lease owner name (default: :func:`worker_id`).
+        on_run: called with ``(record, status)`` after each run ("done", "pending" = will retry, "failed",
+            "lost").
+    """
+
+    def __init__(self, storage: Storage | str, study: str, *, owner: str | None = None,
+                 on_run: Callable[[RunRecord, str], None] | None = None) -> None:
+        self.storage = Storage(storage) if isinstance(storage, str) else storage
+        self.definition: Study = self.storage.load_study(study)
+        self.study_id = self.storage.study_id(study)
+        self.owner = owner or worker_id()
+        self.on_run = on_run
+
+    def run_all(self) -> int:
+        """Claim and execute runs until none is claimable; return how many this worker executed."""
+        n = 0
+        while (record := self.claim()) is not None:
+            self.execute(record)
+            n += 1
+        return n
+
+    def claim(self, run_id: int | None = None) -> RunRecord | None:
+        """Take a pending run or one with a stale lease (``run_id`` to take that one only)."""
+        return self.storage.claim(self.study_id, self.owner, self.definition.stale_after_seconds, run_id=run_id)
+
+    def execute(self, record: RunRecord) -> str:
+        """Execute a claimed run from its last checkpoint to the end of its budget; return its new status."""
+        d = self.definition
+        beat = None
+        try:
+            opt = build_optimizer(record)
+            if opt.n_evaluations:
+                raise RuntimeError(f"{type(opt).__name__} evaluated {opt.n_evaluations} points while being "
+                                   "constructed, before a study can listen; evaluate in step() instead")
+            self._restore(opt, record)
+            recorder = Recorder(opt, record.spec, d.metrics)
+            opt.listeners.append(recorder.on_evaluate)
+            beat = _Heartbeat(self.storage, record.id, self.owner, d.heartbeat_seconds, lambda: opt.n_evaluations)
+            beat.start()
+            self._loop(opt, record, recorder, beat)
+            status = "done"
+        except LeaseLost:
+            status = "lost"
+        except KeyboardInterrupt:
+            self.storage.release(record.id, self.owner)
+            raise
+        except Exception:
+            status = self.storage.fail(record.id, self.owner, traceback.format_exc(), d.max_attempts)
+        finally:
+            if beat is not None:
+                beat.stop()
+        if self.on_run is not None:
+            self.on_run(record, status)
+        return status
+
+    def _restore(self, opt: Optimizer, record: RunRecord) -> None:
+        ckpt = self.storage.checkpoint(record.id)
+        if ckpt is not None:
+            opt.load_state_dict(load_state(ckpt[2], opt.device))
+
+    def _loop(self, opt: Optimizer, record: RunRecord, recorder: Recorder, beat: _Heartbeat) -> None:
+        from polyopt.run import Budget, run
+
+        every = self.definition.checkpoint_every
+
+        def after_step(o: Optimizer, _metrics: dict[str, float]) -> None:
+            if beat.lost.is_set():
+                raise LeaseLost(f"run {record.key}: lease lost")
+            recorder.after_step()
+            if o.n_steps % every == 0:
+                self._save(o, record, recorder)
+
+        result = run(opt, Budget.coerce(record.spec.budget), [after_step])
+        recorder.after_step(force=True)
+        self._save(opt, record, recorder, final=result_to_json(result, recorder.last_values))
+
+    def _save(self, opt: Optimizer, record: RunRecord, recorder: Recorder,
+              final: dict[str, Any] | None = None) -> None:
+        batch, metrics = recorder.drain()
+        self.storage.save(record.id, self.owner, step=opt.n_steps, n_evaluations=opt.n_evaluations,
+                          wall_time=opt.elapsed, state=save_state(opt), batch=batch, metrics=metrics, result=final)
