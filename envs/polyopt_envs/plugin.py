@@ -13,6 +13,13 @@ _OBJECTIVES = {
     "zdt3": ("zdt:ZDT3", "2 objectives, disconnected front"),
     "zdt4": ("zdt:ZDT4", "2 objectives, multimodal (21^9 local fronts)"),
     "zdt6": ("zdt:ZDT6", "2 objectives, non-uniform, biased density"),
+    "dtlz1": ("dtlz:DTLZ1", "any number of objectives, linear front, multimodal (11^k local fronts)"),
+    "dtlz2": ("dtlz:DTLZ2", "any number of objectives, spherical front"),
+    "dtlz3": ("dtlz:DTLZ3", "any number of objectives, spherical front, multimodal (3^k local fronts)"),
+    "dtlz4": ("dtlz:DTLZ4", "any number of objectives, spherical front, biased density (alpha=100)"),
+    "dtlz5": ("dtlz:DTLZ5", "any number of objectives, degenerate curve front"),
+    "dtlz6": ("dtlz:DTLZ6", "any number of objectives, degenerate curve front, hard distance function"),
+    "dtlz7": ("dtlz:DTLZ7", "any number of objectives, disconnected front (2^(M-1) pieces)"),
 }
 
 
