@@ -32,10 +32,20 @@ from polyopt.spaces import Binary, Box, Categorical, Integer, Permutation, Produ
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # Studies pull in SQLAlchemy on first use, so they load lazily: `polyopt.Study(...)`.
+    if name == "Study":
+        from polyopt.study import Study
+
+        return Study
+    raise AttributeError(f"module 'polyopt' has no attribute {name!r}")
+
+
 __all__ = [
     "AskTellOptimizer", "Binary", "Box", "Budget", "Categorical", "ConfigError", "Environment", "Evaluation",
     "EvaluationError", "FunctionObjective", "GymnasiumEnv", "IncompatibleProblemError", "Integer", "Objective",
     "Optimizer", "Permutation", "PluginCollisionError", "PluginError", "PolyoptError", "Product", "Result",
-    "Space", "SpaceError", "Step", "UnknownNameError", "evaluate", "hookimpl", "make", "make_problem",
+    "Space", "SpaceError", "Step", "Study", "UnknownNameError", "evaluate", "hookimpl", "make", "make_problem",
     "objective", "optimize", "registry", "run", "__version__",
 ]
