@@ -1,0 +1,79 @@
+"""The policy interface every language model implements (the builtin tiny transformer and the Hugging Face
+adapter), and the sequence log-probabilities the trainer and SFT share.
+
+A policy is an ``nn.Module`` with a tokenizer and four operations: :meth:`Policy.hidden` (full forward, left
+padding handled through the attention mask), :meth:`Policy.head` (hidden states to logits), and
+:meth:`Policy.prefill` / :meth:`Policy.decode` (incremental decoding with a KV cache, used by the sampler).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["Policy", "Tokenizer", "completion_logprobs", "positions"]
+
+
+class Tokenizer(Protocol):
+    """What the trainer needs from a tokenizer."""
+
+    pad_id: int
+    eos_id: int
+
+    def batch_encode(self, texts: list[str], device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]: ...
+
+    def decode(self, ids: list[int]) -> str: ...
+
+
+def positions(mask: Tensor) -> Tensor:
+    """``n x T`` position ids from a left-padded bool mask (0 at the first real token)."""
+    return (mask.long().cumsum(-1) - 1).clamp_min(0)
+
+
+class Policy(nn.Module):
+    """A causal language model with a tokenizer."""
+
+    tokenizer: Tokenizer
+    hidden_size: int
+
+    @abstractmethod
+    def hidden(self, ids: Tensor, mask: Tensor) -> Tensor:
+        """``n x T x d`` last hidden states of ``ids`` (``n x T``) under the bool ``mask`` (``n x T``)."""
+
+    @abstractmethod
+    def head(self, hidden: Tensor) -> Tensor:
+        """``... x V`` logits from ``... x d`` hidden states."""
+
+    @abstractmethod
+    def prefill(self, ids: Tensor, mask: Tensor, max_new_tokens: int) -> tuple[Tensor, Any]:
+        """Run the prompt (``n x P``, left-padded) and return the last position's ``n x V`` logits and a cache
+        with room for ``max_new_tokens`` more positions."""
+
+    @abstractmethod
+    def decode(self, token: Tensor, cache: Any, t: int) -> Tensor:
+        """Append ``token`` (``n``) as generated position ``t`` (0-based) and return its ``n x V`` logits."""
+
+
+def completion_logprobs(policy: Policy, prompt: Tensor, prompt_mask: Tensor, completion: Tensor,
+                        completion_mask: Tensor, *, full: bool = False) -> tuple[Tensor, Tensor | None]:
+    """Log-probabilities of the completion tokens given the prompt, in one forward pass.
+
+    Args:
+        policy: the model.
+        prompt: ``n x P`` left-padded ids; ``prompt_mask`` its bool mask.
+        completion: ``n x L`` ids; ``completion_mask`` ``n x L`` bool, True on real tokens.
+        full: also return the ``n x L x V`` log-softmax (for the exact KL).
+
+    Returns:
+        ``n x L`` token log-probabilities (zero on padding) and the full log-softmax or None.
+    """
+    ids = torch.cat([prompt, completion], dim=1)
+    mask = torch.cat([prompt_mask, completion_mask], dim=1)
+    p = prompt.shape[1]
+    hidden = policy.hidden(ids, mask)[:, p - 1:-1]  # (n, L, d): position j predicts completion token j
+    log_probs = torch.log_softmax(policy.head(hidden).float(), dim=-1)  # (n, L, V)
+    token = log_probs.gather(-1, completion.unsqueeze(-1)).squeeze(-1) * completion_mask
+    return token, (log_probs if full else None)

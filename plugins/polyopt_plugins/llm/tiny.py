@@ -1,0 +1,136 @@
+"""A tiny GPT (nanoGPT-style) with a character tokenizer and a static KV cache, built in code.
+
+Pre-norm blocks (LayerNorm, causal self-attention through ``scaled_dot_product_attention``, GELU MLP), learned
+absolute positions counted from each row's first real token, so left padding does not change the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from polyopt_plugins.llm.policy import Policy, positions
+from polyopt_plugins.llm.tokenizer import CharTokenizer
+
+__all__ = ["TinyConfig", "TinyGPT", "KVCache"]
+
+
+@dataclass
+class TinyConfig:
+    """Sizes of the tiny model."""
+
+    n_layer: int = 2
+    """Transformer blocks."""
+    n_head: int = 4
+    """Attention heads."""
+    d_model: int = 64
+    """Width."""
+    max_len: int = 64
+    """Longest prompt + completion."""
+
+
+@dataclass
+class KVCache:
+    """Static cache: per layer ``n x H x S x d_head`` keys and values, ``S = prompt + max_new_tokens``."""
+
+    keys: list[Tensor]
+    values: list[Tensor]
+    key_mask: Tensor
+    """``n x S`` bool: which cached positions are real (left padding is not)."""
+    next_pos: Tensor
+    """``n`` position id of the next token."""
+    prompt_len: int
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: TinyConfig) -> None:
+        super().__init__()
+        self.n_head, self.d_head = cfg.n_head, cfg.d_model // cfg.n_head
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+
+    def split(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        n, t, _ = x.shape
+        q, k, v = self.qkv(x).view(n, t, 3, self.n_head, self.d_head).permute(2, 0, 3, 1, 4)
+        return q, k, v  # each (n, H, t, d_head)
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, allowed: Tensor) -> Tensor:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed.unsqueeze(1))  # (n, H, t, d_head)
+        n, _, t, _ = out.shape
+        return self.proj(out.transpose(1, 2).reshape(n, t, -1))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: TinyConfig) -> None:
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+        self.attn = Attention(cfg)
+        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
+                                 nn.Linear(4 * cfg.d_model, cfg.d_model))
+
+
+class TinyGPT(Policy):
+    """The builtin policy: ``TinyGPT(TinyConfig(...), CharTokenizer())``."""
+
+    def __init__(self, cfg: TinyConfig | None = None, tokenizer: CharTokenizer | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg or TinyConfig()
+        self.tokenizer = tokenizer or CharTokenizer()
+        self.hidden_size = self.cfg.d_model
+        if self.cfg.d_model % self.cfg.n_head:
+            raise ValueError(f"d_model={self.cfg.d_model} is not a multiple of n_head={self.cfg.n_head}")
+        self.tok = nn.Embedding(self.tokenizer.vocab_size, self.cfg.d_model)
+        self.pos = nn.Embedding(self.cfg.max_len, self.cfg.d_model)
+        self.blocks = nn.ModuleList(Block(self.cfg) for _ in range(self.cfg.n_layer))
+        self.ln_f = nn.LayerNorm(self.cfg.d_model)
+        self.lm_head = nn.Linear(self.cfg.d_model, self.tokenizer.vocab_size, bias=False)
+        self.lm_head.weight = self.tok.weight  # weight tying, as in GPT-2
+
+    def _run(self, x: Tensor, allowed: Tensor, cache: KVCache | None, at: int) -> Tensor:
+        """Blocks over ``x`` (``n x t x d``); with a cache, write keys/values at ``at`` and attend to all so far."""
+        for i, block in enumerate(self.blocks):
+            q, k, v = block.attn.split(block.ln1(x))
+            if cache is not None:
+                end = at + x.shape[1]
+                cache.keys[i][:, :, at:end], cache.values[i][:, :, at:end] = k, v
+                k, v = cache.keys[i][:, :, :end], cache.values[i][:, :, :end]
+            x = x + block.attn.attend(q, k, v, allowed)
+            x = x + block.mlp(block.ln2(x))
+        return self.ln_f(x)
+
+    @staticmethod
+    def _allowed(mask: Tensor) -> Tensor:
+        """``n x T x T`` causal and padding mask; every position may see itself (keeps padded rows finite)."""
+        t = mask.shape[1]
+        causal = torch.tril(torch.ones(t, t, dtype=torch.bool, device=mask.device))
+        return (causal & mask.unsqueeze(1)) | torch.eye(t, dtype=torch.bool, device=mask.device)
+
+    def hidden(self, ids: Tensor, mask: Tensor) -> Tensor:
+        x = self.tok(ids) + self.pos(positions(mask))
+        return self._run(x, self._allowed(mask), None, 0)
+
+    def head(self, hidden: Tensor) -> Tensor:
+        return self.lm_head(hidden)
+
+    def prefill(self, ids: Tensor, mask: Tensor, max_new_tokens: int) -> tuple[Tensor, KVCache]:
+        n, p = ids.shape
+        s = p + max_new_tokens
+        shape = (n, self.cfg.n_head, s, self.cfg.d_model // self.cfg.n_head)
+        w = self.tok.weight
+        cache = KVCache(keys=[w.new_zeros(shape) for _ in self.blocks], values=[w.new_zeros(shape) for _ in self.blocks],
+                        key_mask=torch.cat([mask, mask.new_ones(n, max_new_tokens)], dim=1),
+                        next_pos=mask.long().sum(-1), prompt_len=p)
+        x = self.tok(ids) + self.pos(positions(mask))
+        h = self._run(x, self._allowed(mask), cache, 0)
+        return self.head(h[:, -1]), cache
+
+    def decode(self, token: Tensor, cache: KVCache, t: int) -> Tensor:
+        at = cache.prompt_len + t
+        x = self.tok(token).unsqueeze(1) + self.pos(cache.next_pos).unsqueeze(1)  # (n, 1, d)
+        allowed = cache.key_mask[:, :at + 1].unsqueeze(1)  # (n, 1, at+1)
+        h = self._run(x, allowed, cache, at)
+        cache.next_pos = cache.next_pos + 1
+        return self.head(h[:, -1])
