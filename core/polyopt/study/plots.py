@@ -1,0 +1,138 @@
+"""Report figures (matplotlib, Agg backend), returned as PNG bytes. One color per optimizer across every figure."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["palette", "convergence_png", "fronts_png"]
+
+_COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974",
+           "#64B5CD"]
+
+
+def palette(labels: Sequence[str]) -> dict[str, str]:
+    """A fixed color per optimizer label, in the study's order."""
+    return {label: _COLORS[i % len(_COLORS)] for i, label in enumerate(labels)}
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+                         "axes.grid": True, "grid.alpha": 0.25, "axes.titleweight": "bold",
+                         "axes.titlesize": 10, "legend.frameon": False})
+    return plt
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def convergence_png(curves: Mapping[str, Mapping[str, np.ndarray]], colors: Mapping[str, str], metric: str,
+                    title: str) -> bytes:
+    """Median line and interquartile band of ``metric`` against evaluations, one per optimizer.
+
+    Args:
+        curves: optimizer label -> ``{"x": k, "median": k, "q25": k, "q75": k}`` arrays.
+        colors: optimizer label -> color.
+        metric: the metric's display name (y axis).
+        title: figure title.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    for label, c in curves.items():
+        ax.plot(c["x"], c["median"], color=colors[label], lw=1.8, label=label)
+        ax.fill_between(c["x"], c["q25"], c["q75"], color=colors[label], alpha=0.18, lw=0)
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel(metric)
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    return _png(fig)
+
+
+def fronts_png(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], *, true_front: np.ndarray | None,
+               title: str, names: Sequence[str] | None = None) -> bytes:
+    """Final fronts (user's direction): a 2-D scatter, 3-D projections, or parallel coordinates beyond.
+
+    Args:
+        fronts: optimizer label -> ``k x m`` front (the run with the median final metric).
+        colors: optimizer label -> color.
+        true_front: ``q x m`` known Pareto front, drawn in grey, or None.
+        title: figure title.
+        names: objective names (default f1, f2, ...).
+    """
+    m = next((f.shape[1] for f in fronts.values() if f.ndim == 2 and f.shape[0]), 2)
+    names = list(names or [f"f{i + 1}" for i in range(m)])
+    if m == 2:
+        return _scatter_2d(fronts, colors, true_front, title, names)
+    if m == 3:
+        return _scatter_3d(fronts, colors, true_front, title, names)
+    return _parallel(fronts, colors, title, names)
+
+
+def _scatter_2d(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], true_front: np.ndarray | None,
+                title: str, names: Sequence[str]) -> bytes:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.0, 3.6))
+    if true_front is not None:
+        order = np.argsort(true_front[:, 0])
+        ax.plot(true_front[order, 0], true_front[order, 1], color="#999999", lw=1.2, label="Pareto front")
+    for label, f in fronts.items():
+        if f.shape[0]:
+            ax.scatter(f[:, 0], f[:, 1], s=12, color=colors[label], alpha=0.8, label=label, edgecolors="none")
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    return _png(fig)
+
+
+def _scatter_3d(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], true_front: np.ndarray | None,
+                title: str, names: Sequence[str]) -> bytes:
+    plt = _pyplot()
+    k = max(1, len(fronts))
+    fig = plt.figure(figsize=(2.7 * k, 3.0))
+    for i, (label, f) in enumerate(fronts.items()):
+        ax = fig.add_subplot(1, k, i + 1, projection="3d")
+        if true_front is not None:
+            ax.scatter(*true_front.T[:3], s=1, color="#BBBBBB", alpha=0.4)
+        if f.shape[0]:
+            ax.scatter(*f.T[:3], s=8, color=colors[label], alpha=0.9, depthshade=False)
+        ax.set_title(label, fontsize=9, color=colors[label])
+        ax.set_xlabel(names[0], labelpad=-8)
+        ax.set_ylabel(names[1], labelpad=-8)
+        ax.set_zlabel(names[2], labelpad=-8)
+        ax.tick_params(labelsize=6, pad=-2)
+        ax.view_init(elev=25, azim=45)
+    fig.suptitle(title, fontweight="bold", fontsize=10)
+    return _png(fig)
+
+
+def _parallel(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], title: str,
+              names: Sequence[str]) -> bytes:
+    plt = _pyplot()
+    allf = np.concatenate([f for f in fronts.values() if f.shape[0]] or [np.zeros((1, len(names)))])
+    lo, hi = allf.min(axis=0), allf.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    xs = np.arange(len(names))
+    for label, f in fronts.items():
+        z = (f - lo) / span
+        for row in z:  # one polyline per point: a report figure, not a hot loop
+            ax.plot(xs, row, color=colors[label], alpha=0.25, lw=0.8)
+        ax.plot([], [], color=colors[label], label=label)
+    ax.set_xticks(xs, names)
+    ax.set_ylabel("normalized value")
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    return _png(fig)
