@@ -20,6 +20,15 @@ _OBJECTIVES = {
     "dtlz5": ("dtlz:DTLZ5", "any number of objectives, degenerate curve front"),
     "dtlz6": ("dtlz:DTLZ6", "any number of objectives, degenerate curve front, hard distance function"),
     "dtlz7": ("dtlz:DTLZ7", "any number of objectives, disconnected front (2^(M-1) pieces)"),
+    "wfg1": ("wfg:WFG1", "WFG toolkit, any number of objectives, convex/mixed front, biased"),
+    "wfg2": ("wfg:WFG2", "WFG toolkit, any number of objectives, convex disconnected front, non-separable"),
+    "wfg3": ("wfg:WFG3", "WFG toolkit, any number of objectives, linear degenerate front, non-separable"),
+    "wfg4": ("wfg:WFG4", "WFG toolkit, any number of objectives, concave front, multimodal"),
+    "wfg5": ("wfg:WFG5", "WFG toolkit, any number of objectives, concave front, deceptive"),
+    "wfg6": ("wfg:WFG6", "WFG toolkit, any number of objectives, concave front, non-separable"),
+    "wfg7": ("wfg:WFG7", "WFG toolkit, any number of objectives, concave front, parameter-dependent bias"),
+    "wfg8": ("wfg:WFG8", "WFG toolkit, any number of objectives, concave front, non-separable dependent bias"),
+    "wfg9": ("wfg:WFG9", "WFG toolkit, any number of objectives, concave front, deceptive, non-separable"),
 }
 
 
