@@ -209,10 +209,11 @@ def _describe(entry: Any) -> None:
 def _describe_optimizer(cls: Any) -> None:
     from polyopt.config import config_fields
 
-    hi = "any" if getattr(cls, "max_objectives", None) is None else cls.max_objectives
+    lo, hi = getattr(cls, "min_objectives", 1), getattr(cls, "max_objectives", None)
+    count = f"{lo} or more" if hi is None else (str(lo) if hi == lo else f"{lo} to {hi}")
     _out.print("")
     _out.print(f"spaces: {', '.join(sorted(getattr(cls, 'space_kinds', ())))}", markup=False)
-    _out.print(f"objectives: {getattr(cls, 'min_objectives', 1)} to {hi}; "
+    _out.print(f"objectives: {count}; "
                f"constraints: {'yes' if getattr(cls, 'supports_constraints', False) else 'no'}; "
                f"default device: {getattr(cls, 'default_device', 'auto')}", markup=False)
     config = getattr(cls, "Config", None)
