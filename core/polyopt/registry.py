@@ -123,7 +123,7 @@ class Registry:
         """Return the (imported) target registered as ``name``."""
         return self.entry(kind, name).load()
 
-    def create(self, kind: str, name: str, *args: Any, **kwargs: Any) -> Any:
+    def create(self, kind: str, name: str, /, *args: Any, **kwargs: Any) -> Any:
         """Call the target with ``args`` and ``kwargs`` (unknown keyword options raise with suggestions)."""
         target = self.get(kind, name)
         if not hasattr(target, "Config"):  # optimizers validate their own Config

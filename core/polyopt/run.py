@@ -67,7 +67,7 @@ class Budget:
                 or (self.seconds is not None and seconds >= self.seconds))
 
 
-def make(kind: str, name: str, *args: Any, **options: Any) -> Any:
+def make(kind: str, name: str, /, *args: Any, **options: Any) -> Any:
     """Create a registered object by name: ``make("objective", "dtlz2", n_obj=5)``.
 
     Unknown names and options raise with "did you mean ...?".

@@ -104,11 +104,12 @@ class PymooProblem(Objective):
         return torch.as_tensor(np.asarray(front, dtype=np.float64)).reshape(-1, self.n_objectives)
 
 
-def pymoo_problem(name: str, **options: Any) -> PymooProblem:
+def pymoo_problem(name: str = "zdt1", **options: Any) -> PymooProblem:
     """The registered objective ``pymoo.problem``: a pymoo test problem by name.
 
     Args:
-        name: a ``pymoo.problems.get_problem`` name (``"zdt1"``, ``"dtlz2"``, ``"bnh"``, ``"mw1"``, ...).
+        name: a ``pymoo.problems.get_problem`` name (``"zdt1"``, ``"dtlz2"``, ``"bnh"``, ``"mw1"``, ...);
+            ``"zdt1"`` when not given (so the entry can be made without arguments, as the contract tests do).
         **options: the problem's constructor options (``n_var``, ``n_obj``, ...), and ``eq_tolerance``.
 
     Returns:
