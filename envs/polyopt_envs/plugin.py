@@ -29,6 +29,12 @@ _OBJECTIVES = {
     "wfg7": ("wfg:WFG7", "WFG toolkit, any number of objectives, concave front, parameter-dependent bias"),
     "wfg8": ("wfg:WFG8", "WFG toolkit, any number of objectives, concave front, non-separable dependent bias"),
     "wfg9": ("wfg:WFG9", "WFG toolkit, any number of objectives, concave front, deceptive, non-separable"),
+    "c1-dtlz1": ("cdtlz:C1DTLZ1", "constrained DTLZ1 (type 1: infeasible barrier, front unchanged)"),
+    "c2-dtlz2": ("cdtlz:C2DTLZ2", "constrained DTLZ2 (type 2: only disconnected caps of the front feasible)"),
+    "c3-dtlz4": ("cdtlz:C3DTLZ4", "constrained DTLZ4 (type 3: front on the constraint boundaries)"),
+    "mw1": ("mw:MW1", "2 objectives, 1 constraint, linear front cut into pieces"),
+    "mw2": ("mw:MW2", "2 objectives, 1 constraint, linear front, narrow feasible corridors, multimodal"),
+    "mw3": ("mw:MW3", "2 objectives, 2 constraints, linear front partly on a constraint boundary"),
 }
 
 
