@@ -1,0 +1,140 @@
+"""Acquisition optimization over continuous, integer, categorical and mixed spaces.
+
+Continuous spaces are optimized in the encoded unit cube with ``optimize_acqf`` (multi-start L-BFGS-B from the
+best of ``raw_samples`` quasi-random points). Spaces with Integer, Binary or Categorical columns are optimized
+in the space's own point representation (integers as integers, categories as indices) with BoTorch's
+``optimize_acqf_mixed_alternating``: continuous L-BFGS-B steps with the discrete columns fixed, alternating with
+discrete neighbourhood search — a discrete column is never a rounded continuous optimum. The acquisition
+function, defined on encoded inputs, is wrapped by :class:`PointSpaceAcquisition` so it reads points directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from botorch.acquisition import AcquisitionFunction
+from botorch.acquisition.monte_carlo import MCAcquisitionFunction
+from botorch.acquisition.multi_objective.base import MultiObjectiveMCAcquisitionFunction
+from botorch.optim import optimize_acqf, optimize_acqf_mixed_alternating
+from torch import Tensor
+
+from polyopt.spaces import Box, Categorical, Integer, Product, Space
+
+__all__ = ["AcqOptSettings", "optimize_acquisition", "PointSpaceAcquisition", "column_kinds"]
+
+#: Discrete columns with up to this many values are searched exactly (BoTorch relaxes larger ones otherwise).
+_MAX_DISCRETE_VALUES = 10**6
+
+
+@dataclass
+class AcqOptSettings:
+    """How hard to optimize an acquisition function.
+
+    Attributes:
+        num_restarts: L-BFGS-B starts (batched: all starts run as one batch).
+        raw_samples: quasi-random points scored to choose the starts.
+        maxiter: L-BFGS-B iterations per start.
+    """
+
+    num_restarts: int = 10
+    raw_samples: int = 512
+    maxiter: int = 200
+
+
+def column_kinds(space: Space) -> tuple[list[int], dict[int, list[float]], dict[int, list[float]]]:
+    """Split a space's point columns by kind.
+
+    Returns:
+        ``(continuous, discrete, categorical)``: continuous column indices; ``{column: allowed values}`` for
+        Integer/Binary columns and for Categorical columns (choice indices).
+    """
+    parts = list(space.parts.values()) if isinstance(space, Product) else [space]
+    continuous: list[int] = []
+    discrete: dict[int, list[float]] = {}
+    categorical: dict[int, list[float]] = {}
+    col = 0
+    for part in parts:
+        lower, upper = part.bounds
+        for j in range(part.dim):
+            if isinstance(part, Categorical):
+                categorical[col] = [float(i) for i in range(len(part.choices))]
+            elif isinstance(part, Integer):
+                discrete[col] = [float(v) for v in range(int(lower[j]), int(upper[j]) + 1)]
+            elif isinstance(part, Box):
+                continuous.append(col)
+            else:
+                raise TypeError(f"BO cannot optimize over {part!r}; expected Box, Integer, Binary or Categorical")
+            col += 1
+    return continuous, discrete, categorical
+
+
+class PointSpaceAcquisition(AcquisitionFunction):
+    """An acquisition function on encoded inputs, read on the space's points (``... x q x d``).
+
+    Args:
+        acqf: the acquisition function on encoded inputs (``... x q x e``).
+        space: the space whose ``encode`` maps points to those inputs.
+    """
+
+    def __init__(self, acqf: AcquisitionFunction, space: Space) -> None:
+        super().__init__(model=acqf.model)
+        self.acqf, self.space = acqf, space
+        self.X_pending: Tensor | None = None
+
+    def _encode(self, X: Tensor) -> Tensor:
+        flat = self.space.encode(X.reshape(-1, X.shape[-1]))
+        return flat.reshape(*X.shape[:-1], flat.shape[-1])
+
+    def forward(self, X: Tensor) -> Tensor:
+        """Score ``batch x q x d`` points; returns ``batch``."""
+        return self.acqf(self._encode(X))
+
+    def set_X_pending(self, X_pending: Tensor | None = None) -> None:
+        """Pending points ``p x d`` (point representation), passed on encoded."""
+        self.X_pending = X_pending
+        if hasattr(self.acqf, "set_X_pending"):
+            self.acqf.set_X_pending(None if X_pending is None else self._encode(X_pending))
+
+
+def _sequential(acqf: AcquisitionFunction, q: int) -> bool:
+    # Sequential greedy batches need an acquisition that conditions on pending points (the MC ones);
+    # Thompson sampling optimizes its q sample paths jointly instead.
+    return q > 1 and isinstance(acqf, (MCAcquisitionFunction, MultiObjectiveMCAcquisitionFunction))
+
+
+def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settings: AcqOptSettings, *,
+                         bounds: Tensor | None = None) -> tuple[Tensor, str]:
+    """Maximize ``acqf`` over ``space`` and return ``q`` new points.
+
+    Args:
+        acqf: acquisition function on encoded inputs (``... x q x e``).
+        space: the problem's space.
+        q: points to return.
+        settings: restarts, raw samples, iterations.
+        bounds: ``2 x e`` sub-box of the encoded unit cube to search (continuous spaces only; TuRBO's trust
+            region); None searches the whole cube.
+
+    Returns:
+        ``(x, method)``: ``q x d`` valid points (float64 like the model), and the BoTorch optimizer used
+        (``"optimize_acqf"`` or ``"optimize_acqf_mixed_alternating"``).
+    """
+    ref = acqf.model.train_inputs[0] if hasattr(acqf.model, "train_inputs") else None
+    dtype = ref.dtype if ref is not None else torch.float64
+    device = ref.device if ref is not None else torch.device("cpu")
+    options = {"maxiter": settings.maxiter, "batch_limit": settings.num_restarts}
+    if space.is_continuous:
+        if bounds is None:
+            bounds = torch.stack([torch.zeros(space.encoded_dim), torch.ones(space.encoded_dim)])
+        z, _ = optimize_acqf(acqf, bounds=bounds.to(device=device, dtype=dtype), q=q,
+                             num_restarts=settings.num_restarts, raw_samples=settings.raw_samples,
+                             options=options, sequential=_sequential(acqf, q))
+        return space.decode(z.detach()), "optimize_acqf"
+    _, discrete, categorical = column_kinds(space)
+    wrapped = PointSpaceAcquisition(acqf, space)
+    x, _ = optimize_acqf_mixed_alternating(
+        wrapped, bounds=space.bounds.to(device=device, dtype=dtype), discrete_dims=discrete or None,
+        cat_dims=categorical or None, q=q, num_restarts=settings.num_restarts, raw_samples=settings.raw_samples,
+        options={"maxiter_continuous": settings.maxiter, "max_discrete_values": _MAX_DISCRETE_VALUES},
+        sequential=q > 1)
+    return space.repair(x.detach()), "optimize_acqf_mixed_alternating"

@@ -1,0 +1,183 @@
+"""Acquisition functions: the ``acquisition`` registry components.
+
+A component is a callable ``(model, data, options) -> AcquisitionFunction`` (BoTorch maximizes it), so a plugin
+adds one with ``registry.add("acquisition", "acme.my-acq", "acme.module:build")``. ``data`` is a
+:class:`~polyopt_plugins.bo.surrogate.TrainingData` (outcomes in maximization form: ``-f`` then ``g``), and
+``options`` an :class:`AcquisitionOptions`. A component whose function is analytic (one point, no pending
+points) hands over to its Monte Carlo counterpart when ``options.q > 1`` or points are pending, so every
+component can be asked for a batch while other points are being evaluated. A component that cannot handle
+constraints sets ``supports_constraints = False`` on itself; optimizers check it before a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from botorch.acquisition import AcquisitionFunction
+from botorch.acquisition.analytic import (
+    LogConstrainedExpectedImprovement,
+    LogExpectedImprovement,
+    LogProbabilityOfFeasibility,
+    UpperConfidenceBound,
+)
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement, qLogProbabilityOfFeasibility
+from botorch.acquisition.monte_carlo import qUpperConfidenceBound
+from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+from botorch.acquisition.multi_objective.parego import qLogNParEGO
+from botorch.acquisition.objective import GenericMCObjective
+from botorch.acquisition.thompson_sampling import PathwiseThompsonSampling
+from botorch.models.model import Model
+from botorch.sampling.normal import SobolQMCNormalSampler
+from torch import Tensor
+
+from polyopt.errors import ConfigError
+from polyopt_plugins.bo.surrogate import TrainingData
+
+__all__ = [
+    "AcquisitionOptions", "log_ei", "constrained_log_ei", "probability_of_feasibility", "qlognei", "ucb",
+    "thompson", "qlognehvi", "qlogparego",
+]
+
+
+@dataclass
+class AcquisitionOptions:
+    """Settings an acquisition component may use.
+
+    Attributes:
+        q: points optimized jointly.
+        beta: UCB's exploration weight (the bound is ``mean + sqrt(beta) * std``).
+        mc_samples: quasi-Monte Carlo samples of MC acquisition functions.
+        ref_point: ``m`` hypervolume reference point in maximization form (multi-objective).
+        weights: ``m`` scalarization weights (ParEGO); None draws them at random.
+    """
+
+    q: int = 1
+    beta: float = 4.0
+    mc_samples: int = 128
+    ref_point: Tensor | None = None
+    weights: Tensor | None = None
+
+
+def _batched(data: TrainingData, options: AcquisitionOptions) -> bool:
+    return options.q > 1 or (data.pending is not None and data.pending.shape[0] > 0)
+
+
+def _constraint_indices(data: TrainingData) -> dict[int, tuple[float | None, float | None]]:
+    m = data.n_objectives
+    return {m + j: (None, 0.0) for j in range(data.n_constraints)}
+
+
+def _mc_constraints(data: TrainingData) -> list[Any] | None:
+    """Callables ``samples (... x k) -> ...`` that are <= 0 where a constraint is met (BoTorch's convention)."""
+    if not data.n_constraints:
+        return None
+    return [_Column(data.n_objectives + j) for j in range(data.n_constraints)]
+
+
+class _Column:
+    """``samples -> samples[..., i]`` (a named callable instead of a lambda, for readable reprs)."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __call__(self, samples: Tensor, X: Tensor | None = None) -> Tensor:
+        return samples[..., self.index]
+
+
+def _sampler(options: AcquisitionOptions) -> SobolQMCNormalSampler:
+    # No seed: the caller seeds torch's global generator from the optimizer's generator before building.
+    return SobolQMCNormalSampler(torch.Size([options.mc_samples]))
+
+
+def _pending(data: TrainingData) -> Tensor | None:
+    return data.pending if data.pending is not None and data.pending.shape[0] else None
+
+
+def log_ei(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
+    """LogEI on one objective; constrained LogEI with constraints; qLogNEI for batches or pending points."""
+    if data.n_constraints:
+        return constrained_log_ei(model, data, options)
+    if _batched(data, options):
+        return qlognei(model, data, options)
+    return LogExpectedImprovement(model, best_f=data.Y[:, 0].max())
+
+
+def constrained_log_ei(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
+    """Feasibility-weighted LogEI (LogEI + log probability of feasibility); while no observed point is
+    feasible, the log probability of feasibility alone. qLogNEI with constraints for batches or pending points.
+    """
+    best = data.best_feasible()
+    if best is None:
+        return probability_of_feasibility(model, data, options)
+    if _batched(data, options):
+        return qlognei(model, data, options)
+    if not data.n_constraints:
+        return LogExpectedImprovement(model, best_f=best)
+    return LogConstrainedExpectedImprovement(model, best_f=best, objective_index=0,
+                                             constraints=_constraint_indices(data))
+
+
+def probability_of_feasibility(model: Model, data: TrainingData, options: AcquisitionOptions
+                               ) -> AcquisitionFunction:
+    """Log probability that every constraint is met (the MC version for batches or pending points)."""
+    if not data.n_constraints:
+        raise ConfigError("acquisition 'probability-of-feasibility' needs a problem with constraints; "
+                          "this one has none")
+    if _batched(data, options):
+        return qLogProbabilityOfFeasibility(model, constraints=_mc_constraints(data), sampler=_sampler(options),
+                                            X_pending=_pending(data))
+    return LogProbabilityOfFeasibility(model, constraints=_constraint_indices(data))
+
+
+def qlognei(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
+    """qLogNEI (batch noisy expected improvement, log form) on objective 0, with constraints if any."""
+    objective = GenericMCObjective(_Column(0)) if data.Y.shape[-1] > 1 else None
+    return qLogNoisyExpectedImprovement(model, X_baseline=data.X, sampler=_sampler(options), objective=objective,
+                                        constraints=_mc_constraints(data), X_pending=_pending(data),
+                                        prune_baseline=True, cache_root=False)
+
+
+def ucb(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
+    """Upper confidence bound ``mean + sqrt(beta) * std`` (qUCB for batches or pending points)."""
+    if _batched(data, options):
+        return qUpperConfidenceBound(model, beta=options.beta, sampler=_sampler(options), X_pending=_pending(data))
+    return UpperConfidenceBound(model, beta=options.beta)
+
+
+def thompson(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
+    """Thompson sampling: ``q`` posterior sample paths (pathwise/Matheron), one maximized per point.
+
+    Pending points need no special care: every ask draws fresh paths.
+    """
+    return PathwiseThompsonSampling(model)
+
+
+def qlognehvi(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
+    """qLogNEHVI (noisy expected hypervolume improvement, log form) over the ``m`` objectives."""
+    if options.ref_point is None:
+        raise ConfigError("acquisition 'qlognehvi' needs a reference point (options.ref_point)")
+    outcomes = list(range(data.n_objectives))
+    return qLogNoisyExpectedHypervolumeImprovement(
+        model, ref_point=options.ref_point, X_baseline=data.X, sampler=_sampler(options),
+        objective=IdentityMCMultiOutputObjective(outcomes=outcomes), constraints=_mc_constraints(data),
+        X_pending=_pending(data), prune_baseline=True, cache_root=False)
+
+
+def qlogparego(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
+    """qLogNParEGO: qLogNEI on a random augmented Chebyshev scalarization (any number of objectives)."""
+    outcomes = list(range(data.n_objectives))
+    return qLogNParEGO(model, X_baseline=data.X, scalarization_weights=options.weights, sampler=_sampler(options),
+                       objective=IdentityMCMultiOutputObjective(outcomes=outcomes),
+                       constraints=_mc_constraints(data), X_pending=_pending(data), prune_baseline=True,
+                       cache_root=False)
+
+
+ucb.supports_constraints = False  # type: ignore[attr-defined]
+thompson.supports_constraints = False  # type: ignore[attr-defined]
+for _fn, _kind in ((log_ei, "single"), (constrained_log_ei, "single"), (probability_of_feasibility, "single"),
+                   (qlognei, "single"), (ucb, "single"), (thompson, "single"), (qlognehvi, "multi"),
+                   (qlogparego, "multi")):
+    _fn.objectives = _kind  # type: ignore[attr-defined]
