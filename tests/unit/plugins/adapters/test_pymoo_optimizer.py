@@ -46,8 +46,8 @@ def test_nsga2_on_polyopts_zdt1_reaches_pymoos_igd() -> None:
     front = problem.pareto_front(200)
     ours = igd(result.f, front)
     theirs = np.mean([igd(torch.from_numpy(_pymoo_run("zdt1", s, 2000, 40).F), front) for s in (0, 1)])
-    assert ours < 0.3  # converging: a random point set scores about 2
-    assert ours < 2.5 * theirs, (ours, theirs)
+    assert ours < 0.6  # converging: random search with the same budget scores about 1.9
+    assert ours < 1.5 * theirs, (ours, theirs)  # pymoo itself: 0.28-0.39 over seeds
 
 
 def test_constrained_results_are_feasible() -> None:
