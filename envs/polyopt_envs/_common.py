@@ -13,7 +13,7 @@ from torch import Tensor
 from polyopt.errors import ConfigError
 from polyopt.refdirs import das_dennis, n_das_dennis
 
-__all__ = ["check_int", "product_shape", "simplex_points", "sphere_points", "unit_points", "thin",
+__all__ = ["check_int", "ref_from_front", "product_shape", "simplex_points", "sphere_points", "unit_points", "thin",
            "non_dominated"]
 
 
@@ -90,3 +90,9 @@ def thin(front: Tensor, n: int) -> Tensor:
     front = front[torch.argsort(front[:, 0])]
     idx = torch.linspace(0, front.shape[0] - 1, n, dtype=torch.float64).round().long()
     return front[torch.unique(idx)]
+
+
+def ref_from_front(front: Tensor) -> tuple[float, ...]:
+    """Hypervolume reference point ``nadir + 0.1 (nadir - ideal)`` of a front (minimization)."""
+    nadir, ideal = front.amax(dim=0), front.amin(dim=0)
+    return tuple((nadir + 0.1 * (nadir - ideal)).tolist())

@@ -35,6 +35,10 @@ _OBJECTIVES = {
     "mw1": ("mw:MW1", "2 objectives, 1 constraint, linear front cut into pieces"),
     "mw2": ("mw:MW2", "2 objectives, 1 constraint, linear front, narrow feasible corridors, multimodal"),
     "mw3": ("mw:MW3", "2 objectives, 2 constraints, linear front partly on a constraint boundary"),
+    "bnh": ("classic:BNH", "Binh-Korn: 2 objectives, 2 constraints, 2 variables, convex front"),
+    "srn": ("classic:SRN", "Srinivas-Deb: 2 objectives, 2 constraints, 2 variables"),
+    "tnk": ("classic:TNK", "Tanaka: 2 objectives, 2 constraints, disconnected wavy front"),
+    "osy": ("classic:OSY", "Osyczka-Kundu: 2 objectives, 6 constraints, 6 variables, five-segment front"),
 }
 
 
