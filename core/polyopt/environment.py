@@ -2,8 +2,10 @@
 
 An :class:`Environment` steps ``num_envs`` copies at once. Observations and actions are tensors on the
 environment's device; rewards are ``num_envs x reward_dim`` (several objectives for multi-objective RL).
-Sub-environments that end are reset automatically on the next ``step`` (their final observation is in
-``info["final_obs"]``), as Gymnasium's vector environments do with next-step autoreset.
+Sub-environments that end are reset automatically on the next ``step``, as Gymnasium's vector environments do
+with next-step autoreset: the step that ends an episode returns its final observation; the following step of
+that sub-environment ignores its action and returns the reset observation with zero reward, marked in
+``info["autoreset"]`` (``num_envs`` bool).
 
 :class:`GymnasiumEnv` adapts any Gymnasium or MO-Gymnasium environment (by id or constructor) through
 Gymnasium's vector API; gymnasium is imported only when it is used.
@@ -103,6 +105,24 @@ def _space_from_gym(space: Any) -> Space:
                       "MultiDiscrete or MultiBinary")
 
 
+def _reward_space(vector_env: Any, factory: Callable[[], Any]) -> Any:
+    """The sub-environments' ``reward_space`` (MO-Gymnasium declares one on the unwrapped env), or None.
+
+    Gymnasium 1.x wrappers no longer forward attributes, so the space is looked up through the wrapper chain of
+    the first sub-environment; with async vectorization (sub-environments in other processes, where a failed
+    lookup would close them) a probe environment is made here and closed.
+    """
+    envs = getattr(vector_env, "envs", None)
+    env = envs[0] if envs else factory()
+    try:
+        return env.get_wrapper_attr("reward_space")
+    except AttributeError:
+        return None
+    finally:
+        if not envs:
+            env.close()
+
+
 class GymnasiumEnv(Environment):
     """Any Gymnasium (or MO-Gymnasium) environment, vectorized, with tensors in and out.
 
@@ -132,17 +152,20 @@ class GymnasiumEnv(Environment):
         self.name = env if isinstance(env, str) else getattr(env, "__name__", "gymnasium-env")
         self.observation_space = _space_from_gym(self._env.single_observation_space)
         self.action_space = _space_from_gym(self._env.single_action_space)
-        reward_space = getattr(self._env, "reward_space", None) or getattr(
-            self._env.unwrapped if hasattr(self._env, "unwrapped") else self._env, "reward_space", None)
-        self.reward_dim = int(np.prod(reward_space.shape[1:] or reward_space.shape)) if reward_space is not None \
-            else 1
+        reward_space = _reward_space(self._env, factory)
+        self.reward_dim = int(np.prod(reward_space.shape)) if reward_space is not None else 1
+        if self.reward_dim > 1 and isinstance(self._env, gym.vector.SyncVectorEnv):
+            # Gymnasium's sync vector env stores one scalar reward per sub-env; make room for vectors
+            self._env._rewards = np.zeros((num_envs, self.reward_dim), dtype=np.float64)
         self._discrete = isinstance(self._env.single_action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete))
+        self._autoreset = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
 
     def _tensor(self, value: Any, dtype: torch.dtype = torch.float32) -> Tensor:
         return torch.as_tensor(np.asarray(value), dtype=dtype, device=self.device)
 
     def reset(self, seed: int | None = None) -> Tensor:
         obs, _ = self._env.reset(seed=seed)
+        self._autoreset = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         if seed is not None:
             self._env.action_space.seed(seed)
         return self._tensor(obs)
@@ -155,9 +178,22 @@ class GymnasiumEnv(Environment):
         reward = self._tensor(reward).reshape(self.num_envs, -1)
         if reward.shape[1] != self.reward_dim:
             self.reward_dim = reward.shape[1]
-        return Step(obs=self._tensor(obs), reward=reward,
-                    terminated=self._tensor(terminated, torch.bool), truncated=self._tensor(truncated, torch.bool),
-                    info=dict(info))
+        step = Step(obs=self._tensor(obs), reward=reward, terminated=self._tensor(terminated, torch.bool),
+                    truncated=self._tensor(truncated, torch.bool), info=self._info(info))
+        step.info["autoreset"], self._autoreset = self._autoreset, step.done
+        return step
+
+    def _info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Numeric arrays batched over sub-environments become tensors on the device (nested dicts too)."""
+        out: dict[str, Any] = {}
+        for key, value in info.items():
+            if isinstance(value, dict):
+                out[key] = self._info(value)
+            elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+                out[key] = torch.as_tensor(value, device=self.device)
+            else:
+                out[key] = value
+        return out
 
     def close(self) -> None:
         self._env.close()
