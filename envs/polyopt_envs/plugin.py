@@ -39,6 +39,14 @@ _OBJECTIVES = {
     "srn": ("classic:SRN", "Srinivas-Deb: 2 objectives, 2 constraints, 2 variables"),
     "tnk": ("classic:TNK", "Tanaka: 2 objectives, 2 constraints, disconnected wavy front"),
     "osy": ("classic:OSY", "Osyczka-Kundu: 2 objectives, 6 constraints, 6 variables, five-segment front"),
+    "branin": ("bo_problems:Branin", "2-D, three global minima; optimum 0.397887"),
+    "hartmann6": ("bo_problems:Hartmann6", "6-D, six local minima; optimum -3.32237"),
+    "ackley": ("bo_problems:Ackley", "any dimension, multimodal with a deep funnel; optimum 0"),
+    "levy": ("bo_problems:Levy", "any dimension, multimodal; optimum 0"),
+    "rosenbrock": ("bo_problems:Rosenbrock", "any dimension >= 2, curved valley; optimum 0"),
+    "gramacy": ("bo_problems:Gramacy", "2-D linear objective, 2 constraints; optimum about 0.5998"),
+    "constrained-hartmann6": ("bo_problems:ConstrainedHartmann6", "Hartmann6 with ||x||^2 <= 1; optimum -3.32237"),
+    "branin-currin": ("bo_problems:BraninCurrin", "2 objectives on [0, 1]^2, both minimized, ref point (18, 6)"),
 }
 
 
