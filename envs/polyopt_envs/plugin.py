@@ -49,8 +49,15 @@ _OBJECTIVES = {
     "branin-currin": ("bo_problems:BraninCurrin", "2 objectives on [0, 1]^2, both minimized, ref point (18, 6)"),
 }
 
+_ENVIRONMENTS = {
+    "deep-sea-treasure": ("deep_sea_treasure:DeepSeaTreasure",
+                          "2-objective gridworld (treasure vs time), batched torch, known Pareto front"),
+}
+
 
 @hookimpl
 def polyopt_register(registry: Registry) -> None:
     for name, (target, summary) in _OBJECTIVES.items():
         registry.add("objective", name, f"polyopt_envs.{target}", summary=summary)
+    for name, (target, summary) in _ENVIRONMENTS.items():
+        registry.add("environment", name, f"polyopt_envs.{target}", summary=summary)
