@@ -136,5 +136,5 @@ def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settin
         wrapped, bounds=space.bounds.to(device=device, dtype=dtype), discrete_dims=discrete or None,
         cat_dims=categorical or None, q=q, num_restarts=settings.num_restarts, raw_samples=settings.raw_samples,
         options={"maxiter_continuous": settings.maxiter, "max_discrete_values": _MAX_DISCRETE_VALUES},
-        sequential=q > 1)
+        sequential=True)
     return space.repair(x.detach()), "optimize_acqf_mixed_alternating"

@@ -1,0 +1,172 @@
+"""EGO: improvement over the Sobol design, pending points, mixed spaces, failures, and exact resume."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import polyopt
+from polyopt import Categorical, Evaluation, Integer, Product
+from polyopt.errors import ConfigError, EvaluationError, IncompatibleProblemError
+from polyopt_plugins.bo import acqopt, base
+from polyopt_plugins.bo.ego import EGO
+
+from bo_helpers import SMALL, bowl_2d, run_steps
+
+
+def best_of(opt: EGO, rows: int) -> float:
+    f = opt.f_all[:rows, 0]
+    return float(f[~opt.failed_all[:rows]].min())
+
+
+@pytest.mark.parametrize("acquisition", ["log-ei", "qlognei", "ucb", "thompson"])
+def test_improves_over_its_sobol_design(acquisition: str) -> None:
+    opt = EGO(bowl_2d(), seed=0, n_initial=6, acquisition=acquisition, beta=1.0, **SMALL)
+    run_steps(opt, 14)
+    assert opt.result().f_best < best_of(opt, 6)
+    assert opt.result().f_best < 0.05
+
+
+def test_batches_of_two_improve_too() -> None:
+    opt = EGO(bowl_2d(), seed=1, n_initial=6, batch_size=2, **SMALL)
+    run_steps(opt, 14)
+    assert opt.result().f_best < best_of(opt, 6)
+
+
+@pytest.mark.parametrize("acquisition", ["log-ei", "thompson"])
+def test_pending_points_are_not_suggested_again(acquisition: str) -> None:
+    problem = bowl_2d()
+    opt = EGO(problem, seed=0, n_initial=4, acquisition=acquisition, **SMALL)
+    run_steps(opt, 6)
+    a, b = opt.ask(1), opt.ask(1)
+    assert not torch.allclose(a, b, atol=1e-4)
+    assert opt.pending.shape[0] == 2
+    opt.tell(b, polyopt.evaluate(problem, b))
+    assert torch.equal(opt.pending, a)
+
+
+def mixed_problem() -> polyopt.Objective:
+    space = Product({"x": polyopt.Box([-1.0], [1.0]), "k": Integer(0, 4), "c": Categorical(["a", "b", "c"])})
+
+    @polyopt.objective(space, name="mixed")
+    def mixed(x: torch.Tensor) -> torch.Tensor:
+        return (x[:, 0] - 0.3) ** 2 + (x[:, 1] - 3.0) ** 2 + (x[:, 2] != 1).to(x.dtype)
+
+    return mixed
+
+
+def test_mixed_space_uses_discrete_optimization_not_rounding(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_continuous(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a mixed space must not be optimized as a continuous relaxation")
+
+    monkeypatch.setattr(acqopt, "optimize_acqf", no_continuous)
+    problem = mixed_problem()
+    opt = EGO(problem, seed=0, n_initial=6, **SMALL)
+    run_steps(opt, 14)
+    assert opt.last_method == "optimize_acqf_mixed_alternating"
+    assert bool(problem.space.contains(opt.x_all).all())
+    assert opt.result().f_best < best_of(opt, 6)
+
+
+def test_failed_evaluations_are_excluded_from_the_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    @polyopt.objective(bounds=([-1.0, -1.0], [1.0, 1.0]))
+    def half_broken(x: torch.Tensor) -> torch.Tensor:
+        f = (x**2).sum(dim=-1)
+        return torch.where(x[:, 0] > 0.3, torch.nan, f)
+
+    fitted = []
+    real_fit = base.fit_surrogate
+
+    def spy(data, **kwargs):  # type: ignore[no-untyped-def]
+        fitted.append(data)
+        return real_fit(data, **kwargs)
+
+    monkeypatch.setattr(base, "fit_surrogate", spy)
+    opt = EGO(half_broken, seed=0, n_initial=6, **SMALL)
+    run_steps(opt, 12)
+    assert bool(opt.failed_all.any()), "the problem should have produced failures"
+    last = fitted[-1]
+    assert bool(torch.isfinite(last.Y).all())
+    assert last.X.shape[0] == int((~opt.failed_all[: last.X.shape[0] + int(opt.failed_all.sum())]).sum())
+    assert torch.isfinite(torch.tensor(opt.result().f_best))
+
+
+def test_failures_told_explicitly_are_recorded() -> None:
+    problem = bowl_2d()
+    opt = EGO(problem, seed=0, n_initial=3, **SMALL)
+    x = opt.ask(3)
+    opt.tell(x, Evaluation.failure(3, 1))
+    assert opt.failed_all.tolist() == [True, True, True]
+    assert opt.ask(1).shape == (1, 2)  # still Sobol: nothing to model yet
+
+
+def test_every_evaluation_failing_gives_a_clear_error() -> None:
+    @polyopt.objective(bounds=([0.0], [1.0]), name="always-nan")
+    def broken(x: torch.Tensor) -> torch.Tensor:
+        return torch.full((x.shape[0],), torch.nan, dtype=x.dtype)
+
+    opt = EGO(broken, seed=0, n_initial=3, max_failures=8, **SMALL)
+    with pytest.raises(EvaluationError, match="always-nan"):
+        run_steps(opt, 20)
+    assert opt.n_evaluations == 8
+
+
+def test_constant_outcomes_do_not_break_the_fit() -> None:
+    @polyopt.objective(bounds=([0.0, 0.0], [1.0, 1.0]))
+    def flat(x: torch.Tensor) -> torch.Tensor:
+        return torch.ones(x.shape[0], dtype=x.dtype)
+
+    opt = EGO(flat, seed=0, n_initial=4, **SMALL)
+    run_steps(opt, 7)
+    assert opt.n_evaluations == 7
+
+
+def roundtrip(state: dict) -> dict:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+@pytest.mark.parametrize("name", ["ego", "turbo", "aegis"])
+def test_resume_from_state_dict_continues_exactly(name: str) -> None:
+    cls = polyopt.registry().get("optimizer", name)
+    straight = cls(bowl_2d(), seed=5, n_initial=4, **SMALL)
+    run_steps(straight, 9)
+    first = cls(bowl_2d(), seed=5, n_initial=4, **SMALL)
+    run_steps(first, 6)
+    resumed = cls(bowl_2d(), seed=77, n_initial=4, **SMALL)
+    resumed.load_state_dict(roundtrip(first.state_dict()))
+    run_steps(resumed, 9)
+    assert torch.equal(straight.x_all, resumed.x_all)
+
+
+def test_config_errors_name_the_value() -> None:
+    with pytest.raises(ConfigError, match="log-eii"):
+        EGO(bowl_2d(), acquisition="log-eii")
+    with pytest.raises(ConfigError, match="num_restarts"):
+        EGO(bowl_2d(), num_restarts=0)
+
+
+def test_permutation_spaces_are_refused_with_a_reason() -> None:
+    problem = polyopt.FunctionObjective(lambda x: x[:, 0], polyopt.Permutation(4))
+    with pytest.raises(IncompatibleProblemError, match="permutation"):
+        EGO(problem)
+
+
+def test_ucb_refuses_constraints() -> None:
+    problem = polyopt.FunctionObjective(lambda x: (x[:, 0], x), polyopt.Box([0.0], [1.0]), n_constraints=1)
+    with pytest.raises(ConfigError, match="ignores constraints"):
+        EGO(problem, acquisition="ucb")
+
+
+def test_registering_the_plugin_does_not_import_botorch() -> None:
+    code = ("import sys; from polyopt.registry import Registry; from polyopt_plugins.bo import plugin; "
+            "r = Registry(); plugin.polyopt_register(r); "
+            "assert 'botorch' not in sys.modules, 'botorch imported'; print(len(r.names('acquisition')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) >= 8
