@@ -62,7 +62,7 @@ class EAConfig:
     """Report the population's hypervolume in step metrics when the problem has a ref point (<= 3 objectives)."""
 
     def __post_init__(self) -> None:
-        if self.pop_size < 2:
+        if self.pop_size is not None and self.pop_size < 2:
             raise ValueError(f"pop_size={self.pop_size}; expected at least 2")
         if self.n_offsprings is not None and self.n_offsprings < 1:
             raise ValueError(f"n_offsprings={self.n_offsprings}; expected at least 1 or None")
@@ -170,6 +170,8 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         self._told_tag = self._queue_tag.clone()
         self.n_generations = 0
         self._advanced = False
+        #: points this generation waits for, fixed at its first ask (dNSGA-II's size may change meanwhile)
+        self._need: int | None = None
 
     @property
     def batch_size(self) -> int:
@@ -179,6 +181,8 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         n = self.batch_size if n is None else n
         if n < 1:
             raise ValueError(f"ask(n={n}); expected n >= 1")
+        if self._need is None:
+            self._need = self.batch_size
         while self._queue.shape[0] < n:
             x, tag = self._fresh()
             self._queue, self._queue_tag = torch.cat([self._queue, x]), torch.cat([self._queue_tag, tag])
@@ -225,8 +229,9 @@ class EvolutionaryOptimizer(AskTellOptimizer):
             self._told_g = torch.cat([self._told_g, ev.g.to(self._told_g)])
         self._told_failed = torch.cat([self._told_failed, ev.failed_mask.to(self.device)])
         self._told_tag = torch.cat([self._told_tag, tag])
-        need = self.target_pop_size() if self.pop_x is None else self.n_offsprings_now()
+        need = self.batch_size if self._need is None else self._need
         if self._told_x.shape[0] >= need:
+            self._need = None
             told = (self._told_x, self._told_f, self._told_g, self._told_failed, self._told_tag)
             self._told_x, self._told_f = self._told_x[:0], self._told_f[:0]
             self._told_g = None if self._told_g is None else self._told_g[:0]
@@ -300,8 +305,8 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         told = {"x": self._told_x, "f": self._told_f, "g": self._told_g, "failed": self._told_failed,
                 "tag": self._told_tag}
         return {"pop": pop, "queue": self._queue, "queue_tag": self._queue_tag, "pending_tag": self._pending_tag,
-                "told": told, "n_generations": self.n_generations, "survival": self.survival.state_dict(),
-                "extra": self.extra_state()}
+                "told": told, "n_generations": self.n_generations, "need": self._need,
+                "survival": self.survival.state_dict(), "extra": self.extra_state()}
 
     def set_state(self, state: dict[str, Any]) -> None:
         dev = self.device
@@ -320,6 +325,7 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         self._told_g = None if told["g"] is None else told["g"].to(dev)
         self._told_failed, self._told_tag = told["failed"].to(dev), told["tag"].to(dev)
         self.n_generations = int(state["n_generations"])
+        self._need = None if state["need"] is None else int(state["need"])
         self.survival.load_state_dict(_to_device(state["survival"], dev))
         self.load_extra_state(_to_device(state["extra"], dev))
 

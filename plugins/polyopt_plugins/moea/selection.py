@@ -107,10 +107,10 @@ def distinct_indices(n_rows: int, n_pop: int, k: int, generator: torch.Generator
     return torch.stack(chosen, dim=1)
 
 
-def neighborhood_selection(neighbors: Tensor, n_parents: int, prob_neighbor: float, generator: torch.Generator,
-                           ) -> Tensor:
+def neighborhood_selection(neighbors: Tensor, n_pop: int, n_parents: int, prob_neighbor: float,
+                           generator: torch.Generator) -> Tensor:
     """MOEA/D mating: for each row of ``neighbors`` (``n x T``), ``n_parents`` distinct neighbours with
-    probability ``prob_neighbor``, else distinct members of the whole population (``n`` of them).
+    probability ``prob_neighbor``, else distinct members of the whole population (``n_pop`` of them).
 
     Returns:
         ``n x n_parents`` int64 indices.
@@ -118,6 +118,6 @@ def neighborhood_selection(neighbors: Tensor, n_parents: int, prob_neighbor: flo
     n, t = neighbors.shape
     dev = neighbors.device
     local = neighbors.gather(1, torch.rand(n, t, generator=generator, device=dev).argsort(dim=1)[:, :n_parents])
-    anywhere = distinct_indices(n, n, n_parents, generator, dev)
+    anywhere = distinct_indices(n, n_pop, n_parents, generator, dev)
     use_local = torch.rand(n, 1, generator=generator, device=dev) < prob_neighbor
     return torch.where(use_local, local, anywhere)
