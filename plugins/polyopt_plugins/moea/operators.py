@@ -115,7 +115,7 @@ class SBX(Crossover):
         eps: parents closer than this in a variable are not recombined there.
     """
 
-    space_kinds = frozenset({"continuous", "integer"})
+    space_kinds = frozenset({"continuous"})
 
     def __init__(self, space: Space, *, eta: float = 15.0, prob: float = 0.9, prob_var: float = 0.5,
                  prob_bin: float = 0.5, eps: float = 1e-14) -> None:
@@ -168,7 +168,7 @@ class PolynomialMutation(Mutation):
         prob_var: per-variable probability; ``None`` is ``min(0.5, 1 / d)``.
     """
 
-    space_kinds = frozenset({"continuous", "integer"})
+    space_kinds = frozenset({"continuous"})
 
     def __init__(self, space: Space, *, eta: float = 20.0, prob: float = 0.9,
                  prob_var: float | None = None) -> None:
