@@ -94,15 +94,19 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(2 if isinstance(exc, _USAGE_ERRORS) else 1) from None
 
 
-def _registry() -> Any:
-    """The process-wide registry; plugin load failures become one warning line (details: ``polyopt plugins``)."""
+def _registry(*, report_failed: bool = True) -> Any:
+    """The process-wide registry. Plugin load failures become one warning line (details: ``polyopt plugins``);
+    other discovery warnings (e.g. polyopt not installed) are shown as they are."""
     from polyopt import plugins
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         reg = plugins.registry()
+    for w in caught:
+        if "was not loaded" not in str(w.message):
+            _err.print(f"warning: {w.message}", style="yellow", markup=False)
     failed = [i.name for i in plugins.plugin_infos() if i.status == "failed"]
-    if failed:
+    if failed and report_failed:
         _err.print(f"warning: {len(failed)} plugin(s) failed to load: {', '.join(failed)}; "
                    "run `polyopt plugins` for details", style="yellow", markup=False)
     return reg
@@ -122,14 +126,15 @@ def plugins_command() -> None:
     with _errors():
         from polyopt import plugins
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            infos = plugins.plugin_infos()
-        table = Table("plugin", "distribution", "version", "status", "error", title="polyopt plugins")
+        _registry(report_failed=False)  # failures are rows of the table below
+        infos = plugins.plugin_infos()
+        any_failed = any(i.error for i in infos)
+        columns = ("plugin", "distribution", "version", "status") + (("error",) if any_failed else ())
+        table = Table(*columns, title="polyopt plugins")
         styles = {"loaded": "green", "failed": "red", "disabled": "dim"}
         for info in infos:
-            table.add_row(info.name, info.distribution, info.version,
-                          f"[{styles.get(info.status, '')}]{info.status}[/]", info.error)
+            status = f"[{styles.get(info.status, '')}]{info.status}[/]"
+            table.add_row(info.name, info.distribution, info.version, status, *((info.error,) if any_failed else ()))
         _out.print(table)
         if not infos:
             _out.print("no plugins found: install polyopt (`pip install -e .` from a source checkout)")

@@ -192,6 +192,23 @@ def test_listing_and_plugins_do_not_import_heavy_libraries() -> None:
     assert "HEAVY []" in proc.stderr
 
 
+def test_a_broken_third_party_plugin_is_reported_and_the_cli_keeps_working(tmp_path: Path) -> None:
+    info = tmp_path / "acme_broken-0.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-broken\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text("[polyopt]\nacme = acme_broken_plugin\n")
+    (tmp_path / "acme_broken_plugin.py").write_text("import no_such_dependency_xyz\n")
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(tmp_path)}
+    run = {"env": env, "capture_output": True, "text": True, "timeout": 120}
+    table = subprocess.run([str(BIN / "polyopt"), "plugins"], **run)
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if " acme " in line)
+    assert "acme-broken" in row and "0.3" in row and "failed" in row and "no_such_dependency_xyz" in row
+    listing = subprocess.run([str(BIN / "polyopt"), "list", "optimizers"], **run)
+    assert listing.returncode == 0 and "random-search" in listing.stdout
+    assert "warning: 1 plugin(s) failed to load: acme;" in listing.stderr
+
+
 # ------------------------------------------------------------------------------------ the plugin template
 
 
