@@ -11,6 +11,7 @@ A study file::
     [metrics]
     record = ["hv", "igd"]          # "hv", "igd", "igd-plus", "best"
     every = 1                       # steps between recordings (the last step is always recorded)
+    # every_evaluations = 200       # or: once per 200 evaluations, whatever each step's size
 
     [[optimizers]]
     name = "nsga2"                  # a registered name, or "package.module:Class"
@@ -89,6 +90,9 @@ class MetricsSpec:
     """Metrics recorded while running: hv, igd, igd-plus, best (each where the problem allows it)."""
     every: int = 1
     """Record every this many steps (the last step is always recorded)."""
+    every_evaluations: int | None = None
+    """Instead of ``every``: record at the first step past each multiple of this many evaluations, so
+    optimizers with different batch sizes are sampled alike."""
     front_points: int = 500
     """Points sampled on the problem's Pareto front for IGD."""
 
@@ -99,6 +103,8 @@ class MetricsSpec:
                                  f"{did_you_mean(name, METRICS)}")
         if self.every < 1:
             raise ValueError(f"every={self.every}; expected at least 1")
+        if self.every_evaluations is not None and self.every_evaluations < 1:
+            raise ValueError(f"every_evaluations={self.every_evaluations}; expected at least 1")
 
 
 @dataclass

@@ -68,11 +68,13 @@ class Recorder:
     def __init__(self, opt: Optimizer, spec: RunSpec, metrics: MetricsSpec) -> None:
         self.opt = opt
         self.every = metrics.every
+        self.every_evaluations = metrics.every_evaluations
         self.compute = MetricComputer(opt.problem, spec, metrics)
         self.first_index = opt.n_evaluations  # index of the first buffered evaluation
         self._rows: list[tuple[Tensor, Evaluation, float]] = []
         self._metrics: list[dict[str, Any]] = []
         self._last_recorded_step = -1
+        self._prev_evaluations = opt.n_evaluations
         self._last_values: dict[str, float] = {}
 
     def on_evaluate(self, x: Tensor, evaluation: Evaluation) -> None:
@@ -84,13 +86,21 @@ class Recorder:
     def after_step(self, *, force: bool = False) -> None:
         """Record the metrics if this step is due (every ``metrics.every`` steps, or ``force``)."""
         step = self.opt.n_steps
-        if step == self._last_recorded_step or not (force or step % self.every == 0):
+        due = force or self._due()
+        self._prev_evaluations = self.opt.n_evaluations
+        if step == self._last_recorded_step or not due:
             return
         values = self.compute(self.opt.result())
         self._metrics.append({"step": step, "n_evaluations": self.opt.n_evaluations,
                               "elapsed": self.opt.elapsed, "values": values})
         self._last_recorded_step = step
         self._last_values = values
+
+    def _due(self) -> bool:
+        if self.every_evaluations is None:
+            return self.opt.n_steps % self.every == 0
+        # a multiple of every_evaluations was crossed by this step's evaluations
+        return self.opt.n_evaluations // self.every_evaluations > self._prev_evaluations // self.every_evaluations
 
     @property
     def last_values(self) -> dict[str, float]:

@@ -158,7 +158,7 @@ def _problem_html(p: ProblemData, colors: dict[str, str]) -> str:
 
 
 def _table(p: ProblemData, colors: dict[str, str]) -> str:
-    head = "".join(f"<th>{METRIC_NAMES[m]} median</th><th>IQR</th><th>p</th>" for m in p.metrics)
+    head = "".join(f"<th>{METRIC_NAMES[m]} median</th><th>IQR</th><th>p vs best</th>" for m in p.metrics)
     rows = []
     for row in p.rows:
         cells = [f'<td><span class="dot" style="background:{colors[row.optimizer]}"></span>'
@@ -170,7 +170,7 @@ def _table(p: ProblemData, colors: dict[str, str]) -> str:
                          f'<td>{_pval(st)}</td>')
         cells.append(f"<td>{row.n_done}/{row.n_runs}</td><td>{_num(row.wall_time, 2)} s</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f"<table><thead><tr><th>optimizer</th>{head}<th>runs</th><th>wall time</th></tr></thead>"
+    return (f"<table><thead><tr><th>optimizer</th>{head}<th>runs</th><th>wall time (median)</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -196,7 +196,7 @@ def _pval(st: dict[str, Any]) -> str:
     p = st.get("p_value")
     if p is None:
         return "–"
-    return f"{p:.3f}" + (" ▼" if st.get("verdict") == "worse" else " ≈")
+    return f"{p:.3g}" + (" ▼" if st.get("verdict") == "worse" else " ≈")
 
 
 def _budget(budget: dict[str, Any]) -> str:
