@@ -10,13 +10,16 @@ import json
 import os
 import subprocess
 import sys
+import types
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from polyopt import cli
+from polyopt.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -156,6 +159,24 @@ def test_study_is_mounted_or_says_why_not(invoke) -> None:  # noqa: ANN001
         assert "error: `polyopt study` is not available" in result.stderr
     else:
         assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+def test_study_passes_its_arguments_to_the_study_app(invoke, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    study_app, seen = typer.Typer(), []
+
+    @study_app.command("run")
+    def run(path: str, workers: int = 1) -> None:
+        seen.append((path, workers))
+
+    @study_app.command("report")
+    def report() -> None:
+        raise ConfigError("no such study")
+
+    monkeypatch.setitem(sys.modules, "polyopt.study.cli", types.SimpleNamespace(app=study_app))
+    assert invoke("study", "run", "grid.toml", "--workers", "2").exit_code == 0
+    assert seen == [("grid.toml", 2)]
+    failed = invoke("study", "report")
+    assert failed.exit_code == 2 and "error: no such study" in failed.stderr
 
 
 # ------------------------------------------------------------------------------------------- subprocess
