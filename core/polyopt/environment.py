@@ -77,6 +77,10 @@ class Environment(ABC):
     def close(self) -> None:
         """Release resources."""
 
+    def pareto_front(self) -> Tensor | None:
+        """The known Pareto front of return vectors (``k x reward_dim``), or None when unknown."""
+        return None
+
     def __enter__(self) -> Environment:
         return self
 
