@@ -6,7 +6,7 @@ import torch
 
 import polyopt
 
-SMALL = {"num_restarts": 2, "raw_samples": 64, "mc_samples": 32, "acq_maxiter": 50}
+SMALL = {"num_restarts": 2, "raw_samples": 32, "mc_samples": 32, "acq_maxiter": 30, "fit_maxiter": 60}
 
 
 def bowl_2d() -> polyopt.Objective:

@@ -1,0 +1,51 @@
+"""TuRBO-1 and AEGiS: improvement over the Sobol design; AEGiS never re-suggests pending points."""
+
+from __future__ import annotations
+
+import torch
+
+import polyopt
+from polyopt_plugins.bo.aegis import AEGiS
+from polyopt_plugins.bo.turbo import TuRBO
+
+from bo_helpers import SMALL, bowl_2d, run_steps
+
+
+def test_turbo_improves_and_shrinks_its_region_when_stuck() -> None:
+    opt = TuRBO(bowl_2d(), seed=0, n_initial=5, **SMALL)
+    run_steps(opt, 13)
+    assert opt.result().f_best < float(opt.f_all[:5].min())
+    assert opt.result().f_best < 0.05
+
+
+def test_turbo_restarts_with_a_fresh_design_when_the_region_collapses() -> None:
+    opt = TuRBO(bowl_2d(), seed=0, n_initial=3, length_init=0.01, length_min=0.005, failure_tolerance=1, **SMALL)
+    run_steps(opt, 6)
+    assert opt.restarts >= 1
+    assert opt.region_start > 0
+
+
+def test_aegis_improves_over_its_sobol_design() -> None:
+    opt = AEGiS(bowl_2d(), seed=0, n_initial=5, n_candidates=256, **SMALL)
+    run_steps(opt, 13)
+    assert opt.result().f_best < float(opt.f_all[:5].min())
+
+
+def test_aegis_asking_while_points_are_pending_never_resuggests_them() -> None:
+    problem = bowl_2d()
+    opt = AEGiS(problem, seed=0, n_initial=4, n_candidates=256, epsilon=0.0, **SMALL)  # always exploit
+    run_steps(opt, 6)
+    asked = torch.cat([opt.ask(1) for _ in range(4)])  # four workers busy at once
+    distances = torch.cdist(asked, asked) + torch.eye(4, dtype=asked.dtype)
+    assert float(distances.min()) > 1e-6
+    assert torch.equal(opt.pending, asked)
+    known = torch.cdist(problem.space.encode(asked), problem.space.encode(opt.x_all))
+    assert float(known.min()) > opt.config.min_distance
+
+
+def test_aegis_handles_a_mixed_space() -> None:
+    space = polyopt.Product({"x": polyopt.Box([-1.0], [1.0]), "k": polyopt.Integer(0, 3)})
+    problem = polyopt.FunctionObjective(lambda x: (x[:, 0] - 0.2) ** 2 + (x[:, 1] - 1) ** 2, space)
+    opt = AEGiS(problem, seed=0, n_initial=4, n_candidates=128, **SMALL)
+    run_steps(opt, 8)
+    assert bool(space.contains(opt.x_all).all())
