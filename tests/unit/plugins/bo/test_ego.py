@@ -25,16 +25,16 @@ def best_of(opt: EGO, rows: int) -> float:
 
 @pytest.mark.parametrize("acquisition", ["log-ei", "qlognei", "ucb", "thompson"])
 def test_improves_over_its_sobol_design(acquisition: str) -> None:
-    opt = EGO(bowl_2d(), seed=0, n_initial=6, acquisition=acquisition, beta=1.0, **SMALL)
-    run_steps(opt, 14)
-    assert opt.result().f_best < best_of(opt, 6)
+    opt = EGO(bowl_2d(), seed=0, n_initial=5, acquisition=acquisition, beta=1.0, **SMALL)
+    run_steps(opt, 11)
+    assert opt.result().f_best < best_of(opt, 5)
     assert opt.result().f_best < 0.05
 
 
 def test_batches_of_two_improve_too() -> None:
-    opt = EGO(bowl_2d(), seed=1, n_initial=6, batch_size=2, **SMALL)
-    run_steps(opt, 14)
-    assert opt.result().f_best < best_of(opt, 6)
+    opt = EGO(bowl_2d(), seed=1, n_initial=5, batch_size=2, **SMALL)
+    run_steps(opt, 11)
+    assert opt.result().f_best < best_of(opt, 5)
 
 
 @pytest.mark.parametrize("acquisition", ["log-ei", "thompson"])
@@ -66,7 +66,7 @@ def test_mixed_space_uses_discrete_optimization_not_rounding(monkeypatch: pytest
     monkeypatch.setattr(acqopt, "optimize_acqf", no_continuous)
     problem = mixed_problem()
     opt = EGO(problem, seed=0, n_initial=6, **SMALL)
-    run_steps(opt, 14)
+    run_steps(opt, 11)
     assert opt.last_method == "optimize_acqf_mixed_alternating"
     assert bool(problem.space.contains(opt.x_all).all())
     assert opt.result().f_best < best_of(opt, 6)
@@ -136,12 +136,12 @@ def roundtrip(state: dict) -> dict:
 def test_resume_from_state_dict_continues_exactly(name: str) -> None:
     cls = polyopt.registry().get("optimizer", name)
     straight = cls(bowl_2d(), seed=5, n_initial=4, **SMALL)
-    run_steps(straight, 9)
+    run_steps(straight, 8)
     first = cls(bowl_2d(), seed=5, n_initial=4, **SMALL)
     run_steps(first, 6)
     resumed = cls(bowl_2d(), seed=77, n_initial=4, **SMALL)
     resumed.load_state_dict(roundtrip(first.state_dict()))
-    run_steps(resumed, 9)
+    run_steps(resumed, 8)
     assert torch.equal(straight.x_all, resumed.x_all)
 
 

@@ -29,8 +29,7 @@ def hv(f: torch.Tensor, feasible: torch.Tensor) -> float:
     return float(hypervolume(f[feasible], REF))
 
 
-@pytest.mark.parametrize("name", ["qlognehvi", "qlogparego"])
-@pytest.mark.parametrize("constrained", [False, True])
+@pytest.mark.parametrize(("name", "constrained"), [("qlognehvi", False), ("qlogparego", True)])
 def test_improves_the_hypervolume_of_its_sobol_design(name: str, constrained: bool) -> None:
     opt = polyopt.make("optimizer", name, two_bowls(constrained), seed=0, n_initial=5, batch_size=2, **SMALL)
     run_steps(opt, 11)
