@@ -192,16 +192,24 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         return out
 
     def _fresh(self) -> tuple[Tensor, Tensor]:
-        """New candidates (initial sample or offspring) with their tags, duplicates removed when asked."""
-        for _ in range(_MAX_DUPLICATE_ROUNDS):
-            x, tag = self.initial_points() if self.pop_x is None else self.offspring()
+        """New candidates (initial sample or offspring) with their tags, duplicates removed when asked.
+
+        When variation keeps producing only known points, uniform samples are tried next (the space may be
+        nearly exhausted); duplicates are accepted only when those fail too, rather than stalling.
+        """
+        for attempt in range(2 * _MAX_DUPLICATE_ROUNDS):
+            if attempt < _MAX_DUPLICATE_ROUNDS:
+                x, tag = self.initial_points() if self.pop_x is None else self.offspring()
+            else:
+                x, _ = self.initial_points()
+                tag = torch.full((x.shape[0],), -1, device=self.device) if self.pop_x is not None else _
             if not self.config.eliminate_duplicates:
                 return x, tag
             parts = [self._queue, self._told_x] + ([] if self.pop_x is None else [self.pop_x])
             keep = is_new(x, torch.cat(parts))
             if bool(keep.any()):
                 return x[keep], tag[keep]
-        return x, tag  # the space is (nearly) exhausted: accept duplicates rather than stall
+        return x, tag
 
     def initial_points(self) -> tuple[Tensor, Tensor]:
         """The initial sample: ``pop_size`` uniform points, tagged by position."""
