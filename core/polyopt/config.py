@@ -53,6 +53,8 @@ def _coerce(key: str, value: Any, hint: Any, where: str) -> Any:
     if float in allowed and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
+        if type(None) in allowed and value.lower() in ("none", "null"):
+            return None
         for typ in (bool, int, float):
             if typ in allowed:
                 try:

@@ -46,6 +46,7 @@ def test_mistyped_values_are_refused(values, message) -> None:
 def test_strings_from_the_command_line_are_parsed() -> None:
     cfg = build_config(Demo, {"pop_size": "12", "eta": "2.5", "limit": "3"})
     assert (cfg.pop_size, cfg.eta, cfg.limit) == (12, 2.5, 3)
+    assert build_config(Demo, {"limit": "None"}).limit is None
 
 
 def test_field_docs_are_read_from_the_source() -> None:
