@@ -55,12 +55,21 @@ def _resolve(study: str, storage: str | None) -> tuple[str, str, Path | None]:
     return url, study, None
 
 
-def _load(study_file: Path, storage: str | None):  # noqa: ANN202 - returns a Study
+def _load(study: str, storage: str | None):  # noqa: ANN202 - returns a Study
+    """The study from its file, or (by name or SQLite file) as stored."""
     from polyopt.study.definition import load_study
 
-    s = load_study(study_file)
-    if storage:
-        s.storage = storage
+    if Path(study).suffix == ".toml":
+        s = load_study(study)
+        if storage:
+            s.storage = storage
+        return s
+    from polyopt.study.storage import Storage
+
+    url, name, report_dir = _resolve(study, storage)
+    s = Storage(url).load_study(name)
+    if report_dir is not None:  # a SQLite file: its report goes beside it
+        s.report_dir = report_dir
     return s
 
 
@@ -72,8 +81,8 @@ def run(study_file: Path = typer.Argument(..., help="the study file (TOML)"), st
     from polyopt.study.executors import run_study
 
     try:
-        path = run_study(_load(study_file, storage), executor=executor, workers=workers, ray_address=ray_address,
-                         quiet=quiet, report=report)
+        path = run_study(_load(str(study_file), storage), executor=executor, workers=workers,
+                         ray_address=ray_address, quiet=quiet, report=report)
     except PolyoptError as exc:
         raise _fail(exc) from exc
     if path is not None:
@@ -81,7 +90,8 @@ def run(study_file: Path = typer.Argument(..., help="the study file (TOML)"), st
 
 
 @app.command()
-def resume(study_file: Path = typer.Argument(..., help="the study file (TOML)"), storage: str | None = _STORAGE,
+def resume(study_file: str = typer.Argument(..., help="study file, SQLite file, or name (with --storage)"),
+           storage: str | None = _STORAGE,
            workers: int = _WORKERS, executor: str = _EXECUTOR, ray_address: str | None = _RAY,
            quiet: bool = _QUIET) -> None:
     """Resume a study: failed runs and runs whose worker died (stale lease) continue from their last
@@ -126,7 +136,7 @@ def status(study: str = typer.Argument(..., help="study file, SQLite file, or na
     except PolyoptError as exc:
         raise _fail(exc) from exc
     console = Console()
-    table = Table(title=f"study {name}  ({url})", title_justify="left")
+    table = Table(title=f"study {name}", caption=url, title_justify="left", caption_justify="left")
     for col in ("optimizer", *counts, "evaluations"):
         table.add_column(col, justify="left" if col == "optimizer" else "right")
     for label in dict.fromkeys(r.spec.optimizer_label for r in records):

@@ -193,6 +193,8 @@ class Study:
         self.heartbeat_seconds = float(heartbeat_seconds)
         self.stale_after_seconds = float(stale_after_seconds)
         self.max_attempts = int(max_attempts)
+        #: where reports go (default ``output_dir / "report"``)
+        self.report_dir: Path | None = None
         self._check_shape()
 
     def _check_shape(self) -> None:

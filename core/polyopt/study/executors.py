@@ -68,7 +68,7 @@ def run_study(study: Study, *, executor: str = "local", workers: int = 1, ray_ad
             return None
         from polyopt.study.report import write_report
 
-        return write_report(storage, study.name, study.output_dir / "report")
+        return write_report(storage, study.name, study.report_dir or study.output_dir / "report")
     finally:
         storage.close()
 
