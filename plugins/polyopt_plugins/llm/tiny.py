@@ -88,6 +88,15 @@ class TinyGPT(Policy):
         self.ln_f = nn.LayerNorm(self.cfg.d_model)
         self.lm_head = nn.Linear(self.cfg.d_model, self.tokenizer.vocab_size, bias=False)
         self.lm_head.weight = self.tok.weight  # weight tying, as in GPT-2
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        # GPT-2's small normal init: unit-variance embeddings tied to the head would give huge initial logits
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
 
     def _run(self, x: Tensor, allowed: Tensor, cache: KVCache | None, at: int) -> Tensor:
         """Blocks over ``x`` (``n x t x d``); with a cache, write keys/values at ``at`` and attend to all so far."""
