@@ -22,6 +22,8 @@ from .survival import Survivors, feasibility_first, lexsort
 
 __all__ = ["HyperplaneNormalization", "associate", "niching", "ReferenceDirectionSurvival"]
 
+_BLOCK = 1 << 22  # entries of one rows x K block of the point-to-line distances (32 MiB in float64)
+
 
 class HyperplaneNormalization:
     """Ideal, worst and extreme points tracked over generations, and the nadir estimate from them (pymoo's
@@ -89,6 +91,9 @@ def nadir_point(extremes: Tensor, ideal: Tensor, worst: Tensor, worst_of_front: 
 def associate(f: Tensor, ref_dirs: Tensor, ideal: Tensor, nadir: Tensor) -> tuple[Tensor, Tensor]:
     """Normalize ``f`` (``N x m``) and attach each point to its nearest reference line (``K x m``).
 
+    Distances are computed in row blocks of at most ``_BLOCK`` entries of the ``N x K`` matrix, so a
+    population of 20,000 against 10,000 directions never holds the whole matrix.
+
     Returns:
         ``(niche, distance)``: ``N`` int64 nearest direction and ``N`` perpendicular distance to it.
     """
@@ -96,10 +101,16 @@ def associate(f: Tensor, ref_dirs: Tensor, ideal: Tensor, nadir: Tensor) -> tupl
     denom = torch.where(denom == 0, torch.full_like(denom, 1e-12), denom)
     z = (f - ideal) / denom  # N x m
     u = ref_dirs / ref_dirs.norm(dim=1, keepdim=True)  # K x m
-    proj = z @ u.T  # N x K scalar projections
-    dist2 = (z * z).sum(dim=1, keepdim=True) - proj * proj  # |z|^2 - (z.u)^2, no N x K x m tensor
-    dist2, niche = dist2.min(dim=1)
-    return niche, dist2.clamp(min=0).sqrt()
+    step = max(1, _BLOCK // max(1, u.shape[0]))
+    niches, dists = [], []
+    for start in range(0, z.shape[0], step):
+        block = z[start : start + step]
+        proj = block @ u.T  # rows x K scalar projections
+        dist2 = (block * block).sum(dim=1, keepdim=True) - proj * proj  # |z|^2 - (z.u)^2, no N x K x m
+        d, k = dist2.min(dim=1)
+        niches.append(k)
+        dists.append(d.clamp(min=0).sqrt())
+    return torch.cat(niches), torch.cat(dists)
 
 
 def niching(niche: Tensor, dist: Tensor, niche_count: Tensor, n_select: int, generator: torch.Generator) -> Tensor:
