@@ -101,9 +101,11 @@ def _scatter_3d(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], tru
                 title: str, names: Sequence[str]) -> bytes:
     plt = _pyplot()
     k = max(1, len(fronts))
-    fig = plt.figure(figsize=(2.7 * k, 3.0))
+    cols = k if k <= 2 else 2  # a 2-column grid keeps the figure beside the convergence plot
+    rows = -(-k // cols)
+    fig = plt.figure(figsize=(2.7 * cols, 2.5 * rows + 0.4))
     for i, (label, f) in enumerate(fronts.items()):
-        ax = fig.add_subplot(1, k, i + 1, projection="3d")
+        ax = fig.add_subplot(rows, cols, i + 1, projection="3d")
         if true_front is not None:
             ax.scatter(*true_front.T[:3], s=1, color="#BBBBBB", alpha=0.4)
         if f.shape[0]:
