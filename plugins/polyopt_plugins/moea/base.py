@@ -244,6 +244,8 @@ class EvolutionaryOptimizer(AskTellOptimizer):
             self._told_x, self._told_f = self._told_x[:0], self._told_f[:0]
             self._told_g = None if self._told_g is None else self._told_g[:0]
             self._told_failed, self._told_tag = self._told_failed[:0], self._told_tag[:0]
+            # unasked candidates were bred from the old population: drop them, as pymoo drops surplus children
+            self._queue, self._queue_tag = self._queue[:0], self._queue_tag[:0]
             self.advance(*told)
             self.n_generations += 1
             self._advanced = True
