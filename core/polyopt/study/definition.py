@@ -175,6 +175,7 @@ class Study:
         >>> s = Study("demo", optimizers=["random-search"], problems=["zdt1"], seeds=2, budget=64)
         >>> [r.key for r in s.runs()]
         ['random-search/zdt1/0', 'random-search/zdt1/1']
+        >>> report = s.run(quiet=True)  # doctest: +SKIP
     """
 
     def __init__(self, name: str, *, optimizers: Any, problems: Any, seeds: int | Sequence[int] = 3,
@@ -274,6 +275,24 @@ class Study:
                 errors += _metric_problems(self.metrics, self._spec(label), problem)
         if errors:
             raise ConfigError(f"study {self.name!r} is invalid:\n  - " + "\n  - ".join(dict.fromkeys(errors)))
+
+    def run(self, *, executor: str = "local", workers: int = 1, ray_address: str | None = None,
+            quiet: bool = False, report: bool = True) -> Path | None:
+        """Validate, store and execute the study (see :func:`polyopt.study.executors.run_study`).
+
+        Returns:
+            The HTML report's path (None with ``report=False``).
+        """
+        from polyopt.study.executors import run_study
+
+        return run_study(self, executor=executor, workers=workers, ray_address=ray_address, quiet=quiet,
+                         report=report)
+
+    def report(self, out_dir: str | Path | None = None) -> Path:
+        """Write the report of this study's stored runs; return the HTML file's path."""
+        from polyopt.study.report import write_report
+
+        return write_report(self.storage_url, self.name, out_dir or self.report_dir or self.output_dir / "report")
 
     def _spec(self, label: str) -> ProblemSpec:
         return next(p for p in self.problems if p.label == label)

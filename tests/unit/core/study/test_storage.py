@@ -73,14 +73,16 @@ def test_database_written_by_schema_v1_is_migrated_and_its_runs_survive(tmp_path
     assert storage.add_study(study) == 1 and len(storage.runs(1)) == 2  # the missing run is added
 
 
-def test_fresh_database_matches_the_current_tables(tmp_path: Path) -> None:
-    storage = Storage(f"sqlite:///{tmp_path / 'new.sqlite'}")
+def test_fresh_database_matches_the_current_tables(storage_url: str) -> None:
+    storage = Storage(storage_url)
     with storage.engine.connect() as conn:
         insp = inspect(conn)
         for table in s.metadata.sorted_tables:
             assert {c["name"] for c in insp.get_columns(table.name)} == set(table.c.keys()), table.name
-        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
-    assert mode == "wal"
+        assert s.current_version(conn) == s.SCHEMA_VERSION
+        if storage.dialect == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    storage.close()
 
 
 def test_database_from_a_newer_polyopt_is_refused(tmp_path: Path) -> None:
@@ -93,8 +95,8 @@ def test_database_from_a_newer_polyopt_is_refused(tmp_path: Path) -> None:
         Storage(url)
 
 
-def test_a_run_is_claimed_once_and_a_stale_lease_is_taken_over(tmp_path: Path) -> None:
-    storage = Storage(f"sqlite:///{tmp_path / 'c.sqlite'}")
+def test_a_run_is_claimed_once_and_a_stale_lease_is_taken_over(tmp_path: Path, storage_url: str) -> None:
+    storage = Storage(storage_url)
     sid = storage.add_study(_study(tmp_path, seeds=1))
     first = storage.claim(sid, "a", stale_after=60)
     assert first is not None and first.attempts == 1
@@ -109,8 +111,8 @@ def test_a_run_is_claimed_once_and_a_stale_lease_is_taken_over(tmp_path: Path) -
     assert not storage.heartbeat(first.id, "a", 4) and storage.heartbeat(first.id, "b", 4)
 
 
-def test_evaluations_are_stored_in_batches_and_read_back_exactly(tmp_path: Path) -> None:
-    storage = Storage(f"sqlite:///{tmp_path / 'e.sqlite'}")
+def test_evaluations_are_stored_in_batches_and_read_back_exactly(tmp_path: Path, storage_url: str) -> None:
+    storage = Storage(storage_url)
     sid = storage.add_study(_study(tmp_path, seeds=1))
     run = storage.claim(sid, "w", stale_after=60)
     b1, b2 = _batch(0, 5), _batch(5, 7)
@@ -127,8 +129,8 @@ def test_evaluations_are_stored_in_batches_and_read_back_exactly(tmp_path: Path)
     assert storage.metrics(run.id)[0]["values"] == {"hv": 0.5}
 
 
-def test_failed_runs_are_retried_until_max_attempts(tmp_path: Path) -> None:
-    storage = Storage(f"sqlite:///{tmp_path / 'f.sqlite'}")
+def test_failed_runs_are_retried_until_max_attempts(tmp_path: Path, storage_url: str) -> None:
+    storage = Storage(storage_url)
     sid = storage.add_study(_study(tmp_path, seeds=1))
     for expected in ("pending", "failed"):
         run = storage.claim(sid, "w", stale_after=60)
