@@ -145,8 +145,9 @@ def save_char_llama(path: str | Path, *, n_layer: int = 2, d_model: int = 128, n
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
     backend.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
     backend.decoder = decoders.Fuse()
-    tok = tf.PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", bos_token="<bos>",
-                                     eos_token="<eos>", unk_token="<pad>")
+    # no bos token: prompts are then tokenized the same way by polyopt and by TRL (which adds none)
+    tok = tf.PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>",
+                                     unk_token="<pad>")
     config = tf.LlamaConfig(vocab_size=len(vocab), hidden_size=d_model, intermediate_size=4 * d_model,
                             num_hidden_layers=n_layer, num_attention_heads=n_head, num_key_value_heads=n_head,
                             max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2,

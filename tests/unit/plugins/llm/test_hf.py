@@ -34,7 +34,7 @@ def policy(model_dir: Path) -> HFPolicy:
 def test_tokenizer_round_trips_and_pads_left(policy: HFPolicy) -> None:
     ids, mask = policy.tokenizer.batch_encode(["12+3=", "a"])
     assert policy.tokenizer.decode(ids[0].tolist()) == "12+3="
-    assert mask[1].tolist() == [False] * 4 + [True, True]
+    assert mask[1].tolist() == [False] * 4 + [True]
 
 
 def test_greedy_with_cache_equals_full_forward_and_padding_is_neutral(policy: HFPolicy) -> None:

@@ -1,0 +1,174 @@
+"""polyopt's GRPO/RLOO vs TRL's GRPOTrainer/RLOOTrainer on the same tiny Llama, warm start, task and batch.
+
+Protocol (issue 5): a 2-layer d=128 Llama with a character tokenizer is built in code and warm-started with
+polyopt's SFT helper on 2-digit addition; every run then starts from that checkpoint with 16 prompts x 8
+completions per step, the same reward (exact + 0.5 partial credit), learning rate, clipping, temperature and
+steps. Each run is a separate child process (so peak RSS is its own); one process run prints every table.
+
+    python benchmarks/llm_vs_trl.py --steps 60 --sft-steps 400 --threads 1
+
+Reported: seconds per step (first step excluded as warm-up), generated tokens/s end to end, polyopt's
+per-step breakdown (generation, scoring, update), peak RSS, greedy held-out accuracy after SFT and after RL,
+and ReMax vs PPO (with critic) peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+N_DIGITS, PROMPTS, GROUP, LR = 2, 16, 8, 3e-4
+
+
+def held_out(policy) -> float:
+    from polyopt_envs.text import Addition
+    from polyopt_plugins.llm.sft import greedy_accuracy
+
+    return greedy_accuracy(policy, Addition(n_digits=N_DIGITS), n=512, generator=torch.Generator().manual_seed(999))
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def prepare(root: Path, sft_steps: int) -> dict:
+    from polyopt_envs.text import Addition
+    from polyopt_plugins.llm.hf import HFPolicy, save_char_llama
+    from polyopt_plugins.llm.sft import sft
+
+    base = save_char_llama(root / "base", n_layer=2, d_model=128, n_head=4)
+    policy = HFPolicy.from_pretrained(str(base))
+    t0 = time.perf_counter()
+    sft(policy, Addition(n_digits=N_DIGITS), steps=sft_steps, batch_size=64, lr=3e-3,
+        generator=torch.Generator().manual_seed(0))
+    policy.model.save_pretrained(root / "sft")
+    policy.tokenizer.tok.save_pretrained(root / "sft")
+    n_params = sum(p.numel() for p in policy.parameters())
+    return {"sft_seconds": time.perf_counter() - t0, "sft_accuracy": held_out(policy.eval()), "params": n_params}
+
+
+def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
+    import polyopt
+    from polyopt_envs.text import Addition
+
+    opt = polyopt.make("optimizer", name, Addition(n_digits=N_DIGITS), seed=seed, device="cpu", model=model,
+                       prompts_per_step=PROMPTS, completions_per_prompt=GROUP, lr=LR)
+    rows, times = [], []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        rows.append(opt.step())
+        times.append(time.perf_counter() - t0)
+    keep = slice(1, None) if steps > 1 else slice(None)
+    tokens = sum(r["tokens"] for r in rows[keep])
+    out = {"s_per_step": sum(times[keep]) / len(times[keep]), "tokens_per_s": tokens / sum(times[keep]),
+           "accuracy": held_out(opt.policy.eval()), "peak_rss_mb": peak_mb()}
+    for part in ("generation", "scoring", "update"):
+        out[part] = sum(r[f"time/{part}"] for r in rows[keep]) / len(times[keep])
+    return out
+
+
+def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
+    import datasets
+    import transformers
+    import trl
+    from polyopt_envs.text import Addition
+    from polyopt_envs.text.base import TaskBatch
+    from polyopt_plugins.llm.hf import HFPolicy
+
+    task = Addition(n_digits=N_DIGITS)
+    batch = task.sample(PROMPTS * (steps + 2), torch.Generator().manual_seed(seed))
+    data = datasets.Dataset.from_dict({"prompt": batch.prompts, "answer": batch.fields["answer"]})
+
+    def reward(prompts, completions, answer, **_):
+        scores = task.score(TaskBatch(list(prompts), {"answer": list(answer)}), list(completions))
+        return (scores @ torch.tensor([1.0, 0.5])).tolist()
+
+    common = dict(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=PROMPTS * GROUP,
+                  num_generations=GROUP, max_completion_length=task.completion_len, learning_rate=LR,
+                  lr_scheduler_type="constant", max_steps=steps, logging_steps=10**6, save_strategy="no",
+                  report_to="none", use_cpu=True, bf16=False, seed=seed, temperature=1.0, beta=0.0,
+                  max_grad_norm=1.0, warmup_steps=0, disable_tqdm=True)
+    if kind == "grpo":
+        args, cls = trl.GRPOConfig(**common, loss_type="grpo"), trl.GRPOTrainer
+    else:
+        args, cls = trl.RLOOConfig(**common), trl.RLOOTrainer
+    tok = transformers.AutoTokenizer.from_pretrained(model)
+    lm = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+    times: list[float] = []
+
+    class Clock(transformers.TrainerCallback):
+        def on_step_begin(self, *a, **k):
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            times.append(time.perf_counter() - self.t0)
+
+    trainer = cls(model=lm, reward_funcs=reward, args=args, train_dataset=data, processing_class=tok,
+                  callbacks=[Clock()])
+    trainer.train()
+    keep = times[1:] if len(times) > 1 else times
+    lengths = trainer._metrics["train"].get("completions/mean_length", [])
+    mean_len = sum(lengths) / len(lengths) if lengths else float("nan")
+    return {"s_per_step": sum(keep) / len(keep), "tokens_per_s": mean_len * PROMPTS * GROUP * len(keep) / sum(keep),
+            "accuracy": held_out(HFPolicy(trainer.model, tok).eval()), "peak_rss_mb": peak_mb()}
+
+
+def child(spec: str, model: str, steps: int, seed: int, threads: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", spec, "--model", model, "--steps", str(steps), "--seed",
+           str(seed), "--threads", str(threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--sft-steps", type=int, default=300)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--child", default="")
+    ap.add_argument("--model", default="")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", default="polyopt-grpo,polyopt-rloo,trl-grpo,trl-rloo,polyopt-remax,polyopt-ppo")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    if a.child:
+        lib, name = a.child.split("-", 1)
+        out = run_polyopt(name, a.model, a.steps, a.seed) if lib == "polyopt" else run_trl(name, a.model, a.steps,
+                                                                                         a.seed)
+        print(json.dumps(out))
+        return
+    root = Path(tempfile.mkdtemp())
+    info = prepare(root, a.sft_steps)
+    print(f"# tiny Llama: {info['params'] / 1e6:.2f} M params; SFT {a.sft_steps} steps in {info['sft_seconds']:.1f} s;"
+          f" greedy held-out accuracy after SFT {info['sft_accuracy']:.3f}")
+    print(f"# {PROMPTS} prompts x {GROUP} completions, {a.steps} steps, {a.threads} thread(s), lr {LR}")
+    results = {}
+    for spec in a.only.split(","):
+        for seed in range(a.seeds):
+            results[(spec, seed)] = child(spec, str(root / "sft"), a.steps, seed, a.threads)
+            print(spec, seed, json.dumps(results[(spec, seed)]), flush=True)
+    print("\n| run | seed | s/step | tokens/s | gen s | score s | update s | peak RSS MB | acc SFT -> RL |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (spec, seed), r in results.items():
+        if "error" in r:
+            print(f"| {spec} | {seed} | error: {r['error'][:80]} |")
+            continue
+        cols = [f"{r.get(k, float('nan')):.3f}" if k in r else "-" for k in ("s_per_step", "tokens_per_s",
+                                                                            "generation", "scoring", "update")]
+        print(f"| {spec} | {seed} | " + " | ".join(cols) + f" | {r['peak_rss_mb']:.0f} | "
+              f"{info['sft_accuracy']:.3f} -> {r['accuracy']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
