@@ -394,7 +394,7 @@ def make_problem(name: str, options: Mapping[str, Any]) -> Any:
 def _metric_problems(metrics: MetricsSpec, spec: ProblemSpec, problem: Any) -> list[str]:
     """Metrics this problem cannot give (a missing reference point for HV is an error; IGD without a known
     front is skipped silently, as is "best" for several objectives)."""
-    m = getattr(problem, "n_objectives", 1)
+    m = int(getattr(problem, "n_objectives", None) or getattr(problem, "reward_dim", 1))
     if "hv" in metrics.record and m > 1:
         ref = spec.ref_point if spec.ref_point is not None else getattr(problem, "ref_point", None)
         if ref is None:

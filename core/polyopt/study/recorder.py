@@ -28,14 +28,14 @@ class MetricComputer:
 
     def __init__(self, problem: Any, spec: RunSpec, metrics: MetricsSpec) -> None:
         self.names = list(metrics.record)
-        signs = problem.signs.to(torch.float64)
-        m = problem.n_objectives
+        m = _n_objectives(problem)
         ref = spec.ref_point if spec.ref_point is not None else getattr(problem, "ref_point", None)
-        self.ref = None if ref is None or m == 1 else torch.as_tensor(ref, dtype=torch.float64) * signs
+        # user's direction here; turned into minimization form with the result's directions
+        self.ref = None if ref is None or m == 1 else torch.as_tensor(ref, dtype=torch.float64)
         front = None
-        if m > 1 and any(n in self.names for n in ("igd", "igd-plus")):
+        if m > 1 and any(n in self.names for n in ("igd", "igd-plus")) and hasattr(problem, "pareto_front"):
             front = problem.pareto_front(metrics.front_points)
-        self.front = None if front is None else front.to(torch.float64).cpu() * signs
+        self.front = None if front is None else front.detach().to(torch.float64).cpu()
         self.single = m == 1
 
     def __call__(self, result: Result) -> dict[str, float]:
@@ -43,17 +43,24 @@ class MetricComputer:
         from polyopt.metrics import hypervolume, igd, igd_plus
 
         ok = result.feasible and result.f.shape[0] > 0
-        f = result.minimization_form().detach().to(torch.float64).cpu()
+        dirs = result.directions or ("minimize",) * result.f.shape[-1]
+        signs = torch.tensor([-1.0 if d == "maximize" else 1.0 for d in dirs], dtype=torch.float64)
+        f = result.f.detach().to(device="cpu", dtype=torch.float64) * signs
         out: dict[str, float] = {}
         for name in self.names:
             if name == "best" and self.single:
                 out["best"] = float(result.f[0, 0]) if ok else math.nan
             elif name == "hv" and self.ref is not None:
-                out["hv"] = hypervolume(f, self.ref) if ok else 0.0
+                out["hv"] = hypervolume(f, self.ref * signs) if ok else 0.0
             elif name in ("igd", "igd-plus") and self.front is not None:
                 fn = igd if name == "igd" else igd_plus
-                out[name] = fn(f, self.front) if ok else math.nan
+                out[name] = fn(f, self.front * signs) if ok else math.nan
         return out
+
+
+def _n_objectives(problem: Any) -> int:
+    """Objectives of an Objective, reward components of an Environment."""
+    return int(getattr(problem, "n_objectives", None) or getattr(problem, "reward_dim", 1))
 
 
 class Recorder:

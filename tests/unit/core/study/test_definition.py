@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from polyopt import ConfigError, Optimizer
+from polyopt import ConfigError, Environment, Optimizer
 from polyopt.study import Study, load_study
 
 
@@ -20,6 +20,12 @@ class PermutationOnly(Optimizer):
 
     def result(self):  # pragma: no cover - never constructed
         raise NotImplementedError
+
+
+class AgentOnly(PermutationOnly):
+    """An RL trainer: it needs an Environment."""
+
+    problem_type = Environment
 
 
 def _study(**kw):
@@ -55,6 +61,11 @@ def test_unknown_problem_option_is_refused() -> None:
 def test_impossible_pairing_is_refused_with_the_reason() -> None:
     with pytest.raises(ConfigError, match="cannot run on problem 'zdt1'.*permutation"):
         _study(optimizers=[f"{__name__}:PermutationOnly"]).validate()
+
+
+def test_an_rl_trainer_on_a_black_box_objective_is_refused() -> None:
+    with pytest.raises(ConfigError, match="cannot run on problem 'zdt1'.*needs a Environment"):
+        _study(optimizers=[f"{__name__}:AgentOnly"]).validate()
 
 
 def test_every_mistake_is_reported_at_once() -> None:
