@@ -89,9 +89,9 @@ def test_failed_evaluations_are_excluded_from_the_fit(monkeypatch: pytest.Monkey
     opt = EGO(half_broken, seed=0, n_initial=6, **SMALL)
     run_steps(opt, 12)
     assert bool(opt.failed_all.any()), "the problem should have produced failures"
-    last = fitted[-1]
+    last = fitted[-1]  # fitted before the last point was asked: on every earlier row but the failed ones
     assert bool(torch.isfinite(last.Y).all())
-    assert last.X.shape[0] == int((~opt.failed_all[: last.X.shape[0] + int(opt.failed_all.sum())]).sum())
+    assert last.X.shape[0] == int((~opt.failed_all[:-1]).sum())
     assert torch.isfinite(torch.tensor(opt.result().f_best))
 
 
@@ -143,6 +143,27 @@ def test_resume_from_state_dict_continues_exactly(name: str) -> None:
     resumed.load_state_dict(roundtrip(first.state_dict()))
     run_steps(resumed, 8)
     assert torch.equal(straight.x_all, resumed.x_all)
+
+
+GREEDY_CALLS: list[int] = []
+
+
+def greedy_acquisition(model, data, options):  # type: ignore[no-untyped-def]
+    """A third-party acquisition component: the posterior mean."""
+    from botorch.acquisition.analytic import PosteriorMean
+
+    GREEDY_CALLS.append(data.X.shape[0])
+    return PosteriorMean(model)
+
+
+def test_a_plugin_can_add_an_acquisition_component() -> None:
+    registry = polyopt.registry()
+    if ("acquisition", "test.greedy") not in registry:
+        registry.add("acquisition", "test.greedy", greedy_acquisition, summary="posterior mean (test)")
+    GREEDY_CALLS.clear()
+    opt = EGO(bowl_2d(), seed=0, n_initial=4, acquisition="test.greedy", **SMALL)
+    run_steps(opt, 6)
+    assert GREEDY_CALLS == [4, 5]
 
 
 def test_config_errors_name_the_value() -> None:
