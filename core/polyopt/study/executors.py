@@ -103,9 +103,11 @@ def _run_processes(url: str, study_name: str, workers: int) -> None:
     try:
         for p in procs:
             p.join()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the children got the SIGINT too: let them hand their runs back first
         for p in procs:
-            p.terminate()
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
         raise
     bad = [p.exitcode for p in procs if p.exitcode]
     if bad:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from sqlalchemy import func, select
 
 from polyopt.study import Study
@@ -70,3 +71,14 @@ def test_a_worker_that_lost_its_lease_writes_nothing(tmp_path: Path) -> None:
     assert storage.evaluations(record.id) is None and storage.checkpoint(record.id) is None
     assert fast.execute(storage.run(record.id)) == "done"
     assert storage.evaluations(record.id).x.shape[0] == 205
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_run_is_recorded_and_checkpointed(tmp_path: Path) -> None:
+    storage, sid, _ = _setup(tmp_path, optimizers=[{"name": "random-search", "config": {"batch_size": 10},
+                                                    "device": "cuda"}])
+    Worker(storage, "r").run_all()
+    run = storage.runs(sid)[0]
+    assert run.status == "done", run.error
+    assert storage.evaluations(run.id).x.shape == (205, 3) and storage.checkpoint(run.id)[1] == 205
