@@ -23,6 +23,9 @@ def build_policy(model: str, *, n_layer: int, n_head: int, d_model: int, init_fr
         if lora_rank:
             raise ConfigError(f"lora_rank={lora_rank} needs a Hugging Face model; the tiny model trains fully")
         return policy.to(device)
+    if init_from:
+        raise ConfigError(f"init_from={init_from!r} is for the tiny model; a Hugging Face model loads its weights "
+                          f"from its directory {model!r}")
     from polyopt_plugins.llm.hf import HFPolicy
 
     return HFPolicy.from_pretrained(model, lora_rank=lora_rank).to(device)

@@ -117,6 +117,9 @@ class PolicyGradientTrainer(Optimizer):
         if self.needs - REQUIREMENTS:
             raise ConfigError(f"advantage {cfg.advantage!r} requires {sorted(self.needs - REQUIREMENTS)}; the "
                               f"trainer provides {sorted(REQUIREMENTS)}")
+        if ("groups" in self.needs or cfg.dynamic_sampling) and cfg.completions_per_prompt < 2:
+            raise ConfigError(f"completions_per_prompt={cfg.completions_per_prompt} with advantage "
+                              f"{cfg.advantage!r}/dynamic sampling; expected at least 2 (groups are compared)")
         if "greedy" in self.needs and cfg.reward_normalization != "none":
             raise ConfigError(f"reward_normalization={cfg.reward_normalization!r} with a greedy baseline; "
                               "expected 'none' (the baseline must be scored like the samples)")

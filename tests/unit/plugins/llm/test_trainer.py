@@ -133,3 +133,9 @@ def test_grpo_improves_greedy_accuracy_after_a_warm_start() -> None:
     after = held_out()
     assert 0.2 < before < 0.8, f"warm start out of the range where the test is informative: {before}"
     assert after >= before + 0.1, (before, after)
+
+
+def test_group_estimators_need_groups_of_two_or_more() -> None:
+    with pytest.raises(ConfigError, match="completions_per_prompt"):
+        make("grpo", completions_per_prompt=1)
+    make("remax", completions_per_prompt=1).step()  # the greedy baseline needs no group
