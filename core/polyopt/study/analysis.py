@@ -34,6 +34,7 @@ class RunData:
     front: np.ndarray
     trace: list[dict[str, Any]]
     error: str | None
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,7 +76,8 @@ def _run_data(storage: Storage, r: RunRecord) -> RunData:
     final = {k: (math.nan if v is None else float(v)) for k, v in (res.get("metrics") or {}).items()}
     return RunData(key=r.key, optimizer=r.spec.optimizer_label, problem=r.spec.problem_label, seed=r.spec.seed,
                    status=r.status, n_evaluations=r.n_evaluations, wall_time=r.wall_time, final=final,
-                   front=front, trace=storage.metrics(r.id), error=r.error)
+                   front=front, trace=storage.metrics(r.id), error=r.error,
+                   config=res.get("config") or dict(r.spec.config))
 
 
 def _problem(study: Study, label: str, runs: list[RunData]) -> ProblemData:

@@ -106,7 +106,8 @@ def _json(study: Study, runs: list[RunData], problems: list[ProblemData]) -> dic
         "study": study.to_dict(), "generated_at": time.time(),
         "runs": [{"run": r.key, "optimizer": r.optimizer, "problem": r.problem, "seed": r.seed, "status": r.status,
                   "n_evaluations": r.n_evaluations, "wall_time": r.wall_time,
-                  "final": {k: num(v) for k, v in r.final.items()}, "front": r.front.tolist()} for r in runs],
+                  "final": {k: num(v) for k, v in r.final.items()}, "config": r.config, "front": r.front.tolist()}
+                 for r in runs],
         "problems": [{"problem": p.label, "n_objectives": p.n_objectives, "curve_metric": p.curve_metric,
                       "table": [{"optimizer": row.optimizer, "runs_done": row.n_done, "runs": row.n_runs,
                                  "median_wall_time": num(row.wall_time), "metrics": row.stats} for row in p.rows]}

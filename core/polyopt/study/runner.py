@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from polyopt.config import config_to_dict
 from polyopt.optimizer import Optimizer
 from polyopt.study.definition import Study, make_problem, resolve_target
 from polyopt.study.recorder import Recorder, result_to_json
@@ -162,7 +163,10 @@ class Worker:
 
         result = run(opt, Budget.coerce(record.spec.budget), [after_step])
         recorder.after_step(force=True)
-        self._save(opt, record, recorder, final=result_to_json(result, recorder.last_values))
+        final = result_to_json(result, recorder.last_values)
+        # the resolved run: every config field with its default filled in, and the device/dtype used
+        final.update(config=config_to_dict(opt.config), device=str(opt.device), dtype=str(opt.dtype).split(".")[-1])
+        self._save(opt, record, recorder, final=final)
 
     def _save(self, opt: Optimizer, record: RunRecord, recorder: Recorder,
               final: dict[str, Any] | None = None) -> None:

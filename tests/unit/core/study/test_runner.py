@@ -37,6 +37,8 @@ def test_a_run_spends_its_budget_and_stores_evaluations_per_checkpoint(tmp_path:
     assert Worker(storage, "r").run_all() == 1
     run = storage.runs(sid)[0]
     assert run.status == "done" and run.n_evaluations == 205 and run.n_steps == 21
+    assert run.result["config"] == {"batch_size": 10, "archive_size": None}  # resolved, defaults included
+    assert run.result["device"] == "cpu" and run.result["dtype"] == "float64"
     ev = storage.evaluations(run.id)
     assert ev.x.shape == (205, 3) and ev.f.shape == (205, 2) and not ev.failed.any()
     with storage.engine.connect() as conn:
