@@ -59,7 +59,8 @@ class EAConfig:
     penalty_weight: float = 1e3
     """Weight of the total violation added to each objective when ``constraint_handling="penalty"``."""
     track_hypervolume: bool = True
-    """Report the population's hypervolume in step metrics when the problem has a ref point (<= 3 objectives)."""
+    """Report the population's hypervolume in step metrics when the problem has a ref point (up to three
+    objectives)."""
 
     def __post_init__(self) -> None:
         if self.pop_size is not None and self.pop_size < 2:
@@ -67,13 +68,15 @@ class EAConfig:
         if self.n_offsprings is not None and self.n_offsprings < 1:
             raise ValueError(f"n_offsprings={self.n_offsprings}; expected at least 1 or None")
         if self.constraint_handling not in ("feasibility", "penalty"):
-            raise ValueError(f"constraint_handling={self.constraint_handling!r}; expected 'feasibility' or 'penalty'")
+            raise ValueError(f"constraint_handling={self.constraint_handling!r}; "
+                             "expected 'feasibility' or 'penalty'")
         if not 0.0 <= self.crossover_prob <= 1.0:
             raise ValueError(f"crossover_prob={self.crossover_prob}; expected a probability in [0, 1]")
         if self.mutation_prob_var is not None and not 0.0 <= self.mutation_prob_var <= 1.0:
             raise ValueError(f"mutation_prob_var={self.mutation_prob_var}; expected a probability in [0, 1]")
         if self.crossover_eta <= 0 or self.mutation_eta <= 0:
-            raise ValueError(f"crossover_eta={self.crossover_eta}, mutation_eta={self.mutation_eta}; expected > 0")
+            raise ValueError(f"crossover_eta={self.crossover_eta}, mutation_eta={self.mutation_eta}; "
+                             "expected > 0")
         if self.penalty_weight < 0:
             raise ValueError(f"penalty_weight={self.penalty_weight}; expected >= 0")
 
@@ -132,7 +135,8 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         return self.config.n_offsprings or self.target_pop_size()
 
     def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
-        """``n_matings x n_parents`` parent indices: pymoo NSGA-II's tournament (violation, dominance, crowding)."""
+        """``n_matings x n_parents`` parent indices by pymoo NSGA-II's tournament (violation, dominance,
+        crowding)."""
         return binary_tournament(self.pop_fsel, self.pop_v, n_matings, n_parents, self.generator,
                                  crowding=self.pop_crowding, compare="dominance")
 
@@ -269,7 +273,8 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         """See :func:`selection_values`."""
         return selection_values(f, g, failed, self.config.constraint_handling, self.config.penalty_weight)
 
-    def set_population(self, x: Tensor, f: Tensor, g: Tensor | None, failed: Tensor, chosen: Survivors) -> None:
+    def set_population(self, x: Tensor, f: Tensor, g: Tensor | None, failed: Tensor,
+                       chosen: Survivors) -> None:
         """Keep the rows ``chosen.index`` of the merged population as the new population."""
         i = chosen.index
         self.pop_x, self.pop_f, self.pop_failed = x[i], f[i], failed[i]
@@ -281,7 +286,8 @@ class EvolutionaryOptimizer(AskTellOptimizer):
     def _all_points(self) -> tuple[Tensor, Evaluation]:
         xs, fs, gs, fails = [self._told_x], [self._told_f], [self._told_g], [self._told_failed]
         if self.pop_x is not None:
-            xs, fs, gs, fails = [self.pop_x] + xs, [self.pop_f] + fs, [self.pop_g] + gs, [self.pop_failed] + fails
+            xs, fs = [self.pop_x, *xs], [self.pop_f, *fs]
+            gs, fails = [self.pop_g, *gs], [self.pop_failed, *fails]
         g = None if self._told_g is None else torch.cat(gs)
         return torch.cat(xs), Evaluation(f=torch.cat(fs), g=g, failed=torch.cat(fails))
 
@@ -314,7 +320,8 @@ class EvolutionaryOptimizer(AskTellOptimizer):
                    "rank": self.pop_rank, "crowding": self.pop_crowding}
         told = {"x": self._told_x, "f": self._told_f, "g": self._told_g, "failed": self._told_failed,
                 "tag": self._told_tag}
-        return {"pop": pop, "queue": self._queue, "queue_tag": self._queue_tag, "pending_tag": self._pending_tag,
+        return {"pop": pop, "queue": self._queue, "queue_tag": self._queue_tag,
+                "pending_tag": self._pending_tag,
                 "told": told, "n_generations": self.n_generations, "need": self._need,
                 "survival": self.survival.state_dict(), "extra": self.extra_state()}
 
@@ -324,7 +331,8 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         if pop is None:
             self.pop_x = None
         else:
-            self.pop_x, self.pop_f, self.pop_failed = pop["x"].to(dev), pop["f"].to(dev), pop["failed"].to(dev)
+            self.pop_x, self.pop_f = pop["x"].to(dev), pop["f"].to(dev)
+            self.pop_failed = pop["failed"].to(dev)
             self.pop_g = None if pop["g"] is None else pop["g"].to(dev)
             self.pop_rank, self.pop_crowding = pop["rank"].to(dev), pop["crowding"].to(dev)
             self.pop_fsel, self.pop_v = self.selection_values(self.pop_f, self.pop_g, self.pop_failed)

@@ -105,7 +105,8 @@ class MOEAD(EvolutionaryOptimizer):
                                          self.config.prob_neighbor_mating, self.generator)
         children = v(self.pop_x[parents].transpose(0, 1), self.generator)  # (O * k) x d, children-major
         children = children.reshape(v.n_offsprings, owners.shape[0], -1)
-        pick = torch.randint(0, v.n_offsprings, (owners.shape[0],), generator=self.generator, device=self.device)
+        pick = torch.randint(0, v.n_offsprings, (owners.shape[0],), generator=self.generator,
+                             device=self.device)
         child = children[pick, torch.arange(owners.shape[0], device=self.device)]
         return self.problem.space.repair(child)
 

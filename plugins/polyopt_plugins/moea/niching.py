@@ -22,7 +22,7 @@ from .survival import Survivors, feasibility_first, lexsort
 
 __all__ = ["HyperplaneNormalization", "associate", "niching", "ReferenceDirectionSurvival"]
 
-_BLOCK = 1 << 22  # entries of one rows x K block of the point-to-line distances (32 MiB in float64)
+_BLOCK = 1 << 21  # entries of one rows x K block of projections (16 MiB in float64)
 
 
 class HyperplaneNormalization:
@@ -82,7 +82,8 @@ def nadir_point(extremes: Tensor, ideal: Tensor, worst: Tensor, worst_of_front: 
     ones = torch.ones(m.shape[1], dtype=m.dtype, device=m.device)
     plane, info = torch.linalg.solve_ex(m, ones)
     intercepts = 1.0 / plane
-    ok = (info == 0) & torch.isfinite(plane).all() & torch.allclose(m @ plane, ones) & (intercepts > 1e-6).all()
+    ok = (info == 0) & torch.isfinite(plane).all() & (intercepts > 1e-6).all()
+    ok = ok & torch.allclose(m @ plane, ones)
     nadir = torch.minimum(ideal + intercepts, worst)
     nadir = torch.where(ok, nadir, worst_of_front)
     return torch.where(nadir - ideal <= 1e-6, worst_of_population, nadir)
@@ -91,8 +92,9 @@ def nadir_point(extremes: Tensor, ideal: Tensor, worst: Tensor, worst_of_front: 
 def associate(f: Tensor, ref_dirs: Tensor, ideal: Tensor, nadir: Tensor) -> tuple[Tensor, Tensor]:
     """Normalize ``f`` (``N x m``) and attach each point to its nearest reference line (``K x m``).
 
-    Distances are computed in row blocks of at most ``_BLOCK`` entries of the ``N x K`` matrix, so a
-    population of 20,000 against 10,000 directions never holds the whole matrix.
+    Projections are computed in row blocks of at most ``_BLOCK`` entries of the ``N x K`` matrix, so a
+    population of 20,000 against 10,000 directions never holds the whole matrix. Normalized points and
+    directions are non-negative, so the nearest line is the one of largest projection.
 
     Returns:
         ``(niche, distance)``: ``N`` int64 nearest direction and ``N`` perpendicular distance to it.
@@ -101,19 +103,36 @@ def associate(f: Tensor, ref_dirs: Tensor, ideal: Tensor, nadir: Tensor) -> tupl
     denom = torch.where(denom == 0, torch.full_like(denom, 1e-12), denom)
     z = (f - ideal) / denom  # N x m
     u = ref_dirs / ref_dirs.norm(dim=1, keepdim=True)  # K x m
+    if z.shape[1] == 2:
+        return _associate_2d(z, u)
     step = max(1, _BLOCK // max(1, u.shape[0]))
     niches, dists = [], []
     for start in range(0, z.shape[0], step):
         block = z[start : start + step]
-        proj = block @ u.T  # rows x K scalar projections
-        dist2 = (block * block).sum(dim=1, keepdim=True) - proj * proj  # |z|^2 - (z.u)^2, no N x K x m
-        d, k = dist2.min(dim=1)
+        # z >= 0 and u >= 0, so the nearest line has the largest projection: |z|^2 - (z.u)^2 is smallest
+        proj, k = (block @ u.T).max(dim=1)  # one pass over a cache-sized rows x K block
         niches.append(k)
-        dists.append(d.clamp(min=0).sqrt())
+        dists.append(((block * block).sum(dim=1) - proj * proj).clamp(min=0).sqrt())
     return torch.cat(niches), torch.cat(dists)
 
 
-def niching(niche: Tensor, dist: Tensor, niche_count: Tensor, n_select: int, generator: torch.Generator) -> Tensor:
+def _associate_2d(z: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
+    """Two objectives: the nearest line is one of the two whose angles bracket the point's angle
+    (``O(N log K)`` by binary search instead of ``N x K`` projections)."""
+    angle_u = torch.atan2(u[:, 1], u[:, 0])
+    order = torch.argsort(angle_u)
+    pos = torch.searchsorted(angle_u[order].contiguous(), torch.atan2(z[:, 1], z[:, 0]).contiguous())
+    cand = order[torch.stack([(pos - 1).clamp(min=0), pos.clamp(max=u.shape[0] - 1)], dim=1)]  # N x 2
+    proj = (z.unsqueeze(1) * u[cand]).sum(dim=2)  # N x 2
+    # ties go to the lower direction index, as an argmax over all directions would
+    take_second = (proj[:, 1] > proj[:, 0]) | ((proj[:, 1] == proj[:, 0]) & (cand[:, 1] < cand[:, 0]))
+    k = torch.where(take_second, cand[:, 1], cand[:, 0])
+    best = torch.where(take_second, proj[:, 1], proj[:, 0])
+    return k, ((z * z).sum(dim=1) - best * best).clamp(min=0).sqrt()
+
+
+def niching(niche: Tensor, dist: Tensor, niche_count: Tensor, n_select: int,
+            generator: torch.Generator) -> Tensor:
     """Pick ``n_select`` of the last front's candidates (see the module docstring).
 
     Args:

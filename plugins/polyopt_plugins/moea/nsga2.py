@@ -2,8 +2,8 @@
 
 Per generation: ``n_offsprings`` children from binary tournaments (smaller violation, then domination, then
 larger crowding distance, then a coin), SBX (``eta=15``, ``prob=0.9``, ``prob_var=0.5``) and polynomial
-mutation (``eta=20``, ``prob_var=1/n``) for continuous columns — other columns get their kind's operators —
-duplicates dropped, and rank-and-crowding survival of parents plus children.
+mutation (``eta=20``, ``prob_var=1/n``) for continuous columns (other columns get their kind's
+operators), duplicates dropped, and rank-and-crowding survival of parents plus children.
 
 Example:
     >>> import polyopt

@@ -31,7 +31,7 @@ class NSGA3Config(EAConfig):
     ref_dirs: str = "das-dennis"
     """Reference directions: ``"das-dennis"`` or ``"riesz"`` (Riesz s-energy)."""
     n_partitions: int | None = None
-    """Das–Dennis partitions; None picks about 100 directions (12 partitions, 91 directions, for 3 objectives)."""
+    """Das–Dennis partitions; None picks about 100 directions (91 from 12 partitions for 3 objectives)."""
     n_ref_dirs: int | None = None
     """Number of Riesz directions; None means as many as the default Das–Dennis set."""
 
@@ -54,7 +54,8 @@ class NSGA3(EvolutionaryOptimizer):
     def make_survival(self) -> ReferenceDirectionSurvival:
         c = self.config
         self.ref_dirs = make_ref_dirs(c.ref_dirs, self.problem.n_objectives, n_partitions=c.n_partitions,
-                                      n_points=c.n_ref_dirs, seed=self.seed, dtype=self.dtype, device=self.device)
+                                      n_points=c.n_ref_dirs, seed=self.seed, dtype=self.dtype,
+                                      device=self.device)
         return ReferenceDirectionSurvival(self.ref_dirs)
 
     def target_pop_size(self) -> int:

@@ -2,8 +2,9 @@
 
 The protocol every operator follows (permutations live in :mod:`.permutation`):
 
-- a **crossover** has ``n_parents`` and ``n_offsprings`` and maps ``parents: P x n x d`` (``P`` parents for each
-  of ``n`` matings) to ``O x n x d`` children; with probability ``1 - prob`` a mating copies its parents;
+- a **crossover** has ``n_parents`` and ``n_offsprings`` and maps ``parents: P x n x d`` (``P`` parents
+  for each of ``n`` matings) to ``O x n x d`` children; with probability ``1 - prob`` a mating copies its
+  parents;
 - a **mutation** maps ``x: n x d`` to ``n x d``.
 
 Operators are built for one space (``Op(space, **options)``), draw every random number from the generator
@@ -52,7 +53,8 @@ class Crossover:
 
     def __init__(self, space: Space, *, prob: float = 0.9) -> None:
         if self.space_kinds and space.kind not in self.space_kinds:
-            raise ConfigError(f"{type(self).__name__} handles {sorted(self.space_kinds)} spaces, not {space!r}")
+            raise ConfigError(f"{type(self).__name__} handles {sorted(self.space_kinds)} spaces, "
+                              f"not {space!r}")
         self.space = space
         self.prob = _check_prob("prob", prob)
 
@@ -82,7 +84,8 @@ class Mutation:
 
     def __init__(self, space: Space, *, prob: float = 1.0, prob_var: float | None = None) -> None:
         if self.space_kinds and space.kind not in self.space_kinds:
-            raise ConfigError(f"{type(self).__name__} handles {sorted(self.space_kinds)} spaces, not {space!r}")
+            raise ConfigError(f"{type(self).__name__} handles {sorted(self.space_kinds)} spaces, "
+                              f"not {space!r}")
         self.space = space
         self.prob = _check_prob("prob", prob)
         self.prob_var = min(0.5, 1.0 / space.dim) if prob_var is None else _check_prob("prob_var", prob_var)
@@ -270,5 +273,6 @@ class CategoricalResample(Mutation):
 
     def _do(self, x: Tensor, generator: torch.Generator) -> Tensor:
         lower, upper = self.space.bounds.to(x)
-        fresh = torch.floor(lower + _rand(tuple(x.shape), x, generator) * (upper - lower + 1)).clamp(max=upper)
+        u = _rand(tuple(x.shape), x, generator)
+        fresh = torch.floor(lower + u * (upper - lower + 1)).clamp(max=upper)
         return torch.where(self._variable_mask(x, generator), fresh, x)

@@ -55,7 +55,8 @@ class RVEA(EvolutionaryOptimizer):
 
     def make_survival(self) -> APDSurvival:
         self.ref_dirs = make_ref_dirs("das-dennis", self.problem.n_objectives,
-                                      n_partitions=self.config.n_partitions, dtype=self.dtype, device=self.device)
+                                      n_partitions=self.config.n_partitions, dtype=self.dtype,
+                                      device=self.device)
         return APDSurvival(self.ref_dirs, alpha=self.config.alpha)
 
     def target_pop_size(self) -> int:

@@ -91,7 +91,8 @@ def random_selection(n_pop: int, n_select: int, n_parents: int, generator: torch
     return random_permutations(n_pop, n_select * n_parents, generator, device).reshape(n_select, n_parents)
 
 
-def distinct_indices(n_rows: int, n_pop: int, k: int, generator: torch.Generator, device: torch.device) -> Tensor:
+def distinct_indices(n_rows: int, n_pop: int, k: int, generator: torch.Generator,
+                     device: torch.device) -> Tensor:
     """``n_rows x k`` indices into ``range(n_pop)``, distinct within each row, uniformly drawn without an
     ``n_rows x n_pop`` matrix: the j-th draw is uniform over ``n_pop - j`` slots and skips the earlier draws
     in ascending order."""
@@ -117,7 +118,8 @@ def neighborhood_selection(neighbors: Tensor, n_pop: int, n_parents: int, prob_n
     """
     n, t = neighbors.shape
     dev = neighbors.device
-    local = neighbors.gather(1, torch.rand(n, t, generator=generator, device=dev).argsort(dim=1)[:, :n_parents])
+    shuffled = torch.rand(n, t, generator=generator, device=dev).argsort(dim=1)
+    local = neighbors.gather(1, shuffled[:, :n_parents])
     anywhere = distinct_indices(n, n_pop, n_parents, generator, dev)
     use_local = torch.rand(n, 1, generator=generator, device=dev) < prob_neighbor
     return torch.where(use_local, local, anywhere)

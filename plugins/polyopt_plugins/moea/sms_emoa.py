@@ -4,8 +4,9 @@ pymoo's variant is generational by default: ``n_offsprings = pop_size`` children
 least hypervolume contributor of the splitting front is removed one at a time until ``pop_size`` remain
 (``n_offsprings=1`` gives the original steady-state (mu + 1) scheme). Objectives are normalized by the
 previous population's ideal and nadir points, the reference point is ``1 + eps`` per objective.
-Contributions are exact for two and three objectives (moocore, through :func:`polyopt.metrics.hv_contributions`)
-and Monte Carlo beyond. Tournaments: smaller violation, then domination, then a coin.
+Contributions are exact for two and three objectives (moocore, through
+:func:`polyopt.metrics.hv_contributions`) and Monte Carlo beyond. Tournaments: smaller violation, then
+domination, then a coin.
 """
 
 from __future__ import annotations

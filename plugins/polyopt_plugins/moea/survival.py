@@ -2,8 +2,8 @@
 
 A survival is called as ``survival(f, violation, n_survive, generator) -> Survivors`` with minimization-form
 ``f: N x m`` and total ``violation: N`` (0 feasible, ``+inf`` failed). All of them use feasibility first, as
-pymoo's ``Survival(filter_infeasible=True)``: the inner rule picks among feasible points, and infeasible points
-fill what remains in order of increasing violation (stable, so ties keep their order).
+pymoo's ``Survival(filter_infeasible=True)``: the inner rule picks among feasible points, and infeasible
+points fill what remains in order of increasing violation (stable, so ties keep their order).
 
 Registered as ``survival`` components: ``rank-and-crowding`` (NSGA-II), ``reference-direction`` (NSGA-III,
 :mod:`.niching`), ``hv-contribution`` (SMS-EMOA) and ``apd`` (RVEA).

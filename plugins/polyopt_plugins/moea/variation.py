@@ -30,7 +30,8 @@ from polyopt.spaces import Product, Space
 
 from .operators import Crossover, Mutation
 
-__all__ = ["OPERATORS", "ProductOperator", "Variation", "default_variation", "make_operator", "resolve_operator"]
+__all__ = ["OPERATORS", "ProductOperator", "Variation", "default_variation", "make_operator",
+           "resolve_operator"]
 
 #: Builtin operators by registry name (``plugin.py`` registers exactly these).
 OPERATORS: dict[str, tuple[str, str]] = {
@@ -47,7 +48,7 @@ OPERATORS: dict[str, tuple[str, str]] = {
     "pmx": ("permutation:PartiallyMappedCrossover", "partially mapped crossover for permutations"),
     "swap-mutation": ("permutation:SwapMutation", "swap two positions of a permutation"),
     "inversion-mutation": ("permutation:InversionMutation", "reverse a segment of a permutation"),
-    "product": ("variation:ProductOperator", "applies each part's operator to its columns of a Product space"),
+    "product": ("variation:ProductOperator", "each part's operator on its columns of a Product space"),
 }
 
 _DEFAULTS = {
@@ -112,7 +113,8 @@ class ProductOperator:
         given = dict(parts or {})
         unknown = set(given) - set(space.parts)
         if unknown:
-            raise ConfigError(f"operators given for unknown parts {sorted(unknown)}; parts are {list(space.parts)}")
+            raise ConfigError(f"operators given for unknown parts {sorted(unknown)}; "
+                              f"parts are {list(space.parts)}")
         self.space, self.role = space, role
         self.parts = {name: given.get(name) or make_operator(_DEFAULTS[role][_kind(p)], p, options)
                       for name, p in space.parts.items()}
@@ -122,7 +124,8 @@ class ProductOperator:
         if self.is_crossover:
             shapes = {(op.n_parents, op.n_offsprings) for op in ops}
             if len(shapes) != 1:
-                raise ConfigError(f"crossovers of a Product space must agree on (parents, children), got {shapes}")
+                raise ConfigError("crossovers of a Product space must agree on (parents, children), "
+                                  f"got {shapes}")
             self.n_parents, self.n_offsprings = shapes.pop()
 
     def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
@@ -169,7 +172,8 @@ class Variation:
 
 
 def _operator_for(space: Space, role: str, name: str, options: Mapping[str, Any]) -> Any:
-    """One operator of ``role`` for ``space``: the named one, or the kind's default (per part for Products)."""
+    """One operator of ``role`` for ``space``: the named one, or the kind's default (per part for
+    Products)."""
     if not isinstance(space, Product):
         chosen = _DEFAULTS[role][space.kind] if name == "auto" else name
         return make_operator(chosen, space, options)
