@@ -87,7 +87,10 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
     batch = task.sample(PROMPTS * (steps + 2), torch.Generator().manual_seed(seed))
     data = datasets.Dataset.from_dict({"prompt": batch.prompts, "answer": batch.fields["answer"]})
 
+    generated: list[int] = []  # tokens per call: characters + <eos>, capped at the length limit (char tokenizer)
+
     def reward(prompts, completions, answer, **_):
+        generated.append(sum(min(len(c) + 1, task.completion_len) for c in completions))
         scores = task.score(TaskBatch(list(prompts), {"answer": list(answer)}), list(completions))
         return (scores @ torch.tensor([1.0, 0.5])).tolist()
 
@@ -115,9 +118,8 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
                   callbacks=[Clock()])
     trainer.train()
     keep = times[1:] if len(times) > 1 else times
-    lengths = trainer._metrics["train"].get("completions/mean_length", [])
-    mean_len = sum(lengths) / len(lengths) if lengths else float("nan")
-    return {"s_per_step": sum(keep) / len(keep), "tokens_per_s": mean_len * PROMPTS * GROUP * len(keep) / sum(keep),
+    tokens = sum(generated[1:]) if len(generated) > 1 else sum(generated)
+    return {"s_per_step": sum(keep) / len(keep), "tokens_per_s": tokens / sum(keep),
             "accuracy": held_out(HFPolicy(trainer.model, tok).eval()), "peak_rss_mb": peak_mb()}
 
 
