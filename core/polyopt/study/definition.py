@@ -363,7 +363,11 @@ def load_study(path: str | Path) -> Study:
 
 
 def resolve_target(kind: str, name: str) -> Any:
-    """Return the class registered as ``name``, or imported from ``"module:attr"``."""
+    """Return the class registered as ``name``, or imported from ``"module:attr"``.
+
+    An imported target must be an Optimizer subclass (``kind="optimizer"``) or an Objective/Environment
+    subclass (``kind="objective"``): a study read from a shared database never calls an arbitrary callable.
+    """
     if ":" not in name:
         from polyopt.plugins import registry
 
@@ -375,6 +379,14 @@ def resolve_target(kind: str, name: str) -> Any:
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"{kind} {name!r}: cannot import it: {exc}") from exc
+    from polyopt.environment import Environment
+    from polyopt.objective import Objective
+    from polyopt.optimizer import Optimizer
+
+    bases = (Optimizer,) if kind == "optimizer" else (Objective, Environment)
+    if not (isinstance(obj, type) and issubclass(obj, bases)):
+        expected = " or ".join(b.__name__ for b in bases)
+        raise ConfigError(f"{kind} {name!r} is {obj!r}; expected a subclass of {expected}")
     return obj
 
 

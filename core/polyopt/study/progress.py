@@ -27,7 +27,7 @@ def watch(storage: Storage, study_id: int, *, quiet: bool = False, period: float
 
     def refresh() -> None:
         try:
-            records = storage.runs(study_id)
+            records = storage.runs(study_id, with_results=False)
         except Exception:  # the database is busy: show the next poll
             return
         _update(progress, tasks, records)

@@ -275,9 +275,12 @@ class Storage:
 
     # -- reading ----------------------------------------------------------------------------------------
 
-    def runs(self, study_id: int) -> list[RunRecord]:
+    def runs(self, study_id: int, *, with_results: bool = True) -> list[RunRecord]:
+        """The study's runs in order; ``with_results=False`` skips the (possibly large) final fronts, for
+        frequent polling."""
+        cols = [c for c in s.runs.c if with_results or c.name != "result"]
         with self._begin() as conn:
-            rows = conn.execute(select(s.runs).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id)).all()
+            rows = conn.execute(select(*cols).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id)).all()
         return [_to_record(r) for r in rows]
 
     def _record(self, conn: Connection, run_id: int) -> RunRecord:
@@ -337,7 +340,7 @@ def _to_record(r: Any) -> RunRecord:
     return RunRecord(id=r.id, key=r.key, spec=RunSpec.from_dict(json.loads(r.spec)), status=r.status,
                      attempts=r.attempts, lease_owner=r.lease_owner, heartbeat_at=r.heartbeat_at,
                      n_evaluations=r.n_evaluations, n_steps=r.n_steps, wall_time=r.wall_time, error=r.error,
-                     result=None if r.result is None else json.loads(r.result))
+                     result=None if getattr(r, "result", None) is None else json.loads(r.result))
 
 
 def _encode_batch(b: EvaluationBatch) -> dict[str, Any]:

@@ -68,6 +68,13 @@ def test_an_rl_trainer_on_a_black_box_objective_is_refused() -> None:
         _study(optimizers=[f"{__name__}:AgentOnly"]).validate()
 
 
+def test_imported_targets_must_be_optimizer_and_problem_classes() -> None:
+    with pytest.raises(ConfigError, match="expected a subclass of Optimizer"):
+        _study(optimizers=["os:system"]).validate()
+    with pytest.raises(ConfigError, match="expected a subclass of Objective or Environment"):
+        _study(problems=["shutil:rmtree"]).validate()
+
+
 def test_every_mistake_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as info:
         _study(optimizers=["random-serch", "sobol-search"], problems=["zdt7"]).validate()
