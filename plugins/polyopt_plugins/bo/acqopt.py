@@ -17,6 +17,7 @@ from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.monte_carlo import MCAcquisitionFunction
 from botorch.acquisition.multi_objective.base import MultiObjectiveMCAcquisitionFunction
 from botorch.optim import optimize_acqf, optimize_acqf_mixed_alternating
+from botorch.optim.initializers import gen_batch_initial_conditions
 from torch import Tensor
 
 from polyopt.spaces import Box, Categorical, Integer, Product, Space
@@ -35,11 +36,14 @@ class AcqOptSettings:
         num_restarts: L-BFGS-B starts (batched: all starts run as one batch).
         raw_samples: quasi-random points scored to choose the starts.
         maxiter: L-BFGS-B iterations per start.
+        incumbent_starts: starts placed next to the best observed points (continuous spaces, one point at a
+            time), so the optimizer always refines around the incumbents as well as exploring.
     """
 
     num_restarts: int = 10
     raw_samples: int = 512
     maxiter: int = 200
+    incumbent_starts: int = 0
 
 
 def column_kinds(space: Space) -> tuple[list[int], dict[int, list[float]], dict[int, list[float]]]:
@@ -103,8 +107,21 @@ def _sequential(acqf: AcquisitionFunction, q: int) -> bool:
     return q > 1 and isinstance(acqf, (MCAcquisitionFunction, MultiObjectiveMCAcquisitionFunction))
 
 
+def _starts(acqf: AcquisitionFunction, bounds: Tensor, settings: AcqOptSettings,
+            incumbents: Tensor | None) -> Tensor | None:
+    """``r x 1 x e`` L-BFGS-B starts: BoTorch's choice from raw samples, plus incumbents jittered by 1e-3."""
+    k = 0 if incumbents is None else min(settings.incumbent_starts, incumbents.shape[0], settings.num_restarts - 1)
+    if k == 0:
+        return None
+    chosen = gen_batch_initial_conditions(acqf, bounds, q=1, num_restarts=settings.num_restarts - k,
+                                          raw_samples=settings.raw_samples)
+    near = incumbents[:k] + 1e-3 * torch.randn_like(incumbents[:k])
+    near = torch.maximum(torch.minimum(near, bounds[1]), bounds[0]).unsqueeze(1)
+    return torch.cat([chosen, near.to(chosen)])
+
+
 def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settings: AcqOptSettings, *,
-                         bounds: Tensor | None = None) -> tuple[Tensor, str]:
+                         bounds: Tensor | None = None, incumbents: Tensor | None = None) -> tuple[Tensor, str]:
     """Maximize ``acqf`` over ``space`` and return ``q`` new points.
 
     Args:
@@ -126,9 +143,11 @@ def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settin
     if space.is_continuous:
         if bounds is None:
             bounds = torch.stack([torch.zeros(space.encoded_dim), torch.ones(space.encoded_dim)])
-        z, _ = optimize_acqf(acqf, bounds=bounds.to(device=device, dtype=dtype), q=q,
-                             num_restarts=settings.num_restarts, raw_samples=settings.raw_samples,
-                             options=options, sequential=_sequential(acqf, q))
+        bounds = bounds.to(device=device, dtype=dtype)
+        starts = _starts(acqf, bounds, settings, incumbents) if q == 1 else None
+        z, _ = optimize_acqf(acqf, bounds=bounds, q=q, num_restarts=settings.num_restarts,
+                             raw_samples=None if starts is not None else settings.raw_samples,
+                             options=options, sequential=_sequential(acqf, q), batch_initial_conditions=starts)
         return space.decode(z.detach()), "optimize_acqf"
     _, discrete, categorical = column_kinds(space)
     wrapped = PointSpaceAcquisition(acqf, space)

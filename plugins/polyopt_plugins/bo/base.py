@@ -43,6 +43,9 @@ class BOConfig:
     """L-BFGS-B iterations per start of the acquisition optimization."""
     fit_maxiter: int = 200
     """L-BFGS-B iterations of the GP hyperparameter fit."""
+    incumbent_starts: int = 0
+    """Acquisition-optimizer starts placed at the best observed points (continuous spaces, one point at a time),
+    besides those chosen from raw samples: refines around the incumbents, as Optuna's GPSampler does."""
     warm_start: bool = True
     """Start each GP fit from the previous fit's hyperparameters (fewer iterations; stored in the state)."""
     mc_samples: int = 128
@@ -52,6 +55,8 @@ class BOConfig:
     with an error naming the problem."""
 
     def __post_init__(self) -> None:
+        if self.incumbent_starts < 0:
+            raise ValueError(f"incumbent_starts={self.incumbent_starts}; expected 0 or more")
         for key in ("batch_size", "num_restarts", "raw_samples", "acq_maxiter", "fit_maxiter", "mc_samples",
                     "max_failures"):
             if getattr(self, key) < 1:
@@ -92,7 +97,8 @@ class BayesOptimizer(AskTellOptimizer):
         self.failed_all = torch.empty(0, dtype=torch.bool, device=self.device)
         self.pending = torch.empty(0, d, **kw)
         self.n_initial = self.config.n_initial or max(5, 2 * space.encoded_dim)
-        self.settings = AcqOptSettings(self.config.num_restarts, self.config.raw_samples, self.config.acq_maxiter)
+        self.settings = AcqOptSettings(self.config.num_restarts, self.config.raw_samples, self.config.acq_maxiter,
+                                       self.config.incumbent_starts)
         self._sobol_seed = int(torch.randint(0, 2**31 - 1, (), generator=self.generator, device=self.device))
         self._sobol_drawn = 0
         self._sobol = torch.quasirandom.SobolEngine(space.encoded_dim, scramble=True, seed=self._sobol_seed)

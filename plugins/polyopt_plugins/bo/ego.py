@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from botorch.models import SingleTaskGP
 from torch import Tensor
 
@@ -92,7 +93,9 @@ class EGO(BayesOptimizer):
 
     def propose(self, n: int, model: SingleTaskGP, data: TrainingData) -> Tensor:
         acqf = self.acquisition(model, data, self.acquisition_options(n))
-        x, self.last_method = optimize_acquisition(acqf, self.problem.space, n, self.settings)
+        order = data.Y[:, 0].where(data.feasible, torch.full_like(data.Y[:, 0], -torch.inf)).argsort(descending=True)
+        x, self.last_method = optimize_acquisition(acqf, self.problem.space, n, self.settings,
+                                                   incumbents=data.X[order])
         return x.to(device=self.device, dtype=self.dtype)
 
 

@@ -191,3 +191,9 @@ def test_registering_the_plugin_does_not_import_botorch() -> None:
             "assert 'botorch' not in sys.modules, 'botorch imported'; print(len(r.names('acquisition')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(out.stdout) >= 8
+
+
+def test_incumbent_starts_still_improve() -> None:
+    opt = EGO(bowl_2d(), seed=2, n_initial=5, incumbent_starts=1, **SMALL)
+    run_steps(opt, 9)
+    assert opt.result().f_best < best_of(opt, 5)
