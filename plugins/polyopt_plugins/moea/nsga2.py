@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from torch import Tensor
+
 from .base import EAConfig, EvolutionaryOptimizer
+from .selection import binary_tournament
 from .survival import RankAndCrowdingSurvival
 
 __all__ = ["NSGA2", "NSGA2Config"]
@@ -25,6 +28,16 @@ __all__ = ["NSGA2", "NSGA2Config"]
 @dataclass
 class NSGA2Config(EAConfig):
     """NSGA-II options; defaults are pymoo's (``NSGA2()``)."""
+
+    tournament: str = "dominance"
+    """Feasible contests: ``"dominance"`` (a dominating parent wins, then larger crowding: pymoo's
+    ``comp_by_dom_and_crowding``) or ``"rank"`` (lower front rank, then larger crowding: Deb's crowded
+    comparison). Infeasible contests always go to the smaller violation."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.tournament not in ("dominance", "rank"):
+            raise ValueError(f"tournament={self.tournament!r}; expected 'dominance' or 'rank'")
 
 
 class NSGA2(EvolutionaryOptimizer):
@@ -35,3 +48,7 @@ class NSGA2(EvolutionaryOptimizer):
 
     def make_survival(self) -> RankAndCrowdingSurvival:
         return RankAndCrowdingSurvival()
+
+    def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
+        return binary_tournament(self.pop_fsel, self.pop_v, n_matings, n_parents, self.generator,
+                                 crowding=self.pop_crowding, rank=self.pop_rank, compare=self.config.tournament)
