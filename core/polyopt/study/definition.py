@@ -58,6 +58,8 @@ class OptimizerSpec:
     """Floating dtype, e.g. ``"float32"`` (default: the optimizer's)."""
     resources: dict[str, float] = field(default_factory=dict)
     """What each run asks the Ray executor for: ``num_cpus`` (default 1) and ``num_gpus`` (default 0)."""
+    budget: dict[str, Any] | None = None
+    """Budget for this optimizer's runs, overriding the problem's and the study's (e.g. a small one for BO)."""
 
     def __post_init__(self) -> None:
         self.label = self.label or self.name
@@ -230,8 +232,8 @@ class Study:
         """Every run of the grid, in a stable order (problem, optimizer, seed)."""
         out = []
         for p in self.problems:
-            budget = _budget_dict(p.budget) if p.budget is not None else self.budget
             for o in self.optimizers:
+                budget = _budget_dict(next(b for b in (o.budget, p.budget, self.budget) if b is not None))
                 for seed in self.seeds:
                     out.append(RunSpec(
                         key=f"{o.label}/{p.label}/{seed}", optimizer=o.name, optimizer_label=o.label,
@@ -259,6 +261,9 @@ class Study:
                 errors.append(f"problem {p.label!r}: {exc}")
             if p.budget is not None:
                 _try(errors, f"problem {p.label!r} budget", lambda p=p: Budget.coerce(p.budget))
+        for o in self.optimizers:
+            if o.budget is not None:
+                _try(errors, f"optimizer {o.label!r} budget", lambda o=o: Budget.coerce(o.budget))
         _try(errors, "study budget", lambda: Budget.coerce(self.budget))
         for o in self.optimizers:
             try:
@@ -307,10 +312,10 @@ class Study:
                 "problems": [config_to_dict(p) for p in self.problems]}
 
     def fingerprint(self) -> str:
-        """A hash of what determines the runs' results (not storage or lease timings)."""
-        data = self.to_dict()
-        for key in ("heartbeat_seconds", "stale_after_seconds", "max_attempts"):
-            data.pop(key)
+        """A hash of the settings every run's record depends on besides its own spec: the metrics and the
+        checkpoint cadence (unset optional fields left out, so fields added later keep old fingerprints)."""
+        metrics = {k: v for k, v in config_to_dict(self.metrics).items() if v is not None}
+        data = {"metrics": metrics, "checkpoint_every": self.checkpoint_every}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod

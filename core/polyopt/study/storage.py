@@ -127,31 +127,50 @@ class Storage:
     def add_study(self, study: Study) -> int:
         """Store ``study`` and its runs; idempotent (a second worker adds nothing).
 
+        A stored study may grow (more seeds, optimizers or problems: the new runs are added) but a stored run
+        never changes: its spec, the metrics and the checkpoint cadence must stay as they were.
+
         Raises:
-            ConfigError: a study of that name exists with a different definition.
+            ConfigError: the definition changes or drops runs already stored under this name.
         """
         def add(conn: Connection) -> int:
             row = conn.execute(select(s.studies.c.id, s.studies.c.fingerprint)
                                .where(s.studies.c.name == study.name)).first()
+            definition = json.dumps(study.to_dict())
             if row is None:
                 sid = conn.execute(insert(s.studies).values(
-                    name=study.name, fingerprint=study.fingerprint(), definition=json.dumps(study.to_dict()),
+                    name=study.name, fingerprint=study.fingerprint(), definition=definition,
                     created_at=time.time())).inserted_primary_key[0]
-            elif row.fingerprint != study.fingerprint():
-                raise ConfigError(f"the storage {self.url!r} already holds a study named {study.name!r} with a "
-                                  "different definition; rename the study, or delete the old one first")
+                have: dict[str, str] = {}
             else:
                 sid = row.id
-            have = set(conn.execute(select(s.runs.c.key).where(s.runs.c.study_id == sid)).scalars())
+                have = dict(conn.execute(select(s.runs.c.key, s.runs.c.spec).where(s.runs.c.study_id == sid)).all())
+                self._check_compatible(study, row.fingerprint, have)
             new = [_run_row(sid, r) for r in study.runs() if r.key not in have]
             if new:
                 conn.execute(insert(s.runs), new)
+                conn.execute(update(s.studies).where(s.studies.c.id == sid).values(definition=definition))
             return int(sid)
 
         try:
             return self._write(add)
         except IntegrityError:  # another worker inserted the same study concurrently: now it exists
             return self._write(add)
+
+    def _check_compatible(self, study: Study, fingerprint: str, have: dict[str, str]) -> None:
+        where = f"the storage {self.url!r} already holds a study named {study.name!r}"
+        fix = "; use a new study name (or delete the stored study) to change it"
+        if fingerprint != study.fingerprint():
+            raise ConfigError(f"{where} with other [metrics] or checkpoint_every{fix}")
+        specs = {r.key: r for r in study.runs()}
+        dropped = sorted(set(have) - set(specs))
+        if dropped:
+            raise ConfigError(f"{where} with runs this definition drops ({', '.join(dropped[:3])}"
+                              f"{', ...' if len(dropped) > 3 else ''}){fix}")
+        changed = sorted(k for k, spec in have.items() if json.loads(spec) != specs[k].to_dict())
+        if changed:
+            raise ConfigError(f"{where} whose runs {', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''} "
+                              f"are defined differently (config, options, budget, device or resources){fix}")
 
     def study_names(self) -> list[str]:
         with self._begin() as conn:

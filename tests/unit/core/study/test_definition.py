@@ -43,6 +43,16 @@ def test_grid_is_optimizers_times_problems_times_seeds() -> None:
     assert run.config == {"batch_size": 4} and run.seed == 3 and run.budget == {"evaluations": 64}
 
 
+def test_budget_overrides_go_optimizer_then_problem_then_study() -> None:
+    s = _study(optimizers=[{"name": "random-search", "budget": {"evaluations": 10}}, "sobol-search"],
+               problems=["zdt1", {"name": "sphere", "budget": {"steps": 3}}])
+    budgets = {r.key.rsplit("/", 1)[0]: r.budget for r in s.runs()}
+    assert budgets == {"random-search/zdt1": {"evaluations": 10}, "random-search/sphere": {"evaluations": 10},
+                       "sobol-search/zdt1": {"evaluations": 64}, "sobol-search/sphere": {"steps": 3}}
+    with pytest.raises(ConfigError, match="optimizer 'random-search' budget"):
+        _study(optimizers=[{"name": "random-search", "budget": {"evals": 3}}]).validate()
+
+
 def test_unknown_optimizer_name_is_refused_with_a_suggestion() -> None:
     with pytest.raises(ConfigError, match="Did you mean 'random-search'"):
         _study(optimizers=["random-serch"]).validate()
@@ -122,9 +132,10 @@ def test_toml_typos_in_sections_and_keys_get_suggestions(tmp_path: Path) -> None
         load_study(path)
 
 
-def test_fingerprint_ignores_lease_timings_but_not_the_grid() -> None:
+def test_fingerprint_covers_recording_settings_not_lease_timings() -> None:
     assert _study().fingerprint() == _study(stale_after_seconds=120).fingerprint()
-    assert _study().fingerprint() != _study(seeds=3).fingerprint()
+    assert _study().fingerprint() != _study(metrics=["igd"]).fingerprint()
+    assert _study().fingerprint() != _study(checkpoint_every=3).fingerprint()
 
 
 def test_stored_definition_round_trips() -> None:

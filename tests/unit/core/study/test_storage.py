@@ -12,6 +12,7 @@ import pytest
 import torch
 from sqlalchemy import create_engine, inspect, text
 
+from polyopt import ConfigError
 from polyopt.study import Study
 from polyopt.study import schema as s
 from polyopt.study.runner import load_state
@@ -139,11 +140,17 @@ def test_failed_runs_are_retried_until_max_attempts(tmp_path: Path, storage_url:
     assert storage.reset(sid) == 1 and storage.counts(sid)["pending"] == 1
 
 
-def test_a_changed_definition_under_the_same_name_is_refused(tmp_path: Path) -> None:
+def test_a_stored_study_may_grow_but_its_runs_never_change(tmp_path: Path) -> None:
     storage = Storage(f"sqlite:///{tmp_path / 'd.sqlite'}")
-    storage.add_study(_study(tmp_path))
-    with pytest.raises(Exception, match="different definition"):
-        storage.add_study(_study(tmp_path, seeds=5))
+    sid = storage.add_study(_study(tmp_path))
+    assert storage.add_study(_study(tmp_path, seeds=3)) == sid  # one more seed: one more run per cell
+    assert len(storage.runs(sid)) == 3 and storage.load_study("st").seeds == [0, 1, 2]
+    with pytest.raises(ConfigError, match="defined differently"):
+        storage.add_study(_study(tmp_path, seeds=3, budget=64))
+    with pytest.raises(ConfigError, match="drops"):
+        storage.add_study(_study(tmp_path, seeds=1))
+    with pytest.raises(ConfigError, match="metrics"):
+        storage.add_study(_study(tmp_path, seeds=3, metrics=["igd"]))
 
 
 def test_checkpoints_never_unpickle_arbitrary_objects() -> None:
