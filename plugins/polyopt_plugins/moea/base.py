@@ -307,7 +307,7 @@ class EvolutionaryOptimizer(AskTellOptimizer):
                 and self.problem.n_objectives <= 3):
             from polyopt.metrics import hypervolume
 
-            ok = self.pop_v <= 0
+            ok = Evaluation(f=self.pop_f, g=self.pop_g, failed=self.pop_failed).feasible()  # truly feasible
             ref_min = torch.as_tensor(ref, dtype=torch.float64) * self.problem.signs
             metrics["hypervolume"] = hypervolume(self.pop_f[ok], ref_min) if bool(ok.any()) else 0.0
         self._advanced = False
