@@ -32,7 +32,7 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:34px 0 12px;padding-bo
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:14px 0 6px}
 .card{background:#fff;border:1px solid #e1e5ea;border-radius:8px;padding:10px 16px;min-width:110px}
 .card b{display:block;font-size:20px}.card span{color:#59636e;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
-.figs{display:flex;gap:14px;flex-wrap:wrap}
+.figs{display:flex;gap:14px;flex-wrap:wrap;align-items:flex-start}
 .figs img{background:#fff;border:1px solid #e1e5ea;border-radius:8px;padding:6px;max-width:100%}
 table{border-collapse:collapse;background:#fff;border:1px solid #e1e5ea;border-radius:8px;overflow:hidden;
 margin:12px 0;font-size:13.5px;min-width:60%}
