@@ -167,3 +167,14 @@ def test_result_is_the_feasible_non_dominated_set_in_user_direction() -> None:
 
     assert bool(non_dominated_mask(a.f).all())
     assert isinstance(Evaluation, type)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_runs_on_the_gpu_with_tensors_kept_there(name: str) -> None:
+    problem = polyopt.make("objective", "dtlz2", n_obj=3)
+    opt = polyopt.make("optimizer", name, problem, seed=0, device="cuda", **SMALL[name])
+    polyopt.run(opt, polyopt.Budget(evaluations=300))
+    assert opt.pop_x.device.type == "cuda"
+    assert opt.result().f.shape[1] == 3
