@@ -1,7 +1,8 @@
 """RVEA (Cheng, Jin, Olhofer & Sendhoff 2016), as pymoo 0.6.2 runs it.
 
 Parents are drawn at random; survival keeps, for each reference vector with members, the member of least
-angle-penalized distance (APD), so the population can be smaller than the number of vectors. The penalty
+angle-penalized distance (APD), so the population can be smaller than the number of vectors. As in
+pymoo, the initial sample is the first population as it is (no survival). The penalty
 grows as ``(t / t_max) ** alpha``; every ``ceil(adapt_freq * t_max)`` generations the vectors are rescaled by
 the population's ``nadir - ideal``. ``t_max`` is ``max_generations`` or, when None, derived from the run's
 evaluation budget (as pymoo does from ``n_eval``), with 100 generations when neither is known.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from .base import EAConfig, EvolutionaryOptimizer
@@ -83,6 +85,14 @@ class RVEA(EvolutionaryOptimizer):
         self.survival.progress = min(1.0, self.n_generations / t_max)
         chosen = self.survival(f, v, n_survive, self.generator)
         freq = None if self.config.adapt_freq is None else math.ceil(t_max * self.config.adapt_freq)
-        if freq and self.n_generations > 0 and self.n_generations % freq == 0:
+        if freq and (self.n_generations + 1) % freq == 0:  # pymoo's counter is one ahead of ours here
             self.survival.adapt()
         return chosen
+
+    def advance(self, x: Tensor, f: Tensor, g: Tensor | None, failed: Tensor, tag: Tensor) -> None:
+        if self.pop_x is None:  # as pymoo: the whole initial sample is the first population, no survival
+            n = x.shape[0]
+            zeros = torch.zeros(n, dtype=torch.int64, device=x.device)
+            self.set_population(x, f, g, failed, Survivors(torch.arange(n, device=x.device), zeros, f[:, 0] * 0))
+            return
+        super().advance(x, f, g, failed, tag)
