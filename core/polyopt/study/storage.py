@@ -7,7 +7,9 @@ never has to upgrade to a writer, the case a busy timeout cannot cure) and a tra
 Leases: a worker owns a run while ``runs.lease_owner`` names it; every write a worker makes about its run is
 conditional on still owning it (a conditional UPDATE whose row count is checked), so a worker whose lease was
 taken over (it stalled past ``stale_after_seconds``) can never write over its successor: it gets
-:class:`LeaseLost` and stops.
+:class:`LeaseLost` and stops. Lease times are the workers' wall clocks (``time.time()``): machines sharing a
+PostgreSQL study need synchronized clocks (NTP); ``stale_after_seconds`` (60 s by default) absorbs small skew.
+A SQLite study is for the processes of one machine (a network file system breaks SQLite's locking).
 """
 
 from __future__ import annotations
