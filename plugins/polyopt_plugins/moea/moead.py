@@ -13,7 +13,8 @@ Two variants share everything but the update:
   a subproblem changes at most once per generation, and there is no replacement limit. It needs one
   batched evaluation of ``pop_size`` points per generation instead of ``pop_size`` evaluations of one.
 
-Replacement is feasibility first (smaller violation, then smaller scalarized value); a failed evaluation
+Asked points belong to subproblems in the order they were asked; ``tell`` must return them in that order
+(as ``step()`` does). Replacement is feasibility first (smaller violation, then smaller scalarized value); a failed evaluation
 never replaces anything. Decomposition: ``"tchebycheff"``, ``"pbi"``, or ``"auto"`` (Tchebycheff for two
 objectives, PBI beyond, as pymoo). Operators: SBX ``eta=20, prob=1`` and polynomial mutation, keeping one
 of the two SBX children at random (pymoo's MOEA/D defaults).
