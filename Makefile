@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml | $(PY)
 venv: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/polyopt study run examples/studies/quickstart.toml
+	$(VENV)/bin/polyopt study run examples/studies/quickstart.toml --workers 2
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --timeout 600
