@@ -188,24 +188,27 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         if self._need is None:
             self._need = self.batch_size
         while self._queue.shape[0] < n:
-            x, tag = self._fresh()
+            x, tag = self._fresh(n - self._queue.shape[0])
             self._queue, self._queue_tag = torch.cat([self._queue, x]), torch.cat([self._queue_tag, tag])
         out, self._queue = self._queue[:n], self._queue[n:]
         self._pending_tag = torch.cat([self._pending_tag, self._queue_tag[:n]])
         self._queue_tag = self._queue_tag[n:]
         return out
 
-    def _fresh(self) -> tuple[Tensor, Tensor]:
+    def _fresh(self, missing: int) -> tuple[Tensor, Tensor]:
         """New candidates (initial sample or offspring) with their tags, duplicates removed when asked.
 
-        When variation keeps producing only known points, uniform samples are tried next (the space may be
-        nearly exhausted); duplicates are accepted only when those fail too, rather than stalling.
+        An empty queue gets a whole generation; a queue short of ``missing`` points after duplicate
+        elimination is topped up with just that many (as pymoo's mating loop). When variation keeps
+        producing only known points, uniform samples are tried next (the space may be nearly exhausted);
+        duplicates are accepted only when those fail too, rather than stalling.
         """
+        n = None if self._queue.shape[0] == 0 else missing
         for attempt in range(2 * _MAX_DUPLICATE_ROUNDS):
             if attempt < _MAX_DUPLICATE_ROUNDS:
-                x, tag = self.initial_points() if self.pop_x is None else self.offspring()
+                x, tag = self.initial_points(n) if self.pop_x is None else self.offspring(n)
             else:
-                x, _ = self.initial_points()
+                x, _ = self.initial_points(n)
                 tag = torch.full((x.shape[0],), -1, device=self.device) if self.pop_x is not None else _
             if not self.config.eliminate_duplicates:
                 return x, tag
@@ -215,15 +218,15 @@ class EvolutionaryOptimizer(AskTellOptimizer):
                 return x[keep], tag[keep]
         return x, tag
 
-    def initial_points(self) -> tuple[Tensor, Tensor]:
-        """The initial sample: ``pop_size`` uniform points, tagged by position."""
-        n = self.target_pop_size()
+    def initial_points(self, n: int | None = None) -> tuple[Tensor, Tensor]:
+        """The initial sample: ``n`` (default ``pop_size``) uniform points, tagged by position."""
+        n = self.target_pop_size() if n is None else n
         x = self.problem.space.sample(n, generator=self.generator, dtype=self.dtype, device=self.device)
         return x, torch.arange(n, device=self.device)
 
-    def offspring(self) -> tuple[Tensor, Tensor]:
-        """One generation of offspring from the current population (tags -1)."""
-        n = self.n_offsprings_now()
+    def offspring(self, n: int | None = None) -> tuple[Tensor, Tensor]:
+        """``n`` offspring (default: a generation's) from the current population (tags -1)."""
+        n = self.n_offsprings_now() if n is None else n
         v = self.variation
         idx = self.select_parents(v.n_matings(n), v.n_parents)  # matings x parents
         children = v(self.pop_x[idx].transpose(0, 1), self.generator)[:n]

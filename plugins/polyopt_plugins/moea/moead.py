@@ -111,7 +111,8 @@ class MOEAD(EvolutionaryOptimizer):
         child = children[pick, torch.arange(owners.shape[0], device=self.device)]
         return self.problem.space.repair(child)
 
-    def offspring(self) -> tuple[Tensor, Tensor]:
+    def offspring(self, n: int | None = None) -> tuple[Tensor, Tensor]:
+        """One child per subproblem (``n`` is ignored: a generation covers every subproblem)."""
         owners = torch.arange(self.weights.shape[0], device=self.device)
         return self.breed(owners), owners
 
@@ -172,7 +173,8 @@ class SequentialMOEAD(MOEAD):
     def n_offsprings_now(self) -> int:
         return 1
 
-    def offspring(self) -> tuple[Tensor, Tensor]:
+    def offspring(self, n: int | None = None) -> tuple[Tensor, Tensor]:
+        """One child, for the next subproblem of the current pass."""
         if self._order.numel() == 0:  # a new pass over the subproblems in random order
             self._order = torch.randperm(self.weights.shape[0], generator=self.generator, device=self.device)
         owner, self._order = self._order[:1], self._order[1:]
