@@ -132,14 +132,14 @@ def roundtrip(state: dict) -> dict:
     return torch.load(buf, weights_only=True)
 
 
-@pytest.mark.parametrize("name", ["ego", "turbo", "aegis"])
-def test_resume_from_state_dict_continues_exactly(name: str) -> None:
+@pytest.mark.parametrize(("name", "extra"), [("ego", {"warm_start": True}), ("turbo", {}), ("aegis", {})])
+def test_resume_from_state_dict_continues_exactly(name: str, extra: dict) -> None:
     cls = polyopt.registry().get("optimizer", name)
-    straight = cls(bowl_2d(), seed=5, n_initial=4, **SMALL)
+    straight = cls(bowl_2d(), seed=5, n_initial=4, **SMALL, **extra)
     run_steps(straight, 8)
-    first = cls(bowl_2d(), seed=5, n_initial=4, **SMALL)
+    first = cls(bowl_2d(), seed=5, n_initial=4, **SMALL, **extra)
     run_steps(first, 6)
-    resumed = cls(bowl_2d(), seed=77, n_initial=4, **SMALL)
+    resumed = cls(bowl_2d(), seed=77, n_initial=4, **SMALL, **extra)
     resumed.load_state_dict(roundtrip(first.state_dict()))
     run_steps(resumed, 8)
     assert torch.equal(straight.x_all, resumed.x_all)
