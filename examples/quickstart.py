@@ -8,7 +8,7 @@ import torch
 import polyopt
 
 # A built-in multi-objective problem by name; the result is its non-dominated set.
-result = polyopt.optimize("sobol-search", "zdt1", budget=2_000, seed=0)
+result = polyopt.optimize("nsga2", "zdt1", budget=5_000, seed=0, pop_size=50)
 print(f"zdt1: {result.f.shape[0]} non-dominated points, HV = {result.hypervolume([1.1, 1.1]):.3f}")
 
 
