@@ -47,7 +47,7 @@ def prepare(root: Path, sft_steps: int) -> dict:
     base = save_char_llama(root / "base", n_layer=2, d_model=128, n_head=4)
     policy = HFPolicy.from_pretrained(str(base))
     t0 = time.perf_counter()
-    sft(policy, Addition(n_digits=N_DIGITS), steps=sft_steps, batch_size=64, lr=3e-3,
+    sft(policy, Addition(n_digits=N_DIGITS), steps=sft_steps, batch_size=64, lr=1e-3,
         generator=torch.Generator().manual_seed(0))
     policy.model.save_pretrained(root / "sft")
     policy.tokenizer.tok.save_pretrained(root / "sft")

