@@ -1,7 +1,9 @@
 """Any Hugging Face causal LM from a local path, behind the :class:`~polyopt_plugins.llm.policy.Policy`
 interface (transformers is imported only here; ``pip install polyopt[llm]``).
 
-Generation uses the model's own KV cache through the shared sampler; the reference model for a LoRA policy is
+Generation goes through the shared sampler; for Llama-style models each decoded token takes the lean step of
+:mod:`~polyopt_plugins.llm.hf_lean` (static KV cache, layers called directly), other architectures use the
+model's own forward and ``DynamicCache``. The reference model for a LoRA policy is
 the same model with its adapters switched off (no copy). :func:`save_char_llama` writes a tiny Llama with a
 character tokenizer to a directory — for tests and benchmarks, since no model hub is reachable.
 """
@@ -18,6 +20,7 @@ import torch
 from torch import Tensor
 
 from polyopt.errors import ConfigError
+from polyopt_plugins.llm.hf_lean import LeanCache, lean_decode, lean_prefill, supports_lean
 from polyopt_plugins.llm.policy import Policy, positions
 from polyopt_plugins.llm.tokenizer import DEFAULT_CHARS
 
@@ -72,14 +75,17 @@ class HFPolicy(Policy):
     Args:
         model: the causal LM (optionally a peft model).
         tokenizer: its Hugging Face tokenizer.
+        lean: decode with the lean static-cache step where the architecture allows (False: always the model's
+            own forward per token).
     """
 
-    def __init__(self, model: Any, tokenizer: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any, *, lean: bool = True) -> None:
         super().__init__()
         self.model = model
         self.tokenizer = HFTokenizer(tokenizer)
         self.hidden_size = int(model.config.hidden_size)
         self.lora = hasattr(model, "disable_adapter")
+        self.lean = lean and supports_lean(self._decoder())
 
     @classmethod
     def from_pretrained(cls, path: str, *, lora_rank: int = 0) -> HFPolicy:
@@ -108,14 +114,18 @@ class HFPolicy(Policy):
     def head(self, hidden: Tensor) -> Tensor:
         return self.model.get_output_embeddings()(hidden)
 
-    def prefill(self, ids: Tensor, mask: Tensor, max_new_tokens: int) -> tuple[Tensor, _Cache]:
+    def prefill(self, ids: Tensor, mask: Tensor, max_new_tokens: int) -> tuple[Tensor, _Cache | LeanCache]:
+        if self.lean:
+            return lean_prefill(self.model, ids, mask, max_new_tokens)
         n, p = ids.shape
         full = torch.cat([mask, mask.new_ones(n, max_new_tokens)], dim=1)
         out = self.model(input_ids=ids, attention_mask=mask.long(), position_ids=positions(mask), use_cache=True,
                          logits_to_keep=1)
         return out.logits[:, -1], _Cache(out.past_key_values, full, mask.long().sum(-1), p)
 
-    def decode(self, token: Tensor, cache: _Cache, t: int) -> Tensor:
+    def decode(self, token: Tensor, cache: _Cache | LeanCache, t: int) -> Tensor:
+        if isinstance(cache, LeanCache):
+            return lean_decode(self._decoder(), self.model.get_output_embeddings(), token, cache, t)
         at = cache.prompt_len + t
         out = self.model(input_ids=token.unsqueeze(1), attention_mask=cache.mask[:, :at + 1].long(),
                          position_ids=cache.next_pos.unsqueeze(1), past_key_values=cache.past, use_cache=True)

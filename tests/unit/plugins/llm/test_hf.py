@@ -49,6 +49,25 @@ def test_greedy_with_cache_equals_full_forward_and_padding_is_neutral(policy: HF
     assert torch.equal(alone.tokens[0], gen.tokens[0])
 
 
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_lean_decode_equals_the_models_own_forward(policy: HFPolicy, temperature: float) -> None:
+    assert policy.lean  # a Llama takes the lean static-cache path
+    generic = HFPolicy(policy.model, policy.tokenizer.tok, lean=False)
+    ids, mask = policy.tokenizer.batch_encode(["12+3=", "4+56=", "rev:abc=", "7"])
+    params = SamplingParams(max_new_tokens=6, temperature=temperature)
+    a, b = (generate(p, ids, mask, params, stop_ids=(2,), generator=torch.Generator().manual_seed(5))
+            for p in (policy, generic))
+    assert torch.equal(a.tokens, b.tokens) and torch.equal(a.mask, b.mask)
+    with torch.no_grad():
+        la, ca = policy.prefill(ids, mask, 3)
+        lb, cb = generic.prefill(ids, mask, 3)
+        tok = la.argmax(-1)
+        for t in range(3):
+            la, lb = policy.decode(tok, ca, t), generic.decode(tok, cb, t)
+            torch.testing.assert_close(la, lb, atol=1e-4, rtol=1e-4)
+            tok = la.argmax(-1)
+
+
 class Varied(Addition):
     """Rewards distinct characters, so random completions get different rewards (non-zero advantages)."""
 

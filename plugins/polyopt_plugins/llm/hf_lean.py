@@ -1,0 +1,98 @@
+"""A lean decode step for Llama-style Hugging Face models: a static KV cache and the layers called directly.
+
+``model(...)`` per generated token rebuilds the causal mask, grows a ``DynamicCache`` by concatenation and walks
+the generic output plumbing; at a few hundred thousand parameters that overhead is most of the decode time. Here
+the prompt runs once through the model's own forward (its cache is copied into preallocated ``n x H_kv x (P +
+max_new) x d_head`` tensors), and every later token calls the same modules — embeddings, norms, projections,
+rotary embedding, MLP, head — with the keys and values written in place and one ``scaled_dot_product_attention``
+per layer. The weights and numerics are the model's (greedy outputs equal the generic path; tested), so LoRA
+adapters wrapped by peft are used as they are. Architectures whose attention differs (extra norms, sliding
+windows, biases on the output) fall back to the generic path: :func:`supports_lean` decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from polyopt_plugins.llm.policy import positions
+
+__all__ = ["LeanCache", "supports_lean", "lean_prefill", "lean_decode"]
+
+#: model types whose decoder layer is exactly norm -> rotary attention -> residual -> norm -> MLP -> residual
+LEAN_TYPES = ("llama", "mistral", "qwen2")
+
+
+@dataclass
+class LeanCache:
+    """Static cache of a lean decode.
+
+    Attributes:
+        keys: per layer ``n x H_kv x S x d_head`` (``S = P + max_new``), filled up to the current position.
+        values: same shapes as ``keys``.
+        allowed: ``n x 1 x 1 x S`` bool, which cached positions a new token may attend to (not left padding).
+        next_pos: ``n`` position id of the next token.
+        prompt_len: ``P``.
+    """
+
+    keys: list[Tensor]
+    values: list[Tensor]
+    allowed: Tensor
+    next_pos: Tensor
+    prompt_len: int
+
+
+def supports_lean(decoder: Any) -> bool:
+    """Whether ``decoder`` (a ``*Model`` under ``*ForCausalLM``) can use the lean decode step."""
+    cfg = decoder.config
+    if cfg.model_type not in LEAN_TYPES or getattr(cfg, "sliding_window", None) and getattr(
+            cfg, "use_sliding_window", True):
+        return False
+    attn = decoder.layers[0].self_attn
+    return all(hasattr(attn, a) for a in ("q_proj", "k_proj", "v_proj", "o_proj", "scaling", "head_dim")) and \
+        not hasattr(attn, "q_norm")
+
+
+def lean_prefill(model: Any, ids: Tensor, mask: Tensor, max_new_tokens: int) -> tuple[Tensor, LeanCache]:
+    """Run the prompt (``n x P``, left-padded) through ``model`` once; return ``n x V`` logits and the cache."""
+    n, p = ids.shape
+    out = model(input_ids=ids, attention_mask=mask.long(), position_ids=positions(mask), use_cache=True,
+                logits_to_keep=1)
+    layers = out.past_key_values.layers
+
+    def grow(t: Tensor) -> Tensor:  # (n, H_kv, P, d) -> (n, H_kv, P + max_new, d)
+        return torch.cat([t, t.new_zeros(*t.shape[:2], max_new_tokens, t.shape[3])], dim=2)
+
+    allowed = torch.cat([mask, mask.new_ones(n, max_new_tokens)], dim=1).view(n, 1, 1, -1)
+    cache = LeanCache([grow(l.keys) for l in layers], [grow(l.values) for l in layers], allowed,
+                      mask.long().sum(-1), p)
+    return out.logits[:, -1], cache
+
+
+def lean_decode(decoder: Any, head: Any, token: Tensor, cache: LeanCache, t: int) -> Tensor:
+    """Append ``token`` (``n``) at generated position ``t``; return its ``n x V`` logits (cache updated)."""
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    n, at = token.shape[0], cache.prompt_len + t
+    x = decoder.embed_tokens(token.unsqueeze(1))  # (n, 1, d)
+    cos, sin = decoder.rotary_emb(x, cache.next_pos.unsqueeze(1))
+    allowed = cache.allowed[..., :at + 1]
+    for i, layer in enumerate(decoder.layers):
+        attn = layer.self_attn
+        h = layer.input_layernorm(x)
+        q, k, v = (proj(h).view(n, 1, -1, attn.head_dim).transpose(1, 2)
+                   for proj in (attn.q_proj, attn.k_proj, attn.v_proj))  # each (n, H, 1, d_head)
+        q, k = apply_rotary_pos_emb(q, k, cos, sin)
+        cache.keys[i][:, :, at:at + 1] = k
+        cache.values[i][:, :, at:at + 1] = v
+        o = F.scaled_dot_product_attention(q, cache.keys[i][:, :, :at + 1], cache.values[i][:, :, :at + 1],
+                                           attn_mask=allowed, scale=attn.scaling,
+                                           enable_gqa=q.shape[1] != k.shape[1])
+        x = x + attn.o_proj(o.transpose(1, 2).reshape(n, 1, -1))
+        x = x + layer.mlp(layer.post_attention_layernorm(x))
+    cache.next_pos = cache.next_pos + 1
+    return head(decoder.norm(x)[:, 0])
