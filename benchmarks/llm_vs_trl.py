@@ -5,7 +5,15 @@ polyopt's SFT helper on 2-digit addition; every run then starts from that checkp
 completions per step, the same reward (exact + 0.5 partial credit), learning rate, clipping, temperature and
 steps. Each run is a separate child process (so peak RSS is its own); one process run prints every table.
 
-    python benchmarks/llm_vs_trl.py --steps 60 --sft-steps 400 --threads 1
+    python benchmarks/llm_vs_trl.py --steps 60 --sft-steps 500 --threads 1
+    python benchmarks/llm_vs_trl.py --steps 300 --seeds 3 --only polyopt-grpo,trl-grpo   # learning
+    python benchmarks/llm_vs_trl.py --steps 10 --only polyopt-remax,polyopt-ppo --sft-steps 0 --d-model 512 \
+        --layers 4                                                                       # memory, bigger model
+
+polyopt runs with its documented defaults (``TrainerConfig``: lr 3e-5, clip 0.2, temperature 1, grad norm 1,
+no KL); TRL gets the same values. "held MB" is the memory the algorithm itself holds after its last step:
+the unique storages of parameters, gradients, optimizer states, reference and critic models (activations are
+transient and not included); peak RSS is dominated by the Python/torch runtime at 0.53 M parameters.
 
 Reported: seconds per step (first step excluded as warm-up), generated tokens/s end to end, polyopt's
 per-step breakdown (generation, scoring, update), peak RSS, greedy held-out accuracy after SFT and after RL,
@@ -25,7 +33,28 @@ from pathlib import Path
 
 import torch
 
-N_DIGITS, PROMPTS, GROUP, LR = 2, 16, 8, 3e-4
+N_DIGITS, PROMPTS, GROUP = 2, 16, 8
+
+
+def default_lr() -> float:
+    from polyopt_plugins.llm.config import TrainerConfig
+
+    return TrainerConfig().lr
+
+
+def held_mb(opt) -> float:
+    """MB of the unique tensor storages the trainer holds: weights, gradients, optimizer states, ref, critic."""
+    tensors = []
+    for module in (opt.policy, opt.ref, opt.critic):
+        if module is not None:
+            for p in module.parameters():
+                tensors += [p] + ([p.grad] if p.grad is not None else [])
+            tensors += list(module.buffers())
+    for o in (opt.opt, opt.critic_opt):
+        if o is not None:
+            tensors += [v for st in o.state.values() for v in st.values() if torch.is_tensor(v)]
+    seen = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(seen.values()) / 2**20
 
 
 def held_out(policy) -> float:
@@ -39,16 +68,15 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def prepare(root: Path, sft_steps: int) -> dict:
+def prepare(root: Path, sft_steps: int, d_model: int, layers: int) -> dict:
     from polyopt_envs.text import Addition
     from polyopt_plugins.llm.hf import HFPolicy, save_char_llama
     from polyopt_plugins.llm.sft import sft
 
-    base = save_char_llama(root / "base", n_layer=2, d_model=128, n_head=4)
+    base = save_char_llama(root / "base", n_layer=layers, d_model=d_model, n_head=4)
     policy = HFPolicy.from_pretrained(str(base))
     t0 = time.perf_counter()
-    sft(policy, Addition(n_digits=N_DIGITS), steps=sft_steps, batch_size=64, lr=1e-3,
-        generator=torch.Generator().manual_seed(0))
+    sft(policy, Addition(n_digits=N_DIGITS), steps=sft_steps, batch_size=64, generator=torch.Generator().manual_seed(0))
     policy.model.save_pretrained(root / "sft")
     policy.tokenizer.tok.save_pretrained(root / "sft")
     n_params = sum(p.numel() for p in policy.parameters())
@@ -60,7 +88,7 @@ def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
     from polyopt_envs.text import Addition
 
     opt = polyopt.make("optimizer", name, Addition(n_digits=N_DIGITS), seed=seed, device="cpu", model=model,
-                       prompts_per_step=PROMPTS, completions_per_prompt=GROUP, lr=LR)
+                       prompts_per_step=PROMPTS, completions_per_prompt=GROUP)
     rows, times = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -69,7 +97,7 @@ def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
     keep = slice(1, None) if steps > 1 else slice(None)
     tokens = sum(r["tokens"] for r in rows[keep])
     out = {"s_per_step": sum(times[keep]) / len(times[keep]), "tokens_per_s": tokens / sum(times[keep]),
-           "accuracy": held_out(opt.policy.eval()), "peak_rss_mb": peak_mb()}
+           "accuracy": held_out(opt.policy.eval()), "peak_rss_mb": peak_mb(), "held_mb": held_mb(opt)}
     for part in ("generation", "scoring", "update"):
         out[part] = sum(r[f"time/{part}"] for r in rows[keep]) / len(times[keep])
     return out
@@ -95,7 +123,7 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
         return (scores @ torch.tensor([1.0, 0.5])).tolist()
 
     common = dict(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=PROMPTS * GROUP,
-                  num_generations=GROUP, max_completion_length=task.completion_len, learning_rate=LR,
+                  num_generations=GROUP, max_completion_length=task.completion_len, learning_rate=default_lr(),
                   lr_scheduler_type="constant", max_steps=steps, logging_steps=10**6, save_strategy="no",
                   report_to="none", use_cpu=True, bf16=False, seed=seed, temperature=1.0, beta=0.0,
                   max_grad_norm=1.0, warmup_steps=0, disable_tqdm=True)
@@ -135,12 +163,14 @@ def child(spec: str, model: str, steps: int, seed: int, threads: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--sft-steps", type=int, default=300)
+    ap.add_argument("--sft-steps", type=int, default=500)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--child", default="")
     ap.add_argument("--model", default="")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--d-model", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--only", default="polyopt-grpo,polyopt-rloo,trl-grpo,trl-rloo,polyopt-remax,polyopt-ppo")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -151,24 +181,25 @@ def main() -> None:
         print(json.dumps(out))
         return
     root = Path(tempfile.mkdtemp())
-    info = prepare(root, a.sft_steps)
+    info = prepare(root, a.sft_steps, a.d_model, a.layers)
     print(f"# tiny Llama: {info['params'] / 1e6:.2f} M params; SFT {a.sft_steps} steps in {info['sft_seconds']:.1f} s;"
           f" greedy held-out accuracy after SFT {info['sft_accuracy']:.3f}")
-    print(f"# {PROMPTS} prompts x {GROUP} completions, {a.steps} steps, {a.threads} thread(s), lr {LR}")
+    print(f"# {PROMPTS} prompts x {GROUP} completions, {a.steps} steps, {a.threads} thread(s), lr {default_lr()}")
     results = {}
     for spec in a.only.split(","):
         for seed in range(a.seeds):
             results[(spec, seed)] = child(spec, str(root / "sft"), a.steps, seed, a.threads)
             print(spec, seed, json.dumps(results[(spec, seed)]), flush=True)
-    print("\n| run | seed | s/step | tokens/s | gen s | score s | update s | peak RSS MB | acc SFT -> RL |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| run | seed | s/step | tokens/s | gen s | score s | update s | peak RSS MB | held MB | acc SFT -> RL |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (spec, seed), r in results.items():
         if "error" in r:
             print(f"| {spec} | {seed} | error: {r['error'][:80]} |")
             continue
         cols = [f"{r.get(k, float('nan')):.3f}" if k in r else "-" for k in ("s_per_step", "tokens_per_s",
                                                                             "generation", "scoring", "update")]
-        print(f"| {spec} | {seed} | " + " | ".join(cols) + f" | {r['peak_rss_mb']:.0f} | "
+        held = f"{r['held_mb']:.1f}" if "held_mb" in r else "-"
+        print(f"| {spec} | {seed} | " + " | ".join(cols) + f" | {r['peak_rss_mb']:.0f} | {held} | "
               f"{info['sft_accuracy']:.3f} -> {r['accuracy']:.3f} |")
 
 
