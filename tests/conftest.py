@@ -7,6 +7,10 @@ import os
 import pytest
 import torch
 
+# pytest-xdist runs one worker per core: more intra-op threads than that oversubscribe the CPU, which makes
+# small torch ops orders of magnitude slower on a loaded 2-core machine.
+torch.set_num_threads(1)
+
 try:
     from hypothesis import settings
 

@@ -74,7 +74,8 @@ def test_mc_hypervolume_within_four_standard_errors(points: np.ndarray, seed: in
     f, ref = torch.from_numpy(points), [1.1, 1.1, 1.1]
     exact = hypervolume(f, ref, method="exact")
     est, se = hypervolume_mc(f, ref, n_samples=20_000, generator=torch.Generator().manual_seed(seed))
-    assert abs(est - exact) <= 4 * se + 1e-12
+    # the sampled box is [ideal, ref]; slivers thinner than float resolution can make se 0 with a tiny bias
+    assert abs(est - exact) <= 4 * se + 1e-6 * max(exact, 1.0)
     assert hypervolume(f, ref, method="mc", n_samples=20_000) == hypervolume_mc(f, ref, n_samples=20_000)[0]
 
 
