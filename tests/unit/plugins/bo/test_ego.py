@@ -197,3 +197,28 @@ def test_incumbent_starts_still_improve() -> None:
     opt = EGO(bowl_2d(), seed=2, n_initial=5, incumbent_starts=1, **SMALL)
     run_steps(opt, 9)
     assert opt.result().f_best < best_of(opt, 5)
+
+
+def test_suggests_what_a_plain_botorch_loop_suggests_on_the_same_data() -> None:
+    # Guards the encoding to the unit cube, the outcome sign and best_f: on a box that is not the unit cube,
+    # EGO's point must score as well under a plain BoTorch model (normalized inputs, -f, LogEI) as that
+    # model's own optimum does.
+    from botorch.acquisition.analytic import LogExpectedImprovement
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.optim import optimize_acqf
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    problem = polyopt.make("objective", "branin")
+    opt = EGO(problem, seed=3, n_initial=8, num_restarts=4, raw_samples=128)
+    run_steps(opt, 8)
+    x = opt.ask(1)
+    lower, upper = problem.space.bounds
+    z, y = (opt.x_all - lower) / (upper - lower), -opt.f_all
+    model = SingleTaskGP(z, y)
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    acqf = LogExpectedImprovement(model, best_f=y.max())
+    unit = torch.stack([torch.zeros(2), torch.ones(2)]).to(z)
+    z_plain, value_plain = optimize_acqf(acqf, unit, q=1, num_restarts=4, raw_samples=128)
+    value = acqf(((x - lower) / (upper - lower)).unsqueeze(1))
+    assert float(value) >= float(value_plain) - 0.1
