@@ -43,7 +43,7 @@ def test_ego_with_constraints_falls_back_to_feasibility_then_improves() -> None:
         return ((x - 0.5) ** 2).sum(dim=-1), (0.85 - x[:, :1])
 
     opt = polyopt.make("optimizer", "ego", corner, seed=0, n_initial=4, **SMALL)
-    run_steps(opt, 12)
+    run_steps(opt, 10)
     result = opt.result()
     assert result.feasible
     assert result.f_best < 0.2
