@@ -10,7 +10,8 @@ feasible value minus the optimum; an infeasible run counts as +inf) or log10 hyp
 front, and seconds per model-based iteration, with the GP fit and the acquisition optimization timed
 separately where the method exposes them. Every job runs in its own process on one torch thread.
 
-Usage: ``python benchmarks/bo_vs_anchors.py [--seeds 10] [--jobs 2] [--problems branin,...] [--methods ...]``
+Usage: ``python benchmarks/bo_vs_anchors.py [--seeds 10] [--jobs 2] [--problems branin,...] [--methods ...]``;
+``--same-data hartmann6 --seeds 1`` checks step by step that polyopt suggests what a plain BoTorch loop would.
 """
 
 from __future__ import annotations
@@ -184,16 +185,55 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
 
 
 def report(rows: list[dict[str, Any]], problems: list[str], methods: list[str]) -> None:
-    print(f"{'problem':14s} {'method':13s} {'median':>8s} {'IQR':>17s} {'s/iter':>7s} {'fit s':>6s} {'acq s':>6s}")
+    print(f"{'problem':14s} {'method':13s} {'median':>8s} {'IQR':>17s} {'min-max':>17s} {'s/iter':>7s} "
+          f"{'fit s':>6s} {'acq s':>6s}")
     for p in problems:
         for m in methods:
             sel = [r for r in rows if r["problem"] == p and r["method"] == m]
             if not sel:
                 continue
-            lo, med, hi = quartiles([r["score"] for r in sel])
+            scores = [r["score"] for r in sel]
+            lo, med, hi = quartiles(scores)
             it, fit, acq = (statistics.median(r[k] for r in sel) for k in ("iter", "fit", "acq"))
-            print(f"{p:14s} {m:13s} {med:8.3f} [{lo:7.3f}, {hi:7.3f}] {it:7.3f} {fit:6.3f} {acq:6.3f}")
+            print(f"{p:14s} {m:13s} {med:8.3f} [{lo:7.3f}, {hi:7.3f}] [{min(scores):7.3f}, {max(scores):7.3f}] "
+                  f"{it:7.3f} {fit:6.3f} {acq:6.3f}")
     print("score: log10 final regret (one objective) or log10 HV difference (several); lower is better")
+
+
+def same_data(problem_name: str, seeds: int) -> None:
+    """Print, per model-based step, polyopt's point and a plain BoTorch LogEI loop's on the same data."""
+    import warnings
+
+    import polyopt
+    import torch
+    from botorch.acquisition.analytic import LogExpectedImprovement
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.optim import optimize_acqf
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    warnings.simplefilter("ignore")
+    problem, budget = make_problem(problem_name), PROBLEMS[problem_name]
+    lower, upper = problem.space.bounds.to(torch.float64)
+    unit = torch.stack([torch.zeros_like(lower), torch.ones_like(lower)])
+    for seed in range(seeds):
+        opt = polyopt.make("optimizer", "ego", problem, seed=seed, n_initial=N_INITIAL)
+        opt.evaluation_limit = budget
+        while opt.n_evaluations < budget:
+            if "fit_seconds" not in opt.step():
+                continue
+            z, y = (opt.x_all[:-1] - lower) / (upper - lower), -opt.f_all[:-1]
+            model = SingleTaskGP(z, y)
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+            acqf = LogExpectedImprovement(model, best_f=y.max())
+            z_plain, value_plain = optimize_acqf(acqf, unit, q=1, num_restarts=10, raw_samples=512)
+            z_new = (opt.x_all[-1:] - lower) / (upper - lower)
+            value = acqf(z_new.unsqueeze(1))
+            f_plain = problem.evaluate(lower + z_plain * (upper - lower)).f
+            print(f"seed {seed} n={z.shape[0]:3d}  log EI: polyopt {float(value):8.3f} plain {float(value_plain):8.3f}"
+                  f"  f: polyopt {float(opt.f_all[-1, 0]):9.4f} plain {float(f_plain[0, 0]):9.4f}  distance "
+                  f"{float((z_new - z_plain).norm()):.3f}",
+                  flush=True)
 
 
 def main() -> None:
@@ -202,7 +242,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="processes running jobs side by side")
     parser.add_argument("--problems", default=",".join(PROBLEMS))
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--same-data", metavar="PROBLEM", help="instead of the comparison: run polyopt's ego on "
+                        "PROBLEM and, at every model-based step, score its point and a plain BoTorch LogEI loop's "
+                        "point (fitted on the same data) under the plain loop's model")
     args = parser.parse_args()
+    if args.same_data:
+        same_data(args.same_data, args.seeds)
+        return
     problems, methods = args.problems.split(","), args.methods.split(",")
     jobs = [(m, p, s) for p in problems for s in range(args.seeds) for m in methods]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
