@@ -11,7 +11,7 @@ from torch import Tensor
 
 from polyopt.spaces import Space
 
-from .operators import Crossover, Mutation, _rand
+from .operators import Crossover, Mutation
 
 __all__ = ["OrderCrossover", "PartiallyMappedCrossover", "SwapMutation", "InversionMutation"]
 

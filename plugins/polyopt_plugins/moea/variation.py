@@ -28,7 +28,7 @@ from torch import Tensor
 from polyopt.errors import ConfigError, did_you_mean
 from polyopt.spaces import Product, Space
 
-from .operators import Crossover, Mutation
+from .operators import Crossover
 
 __all__ = ["OPERATORS", "ProductOperator", "Variation", "default_variation", "make_operator",
            "resolve_operator"]
