@@ -3,13 +3,15 @@
 All are minimized, as BoTorch's problems with ``negate=False``; bounds and constants are BoTorch's. Each has
 ``optimum`` (the best value) and ``optimizers`` (points where it is reached, from the same sources).
 
-- ``branin`` (2-D): 0.397887 at (-pi, 12.275), (pi, 2.275), (9.42478, 2.475).
-- ``hartmann6`` (6-D, ``[0, 1]^6``): -3.32237 at (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573).
+- ``branin`` (2-D): 0.397887357730 at (-pi, 12.275), (pi, 2.275), (9.42478, 2.475).
+- ``hartmann6`` (6-D, ``[0, 1]^6``): -3.322368004440 (refined with L-BFGS-B at gtol 1e-14 from the published
+  -3.32237) at (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573).
 - ``ackley``, ``levy``, ``rosenbrock`` (any ``dim``, default 2): 0 at the origin, at ones, at ones.
-- ``gramacy`` (2-D, two constraints ``g <= 0``, BoTorch's ``ConstrainedGramacy`` with slack ``= -g``): about
-  0.5998 at (0.1954, 0.4044) (Gramacy et al. 2016; approximate, the point is feasible to 1e-3).
+- ``gramacy`` (2-D, two constraints ``g <= 0``, BoTorch's ``ConstrainedGramacy`` with slack ``= -g``):
+  0.599788052010 at (0.195122688585, 0.404665363425) (Gramacy et al. 2016 give 0.5998; this value is SLSQP's
+  best of 400 starts at tolerance 1e-15, feasible to 1e-14).
 - ``constrained-hartmann6``: Hartmann6 subject to ``||x||^2 <= 1``. The unconstrained optimizer has
-  ``||x*||^2 = 0.8955``, so the constraint is inactive there and the optimum stays -3.32237; checked with 200
+  ``||x*||^2 = 0.8955``, so the constraint is inactive there and the optimum stays -3.322368; checked with 200
   SLSQP restarts from uniform points (scipy), none better.
 - ``branin-currin`` (2 objectives on ``[0, 1]^2``): both minimized (BoTorch's default), reference point
   ``(18, 6)`` (BoTorch's ``ref_point``, negated there only for ``negate=True``). ``pareto_front(n)`` is
@@ -69,7 +71,7 @@ class Branin(_Single):
     """Branin on ``[-5, 10] x [0, 15]``; three global minima of 0.397887."""
 
     name = "branin"
-    optimum = 0.397887
+    optimum = 0.397887357729738
     optimizers = ((-math.pi, 12.275), (math.pi, 2.275), (9.42478, 2.475))
 
     def __init__(self) -> None:
@@ -83,7 +85,7 @@ class Hartmann6(_Single):
     """Hartmann6 on ``[0, 1]^6``; six local minima, global minimum -3.32237."""
 
     name = "hartmann6"
-    optimum = -3.32237
+    optimum = -3.322368004440
     optimizers = (_H6_OPT,)
 
     def __init__(self) -> None:
@@ -148,12 +150,13 @@ class Rosenbrock(_AnyDim):
 
 
 class Gramacy(_Single):
-    """Minimize ``x_1 + x_2`` on ``[0, 1]^2`` under two constraints (Gramacy et al. 2016); optimum ~0.5998."""
+    """Minimize ``x_1 + x_2`` on ``[0, 1]^2`` under two constraints (Gramacy et al. 2016); optimum 0.599788052 at
+    (0.195122689, 0.404665363), where the first constraint is active."""
 
     name = "gramacy"
     n_constraints = 2
-    optimum = 0.5998
-    optimizers = ((0.1954, 0.4044),)
+    optimum = 0.599788052010
+    optimizers = ((0.195122688585, 0.404665363425),)
 
     def __init__(self) -> None:
         self.space = Box(0.0, 1.0, dim=2)

@@ -44,7 +44,7 @@ _OBJECTIVES = {
     "ackley": ("bo_problems:Ackley", "any dimension, multimodal with a deep funnel; optimum 0"),
     "levy": ("bo_problems:Levy", "any dimension, multimodal; optimum 0"),
     "rosenbrock": ("bo_problems:Rosenbrock", "any dimension >= 2, curved valley; optimum 0"),
-    "gramacy": ("bo_problems:Gramacy", "2-D linear objective, 2 constraints; optimum about 0.5998"),
+    "gramacy": ("bo_problems:Gramacy", "2-D linear objective, 2 constraints; optimum 0.599788"),
     "constrained-hartmann6": ("bo_problems:ConstrainedHartmann6", "Hartmann6 with ||x||^2 <= 1; optimum -3.32237"),
     "branin-currin": ("bo_problems:BraninCurrin", "2 objectives on [0, 1]^2, both minimized, ref point (18, 6)"),
 }
