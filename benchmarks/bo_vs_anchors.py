@@ -8,7 +8,8 @@ BoTorch loop is SingleTaskGP + qLogNEI (qLogNEHVI for several objectives) with 1
 Reported per problem and method, over seeds: median and interquartile range of the final log10 regret (best
 feasible value minus the optimum; an infeasible run counts as +inf) or log10 hypervolume difference to the true
 front, and seconds per model-based iteration, with the GP fit and the acquisition optimization timed
-separately where the method exposes them. Every job runs in its own process on one torch thread.
+separately where the method exposes them. Every job runs in its own process on one torch and one BLAS
+thread.
 
 Usage: ``python benchmarks/bo_vs_anchors.py [--seeds 10] [--jobs 2] [--problems branin,...] [--methods ...]``;
 ``--same-data hartmann6 --seeds 1`` checks step by step that polyopt suggests what a plain BoTorch loop would.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -249,6 +251,10 @@ def main() -> None:
     if args.same_data:
         same_data(args.same_data, args.seeds)
         return
+    # One BLAS thread in every job, set before any job imports NumPy (jobs are fresh processes): SciPy's
+    # OpenBLAS threads otherwise spin against torch's and the other job's, which slows every method that calls
+    # L-BFGS-B in a loop (polyopt and Optuna's GPSampler also limit them themselves).
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"
     problems, methods = args.problems.split(","), args.methods.split(",")
     jobs = [(m, p, s) for p in problems for s in range(args.seeds) for m in methods]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:

@@ -139,7 +139,10 @@ def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settin
     ref = acqf.model.train_inputs[0] if hasattr(acqf.model, "train_inputs") else None
     dtype = ref.dtype if ref is not None else torch.float64
     device = ref.device if ref is not None else torch.device("cpu")
-    options = {"maxiter": settings.maxiter, "batch_limit": settings.num_restarts}
+    # All starts in one L-BFGS-B batch; raw samples scored in one call too (BoTorch would otherwise score them
+    # in chunks of batch_limit: 52 model calls for 512 samples and 10 restarts, measured 0.4 s of a 1.1 s step).
+    options = {"maxiter": settings.maxiter, "batch_limit": settings.num_restarts,
+               "init_batch_limit": settings.raw_samples}
     if space.is_continuous:
         if bounds is None:
             bounds = torch.stack([torch.zeros(space.encoded_dim), torch.ones(space.encoded_dim)])

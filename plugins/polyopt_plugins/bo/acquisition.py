@@ -6,7 +6,8 @@ adds one with ``registry.add("acquisition", "acme.my-acq", "acme.module:build")`
 ``options`` an :class:`AcquisitionOptions`. A component whose function is analytic (one point, no pending
 points) hands over to its Monte Carlo counterpart when ``options.q > 1`` or points are pending, so every
 component can be asked for a batch while other points are being evaluated. A component that cannot handle
-constraints sets ``supports_constraints = False`` on itself; optimizers check it before a run.
+constraints sets ``supports_constraints = False`` on itself; optimizers check it before a run. The builtin
+analytic ones are BoTorch's, computing posterior moments with :mod:`polyopt_plugins.bo.moments`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,6 @@ from typing import Any
 
 import torch
 from botorch.acquisition import AcquisitionFunction
-from botorch.acquisition.analytic import (
-    LogConstrainedExpectedImprovement,
-    LogExpectedImprovement,
-    LogProbabilityOfFeasibility,
-    UpperConfidenceBound,
-)
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement, qLogProbabilityOfFeasibility
 from botorch.acquisition.monte_carlo import qUpperConfidenceBound
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
@@ -34,6 +29,7 @@ from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
 
 from polyopt.errors import ConfigError
+from polyopt_plugins.bo.moments import FastLogConstrainedEI, FastLogEI, FastLogPoF, FastUCB
 from polyopt_plugins.bo.surrogate import TrainingData
 
 __all__ = [
@@ -102,7 +98,7 @@ def log_ei(model: Model, data: TrainingData, options: AcquisitionOptions) -> Acq
         return constrained_log_ei(model, data, options)
     if _batched(data, options):
         return qlognei(model, data, options)
-    return LogExpectedImprovement(model, best_f=data.Y[:, 0].max())
+    return FastLogEI(model, best_f=data.Y[:, 0].max())
 
 
 def constrained_log_ei(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
@@ -115,9 +111,9 @@ def constrained_log_ei(model: Model, data: TrainingData, options: AcquisitionOpt
     if _batched(data, options):
         return qlognei(model, data, options)
     if not data.n_constraints:
-        return LogExpectedImprovement(model, best_f=best)
-    return LogConstrainedExpectedImprovement(model, best_f=best, objective_index=0,
-                                             constraints=_constraint_indices(data))
+        return FastLogEI(model, best_f=best)
+    return FastLogConstrainedEI(model, best_f=best, objective_index=0,
+                                        constraints=_constraint_indices(data))
 
 
 def probability_of_feasibility(model: Model, data: TrainingData, options: AcquisitionOptions
@@ -129,7 +125,7 @@ def probability_of_feasibility(model: Model, data: TrainingData, options: Acquis
     if _batched(data, options):
         return qLogProbabilityOfFeasibility(model, constraints=_mc_constraints(data), sampler=_sampler(options),
                                             X_pending=_pending(data))
-    return LogProbabilityOfFeasibility(model, constraints=_constraint_indices(data))
+    return FastLogPoF(model, constraints=_constraint_indices(data))
 
 
 def qlognei(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
@@ -144,7 +140,7 @@ def ucb(model: Model, data: TrainingData, options: AcquisitionOptions) -> Acquis
     """Upper confidence bound ``mean + sqrt(beta) * std`` (qUCB for batches or pending points)."""
     if _batched(data, options):
         return qUpperConfidenceBound(model, beta=options.beta, sampler=_sampler(options), X_pending=_pending(data))
-    return UpperConfidenceBound(model, beta=options.beta)
+    return FastUCB(model, beta=options.beta)
 
 
 def thompson(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:

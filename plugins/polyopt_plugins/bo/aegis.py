@@ -73,7 +73,7 @@ class AEGiS(BayesOptimizer):
         for _ in range(n):
             parts = [p for p in (data.pending, *chosen) if p is not None]
             pending = torch.cat(parts) if parts else None
-            chosen.append(self._choose(believer_model(model, data, pending), data, pending))
+            chosen.append(self._choose(believer_model(model, data, pending, self.config.model), data, pending))
         z = torch.cat(chosen)
         self.last_method = "candidates"
         return self.problem.space.decode(z).to(device=self.device, dtype=self.dtype)

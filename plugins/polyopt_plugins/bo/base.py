@@ -17,12 +17,13 @@ from typing import Any
 
 import torch
 from botorch.models import SingleTaskGP
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from polyopt import AskTellOptimizer, Evaluation, Result
 from polyopt.errors import EvaluationError
 from polyopt_plugins.bo.acqopt import AcqOptSettings
-from polyopt_plugins.bo.surrogate import TrainingData, fit_surrogate, hyperparameters, valid_rows
+from polyopt_plugins.bo.surrogate import MODELS, TrainingData, fit_surrogate, hyperparameters, valid_rows
 
 __all__ = ["BOConfig", "BayesOptimizer"]
 
@@ -43,6 +44,9 @@ class BOConfig:
     """L-BFGS-B iterations per start of the acquisition optimization."""
     fit_maxiter: int = 200
     """L-BFGS-B iterations of the GP hyperparameter fit."""
+    model: str = "polyopt"
+    """GP prior: ``"polyopt"`` (Matern-5/2 with heuristic lengthscale and noise priors, noise floor 1e-6) or
+    ``"botorch"`` (BoTorch's SingleTaskGP defaults, as Ax fits); see ``polyopt_plugins.bo.surrogate``."""
     incumbent_starts: int = 0
     """Acquisition-optimizer starts placed at the best observed points (continuous spaces, one point at a time),
     besides those chosen from raw samples: refines around the incumbents, as Optuna's GPSampler does."""
@@ -56,6 +60,8 @@ class BOConfig:
     with an error naming the problem."""
 
     def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"model={self.model!r}; expected one of {', '.join(map(repr, MODELS))}")
         if self.incumbent_starts < 0:
             raise ValueError(f"incumbent_starts={self.incumbent_starts}; expected 0 or more")
         for key in ("batch_size", "num_restarts", "raw_samples", "acq_maxiter", "fit_maxiter", "mc_samples",
@@ -180,7 +186,7 @@ class BayesOptimizer(AskTellOptimizer):
         """Fit the surrogate on ``data`` (warm-started from the previous fit when configured)."""
         start = time.perf_counter()
         warm = self._hypers if self.config.warm_start else None
-        model, fitted = fit_surrogate(data, warm_start=warm, maxiter=self.config.fit_maxiter)
+        model, fitted = fit_surrogate(data, warm_start=warm, maxiter=self.config.fit_maxiter, kind=self.config.model)
         if self.config.warm_start:
             self._hypers = hyperparameters(model) if fitted else None
         self.last_timing["fit_seconds"] = time.perf_counter() - start
@@ -190,7 +196,9 @@ class BayesOptimizer(AskTellOptimizer):
     def _propose_seeded(self, n: int) -> Tensor:
         seed = int(torch.randint(0, 2**31 - 1, (), generator=self.generator, device=self.device))
         devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
+        # One BLAS thread for SciPy's L-BFGS-B: its OpenBLAS threads otherwise spin against torch's (and against
+        # other workers'), measured to make a Branin GP fit 5x slower with two BO processes on two cores.
+        with torch.random.fork_rng(devices=devices), threadpool_limits(limits=1, user_api="blas"):
             torch.manual_seed(seed)
             data = self.training_data()
             model = self.fit_model(data)

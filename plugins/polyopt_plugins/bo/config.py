@@ -98,7 +98,7 @@ class CONFIG(BayesOptimizer):
         for i in range(n):
             pending = data.pending if not points else torch.cat(
                 [p for p in (data.pending, self.problem.space.encode(torch.cat(points))) if p is not None])
-            believed = believer_model(model, data, pending)
+            believed = believer_model(model, data, pending, self.config.model)
             x, declared = self._solve(believed, data, scale)
             if i == 0:  # a feasible observation refutes any declaration
                 self._declared = declared and not bool(data.feasible.any())

@@ -23,7 +23,7 @@ from polyopt_plugins.bo.acqopt import optimize_acquisition
 from polyopt_plugins.bo.acquisition import AcquisitionOptions
 from polyopt_plugins.bo.base import BayesOptimizer, BOConfig
 from polyopt_plugins.bo.ego import load_acquisition
-from polyopt_plugins.bo.surrogate import TrainingData, valid_rows
+from polyopt_plugins.bo.surrogate import TrainingData, lengthscales, valid_rows
 
 __all__ = ["TuRBO", "TuRBOConfig"]
 
@@ -102,7 +102,7 @@ class TuRBO(BayesOptimizer):
     def region(self, model: SingleTaskGP, data: TrainingData) -> Tensor:
         """``2 x e`` trust region around the best point of the restart, stretched by the lengthscales."""
         center = data.X[data.Y[:, 0].argmax()]
-        ls = model.covar_module.lengthscale.detach().reshape(-1)[: center.numel()]
+        ls = lengthscales(model)[0]
         weights = ls / ls.log().mean().exp()
         half = weights * self.length / 2.0
         return torch.stack([(center - half).clamp(0.0, 1.0), (center + half).clamp(0.0, 1.0)])

@@ -210,7 +210,7 @@ def test_suggests_what_a_plain_botorch_loop_suggests_on_the_same_data() -> None:
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
     problem = polyopt.make("objective", "branin")
-    opt = EGO(problem, seed=3, n_initial=8, num_restarts=4, raw_samples=128)
+    opt = EGO(problem, seed=3, n_initial=8, num_restarts=4, raw_samples=128, model="botorch")
     run_steps(opt, 8)
     x = opt.ask(1)
     lower, upper = problem.space.bounds
