@@ -168,6 +168,12 @@ def _gamma_log_prob(x: Tensor, concentration: float, rate: float) -> Tensor:
     return torch.distributions.Gamma(concentration, rate).log_prob(x)
 
 
+def _gamma_log_density(x: Tensor, concentration: float, rate: float) -> Tensor:
+    # torch.distributions.Gamma's log_prob in closed form (its constructor and checks cost more than the math)
+    const = concentration * math.log(rate) - math.lgamma(concentration)
+    return const + (concentration - 1) * x.log() - rate * x
+
+
 def map_loss_and_grad(theta: Tensor, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """:func:`map_objective` and its gradient in closed form, without autograd (a tenth of the time at the
     sizes BO fits; checked against autograd in tests).
@@ -195,8 +201,8 @@ def map_loss_and_grad(theta: Tensor, X: Tensor, y: Tensor) -> tuple[Tensor, Tens
            - 0.5 * n * math.log(2 * math.pi))
     a_s, b_s = _OUTPUTSCALE_PRIOR
     a_n, b_n = _NOISE_PRIOR
-    prior = ((-0.1 * (ls**2 + ls.pow(-2))).sum(-1) + _gamma_log_prob(s, a_s, b_s)
-             + _gamma_log_prob(noise, a_n, b_n))
+    prior = ((-0.1 * (ls**2 + ls.pow(-2))).sum(-1) + _gamma_log_density(s, a_s, b_s)
+             + _gamma_log_density(noise, a_n, b_n))
     A = W * (s[:, None, None] * 5.0 / 3.0 * (1 + math.sqrt(5) * r) * decay)  # k x n x n, symmetric
     # sum_ab A_ab (z_aj - z_bj)^2 = 2 sum_a z_aj^2 rowsum(A)_a - 2 sum_a z_aj (A Z)_aj
     g_ls = (Z**2 * A.sum(-1, keepdim=True)).sum(-2) - (Z * (A @ Z)).sum(-2)  # = tr(W dK) / 2
