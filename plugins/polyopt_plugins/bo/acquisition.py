@@ -133,7 +133,7 @@ def qlognei(model: Model, data: TrainingData, options: AcquisitionOptions) -> Ac
     objective = GenericMCObjective(_Column(0)) if data.Y.shape[-1] > 1 else None
     return qLogNoisyExpectedImprovement(model, X_baseline=data.X, sampler=_sampler(options), objective=objective,
                                         constraints=_mc_constraints(data), X_pending=_pending(data),
-                                        prune_baseline=True, cache_root=False)
+                                        prune_baseline=True)
 
 
 def ucb(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
@@ -159,7 +159,7 @@ def qlognehvi(model: Model, data: TrainingData, options: AcquisitionOptions) -> 
     return qLogNoisyExpectedHypervolumeImprovement(
         model, ref_point=options.ref_point, X_baseline=data.X, sampler=_sampler(options),
         objective=IdentityMCMultiOutputObjective(outcomes=outcomes), constraints=_mc_constraints(data),
-        X_pending=_pending(data), prune_baseline=True, cache_root=False)
+        X_pending=_pending(data), prune_baseline=True)
 
 
 def qlogparego(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
@@ -167,8 +167,7 @@ def qlogparego(model: Model, data: TrainingData, options: AcquisitionOptions) ->
     outcomes = list(range(data.n_objectives))
     return qLogNParEGO(model, X_baseline=data.X, scalarization_weights=options.weights, sampler=_sampler(options),
                        objective=IdentityMCMultiOutputObjective(outcomes=outcomes),
-                       constraints=_mc_constraints(data), X_pending=_pending(data), prune_baseline=True,
-                       cache_root=False)
+                       constraints=_mc_constraints(data), X_pending=_pending(data), prune_baseline=True)
 
 
 ucb.supports_constraints = False  # type: ignore[attr-defined]

@@ -12,8 +12,10 @@ Two GP priors are available (``BOConfig.model``):
   that keeps it within roughly [0.3, 3] of the unit cube (the shape Optuna's GPSampler puts on ``1/l^2``), a
   Gamma(2, 1) prior on the output scale, and a Gamma(1.1, 30) prior on the noise variance with a floor of 1e-6.
   The low floor lets the model interpolate deterministic objectives closely near the incumbent, where BoTorch's
-  floor of 1e-4 blurs the last digits; measured over 4 seeds (benchmarks/RESULTS.md) it lowered the median
-  final log10 regret from -2.48 to -3.46 on Branin and from -1.09 to -2.55 on Hartmann6.
+  floor of 1e-4 blurs the last digits. Measured over 4 seeds it lowered EGO's median final log10 regret from
+  -2.48 to -3.46 on Branin and from -1.09 to -2.55 on Hartmann6 (10-seed comparisons with the anchors are in
+  benchmarks/RESULTS.md). It is fitted by :func:`_fit_map`: the same maximum a posteriori fit BoTorch's
+  ``fit_gpytorch_mll`` computes (tested), with the objective and its gradient in closed form.
 - ``"botorch"``: BoTorch's ``SingleTaskGP`` defaults (RBF kernel, dimension-scaled log-normal lengthscale prior,
   noise floor 1e-4), which is what Ax fits.
 """
