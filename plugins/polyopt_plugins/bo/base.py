@@ -11,11 +11,13 @@ global generator seeded from the optimizer's own generator inside a forked RNG s
 from __future__ import annotations
 
 import time
+import warnings
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from botorch.exceptions.warnings import OptimizationWarning
 from botorch.models import SingleTaskGP
 from threadpoolctl import threadpool_limits
 from torch import Tensor
@@ -203,7 +205,11 @@ class BayesOptimizer(AskTellOptimizer):
             data = self.training_data()
             model = self.fit_model(data)
             start = time.perf_counter()
-            x = self.propose(n, model, data)
+            with warnings.catch_warnings():
+                # BoTorch warns when an L-BFGS-B start ends abnormally and retries with new starts by itself
+                warnings.filterwarnings("ignore", message="Optimization failed", category=RuntimeWarning)
+                warnings.filterwarnings("ignore", category=OptimizationWarning)
+                x = self.propose(n, model, data)
             self.last_timing["acq_seconds"] = time.perf_counter() - start
         return x
 
