@@ -30,13 +30,22 @@ from botorch.acquisition.analytic import (
 )
 from torch import Tensor
 
-__all__ = ["FastLogConstrainedEI", "FastLogEI", "FastLogPoF", "FastUCB", "PosteriorMoments", "matern52", "sq_dist"]
+__all__ = ["FastLogConstrainedEI", "FastLogEI", "FastLogPoF", "FastUCB", "PosteriorMoments", "matern52", "sq_dist",
+           "training_tensors"]
 
 
 def sq_dist(a: Tensor, b: Tensor) -> Tensor:
     """Squared Euclidean distances ``... x n x p`` between the rows of ``a: ... x n x e`` and ``b: ... x p x e``."""
     a2, b2 = (a**2).sum(-1, keepdim=True), (b**2).sum(-1, keepdim=True)
     return (a2 - 2 * a @ b.transpose(-1, -2) + b2.transpose(-1, -2)).clamp_min(0.0)
+
+
+def training_tensors(model: Any) -> tuple[Tensor, Tensor]:
+    """A ``SingleTaskGP``'s training data per output, detached: ``X: k x n x e`` and ``y: k x n`` (the model's
+    standardized targets), whether it has one output or a batch of ``k``."""
+    k, X = model.num_outputs, model.train_inputs[0]
+    X = X.expand(k, *X.shape[-2:]) if X.dim() == 2 else X
+    return X.detach(), model.train_targets.reshape(k, -1).detach()
 
 
 def matern52(d2: Tensor) -> Tensor:
@@ -117,9 +126,7 @@ class PosteriorMoments:
             return None
         k = model.num_outputs
         with torch.no_grad():
-            X = model.train_inputs[0]
-            X = X.expand(k, *X.shape[-2:]) if X.dim() == 2 else X  # k x n x e
-            y = model.train_targets.reshape(k, -1)
+            X, y = training_tensors(model)
             lengthscale = base.lengthscale.detach().reshape(k, 1, -1)
             outputscale = (covar.outputscale.detach().reshape(k) if scaled
                            else torch.ones(k, dtype=X.dtype, device=X.device))

@@ -229,10 +229,10 @@ def _fit_map(model: SingleTaskGP, maxiter: int) -> bool:
     import numpy as np
     from scipy.optimize import minimize
 
+    from polyopt_plugins.bo.moments import training_tensors
+
     k = model.num_outputs
-    X = model.train_inputs[0]
-    X = (X.expand(k, *X.shape[-2:]) if X.dim() == 2 else X).detach()
-    y = model.train_targets.reshape(k, -1).detach()
+    X, y = training_tensors(model)
     e = X.shape[-1]
     base, covar = model.covar_module.base_kernel, model.covar_module
     with torch.no_grad():
