@@ -13,7 +13,9 @@ steps. Each run is a separate child process (so peak RSS is its own); one proces
 polyopt runs with its documented defaults (``TrainerConfig``: lr 3e-5, clip 0.2, temperature 1, grad norm 1,
 no KL); TRL gets the same values. "held MB" is the memory the algorithm itself holds after its last step:
 the unique storages of parameters, gradients, optimizer states, reference and critic models (activations are
-transient and not included); peak RSS is dominated by the Python/torch runtime at 0.53 M parameters.
+transient and not included); peak RSS is dominated by the Python/torch runtime at 0.53 M parameters, so the
+peak RSS above the process's RSS just before the trainer is built (libraries imported, nothing loaded) is
+reported too: what the run itself adds — weights, reference, critic, optimizer state and activations.
 
 Reported: seconds per step (first step excluded as warm-up), generated tokens/s end to end, polyopt's
 per-step breakdown (generation, scoring, update), peak RSS, greedy held-out accuracy after SFT and after RL,
@@ -68,6 +70,15 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_mb() -> float:
+    """Current resident set size (Linux; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):
+        return peak_mb()
+
+
 def prepare(root: Path, sft_steps: int, d_model: int, layers: int) -> dict:
     from polyopt_envs.text import Addition
     from polyopt_plugins.llm.hf import HFPolicy, save_char_llama
@@ -84,9 +95,12 @@ def prepare(root: Path, sft_steps: int, d_model: int, layers: int) -> dict:
 
 
 def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
+    import transformers  # noqa: F401  (imported before the baseline, as the TRL runs do)
+
     import polyopt
     from polyopt_envs.text import Addition
 
+    base = rss_mb()
     opt = polyopt.make("optimizer", name, Addition(n_digits=N_DIGITS), seed=seed, device="cpu", model=model,
                        prompts_per_step=PROMPTS, completions_per_prompt=GROUP)
     rows, times = [], []
@@ -97,7 +111,8 @@ def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
     keep = slice(1, None) if steps > 1 else slice(None)
     tokens = sum(r["tokens"] for r in rows[keep])
     out = {"s_per_step": sum(times[keep]) / len(times[keep]), "tokens_per_s": tokens / sum(times[keep]),
-           "accuracy": held_out(opt.policy.eval()), "peak_rss_mb": peak_mb(), "held_mb": held_mb(opt)}
+           "peak_rss_mb": peak_mb(), "peak_above_start_mb": peak_mb() - base, "held_mb": held_mb(opt),
+           "accuracy": held_out(opt.policy.eval())}
     for part in ("generation", "scoring", "update"):
         out[part] = sum(r[f"time/{part}"] for r in rows[keep]) / len(times[keep])
     return out
@@ -131,6 +146,7 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
         args, cls = trl.GRPOConfig(**common, loss_type="grpo"), trl.GRPOTrainer
     else:
         args, cls = trl.RLOOConfig(**common), trl.RLOOTrainer
+    base = rss_mb()
     tok = transformers.AutoTokenizer.from_pretrained(model)
     lm = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
     times: list[float] = []
@@ -147,8 +163,8 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
     trainer.train()
     keep = times[1:] if len(times) > 1 else times
     tokens = sum(generated[1:]) if len(generated) > 1 else sum(generated)
-    return {"s_per_step": sum(keep) / len(keep), "tokens_per_s": tokens / sum(keep),
-            "accuracy": held_out(HFPolicy(trainer.model, tok).eval()), "peak_rss_mb": peak_mb()}
+    return {"s_per_step": sum(keep) / len(keep), "tokens_per_s": tokens / sum(keep), "peak_rss_mb": peak_mb(),
+            "peak_above_start_mb": peak_mb() - base, "accuracy": held_out(HFPolicy(trainer.model, tok).eval())}
 
 
 def child(spec: str, model: str, steps: int, seed: int, threads: int) -> dict:
@@ -190,8 +206,9 @@ def main() -> None:
         for seed in range(a.seeds):
             results[(spec, seed)] = child(spec, str(root / "sft"), a.steps, seed, a.threads)
             print(spec, seed, json.dumps(results[(spec, seed)]), flush=True)
-    print("\n| run | seed | s/step | tokens/s | gen s | score s | update s | peak RSS MB | held MB | acc SFT -> RL |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| run | seed | s/step | tokens/s | gen s | score s | update s | peak RSS MB | above start MB | held MB "
+          "| acc SFT -> RL |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (spec, seed), r in results.items():
         if "error" in r:
             print(f"| {spec} | {seed} | error: {r['error'][:80]} |")
@@ -199,7 +216,8 @@ def main() -> None:
         cols = [f"{r.get(k, float('nan')):.3f}" if k in r else "-" for k in ("s_per_step", "tokens_per_s",
                                                                             "generation", "scoring", "update")]
         held = f"{r['held_mb']:.1f}" if "held_mb" in r else "-"
-        print(f"| {spec} | {seed} | " + " | ".join(cols) + f" | {r['peak_rss_mb']:.0f} | {held} | "
+        print(f"| {spec} | {seed} | " + " | ".join(cols) + f" | {r['peak_rss_mb']:.0f} | "
+              f"{r['peak_above_start_mb']:.0f} | {held} | "
               f"{info['sft_accuracy']:.3f} -> {r['accuracy']:.3f} |")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import torch
 from torch import Tensor, nn
 
 from polyopt_plugins.llm.policy import Policy
@@ -28,7 +27,5 @@ class Critic(nn.Module):
 
     def forward(self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor, completion_mask: Tensor) -> Tensor:
         """``n x L`` values of the states before each completion token (zero on padding)."""
-        ids = torch.cat([prompt, completion], dim=1)
-        mask = torch.cat([prompt_mask, completion_mask], dim=1)
-        hidden = self.body.hidden(ids, mask)[:, prompt.shape[1] - 1:-1]  # (n, L, d)
+        hidden = self.body.completion_hidden(prompt, prompt_mask, completion, completion_mask)  # (n, L, d)
         return self.value_head(hidden).squeeze(-1) * completion_mask

@@ -2,8 +2,8 @@
 interface (transformers is imported only here; ``pip install polyopt[llm]``).
 
 Generation goes through the shared sampler; for Llama-style models each decoded token takes the lean step of
-:mod:`~polyopt_plugins.llm.hf_lean` (static KV cache, layers called directly), other architectures use the
-model's own forward and ``DynamicCache``. The reference model for a LoRA policy is
+:mod:`~polyopt_plugins.llm.hf_lean` (static KV cache, layers called directly) and scoring and the update its
+lean forward, which runs each group's shared prompt once; other architectures use the model's own forward and ``DynamicCache``. The reference model for a LoRA policy is
 the same model with its adapters switched off (no copy). :func:`save_char_llama` writes a tiny Llama with a
 character tokenizer to a directory — for tests and benchmarks, since no model hub is reachable.
 """
@@ -20,7 +20,8 @@ import torch
 from torch import Tensor
 
 from polyopt.errors import ConfigError
-from polyopt_plugins.llm.hf_lean import LeanCache, lean_decode, lean_prefill, supports_lean
+from polyopt_plugins.llm.hf_lean import (LeanCache, lean_completion_hidden, lean_decode, lean_hidden, lean_prefill,
+                                         supports_lean)
 from polyopt_plugins.llm.policy import Policy, positions
 from polyopt_plugins.llm.tokenizer import DEFAULT_CHARS
 
@@ -75,8 +76,8 @@ class HFPolicy(Policy):
     Args:
         model: the causal LM (optionally a peft model).
         tokenizer: its Hugging Face tokenizer.
-        lean: decode with the lean static-cache step where the architecture allows (False: always the model's
-            own forward per token).
+        lean: use the lean forward passes where the architecture allows (False: always the model's own
+            forward).
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, lean: bool = True) -> None:
@@ -107,9 +108,17 @@ class HFPolicy(Policy):
         return base.get_decoder()
 
     def hidden(self, ids: Tensor, mask: Tensor) -> Tensor:
+        if self.lean:
+            return lean_hidden(self._decoder(), ids, mask)
         out = self._decoder()(input_ids=ids, attention_mask=mask.long(), position_ids=positions(mask),
                               use_cache=False)
         return out.last_hidden_state
+
+    def completion_hidden(self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor,
+                          completion_mask: Tensor) -> Tensor:
+        if self.lean:
+            return lean_completion_hidden(self._decoder(), prompt, prompt_mask, completion, completion_mask)
+        return super().completion_hidden(prompt, prompt_mask, completion, completion_mask)
 
     def head(self, hidden: Tensor) -> Tensor:
         return self.model.get_output_embeddings()(hidden)

@@ -1,4 +1,4 @@
-"""A lean decode step for Llama-style Hugging Face models: a static KV cache and the layers called directly.
+"""Lean forward passes for Llama-style Hugging Face models: the layers called directly, a static KV cache.
 
 ``model(...)`` per generated token rebuilds the causal mask, grows a ``DynamicCache`` by concatenation and walks
 the generic output plumbing; at a few hundred thousand parameters that overhead is most of the decode time. Here
@@ -8,6 +8,12 @@ rotary embedding, MLP, head — with the keys and values written in place and on
 per layer. The weights and numerics are the model's (greedy outputs equal the generic path; tested), so LoRA
 adapters wrapped by peft are used as they are. Architectures whose attention differs (extra norms, sliding
 windows, biases on the output) fall back to the generic path: :func:`supports_lean` decides.
+
+:func:`lean_hidden` is the same idea for a whole-sequence forward (one boolean causal-and-padding mask instead of
+the model's mask machinery), and :func:`lean_completion_hidden` the forward of scoring and the update: each
+distinct prompt runs once and its keys and values are shared by the completions of its group, so a batch of 16
+prompts x 8 completions computes the prompt tokens 16 times instead of 128. Both are differentiable like the
+model's own forward.
 """
 
 from __future__ import annotations
@@ -19,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from polyopt_plugins.llm.policy import positions
+from polyopt_plugins.llm.policy import distinct_prompts, positions
 
-__all__ = ["LeanCache", "supports_lean", "lean_prefill", "lean_decode"]
+__all__ = ["LeanCache", "lean_completion_hidden", "lean_decode", "lean_hidden", "lean_prefill", "supports_lean"]
 
 #: model types whose decoder layer is exactly norm -> rotary attention -> residual -> norm -> MLP -> residual
 LEAN_TYPES = ("llama", "mistral", "qwen2")
@@ -96,3 +102,76 @@ def lean_decode(decoder: Any, head: Any, token: Tensor, cache: LeanCache, t: int
         x = x + layer.mlp(layer.post_attention_layernorm(x))
     cache.next_pos = cache.next_pos + 1
     return head(decoder.norm(x)[:, 0])
+
+
+def _allowed(mask: Tensor) -> Tensor:
+    """``n x 1 x T x T`` causal attention over the real tokens of ``mask`` (``n x T``); a padding position attends
+    to itself only, so its (unused) output stays finite."""
+    length = mask.shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool, device=mask.device).tril_()
+    eye = torch.eye(length, dtype=torch.bool, device=mask.device)
+    return ((causal & mask[:, None, :]) | eye).unsqueeze(1)
+
+
+def _layer(layer: Any, x: Tensor, cos: Tensor, sin: Tensor, allowed: Tensor,
+           past: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """One decoder layer on ``x`` (``n x T x d``), its tokens attending to ``past`` keys and values (``n x H_kv x
+    S x d_head``, prepended) and to each other under ``allowed`` (``n x 1 x T x (S + T)``); returns the new
+    ``x`` and the layer's keys and values of ``x``'s tokens."""
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    attn = layer.self_attn
+    n, length = x.shape[:2]
+    h = layer.input_layernorm(x)
+    q, k, v = (proj(h).view(n, length, -1, attn.head_dim).transpose(1, 2)
+               for proj in (attn.q_proj, attn.k_proj, attn.v_proj))  # each (n, H, T, d_head)
+    q, k = apply_rotary_pos_emb(q, k, cos, sin)
+    keys, values = (k, v) if past is None else (torch.cat([past[0], k], 2), torch.cat([past[1], v], 2))
+    o = F.scaled_dot_product_attention(q, keys, values, attn_mask=allowed, scale=attn.scaling,
+                                       dropout_p=attn.attention_dropout if attn.training else 0.0,
+                                       enable_gqa=q.shape[1] != k.shape[1])
+    x = x + attn.o_proj(o.transpose(1, 2).reshape(n, length, -1))
+    return x + layer.mlp(layer.post_attention_layernorm(x)), k, v
+
+
+def lean_hidden(decoder: Any, ids: Tensor, mask: Tensor) -> Tensor:
+    """``n x T x d`` last hidden states of ``ids`` (``n x T``, left-padded, bool ``mask``), as the decoder's own
+    forward computes them at every real position."""
+    x = decoder.embed_tokens(ids)
+    cos, sin = decoder.rotary_emb(x, positions(mask))
+    allowed = _allowed(mask)
+    for layer in decoder.layers:
+        x = _layer(layer, x, cos, sin, allowed)[0]
+    return decoder.norm(x)
+
+
+def lean_completion_hidden(decoder: Any, prompt: Tensor, prompt_mask: Tensor, completion: Tensor,
+                           completion_mask: Tensor) -> Tensor:
+    """``n x L x d`` hidden states predicting each completion token, each distinct prompt run once.
+
+    The completions of a GRPO group share one prompt: the prompt rows are deduplicated, run through the layers
+    once, and their keys and values (and the last prompt position's hidden state) are gathered back to every
+    completion, which then runs over its own tokens only. Equal to one forward over the concatenation at every
+    real position, gradients included (the gather's backward sums the completions' contributions to a prompt).
+    """
+    first, inverse = distinct_prompts(prompt, prompt_mask)
+    ids_u, mask_u = prompt[first], prompt_mask[first]
+    x = decoder.embed_tokens(ids_u)
+    cos, sin = decoder.rotary_emb(x, positions(mask_u))
+    allowed = _allowed(mask_u)
+    past = []
+    for layer in decoder.layers:
+        x, k, v = _layer(layer, x, cos, sin, allowed)
+        past.append((k[inverse], v[inverse]))
+    last = decoder.norm(x[:, -1:])[inverse]  # (n, 1, d): the last prompt position predicts completion token 0
+    if completion.shape[1] == 1:
+        return last
+    tokens, mask = completion[:, :-1], completion_mask[:, :-1]  # the last token predicts nothing asked for
+    y = decoder.embed_tokens(tokens)
+    at = prompt_mask.long().sum(-1, keepdim=True) + torch.arange(tokens.shape[1], device=prompt.device)
+    cos, sin = decoder.rotary_emb(y, at)
+    own = _allowed(mask)
+    allowed = torch.cat([prompt_mask[:, None, None, :].expand(-1, 1, tokens.shape[1], -1), own], dim=-1)
+    for layer, kv in zip(decoder.layers, past, strict=True):
+        y = _layer(layer, y, cos, sin, allowed, kv)[0]
+    return torch.cat([last, decoder.norm(y)], dim=1)

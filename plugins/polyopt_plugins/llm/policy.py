@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Policy", "Tokenizer", "completion_logprobs", "positions"]
+__all__ = ["Policy", "Tokenizer", "completion_logprobs", "distinct_prompts", "positions"]
 
 
 class Tokenizer(Protocol):
@@ -35,6 +35,20 @@ def positions(mask: Tensor) -> Tensor:
     return (mask.long().cumsum(-1) - 1).clamp_min(0)
 
 
+def distinct_prompts(prompt: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """The distinct rows of a left-padded ``n x P`` prompt batch (the completions of a group repeat theirs).
+
+    Returns:
+        ``(first, inverse)``: ``u`` row indices, one per distinct prompt, and ``n`` indices into them
+        (``prompt[first][inverse]`` equals ``prompt``).
+    """
+    _, inverse = torch.unique(prompt.masked_fill(~mask, -1), dim=0, return_inverse=True)
+    n, u = prompt.shape[0], int(inverse.max()) + 1
+    first = torch.full((u,), n, dtype=torch.long, device=prompt.device).scatter_reduce_(
+        0, inverse, torch.arange(n, device=prompt.device), "amin")
+    return first, inverse
+
+
 class Policy(nn.Module):
     """A causal language model with a tokenizer."""
 
@@ -48,6 +62,15 @@ class Policy(nn.Module):
     @abstractmethod
     def head(self, hidden: Tensor) -> Tensor:
         """``... x V`` logits from ``... x d`` hidden states."""
+
+    def completion_hidden(self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor,
+                          completion_mask: Tensor) -> Tensor:
+        """``n x L`` hidden states that predict each completion token: position ``P - 1 + j`` of the prompt
+        (``n x P``, left-padded) followed by the completion (``n x L``). One forward over the concatenation; a
+        model may override it to run each distinct prompt once (the completions of a group share theirs)."""
+        ids = torch.cat([prompt, completion], dim=1)
+        mask = torch.cat([prompt_mask, completion_mask], dim=1)
+        return self.hidden(ids, mask)[:, prompt.shape[1] - 1:-1]
 
     @abstractmethod
     def prefill(self, ids: Tensor, mask: Tensor, max_new_tokens: int) -> tuple[Tensor, Any]:
@@ -72,10 +95,7 @@ def completion_logprobs(policy: Policy, prompt: Tensor, prompt_mask: Tensor, com
     Returns:
         ``n x L`` token log-probabilities (zero on padding) and the full log-softmax or None.
     """
-    ids = torch.cat([prompt, completion], dim=1)
-    mask = torch.cat([prompt_mask, completion_mask], dim=1)
-    p = prompt.shape[1]
-    hidden = policy.hidden(ids, mask)[:, p - 1:-1]  # (n, L, d): position j predicts completion token j
+    hidden = policy.completion_hidden(prompt, prompt_mask, completion, completion_mask)  # (n, L, d)
     log_probs = torch.log_softmax(policy.head(hidden).float(), dim=-1)  # (n, L, V)
     token = log_probs.gather(-1, completion.unsqueeze(-1)).squeeze(-1) * completion_mask
     return token, (log_probs if full else None)

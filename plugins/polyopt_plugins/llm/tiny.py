@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from polyopt_plugins.llm.policy import Policy, positions
+from polyopt_plugins.llm.policy import Policy, distinct_prompts, positions
 from polyopt_plugins.llm.tokenizer import CharTokenizer
 
 __all__ = ["TinyConfig", "TinyGPT", "KVCache"]
@@ -110,6 +110,35 @@ class TinyGPT(Policy):
             x = x + block.mlp(block.ln2(x))
         return self.ln_f(x)
 
+    def _blocks(self, x: Tensor, allowed: Tensor,
+                past: list[tuple[Tensor, Tensor]] | None = None) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """Blocks over ``x`` (``n x t x d``), its tokens attending to ``past`` (per layer ``(keys, values)``,
+        prepended) and to each other; returns the final-norm hidden states and each layer's keys and values."""
+        kv = []
+        for i, block in enumerate(self.blocks):
+            q, k, v = block.attn.split(block.ln1(x))
+            kv.append((k, v))
+            if past is not None:
+                k, v = torch.cat([past[i][0], k], 2), torch.cat([past[i][1], v], 2)
+            x = x + block.attn.attend(q, k, v, allowed)
+            x = x + block.mlp(block.ln2(x))
+        return self.ln_f(x), kv
+
+    def completion_hidden(self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor,
+                          completion_mask: Tensor) -> Tensor:
+        """Each distinct prompt runs once; the completions of its group attend to its keys and values."""
+        first, inverse = distinct_prompts(prompt, prompt_mask)
+        mask_u = prompt_mask[first]
+        h, kv = self._blocks(self.tok(prompt[first]) + self.pos(positions(mask_u)), self._allowed(mask_u))
+        last = h[:, -1:][inverse]  # (n, 1, d): the last prompt position predicts completion token 0
+        if completion.shape[1] == 1:
+            return last
+        tokens, mask = completion[:, :-1], completion_mask[:, :-1]  # the last token predicts nothing asked for
+        at = prompt_mask.long().sum(-1, keepdim=True) + torch.arange(tokens.shape[1], device=prompt.device)
+        allowed = torch.cat([prompt_mask.unsqueeze(1).expand(-1, tokens.shape[1], -1), self._allowed(mask)], -1)
+        h, _ = self._blocks(self.tok(tokens) + self.pos(at), allowed, [(k[inverse], v[inverse]) for k, v in kv])
+        return torch.cat([last, h], dim=1)
+
     @staticmethod
     def _allowed(mask: Tensor) -> Tensor:
         """``n x T x T`` causal and padding mask; every position may see itself (keeps padded rows finite)."""
@@ -118,8 +147,7 @@ class TinyGPT(Policy):
         return (causal & mask.unsqueeze(1)) | torch.eye(t, dtype=torch.bool, device=mask.device)
 
     def hidden(self, ids: Tensor, mask: Tensor) -> Tensor:
-        x = self.tok(ids) + self.pos(positions(mask))
-        return self._run(x, self._allowed(mask), None, 0)
+        return self._blocks(self.tok(ids) + self.pos(positions(mask)), self._allowed(mask))[0]
 
     def head(self, hidden: Tensor) -> Tensor:
         return self.lm_head(hidden)

@@ -68,6 +68,23 @@ def test_lean_decode_equals_the_models_own_forward(policy: HFPolicy, temperature
             tok = la.argmax(-1)
 
 
+def test_lean_whole_sequence_forward_and_its_gradient_equal_the_models_own(policy: HFPolicy) -> None:
+    generic = HFPolicy(policy.model, policy.tokenizer.tok, lean=False)
+    ids, mask = policy.tokenizer.batch_encode(["12+3=45", "4+56=", "rev:abc=cba", "7"])
+    mask[1, -1] = False  # a padded completion position inside the sequence, as after an early stop
+    grads = []
+    for p in (policy, generic):
+        policy.model.zero_grad(set_to_none=True)
+        h = p.hidden(ids, mask)
+        assert torch.isfinite(h).all()
+        (h * mask.unsqueeze(-1)).pow(2).sum().backward()
+        grads.append((h[mask].detach(), [w.grad.clone() for w in policy.model.parameters()]))
+    torch.testing.assert_close(grads[0][0], grads[1][0], atol=1e-4, rtol=1e-4)
+    for a, b in zip(grads[0][1], grads[1][1], strict=True):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-4)
+    policy.model.zero_grad(set_to_none=True)
+
+
 class Varied(Addition):
     """Rewards distinct characters, so random completions get different rewards (non-zero advantages)."""
 

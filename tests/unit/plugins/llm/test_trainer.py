@@ -39,8 +39,10 @@ def test_remax_gets_a_greedy_rollout_and_ppo_a_critic() -> None:
 
 
 def test_kl_penalty_grows_once_the_policy_moves() -> None:
-    opt = make("grpo", kl_coef=0.1, kl_in="loss", lr=1e-2, reward_weights=[0.0, 1.0])
+    # rewards with a spread move the policy away from its reference (all-zero rewards would leave it in place)
+    opt = make("grpo", ParityTask(), kl_coef=0.1, kl_in="loss", lr=1e-2, temperature=2.0)
     metrics = [opt.step() for _ in range(4)]
+    assert metrics[0]["kl_exact"] == pytest.approx(0.0, abs=1e-6)
     assert metrics[-1]["kl_exact"] > 0 and metrics[-1]["kl_estimate"] > 0
 
 
