@@ -14,8 +14,8 @@ polyopt runs with its documented defaults (``TrainerConfig``: lr 3e-5, clip 0.2,
 no KL); TRL gets the same values. "held MB" is the memory the algorithm itself holds after its last step:
 the unique storages of parameters, gradients, optimizer states, reference and critic models (activations are
 transient and not included); peak RSS is dominated by the Python/torch runtime at 0.53 M parameters, so the
-peak RSS above the process's RSS just before the trainer is built (libraries imported, nothing loaded) is
-reported too: what the run itself adds — weights, reference, critic, optimizer state and activations.
+peak RSS above the process's RSS just before the trainer is built (libraries imported and warmed by loading
+the model once and dropping it, one optimizer step) is reported too: what the run itself adds — weights, reference, critic, optimizer state and activations.
 
 Reported: seconds per step (first step excluded as warm-up), generated tokens/s end to end, polyopt's
 per-step breakdown (generation, scoring, update), peak RSS, greedy held-out accuracy after SFT and after RL,
@@ -70,6 +70,23 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def warm_libraries(model: str) -> None:
+    """Load and drop the model and take one optimizer step, so library code imported on first use (the model
+    classes, and torch._dynamo, ~80 MB, which the first ``optimizer.step()`` imports and ``import trl`` already
+    has) is in the baseline of every run."""
+    import gc
+
+    import transformers
+
+    transformers.AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+    transformers.AutoTokenizer.from_pretrained(model)
+    w = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.AdamW([w])
+    w.sum().backward()
+    opt.step()
+    gc.collect()
+
+
 def rss_mb() -> float:
     """Current resident set size (Linux; elsewhere the peak so far)."""
     try:
@@ -95,11 +112,10 @@ def prepare(root: Path, sft_steps: int, d_model: int, layers: int) -> dict:
 
 
 def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
-    import transformers  # noqa: F401  (imported before the baseline, as the TRL runs do)
-
     import polyopt
     from polyopt_envs.text import Addition
 
+    warm_libraries(model)
     base = rss_mb()
     opt = polyopt.make("optimizer", name, Addition(n_digits=N_DIGITS), seed=seed, device="cpu", model=model,
                        prompts_per_step=PROMPTS, completions_per_prompt=GROUP)
@@ -146,6 +162,7 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
         args, cls = trl.GRPOConfig(**common, loss_type="grpo"), trl.GRPOTrainer
     else:
         args, cls = trl.RLOOConfig(**common), trl.RLOOTrainer
+    warm_libraries(model)
     base = rss_mb()
     tok = transformers.AutoTokenizer.from_pretrained(model)
     lm = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)

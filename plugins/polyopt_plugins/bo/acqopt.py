@@ -1,8 +1,9 @@
 """Acquisition optimization over continuous, integer, categorical and mixed spaces.
 
 Continuous spaces are optimized in the encoded unit cube with ``optimize_acqf`` (multi-start L-BFGS-B from the
-best of ``raw_samples`` quasi-random points). Spaces with Integer, Binary or Categorical columns are optimized
-in the space's own point representation (integers as integers, categories as indices) with BoTorch's
+best of ``raw_samples`` quasi-random points); for analytic LogEI on the default GP the same starts and the same
+batched L-BFGS-B get the value and gradient in closed form instead of through autograd. Spaces with Integer,
+Binary or Categorical columns are optimized in the space's own point representation (integers as integers, categories as indices) with BoTorch's
 ``optimize_acqf_mixed_alternating``: continuous L-BFGS-B steps with the discrete columns fixed, alternating with
 discrete neighbourhood search — a discrete column is never a rounded continuous optimum. The acquisition
 function, defined on encoded inputs, is wrapped by :class:`PointSpaceAcquisition` so it reads points directly.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.monte_carlo import MCAcquisitionFunction
@@ -21,6 +23,7 @@ from botorch.optim.initializers import gen_batch_initial_conditions
 from torch import Tensor
 
 from polyopt.spaces import Box, Categorical, Integer, Product, Space
+from polyopt_plugins.bo.moments import FastLogEI, PosteriorMoments, log_ei_and_grad, matern52
 
 __all__ = ["AcqOptSettings", "optimize_acquisition", "PointSpaceAcquisition", "column_kinds"]
 
@@ -120,6 +123,43 @@ def _starts(acqf: AcquisitionFunction, bounds: Tensor, settings: AcqOptSettings,
     return torch.cat([chosen, near.to(chosen)])
 
 
+def _closed_form_log_ei(acqf: AcquisitionFunction) -> PosteriorMoments | None:
+    """The moments of a ``FastLogEI`` whose value and gradient :func:`log_ei_and_grad` computes, else None."""
+    m = getattr(acqf, "moments", None)
+    if (isinstance(acqf, FastLogEI) and m is not None and m.kernel is matern52 and m.y_std.numel() == 1
+            and getattr(acqf, "posterior_transform", None) is None and getattr(acqf, "X_pending", None) is None):
+        return m
+    return None
+
+
+def _optimize_log_ei(acqf: AcquisitionFunction, m: PosteriorMoments, bounds: Tensor, settings: AcqOptSettings,
+                     starts: Tensor | None) -> Tensor:
+    """``1 x e`` maximizer of LogEI: BoTorch's starts and its batched L-BFGS-B (one independent run per start, at
+    BoTorch's default tolerances), fed value and gradient in closed form (:func:`log_ei_and_grad`) instead of
+    through autograd — what ``optimize_acqf`` does with a third less time per call."""
+    from botorch.optim.batched_lbfgs_b import fmin_l_bfgs_b_batched, translate_bounds_for_lbfgsb
+
+    if starts is None:
+        starts = gen_batch_initial_conditions(acqf, bounds, q=1, num_restarts=settings.num_restarts,
+                                              raw_samples=settings.raw_samples,
+                                              options={"init_batch_limit": settings.raw_samples})
+    dtype, device = bounds.dtype, bounds.device
+    best_f, maximize = acqf.best_f, bool(acqf.maximize)
+
+    def negative(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        value, grad = log_ei_and_grad(m, torch.from_numpy(x).to(device=device, dtype=dtype), best_f, maximize)
+        return -value.cpu().numpy(), -grad.cpu().numpy()
+
+    box = translate_bounds_for_lbfgsb(lower_bounds=bounds[0].tolist(), upper_bounds=bounds[1].tolist(),
+                                      num_features=bounds.shape[1], q=1)
+    x0 = starts.detach().reshape(starts.shape[0], -1).cpu().numpy()
+    xs, _, _ = fmin_l_bfgs_b_batched(negative, x0, bounds=box, maxiter=settings.maxiter)
+    x = torch.from_numpy(xs).to(device=device, dtype=dtype).clamp(bounds[0], bounds[1])
+    with torch.no_grad():
+        values = acqf(x.unsqueeze(1))
+    return x[values.argmax()].unsqueeze(0)
+
+
 def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settings: AcqOptSettings, *,
                          bounds: Tensor | None = None, incumbents: Tensor | None = None) -> tuple[Tensor, str]:
     """Maximize ``acqf`` over ``space`` and return ``q`` new points.
@@ -134,7 +174,8 @@ def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settin
 
     Returns:
         ``(x, method)``: ``q x d`` valid points (float64 like the model), and the BoTorch optimizer used
-        (``"optimize_acqf"`` or ``"optimize_acqf_mixed_alternating"``).
+        (``"optimize_acqf"``, ``"batched_lbfgs_b"`` for LogEI in closed form, or
+        ``"optimize_acqf_mixed_alternating"``).
     """
     ref = acqf.model.train_inputs[0] if hasattr(acqf.model, "train_inputs") else None
     dtype = ref.dtype if ref is not None else torch.float64
@@ -148,6 +189,9 @@ def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settin
             bounds = torch.stack([torch.zeros(space.encoded_dim), torch.ones(space.encoded_dim)])
         bounds = bounds.to(device=device, dtype=dtype)
         starts = _starts(acqf, bounds, settings, incumbents) if q == 1 else None
+        moments = _closed_form_log_ei(acqf) if q == 1 else None
+        if moments is not None:
+            return space.decode(_optimize_log_ei(acqf, moments, bounds, settings, starts)), "batched_lbfgs_b"
         z, _ = optimize_acqf(acqf, bounds=bounds, q=q, num_restarts=settings.num_restarts,
                              raw_samples=None if starts is not None else settings.raw_samples,
                              options=options, sequential=_sequential(acqf, q), batch_initial_conditions=starts)

@@ -115,6 +115,47 @@ def test_fast_acquisitions_equal_botorchs_and_unknown_models_keep_botorchs_path(
     torch.testing.assert_close(acqf(x), LogExpectedImprovement(other, best_f=best)(x))
 
 
+@pytest.mark.parametrize("maximize", [True, False])
+def test_log_ei_gradient_in_closed_form_equals_autograds_into_both_tails(maximize: bool) -> None:
+    data = hartmann_data(20, 3, seed=4)
+    model, _ = fit_surrogate(TrainingData(data.X, data.Y[:, :1], 1, 0))
+    y = data.Y[:, 0]
+    # incumbents from deep in the tail (u ~ -40: log h far below what exp underflows to) to far beyond the data
+    for best in (y.max() + 40 * y.std(), y.max(), y.median(), y.min() - 40 * y.std()):
+        x = torch.cat([torch.rand(12, 1, 6, dtype=torch.float64), data.X[:2].unsqueeze(1)]).requires_grad_(True)
+        fast, ref = FastLogEI(model, best_f=best, maximize=maximize), LogExpectedImprovement(model, best_f=best,
+                                                                                             maximize=maximize)
+        value, value_ref = fast(x), ref(x)
+        torch.testing.assert_close(value, value_ref)
+        (g,) = torch.autograd.grad(value.sum(), x)
+        (g_ref,) = torch.autograd.grad(value_ref.sum(), x)
+        assert bool(torch.isfinite(g).all())
+        torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-8)
+
+
+def test_closed_form_log_ei_optimization_finds_what_optimize_acqf_finds_from_the_same_starts() -> None:
+    from botorch.optim import optimize_acqf
+    from botorch.optim.initializers import gen_batch_initial_conditions
+
+    from polyopt_plugins.bo.acqopt import AcqOptSettings, _closed_form_log_ei, _optimize_log_ei
+
+    data = hartmann_data(25, 1, seed=5)
+    model, _ = fit_surrogate(data)
+    acqf = FastLogEI(model, best_f=data.Y[:, 0].max())
+    m = _closed_form_log_ei(acqf)
+    assert m is not None
+    bounds = torch.stack([torch.zeros(6), torch.ones(6)]).to(torch.float64)
+    torch.manual_seed(0)
+    starts = gen_batch_initial_conditions(acqf, bounds, q=1, num_restarts=6, raw_samples=128)
+    x = _optimize_log_ei(acqf, m, bounds, AcqOptSettings(num_restarts=6), starts)
+    x_ref, _ = optimize_acqf(acqf, bounds, q=1, num_restarts=6, batch_initial_conditions=starts,
+                             options={"maxiter": 200})
+    with torch.no_grad():
+        value, value_ref = float(acqf(x.unsqueeze(0))), float(acqf(x_ref.unsqueeze(0)))
+    assert value >= value_ref - 1e-9
+    torch.testing.assert_close(x, x_ref, atol=1e-5, rtol=0)
+
+
 def test_an_unknown_model_name_is_refused_with_the_choices() -> None:
     with pytest.raises(Exception, match=r"model='matern'.*'polyopt', 'botorch'"):
         polyopt.make("optimizer", "ego", polyopt.make("objective", "branin"), model="matern")
