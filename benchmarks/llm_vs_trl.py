@@ -15,7 +15,8 @@ no KL); TRL gets the same values. "held MB" is the memory the algorithm itself h
 the unique storages of parameters, gradients, optimizer states, reference and critic models (activations are
 transient and not included); peak RSS is dominated by the Python/torch runtime at 0.53 M parameters, so the
 peak RSS above the process's RSS just before the trainer is built (libraries imported and warmed by loading
-the model once and dropping it, one optimizer step) is reported too: what the run itself adds — weights, reference, critic, optimizer state and activations.
+the model once and dropping it, one optimizer step) is reported too: what the run itself adds — weights,
+reference, critic, optimizer state and activations. ``--lr`` runs both libraries at another learning rate.
 
 Reported: seconds per step (first step excluded as warm-up), generated tokens/s end to end, polyopt's
 per-step breakdown (generation, scoring, update), peak RSS, greedy held-out accuracy after SFT and after RL,
@@ -38,10 +39,13 @@ import torch
 N_DIGITS, PROMPTS, GROUP = 2, 16, 8
 
 
+LR: float | None = None  # --lr: both libraries at another learning rate than polyopt's default
+
+
 def default_lr() -> float:
     from polyopt_plugins.llm.config import TrainerConfig
 
-    return TrainerConfig().lr
+    return LR if LR is not None else TrainerConfig().lr
 
 
 def held_mb(opt) -> float:
@@ -118,7 +122,7 @@ def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
     warm_libraries(model)
     base = rss_mb()
     opt = polyopt.make("optimizer", name, Addition(n_digits=N_DIGITS), seed=seed, device="cpu", model=model,
-                       prompts_per_step=PROMPTS, completions_per_prompt=GROUP)
+                       lr=default_lr(), prompts_per_step=PROMPTS, completions_per_prompt=GROUP)
     rows, times = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -186,7 +190,7 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
 
 def child(spec: str, model: str, steps: int, seed: int, threads: int) -> dict:
     cmd = [sys.executable, __file__, "--child", spec, "--model", model, "--steps", str(steps), "--seed",
-           str(seed), "--threads", str(threads)]
+           str(seed), "--threads", str(threads)] + (["--lr", str(LR)] if LR is not None else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
@@ -204,9 +208,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=None, help="learning rate for both libraries (default: polyopt's)")
     ap.add_argument("--only", default="polyopt-grpo,polyopt-rloo,trl-grpo,trl-rloo,polyopt-remax,polyopt-ppo")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    global LR
+    LR = a.lr
     if a.child:
         lib, name = a.child.split("-", 1)
         out = run_polyopt(name, a.model, a.steps, a.seed) if lib == "polyopt" else run_trl(name, a.model, a.steps,
