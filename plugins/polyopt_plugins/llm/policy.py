@@ -42,8 +42,12 @@ def distinct_prompts(prompt: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         ``(first, inverse)``: ``u`` row indices, one per distinct prompt, and ``n`` indices into them
         (``prompt[first][inverse]`` equals ``prompt``).
     """
+    n = prompt.shape[0]
+    if n == 0:
+        empty = torch.zeros(0, dtype=torch.long, device=prompt.device)
+        return empty, empty
     _, inverse = torch.unique(prompt.masked_fill(~mask, -1), dim=0, return_inverse=True)
-    n, u = prompt.shape[0], int(inverse.max()) + 1
+    u = int(inverse.max()) + 1
     first = torch.full((u,), n, dtype=torch.long, device=prompt.device).scatter_reduce_(
         0, inverse, torch.arange(n, device=prompt.device), "amin")
     return first, inverse
@@ -65,7 +69,7 @@ class Policy(nn.Module):
 
     def completion_hidden(self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor,
                           completion_mask: Tensor) -> Tensor:
-        """``n x L`` hidden states that predict each completion token: position ``P - 1 + j`` of the prompt
+        """``n x L x d`` hidden states that predict each completion token: position ``P - 1 + j`` of the prompt
         (``n x P``, left-padded) followed by the completion (``n x L``). One forward over the concatenation; a
         model may override it to run each distinct prompt once (the completions of a group share theirs)."""
         ids = torch.cat([prompt, completion], dim=1)

@@ -35,6 +35,8 @@ def test_distinct_prompts_maps_each_row_to_its_first_occurrence() -> None:
     first, inverse = distinct_prompts(prompt, mask)
     assert torch.equal(prompt[first][inverse], prompt) and torch.equal(mask[first][inverse], mask)
     assert sorted(first.tolist()) == [0, 1, 3]
+    first, inverse = distinct_prompts(prompt[:0], mask[:0])  # an empty batch (every group filtered out)
+    assert first.numel() == inverse.numel() == 0
 
 
 @pytest.mark.parametrize("length", [1, 4])
