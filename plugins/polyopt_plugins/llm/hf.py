@@ -11,6 +11,7 @@ character tokenizer to a directory — for tests and benchmarks, since no model 
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from torch import Tensor
 
 from polyopt.errors import ConfigError
 from polyopt_plugins.llm.hf_lean import (LeanCache, lean_completion_hidden, lean_decode, lean_hidden, lean_prefill,
-                                         supports_lean)
+                                         returned_cache, supports_lean)
 from polyopt_plugins.llm.policy import Policy, positions
 from polyopt_plugins.llm.tokenizer import DEFAULT_CHARS
 
@@ -34,6 +35,12 @@ def _transformers() -> Any:
     except ImportError as exc:
         raise ConfigError("a Hugging Face model needs transformers: pip install 'polyopt[llm]'") from exc
     return transformers
+
+
+def _cache_keyword(model: Any) -> str:
+    """The keyword a model's forward takes its KV cache under: ``cache`` (transformers >= 5.x, where
+    ``past_key_values`` is deprecated and goes in 5.40) or ``past_key_values`` (earlier versions)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 class HFTokenizer:
@@ -87,6 +94,8 @@ class HFPolicy(Policy):
         self.hidden_size = int(model.config.hidden_size)
         self.lora = hasattr(model, "disable_adapter")
         self.lean = lean and supports_lean(self._decoder())
+        base = model.get_base_model() if self.lora else model
+        self._cache_keyword = _cache_keyword(base)
 
     @classmethod
     def from_pretrained(cls, path: str, *, lora_rank: int = 0) -> HFPolicy:
@@ -130,15 +139,15 @@ class HFPolicy(Policy):
         full = torch.cat([mask, mask.new_ones(n, max_new_tokens)], dim=1)
         out = self.model(input_ids=ids, attention_mask=mask.long(), position_ids=positions(mask), use_cache=True,
                          logits_to_keep=1)
-        return out.logits[:, -1], _Cache(out.past_key_values, full, mask.long().sum(-1), p)
+        return out.logits[:, -1], _Cache(returned_cache(out), full, mask.long().sum(-1), p)
 
     def decode(self, token: Tensor, cache: _Cache | LeanCache, t: int) -> Tensor:
         if isinstance(cache, LeanCache):
             return lean_decode(self._decoder(), self.model.get_output_embeddings(), token, cache, t)
         at = cache.prompt_len + t
         out = self.model(input_ids=token.unsqueeze(1), attention_mask=cache.mask[:, :at + 1].long(),
-                         position_ids=cache.next_pos.unsqueeze(1), past_key_values=cache.past, use_cache=True)
-        cache.past, cache.next_pos = out.past_key_values, cache.next_pos + 1
+                         position_ids=cache.next_pos.unsqueeze(1), use_cache=True, **{self._cache_keyword: cache.past})
+        cache.past, cache.next_pos = returned_cache(out), cache.next_pos + 1
         return out.logits[:, -1]
 
     @contextlib.contextmanager

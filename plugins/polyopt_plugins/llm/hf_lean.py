@@ -27,7 +27,8 @@ from torch import Tensor
 
 from polyopt_plugins.llm.policy import distinct_prompts, positions
 
-__all__ = ["LeanCache", "lean_completion_hidden", "lean_decode", "lean_hidden", "lean_prefill", "supports_lean"]
+__all__ = ["LeanCache", "lean_completion_hidden", "lean_decode", "lean_hidden", "lean_prefill", "returned_cache",
+           "supports_lean"]
 
 #: model types whose decoder layer is exactly norm -> rotary attention -> residual -> norm -> MLP -> residual
 LEAN_TYPES = ("llama", "mistral", "qwen2")
@@ -52,6 +53,13 @@ class LeanCache:
     prompt_len: int
 
 
+def returned_cache(out: Any) -> Any:
+    """The KV cache in a model's output: ``out.cache`` (transformers >= 5.x, where ``past_key_values`` is
+    deprecated and goes in 5.40) or ``out.past_key_values`` (earlier versions)."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
 def supports_lean(decoder: Any) -> bool:
     """Whether ``decoder`` (a ``*Model`` under ``*ForCausalLM``) can use the lean decode step."""
     cfg = decoder.config
@@ -68,7 +76,7 @@ def lean_prefill(model: Any, ids: Tensor, mask: Tensor, max_new_tokens: int) -> 
     n, p = ids.shape
     out = model(input_ids=ids, attention_mask=mask.long(), position_ids=positions(mask), use_cache=True,
                 logits_to_keep=1)
-    layers = out.past_key_values.layers
+    layers = returned_cache(out).layers
 
     def grow(t: Tensor) -> Tensor:  # (n, H_kv, P, d) -> (n, H_kv, P + max_new, d)
         return torch.cat([t, t.new_zeros(*t.shape[:2], max_new_tokens, t.shape[3])], dim=2)
