@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from polyopt.study.analysis import METRIC_NAMES, ProblemData, RunData, collect
-from polyopt.study.definition import Study
+from polyopt.study.definition import Study, _budget_dict
 from polyopt.study.plots import convergence_png, fronts_png, palette
 from polyopt.study.storage import Storage
 
-__all__ = ["write_report"]
+__all__ = ["budget_text", "write_report"]
 
 _CSS = """
 body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;background:#f6f7f9;
@@ -127,7 +127,7 @@ def _html(study: Study, runs: list[RunData], problems: list[ProblemData]) -> str
              ("run time (sum)", _duration(sum(r.wall_time for r in runs)))]
     parts = [f"<h1>Study <code>{html.escape(study.name)}</code></h1>",
              f'<div class="sub">{len(labels)} optimizers × {len(study.problems)} problems × '
-             f"{len(study.seeds)} seeds · budget {html.escape(_budget(study.budget))} · generated "
+             f"{len(study.seeds)} seeds · budget {html.escape(budget_text(study))} · generated "
              f"{time.strftime('%Y-%m-%d %H:%M')}</div>",
              '<div class="cards">' + "".join(f'<div class="card"><b>{v}</b><span>{k}</span></div>'
                                              for k, v in cards) + "</div>"]
@@ -198,6 +198,15 @@ def _pval(st: dict[str, Any]) -> str:
     if p is None:
         return "–"
     return f"{p:.3g}" + (" ▼" if st.get("verdict") == "worse" else " ≈")
+
+
+def budget_text(study: Study) -> str:
+    """The study's budget, followed by any problem's or optimizer's own (which override it for their runs)."""
+    own = [(s.label, s.budget) for s in (*study.problems, *study.optimizers) if s.budget is not None]
+    text = _budget(study.budget)
+    if own:
+        text += " (" + "; ".join(f"{label}: {_budget(_budget_dict(b))}" for label, b in own) + ")"
+    return text
 
 
 def _budget(budget: dict[str, Any]) -> str:

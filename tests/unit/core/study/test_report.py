@@ -53,3 +53,26 @@ def test_json_and_run_exports_cover_every_run(report: Path) -> None:
         assert len(list(csv.DictReader(fh))) == 12
     with open(report.parent / "metrics.csv") as fh:
         assert {r["metric"] for r in csv.DictReader(fh)} == {"hv", "igd", "best"}
+
+
+def test_the_header_names_each_optimizers_own_budget_beside_the_studys() -> None:
+    from polyopt.study.report import budget_text
+
+    study = Study("b", optimizers=["random-search", {"name": "sobol-search", "label": "Sobol", "budget": {"evaluations": 30}}],
+                  problems=["zdt1"], budget=5000)
+    assert budget_text(study) == "5,000 evaluations (Sobol: 30 evaluations)"
+    assert budget_text(Study("c", optimizers=["random-search"], problems=["zdt1"], budget=64)) == "64 evaluations"
+
+
+def test_the_evaluation_axis_turns_logarithmic_when_budgets_differ_twentyfold() -> None:
+    import numpy as np
+
+    from polyopt.study.plots import convergence_png, log_evaluation_axis
+
+    def curve(end: int) -> dict[str, np.ndarray]:
+        x = np.linspace(10, end, 5)
+        return {"x": x, "median": np.log(x), "q25": np.log(x) - 0.1, "q75": np.log(x) + 0.1}
+
+    mixed = {"NSGA-II": curve(5000), "qLogNEHVI": curve(30)}
+    assert log_evaluation_axis(mixed) and not log_evaluation_axis({"a": curve(5000), "b": curve(4000)})
+    assert convergence_png(mixed, {"NSGA-II": "C0", "qLogNEHVI": "C1"}, "hv", "t").startswith(b"\x89PNG")
