@@ -3,9 +3,10 @@ interface (transformers is imported only here; ``pip install polyopt[llm]``).
 
 Generation goes through the shared sampler; for Llama-style models each decoded token takes the lean step of
 :mod:`~polyopt_plugins.llm.hf_lean` (static KV cache, layers called directly) and scoring and the update its
-lean forward, which runs each group's shared prompt once; other architectures use the model's own forward and ``DynamicCache``. The reference model for a LoRA policy is
-the same model with its adapters switched off (no copy). :func:`save_char_llama` writes a tiny Llama with a
-character tokenizer to a directory — for tests and benchmarks, since no model hub is reachable.
+lean forward, which runs each group's shared prompt once; other architectures use the model's own forward and
+``DynamicCache``. The reference model for a LoRA policy is the same model with its adapters switched off (no
+copy). :func:`save_char_llama` writes a tiny Llama with a character tokenizer to a directory — for tests and
+benchmarks, since no model hub is reachable.
 """
 
 from __future__ import annotations
