@@ -155,11 +155,9 @@ def _optimize_log_ei(acqf: AcquisitionFunction, m: PosteriorMoments, bounds: Ten
     box = translate_bounds_for_lbfgsb(lower_bounds=bounds[0].tolist(), upper_bounds=bounds[1].tolist(),
                                       num_features=bounds.shape[1], q=1)
     x0 = starts.detach().reshape(starts.shape[0], -1).cpu().numpy()
-    xs, _, _ = fmin_l_bfgs_b_batched(negative, x0, bounds=box, maxiter=settings.maxiter)
-    x = torch.from_numpy(xs).to(device=device, dtype=dtype).clamp(bounds[0], bounds[1])
-    with torch.no_grad():
-        values = acqf(x.unsqueeze(1))
-    return x[values.argmax()].unsqueeze(0)
+    xs, fs, _ = fmin_l_bfgs_b_batched(negative, x0, bounds=box, maxiter=settings.maxiter)  # within the bounds
+    best = int(np.nanargmin(fs)) if np.isfinite(fs).any() else 0
+    return torch.from_numpy(xs[best:best + 1]).to(device=device, dtype=dtype)
 
 
 def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settings: AcqOptSettings, *,

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from polyopt_plugins.llm.policy import distinct_prompts, positions
+from polyopt_plugins.llm.policy import causal_allowed, distinct_prompts, positions
 
 __all__ = ["LeanCache", "lean_completion_hidden", "lean_decode", "lean_hidden", "lean_prefill", "returned_cache",
            "supports_lean"]
@@ -112,15 +112,6 @@ def lean_decode(decoder: Any, head: Any, token: Tensor, cache: LeanCache, t: int
     return head(decoder.norm(x)[:, 0])
 
 
-def _allowed(mask: Tensor) -> Tensor:
-    """``n x 1 x T x T`` causal attention over the real tokens of ``mask`` (``n x T``); a padding position attends
-    to itself only, so its (unused) output stays finite."""
-    length = mask.shape[1]
-    causal = torch.ones(length, length, dtype=torch.bool, device=mask.device).tril_()
-    eye = torch.eye(length, dtype=torch.bool, device=mask.device)
-    return ((causal & mask[:, None, :]) | eye).unsqueeze(1)
-
-
 def _layer(layer: Any, x: Tensor, cos: Tensor, sin: Tensor, allowed: Tensor,
            past: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """One decoder layer on ``x`` (``n x T x d``), its tokens attending to ``past`` keys and values (``n x H_kv x
@@ -147,7 +138,7 @@ def lean_hidden(decoder: Any, ids: Tensor, mask: Tensor) -> Tensor:
     forward computes them at every real position."""
     x = decoder.embed_tokens(ids)
     cos, sin = decoder.rotary_emb(x, positions(mask))
-    allowed = _allowed(mask)
+    allowed = causal_allowed(mask).unsqueeze(1)
     for layer in decoder.layers:
         x = _layer(layer, x, cos, sin, allowed)[0]
     return decoder.norm(x)
@@ -166,7 +157,7 @@ def lean_completion_hidden(decoder: Any, prompt: Tensor, prompt_mask: Tensor, co
     ids_u, mask_u = prompt[first], prompt_mask[first]
     x = decoder.embed_tokens(ids_u)
     cos, sin = decoder.rotary_emb(x, positions(mask_u))
-    allowed = _allowed(mask_u)
+    allowed = causal_allowed(mask_u).unsqueeze(1)
     past = []
     for layer in decoder.layers:
         x, k, v = _layer(layer, x, cos, sin, allowed)
@@ -178,7 +169,7 @@ def lean_completion_hidden(decoder: Any, prompt: Tensor, prompt_mask: Tensor, co
     y = decoder.embed_tokens(tokens)
     at = prompt_mask.long().sum(-1, keepdim=True) + torch.arange(tokens.shape[1], device=prompt.device)
     cos, sin = decoder.rotary_emb(y, at)
-    own = _allowed(mask)
+    own = causal_allowed(mask).unsqueeze(1)
     allowed = torch.cat([prompt_mask[:, None, None, :].expand(-1, 1, tokens.shape[1], -1), own], dim=-1)
     for layer, kv in zip(decoder.layers, past, strict=True):
         y = _layer(layer, y, cos, sin, allowed, kv)[0]

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Policy", "Tokenizer", "completion_logprobs", "distinct_prompts", "positions"]
+__all__ = ["Policy", "Tokenizer", "causal_allowed", "completion_logprobs", "distinct_prompts", "positions"]
 
 
 class Tokenizer(Protocol):
@@ -33,6 +33,15 @@ class Tokenizer(Protocol):
 def positions(mask: Tensor) -> Tensor:
     """``n x T`` position ids from a left-padded bool mask (0 at the first real token)."""
     return (mask.long().cumsum(-1) - 1).clamp_min(0)
+
+
+def causal_allowed(mask: Tensor) -> Tensor:
+    """``n x T x T`` bool: which positions each position may attend to — earlier or equal real tokens of the
+    left-padded bool ``mask`` (``n x T``); a padding position sees itself only, so its (unused) output stays
+    finite."""
+    t = mask.shape[1]
+    causal = torch.ones(t, t, dtype=torch.bool, device=mask.device).tril_()
+    return (causal & mask.unsqueeze(1)) | torch.eye(t, dtype=torch.bool, device=mask.device)
 
 
 def distinct_prompts(prompt: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from polyopt_plugins.llm.policy import Policy, distinct_prompts, positions
+from polyopt_plugins.llm.policy import Policy, causal_allowed, distinct_prompts, positions
 from polyopt_plugins.llm.tokenizer import CharTokenizer
 
 __all__ = ["TinyConfig", "TinyGPT", "KVCache"]
@@ -129,25 +129,18 @@ class TinyGPT(Policy):
         """Each distinct prompt runs once; the completions of its group attend to its keys and values."""
         first, inverse = distinct_prompts(prompt, prompt_mask)
         mask_u = prompt_mask[first]
-        h, kv = self._blocks(self.tok(prompt[first]) + self.pos(positions(mask_u)), self._allowed(mask_u))
+        h, kv = self._blocks(self.tok(prompt[first]) + self.pos(positions(mask_u)), causal_allowed(mask_u))
         last = h[:, -1:][inverse]  # (n, 1, d): the last prompt position predicts completion token 0
         if completion.shape[1] == 1:
             return last
         tokens, mask = completion[:, :-1], completion_mask[:, :-1]  # the last token predicts nothing asked for
         at = prompt_mask.long().sum(-1, keepdim=True) + torch.arange(tokens.shape[1], device=prompt.device)
-        allowed = torch.cat([prompt_mask.unsqueeze(1).expand(-1, tokens.shape[1], -1), self._allowed(mask)], -1)
+        allowed = torch.cat([prompt_mask.unsqueeze(1).expand(-1, tokens.shape[1], -1), causal_allowed(mask)], -1)
         h, _ = self._blocks(self.tok(tokens) + self.pos(at), allowed, [(k[inverse], v[inverse]) for k, v in kv])
         return torch.cat([last, h], dim=1)
 
-    @staticmethod
-    def _allowed(mask: Tensor) -> Tensor:
-        """``n x T x T`` causal and padding mask; every position may see itself (keeps padded rows finite)."""
-        t = mask.shape[1]
-        causal = torch.tril(torch.ones(t, t, dtype=torch.bool, device=mask.device))
-        return (causal & mask.unsqueeze(1)) | torch.eye(t, dtype=torch.bool, device=mask.device)
-
     def hidden(self, ids: Tensor, mask: Tensor) -> Tensor:
-        return self._blocks(self.tok(ids) + self.pos(positions(mask)), self._allowed(mask))[0]
+        return self._blocks(self.tok(ids) + self.pos(positions(mask)), causal_allowed(mask))[0]
 
     def head(self, hidden: Tensor) -> Tensor:
         return self.lm_head(hidden)
@@ -161,7 +154,7 @@ class TinyGPT(Policy):
                         key_mask=torch.cat([mask, mask.new_ones(n, max_new_tokens)], dim=1),
                         next_pos=mask.long().sum(-1), prompt_len=p)
         x = self.tok(ids) + self.pos(positions(mask))
-        h = self._run(x, self._allowed(mask), cache, 0)
+        h = self._run(x, causal_allowed(mask), cache, 0)
         return self.head(h[:, -1]), cache
 
     def decode(self, token: Tensor, cache: KVCache, t: int) -> Tensor:
