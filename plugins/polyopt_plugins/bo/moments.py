@@ -35,6 +35,10 @@ __all__ = ["FastLogConstrainedEI", "FastLogEI", "FastLogPoF", "FastUCB", "Poster
            "matern52", "sq_dist", "training_tensors"]
 
 
+#: BoTorch's floor on the posterior variance in its analytic acquisitions
+_MIN_VAR = 1e-12
+
+
 def sq_dist(a: Tensor, b: Tensor) -> Tensor:
     """Squared Euclidean distances ``... x n x p`` between the rows of ``a: ... x n x e`` and ``b: ... x p x e``."""
     a2, b2 = (a**2).sum(-1, keepdim=True), (b**2).sum(-1, keepdim=True)
@@ -249,7 +253,7 @@ class _LogEIOfMoments(torch.autograd.Function):
 
 
 def log_ei_and_grad(m: PosteriorMoments, x: Tensor, best_f: Tensor, maximize: bool = True,
-                    min_var: float = 1e-12) -> tuple[Tensor, Tensor]:
+                    min_var: float = _MIN_VAR) -> tuple[Tensor, Tensor]:
     """LogEI of a one-output Matern-5/2 model at ``x: b x e`` and its ``b x e`` gradient, without autograd: the
     values and gradients of ``FastLogEI`` (the same functions), for an optimizer that asks for both at once."""
     with torch.no_grad():
@@ -267,7 +271,7 @@ class _FastMoments:
     moments: PosteriorMoments | None = None
 
     def _mean_and_sigma(self, X: Tensor, compute_sigma: bool = True,
-                        min_var: float = 1e-12) -> tuple[Tensor, Tensor | None]:
+                        min_var: float = _MIN_VAR) -> tuple[Tensor, Tensor | None]:
         if self.moments is None or getattr(self, "posterior_transform", None) is not None:
             return super()._mean_and_sigma(X, compute_sigma=compute_sigma, min_var=min_var)  # type: ignore[misc]
         mean, var = self.moments(X.squeeze(-2))  # (b1 x ... bk) x k, as BoTorch's version returns
@@ -287,7 +291,7 @@ class _FastLogEIForward:
         if self.moments is None or getattr(self, "posterior_transform", None) is not None:
             return super().forward(X)  # type: ignore[misc]
         mean, var = self.moments(X.squeeze(-2))  # (b1 x ... bk) x 1
-        return _LogEIOfMoments.apply(mean, var, self.best_f, self.maximize, 1e-12).squeeze(-1)
+        return _LogEIOfMoments.apply(mean, var, self.best_f, self.maximize, _MIN_VAR).squeeze(-1)
 
 
 def _fast(cls: type, *mixins: type) -> type:

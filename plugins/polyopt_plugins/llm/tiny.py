@@ -6,6 +6,7 @@ absolute positions counted from each row's first real token, so left padding doe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,9 @@ from polyopt_plugins.llm.policy import Policy, causal_allowed, distinct_prompts,
 from polyopt_plugins.llm.tokenizer import CharTokenizer
 
 __all__ = ["TinyConfig", "TinyGPT", "KVCache"]
+
+#: ``(layer, keys, values) -> (keys, values)`` the new tokens of a layer attend to
+Extend = Callable[[int, Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
 @dataclass
@@ -98,31 +102,29 @@ class TinyGPT(Policy):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def _run(self, x: Tensor, allowed: Tensor, cache: KVCache | None, at: int) -> Tensor:
-        """Blocks over ``x`` (``n x t x d``); with a cache, write keys/values at ``at`` and attend to all so far."""
-        for i, block in enumerate(self.blocks):
-            q, k, v = block.attn.split(block.ln1(x))
-            if cache is not None:
-                end = at + x.shape[1]
-                cache.keys[i][:, :, at:end], cache.values[i][:, :, at:end] = k, v
-                k, v = cache.keys[i][:, :, :end], cache.values[i][:, :, :end]
-            x = x + block.attn.attend(q, k, v, allowed)
-            x = x + block.mlp(block.ln2(x))
-        return self.ln_f(x)
-
-    def _blocks(self, x: Tensor, allowed: Tensor,
-                past: list[tuple[Tensor, Tensor]] | None = None) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
-        """Blocks over ``x`` (``n x t x d``), its tokens attending to ``past`` (per layer ``(keys, values)``,
-        prepended) and to each other; returns the final-norm hidden states and each layer's keys and values."""
+    def _blocks(self, x: Tensor, allowed: Tensor, extend: Extend | None = None
+                ) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """Blocks over ``x`` (``n x t x d``) under ``allowed``; ``extend(layer, keys, values)`` returns the keys and
+        values the tokens attend to (a cache written in place, a shared prompt's prepended), by default their own.
+        Returns the final-norm hidden states and each layer's keys and values of ``x``'s tokens."""
         kv = []
         for i, block in enumerate(self.blocks):
             q, k, v = block.attn.split(block.ln1(x))
             kv.append((k, v))
-            if past is not None:
-                k, v = torch.cat([past[i][0], k], 2), torch.cat([past[i][1], v], 2)
+            if extend is not None:
+                k, v = extend(i, k, v)
             x = x + block.attn.attend(q, k, v, allowed)
             x = x + block.mlp(block.ln2(x))
         return self.ln_f(x), kv
+
+    @staticmethod
+    def _into_cache(cache: KVCache, at: int, t: int) -> Extend:
+        """Write ``t`` tokens' keys and values at ``at`` and attend to everything cached so far."""
+        def extend(i: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+            cache.keys[i][:, :, at:at + t], cache.values[i][:, :, at:at + t] = k, v
+            return cache.keys[i][:, :, :at + t], cache.values[i][:, :, :at + t]
+
+        return extend
 
     def completion_hidden(self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor,
                           completion_mask: Tensor) -> Tensor:
@@ -136,7 +138,9 @@ class TinyGPT(Policy):
         tokens, mask = completion[:, :-1], completion_mask[:, :-1]  # the last token predicts nothing asked for
         at = prompt_mask.long().sum(-1, keepdim=True) + torch.arange(tokens.shape[1], device=prompt.device)
         allowed = torch.cat([prompt_mask.unsqueeze(1).expand(-1, tokens.shape[1], -1), causal_allowed(mask)], -1)
-        h, _ = self._blocks(self.tok(tokens) + self.pos(at), allowed, [(k[inverse], v[inverse]) for k, v in kv])
+        shared = [(k[inverse], v[inverse]) for k, v in kv]
+        h, _ = self._blocks(self.tok(tokens) + self.pos(at), allowed,
+                            lambda i, k, v: (torch.cat([shared[i][0], k], 2), torch.cat([shared[i][1], v], 2)))
         return torch.cat([last, h], dim=1)
 
     def hidden(self, ids: Tensor, mask: Tensor) -> Tensor:
@@ -154,13 +158,13 @@ class TinyGPT(Policy):
                         key_mask=torch.cat([mask, mask.new_ones(n, max_new_tokens)], dim=1),
                         next_pos=mask.long().sum(-1), prompt_len=p)
         x = self.tok(ids) + self.pos(positions(mask))
-        h = self._run(x, causal_allowed(mask), cache, 0)
+        h, _ = self._blocks(x, causal_allowed(mask), self._into_cache(cache, 0, p))
         return self.head(h[:, -1]), cache
 
     def decode(self, token: Tensor, cache: KVCache, t: int) -> Tensor:
         at = cache.prompt_len + t
         x = self.tok(token).unsqueeze(1) + self.pos(cache.next_pos).unsqueeze(1)  # (n, 1, d)
         allowed = cache.key_mask[:, :at + 1].unsqueeze(1)  # (n, 1, at+1)
-        h = self._run(x, allowed, cache, at)
+        h, _ = self._blocks(x, allowed, self._into_cache(cache, at, 1))
         cache.next_pos = cache.next_pos + 1
         return self.head(h[:, -1])
