@@ -16,7 +16,9 @@ the unique storages of parameters, gradients, optimizer states, reference and cr
 transient and not included); peak RSS is dominated by the Python/torch runtime at 0.53 M parameters, so the
 peak RSS above the process's RSS just before the trainer is built (libraries imported and warmed by loading
 the model once and dropping it, one optimizer step) is reported too: what the run itself adds — weights,
-reference, critic, optimizer state and activations. ``--lr`` runs both libraries at another learning rate.
+reference, critic, optimizer state and activations. "peak tensor MB" (polyopt runs, two extra untimed steps) is
+the peak of live tensor storage, held tensors and activations: what ``torch.cuda.max_memory_allocated`` measures
+on a GPU, where the ReMax paper measured. ``--lr`` runs both libraries at another learning rate.
 
 Reported: seconds per step (first step excluded as warm-up), generated tokens/s end to end, polyopt's
 per-step breakdown (generation, scoring, update), peak RSS, greedy held-out accuracy after SFT and after RL,
@@ -48,8 +50,8 @@ def default_lr() -> float:
     return LR if LR is not None else TrainerConfig().lr
 
 
-def held_mb(opt) -> float:
-    """MB of the unique tensor storages the trainer holds: weights, gradients, optimizer states, ref, critic."""
+def held_tensors(opt) -> list[torch.Tensor]:
+    """The tensors the trainer holds between steps: weights, gradients, optimizer states, reference, critic."""
     tensors = []
     for module in (opt.policy, opt.ref, opt.critic):
         if module is not None:
@@ -59,8 +61,62 @@ def held_mb(opt) -> float:
     for o in (opt.opt, opt.critic_opt):
         if o is not None:
             tensors += [v for st in o.state.values() for v in st.values() if torch.is_tensor(v)]
-    seen = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return tensors
+
+
+def held_mb(opt) -> float:
+    """MB of the unique tensor storages of :func:`held_tensors`."""
+    seen = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in held_tensors(opt)}
     return sum(seen.values()) / 2**20
+
+
+def peak_tensor_mb(opt, steps: int = 2) -> float:
+    """Peak MB of live tensor storage over ``steps`` more steps, the held tensors included: on the CPU what
+    ``torch.cuda.max_memory_allocated`` reports on a GPU (without the allocator's rounding and caching), so the
+    runtime's own memory, which dominates RSS at 0.53 M parameters, is left out.
+
+    Every op runs under a dispatch mode that counts each output storage not aliasing an input (views and in-place
+    results are not new memory) from its creation until it is freed (a finalizer on the storage, whose Python
+    object lives exactly as long as the storage). Tracking slows a step down ~3x; nothing timed runs under it.
+    """
+    import weakref
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+
+    class Peak(TorchDispatchMode):
+        def __init__(self, held):
+            super().__init__()
+            self.live = self.peak = 0
+            self.counted: set[int] = set()
+            for t in held:
+                self.count(t.untyped_storage())
+
+        def count(self, storage) -> None:
+            key = id(storage)
+            if key not in self.counted:
+                self.counted.add(key)
+                self.live += storage.nbytes()
+                self.peak = max(self.peak, self.live)
+                weakref.finalize(storage, self.release, key, storage.nbytes())
+
+        def release(self, key: int, nbytes: int) -> None:
+            self.live -= nbytes
+            self.counted.discard(key)
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            inputs = {id(t.untyped_storage()) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
+            for t in tree_leaves(out):
+                if isinstance(t, torch.Tensor) and id(t.untyped_storage()) not in inputs:
+                    self.count(t.untyped_storage())
+            return out
+
+    opt.policy.train()
+    with Peak(held_tensors(opt)) as tracker:
+        for _ in range(steps):
+            opt.step()
+    return tracker.peak / 2**20
 
 
 def held_out(policy) -> float:
@@ -135,6 +191,7 @@ def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
            "accuracy": held_out(opt.policy.eval())}
     for part in ("generation", "scoring", "update"):
         out[part] = sum(r[f"time/{part}"] for r in rows[keep]) / len(times[keep])
+    out["peak_tensor_mb"] = peak_tensor_mb(opt)  # after everything above is measured
     return out
 
 
@@ -231,17 +288,17 @@ def main() -> None:
             results[(spec, seed)] = child(spec, str(root / "sft"), a.steps, seed, a.threads)
             print(spec, seed, json.dumps(results[(spec, seed)]), flush=True)
     print("\n| run | seed | s/step | tokens/s | gen s | score s | update s | peak RSS MB | above start MB | held MB "
-          "| acc SFT -> RL |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| peak tensor MB | acc SFT -> RL |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (spec, seed), r in results.items():
         if "error" in r:
             print(f"| {spec} | {seed} | error: {r['error'][:80]} |")
             continue
         cols = [f"{r.get(k, float('nan')):.3f}" if k in r else "-" for k in ("s_per_step", "tokens_per_s",
                                                                             "generation", "scoring", "update")]
-        held = f"{r['held_mb']:.1f}" if "held_mb" in r else "-"
+        held, tensor = (f"{r[k]:.1f}" if k in r else "-" for k in ("held_mb", "peak_tensor_mb"))
         print(f"| {spec} | {seed} | " + " | ".join(cols) + f" | {r['peak_rss_mb']:.0f} | "
-              f"{r['peak_above_start_mb']:.0f} | {held} | "
+              f"{r['peak_above_start_mb']:.0f} | {held} | {tensor} | "
               f"{info['sft_accuracy']:.3f} -> {r['accuracy']:.3f} |")
 
 
