@@ -10,7 +10,7 @@ steps. Each run is a separate child process (so peak RSS is its own); one proces
     python benchmarks/llm_vs_trl.py --steps 10 --only polyopt-remax,polyopt-ppo --sft-steps 0 --d-model 512 \
         --layers 4                                                                       # memory, bigger model
 
-polyopt runs with its documented defaults (``TrainerConfig``: lr 3e-5, clip 0.2, temperature 1, grad norm 1,
+polyopt runs with its documented defaults (``TrainerConfig``: lr 5e-6, clip 0.2, temperature 1, grad norm 1,
 no KL); TRL gets the same values. "held MB" is the memory the algorithm itself holds after its last step:
 the unique storages of parameters, gradients, optimizer states, reference and critic models (activations are
 transient and not included); peak RSS is dominated by the Python/torch runtime at 0.53 M parameters, so the
