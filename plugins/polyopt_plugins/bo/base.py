@@ -47,7 +47,7 @@ class BOConfig:
     fit_maxiter: int = 200
     """L-BFGS-B iterations of the GP hyperparameter fit."""
     model: str = "polyopt"
-    """GP prior: ``"polyopt"`` (Matern-5/2 with heuristic lengthscale and noise priors, noise floor 1e-6) or
+    """GP prior: ``"polyopt"`` (Matern-5/2 with heuristic lengthscale and noise priors, noise floor 1e-8) or
     ``"botorch"`` (BoTorch's SingleTaskGP defaults, as Ax fits); see ``polyopt_plugins.bo.surrogate``."""
     incumbent_starts: int = 0
     """Acquisition-optimizer starts placed at the best observed points (continuous spaces, one point at a time),

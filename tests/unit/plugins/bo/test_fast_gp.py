@@ -13,6 +13,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 import polyopt
 from polyopt_plugins.bo.moments import FastLogConstrainedEI, FastLogEI, PosteriorMoments
 from polyopt_plugins.bo.surrogate import (
+    _NOISE_FLOOR,
     TrainingData,
     fit_surrogate,
     map_loss_and_grad,
@@ -40,7 +41,7 @@ def theta_of(model: SingleTaskGP) -> torch.Tensor:
     k, covar = model.num_outputs, model.covar_module
     e = model.train_inputs[0].shape[-1]
     return torch.cat([covar.base_kernel.lengthscale.reshape(k, e).log(), covar.outputscale.reshape(k, 1).log(),
-                      (model.likelihood.noise.reshape(-1).expand(k) - 1e-6).log().reshape(k, 1),
+                      (model.likelihood.noise.reshape(-1).expand(k) - _NOISE_FLOOR).log().reshape(k, 1),
                       model.mean_module.constant.reshape(-1).expand(k).reshape(k, 1)], dim=1).detach()
 
 
