@@ -16,7 +16,8 @@ Two GP priors are available (``BOConfig.model``):
   to -3.46 on Branin and from -1.09 to -2.55 on Hartmann6 (4 seeds). At 1e-6 (Optuna's floor, a noise standard
   deviation of 1e-3 of the outcome's spread) constrained EGO on Gramacy still spent most of its last
   evaluations 3e-5 to 1e-4 on the wrong side of the constraint boundary, which the model could not resolve;
-  1e-8 improved the median on Branin, Hartmann6 and Gramacy over 60 seeds (benchmarks/RESULTS.md). A noisy
+  1e-8 improved the median on Branin, Hartmann6 and Gramacy over 60 seeds, at 7-27 % more time per
+  qLogNEHVI iteration on BraninCurrin (benchmarks/RESULTS.md). A noisy
   outcome's fitted noise sits above either floor. It is fitted by :func:`_fit_map`: the same maximum a posteriori fit BoTorch's
   ``fit_gpytorch_mll`` computes (tested), with the objective and its gradient in closed form.
 - ``"botorch"``: BoTorch's ``SingleTaskGP`` defaults (RBF kernel, dimension-scaled log-normal lengthscale prior,
