@@ -11,6 +11,7 @@ from botorch.optim import optimize_acqf
 from torch import Tensor
 
 from polyopt.spaces import Box
+from polyopt_plugins.bo import acqopt
 from polyopt_plugins.bo.acqopt import AcqOptSettings, optimize_acquisition
 
 
@@ -44,7 +45,16 @@ def test_an_abnormal_start_does_not_throw_the_other_starts_away() -> None:
     acqf = _WrongGradientBowl()
     x, method = optimize_acquisition(acqf, Box(torch.zeros(2), torch.ones(2)), 1, settings)
     raw = [n for n in acqf.calls if n > settings.num_restarts]
-    assert sum(raw) == settings.raw_samples  # scored once, and kept
-    assert max(raw) <= 128  # in chunks
+    assert raw == [settings.raw_samples]  # scored once, in one call, and kept
     assert method == "optimize_acqf"
     assert torch.allclose(x, torch.tensor([[0.3, 0.3]], dtype=x.dtype), atol=1e-4)
+
+
+def test_hypervolume_acquisitions_score_raw_samples_in_chunks_that_fit_the_budget() -> None:
+    acqf = _WrongGradientBowl()
+    acqf.cell_lower_bounds = torch.zeros(128, 33, 2)  # what qLogNEHVI keeps: MC samples x cells x objectives
+    optimize_acquisition(acqf, Box(torch.zeros(2), torch.ones(2)), 1, AcqOptSettings())
+    raw = [n for n in acqf.calls if n > 10]
+    assert sum(raw) == 512
+    assert max(raw) * acqf.cell_lower_bounds.numel() <= acqopt._RAW_ELEMENTS
+    assert len(raw) == 5  # 124-point chunks, not one point at a time

@@ -49,3 +49,19 @@ def test_qlognehvi_refuses_five_objectives() -> None:
     problem = polyopt.FunctionObjective(lambda x: x.repeat(1, 5), polyopt.Box([0.0], [1.0]), n_objectives=5)
     with pytest.raises(polyopt.IncompatibleProblemError, match="objectives"):
         polyopt.make("optimizer", "qlognehvi", problem)
+
+
+def test_the_hypervolume_kernel_is_loaded_before_the_first_step_and_its_time_reported_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from botorch.acquisition.multi_objective import logei
+
+    kernel = hasattr(logei, "_load_attempted")
+    if kernel:  # as if no qLogNEHVI had been built in this process yet
+        monkeypatch.setattr(logei, "_load_attempted", False)
+        monkeypatch.setattr(logei, "_C", None)
+    opt = polyopt.make("optimizer", "qlognehvi", two_bowls(), seed=0, n_initial=2, **SMALL)
+    if kernel:
+        assert logei._load_attempted  # BoTorch compiles or loads it on first use: that happened in setup
+    first, second = opt.step(), opt.step()
+    assert first["warmup_seconds"] >= 0.0
+    assert "warmup_seconds" not in second
