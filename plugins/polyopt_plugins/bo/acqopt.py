@@ -212,8 +212,8 @@ def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settin
         # when any one start's L-BFGS-B run ends abnormally, but the starts are independent runs and the others
         # are still good. In the case inspected the abnormal one was a start that ran into an observed point,
         # where the Cholesky update of the MC posterior needed jitter. On BraninCurrin (seeds 0-2) the restart
-        # ran in 18-35 % of the qLogNEHVI iterations; over 10 seeds an iteration took 1.33 instead of 1.77 s without it, at the
-        # same median hypervolume difference (-0.025 and -0.024; benchmarks/RESULTS.md).
+        # ran in 18-35 % of the qLogNEHVI iterations; over 10 seeds an iteration took 1.33 instead of 1.77 s
+        # without it, at the same median hypervolume difference (-0.025 and -0.024; benchmarks/RESULTS.md).
         z, _ = optimize_acqf(acqf, bounds=bounds, q=q, num_restarts=settings.num_restarts,
                              raw_samples=None if starts is not None else settings.raw_samples,
                              options=options, sequential=_sequential(acqf, q), batch_initial_conditions=starts,
