@@ -16,13 +16,11 @@ Two GP priors are available (``BOConfig.model``):
   to -3.46 on Branin and from -1.09 to -2.55 on Hartmann6 (4 seeds). At 1e-6 (Optuna's floor, a noise standard
   deviation of 1e-3 of the outcome's spread) constrained EGO on Gramacy still spent most of its last
   evaluations 3e-5 to 1e-4 on the wrong side of the constraint boundary, which the model could not resolve;
-  1e-8 improved the median on Branin, Hartmann6 and Gramacy over 60 seeds (benchmarks/RESULTS.md). It made
-  qLogNEHVI iterations on BraninCurrin 7-27 % slower while BoTorch restarted the whole acquisition
-  optimization whenever one L-BFGS-B start ended abnormally, which at this floor happened in 18-35 % of the
-  iterations (a start needing jitter next to an observed point); ``acqopt`` no longer restarts. A noisy
-  outcome's fitted noise sits above either floor. It is fitted by :func:`_fit_map`: the same maximum a
-  posteriori fit BoTorch's ``fit_gpytorch_mll`` computes (tested), with the objective and its gradient in
-  closed form.
+  1e-8 improved the median on Branin, Hartmann6 and Gramacy over 60 seeds (benchmarks/RESULTS.md). Near an
+  observed point the MC posterior then needs jitter more often, which ``acqopt`` tolerates (it keeps the other
+  L-BFGS-B starts). A noisy outcome's fitted noise sits above either floor. It is fitted by :func:`_fit_map`:
+  the same maximum a posteriori fit BoTorch's ``fit_gpytorch_mll`` computes (tested), with the objective and
+  its gradient in closed form.
 - ``"botorch"``: BoTorch's ``SingleTaskGP`` defaults (RBF kernel, dimension-scaled log-normal lengthscale prior,
   noise floor 1e-4), which is what Ax fits.
 """
