@@ -17,7 +17,7 @@ Two GP priors are available (``BOConfig.model``):
   deviation of 1e-3 of the outcome's spread) constrained EGO on Gramacy still spent most of its last
   evaluations 3e-5 to 1e-4 on the wrong side of the constraint boundary, which the model could not resolve;
   1e-8 improved the median on Branin, Hartmann6 and Gramacy over 60 seeds (benchmarks/RESULTS.md). Near an
-  observed point the MC posterior then needs jitter more often, which ``acqopt`` tolerates (it keeps the other
+  observed point the MC posterior can then need jitter, which ``acqopt`` tolerates (it keeps the other
   L-BFGS-B starts). A noisy outcome's fitted noise sits above either floor. It is fitted by :func:`_fit_map`:
   the same maximum a posteriori fit BoTorch's ``fit_gpytorch_mll`` computes (tested), with the objective and
   its gradient in closed form.
