@@ -36,7 +36,7 @@ class TrainerConfig:
     max_new_tokens: int = 0
     """Completion length limit; 0 uses the task's ``completion_len``."""
     temperature: float = 1.0
-    """Sampling temperature."""
+    """Sampling temperature; the loss, ratio and KL use the log-probabilities of the same tempered distribution."""
     top_p: float = 1.0
     """Nucleus sampling mass (1 = off)."""
     advantage: str = "grpo"

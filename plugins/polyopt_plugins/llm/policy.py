@@ -96,7 +96,8 @@ class Policy(nn.Module):
 
 
 def completion_logprobs(policy: Policy, prompt: Tensor, prompt_mask: Tensor, completion: Tensor,
-                        completion_mask: Tensor, *, full: bool = False) -> tuple[Tensor, Tensor | None]:
+                        completion_mask: Tensor, *, full: bool = False,
+                        temperature: float = 1.0) -> tuple[Tensor, Tensor | None]:
     """Log-probabilities of the completion tokens given the prompt, in one forward pass.
 
     Args:
@@ -104,11 +105,14 @@ def completion_logprobs(policy: Policy, prompt: Tensor, prompt_mask: Tensor, com
         prompt: ``n x P`` left-padded ids; ``prompt_mask`` its bool mask.
         completion: ``n x L`` ids; ``completion_mask`` ``n x L`` bool, True on real tokens.
         full: also return the ``n x L x V`` log-softmax (for the exact KL).
+        temperature: the distribution is ``softmax(logits / temperature)`` — the one the sampler drew from at that
+            temperature, so a policy-gradient ratio compares the policy that sampled with the one being trained.
 
     Returns:
         ``n x L`` token log-probabilities (zero on padding) and the full log-softmax or None.
     """
     hidden = policy.completion_hidden(prompt, prompt_mask, completion, completion_mask)  # (n, L, d)
-    log_probs = torch.log_softmax(policy.head(hidden).float(), dim=-1)  # (n, L, V)
+    logits = policy.head(hidden).float()
+    log_probs = torch.log_softmax(logits if temperature == 1 else logits / temperature, dim=-1)  # (n, L, V)
     token = log_probs.gather(-1, completion.unsqueeze(-1)).squeeze(-1) * completion_mask
     return token, (log_probs if full else None)

@@ -241,7 +241,7 @@ class PolicyGradientTrainer(Optimizer):
             r.values = self.critic(ids, pmask, gen.tokens, gen.mask)
         kl_in_reward = cfg.kl_coef > 0 and cfg.kl_in == "reward"
         if "old_logp" in self.needs or cfg.update_epochs > 1 or kl_in_reward:
-            r.old_logp, _ = completion_logprobs(self.policy, ids, pmask, gen.tokens, gen.mask)
+            r.old_logp, _ = self._logprobs(self.policy, ids, pmask, gen.tokens, gen.mask)
         if self.ref is not None or (cfg.lora_rank and cfg.kl_coef > 0):
             r.ref_logp = self._ref_logprobs(ids, pmask, gen)
         if kl_in_reward:
@@ -251,9 +251,16 @@ class PolicyGradientTrainer(Optimizer):
     @torch.no_grad()
     def _ref_logprobs(self, ids: Tensor, pmask: Tensor, gen: Generation) -> Tensor:
         if self.ref is not None:
-            return completion_logprobs(self.ref, ids, pmask, gen.tokens, gen.mask)[0]  # type: ignore[arg-type]
+            return self._logprobs(self.ref, ids, pmask, gen.tokens, gen.mask)[0]
         with self.policy.adapters_disabled():  # type: ignore[attr-defined]
-            return completion_logprobs(self.policy, ids, pmask, gen.tokens, gen.mask)[0]
+            return self._logprobs(self.policy, ids, pmask, gen.tokens, gen.mask)[0]
+
+    def _logprobs(self, model: Any, ids: Tensor, pmask: Tensor, comp: Tensor, cmask: Tensor,
+                  full: bool = False) -> tuple[Tensor, Tensor | None]:
+        """Completion log-probabilities under the sampling temperature (the distribution the rollouts came
+        from, as in TRL and verl; top-p truncation is not applied). Greedy rollouts (temperature 0) use 1."""
+        temperature = self.config.temperature or 1.0
+        return completion_logprobs(model, ids, pmask, comp, cmask, full=full, temperature=temperature)
 
     def _record(self, raw: Tensor, score: Tensor) -> None:
         self.history = torch.cat([self.history, raw.mean(0).detach().cpu().view(1, -1)])
@@ -285,7 +292,7 @@ class PolicyGradientTrainer(Optimizer):
                     adv: Tensor, lmask: Tensor, totals: dict[str, Tensor], first: bool) -> dict[str, Tensor]:
         cfg = self.config
         exact = first and cfg.log_exact_kl and r.ref_logp is not None and self.ref is not None
-        logp, full = completion_logprobs(self.policy, ids, pmask, comp, cmask, full=exact)
+        logp, full = self._logprobs(self.policy, ids, pmask, comp, cmask, full=exact)
         old = r.old_logp[rows] if r.old_logp is not None else logp.detach()
         token_loss = self.loss_fn(logp, old, adv[rows], lmask[rows], self.loss_params)
         out = {"policy_loss": aggregate(token_loss, lmask[rows], cfg.loss_aggregation, totals, self.max_new)}
@@ -297,7 +304,7 @@ class PolicyGradientTrainer(Optimizer):
                 loss = loss + cfg.kl_coef * aggregate(kl, lmask[rows], cfg.loss_aggregation, totals, self.max_new)
         if exact:
             with torch.no_grad():
-                _, ref_full = completion_logprobs(self.ref, ids, pmask, comp, cmask, full=True)  # type: ignore
+                _, ref_full = self._logprobs(self.ref, ids, pmask, comp, cmask, full=True)
                 true_kl = kl_exact(full, ref_full) * lmask[rows]  # type: ignore[arg-type]
             out["kl_exact"] = aggregate(true_kl, lmask[rows], "token-mean", totals, self.max_new)
         ratio = torch.exp(logp.detach() - old)

@@ -81,6 +81,23 @@ def test_truncation_masking_removes_truncated_completions_from_the_loss() -> Non
     assert changed == {True: False, False: True}
 
 
+@torch.no_grad()
+def test_log_probabilities_are_those_of_the_sampling_distribution() -> None:
+    # two epochs make the trainer store the rollout's log-probabilities (the PPO ratio's denominator)
+    opt = make("grpo", temperature=0.5, update_epochs=2)
+    opt.policy.eval()
+    ids, pmask, gen, _, rollout = opt._collect({"generation": 0.0, "scoring": 0.0, "update": 0.0})
+    length = gen.tokens.shape[1]
+    logits, cache = opt.policy.prefill(ids, pmask, length)  # replay the sampler, token by token
+    sampled = []
+    for t in range(length):
+        sampled.append(torch.log_softmax(logits / 0.5, -1).gather(-1, gen.tokens[:, t:t + 1]).squeeze(-1))
+        if t + 1 < length:
+            logits = opt.policy.decode(gen.tokens[:, t], cache, t)
+    expected = torch.stack(sampled, 1) * gen.mask
+    assert torch.allclose(rollout.old_logp, expected, atol=1e-4)
+
+
 @pytest.mark.parametrize("aggregation", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"])
 def test_micro_batches_do_not_change_the_update(aggregation: str) -> None:
     kwargs = {"loss_aggregation": aggregation, "reward_weights": [0.0, 1.0], "temperature": 2.0}
