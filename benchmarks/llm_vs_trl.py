@@ -10,15 +10,15 @@ steps. Each run is a separate child process (so peak RSS is its own); one proces
     python benchmarks/llm_vs_trl.py --steps 10 --only polyopt-remax,polyopt-ppo --sft-steps 0 --d-model 512 \
         --layers 4                                                                       # memory, bigger model
 
-polyopt runs with its documented defaults (``TrainerConfig``: lr 5e-6, clip 0.2, temperature 1, grad norm 1,
-no KL); TRL gets the same values. "held MB" is the memory the algorithm itself holds after its last step:
+polyopt runs with its documented defaults (``TrainerConfig``: lr 5e-6, clip 0.2, temperature 0.5, grad norm
+1, no KL); TRL gets the same values (it too computes the loss's log-probabilities at the sampling temperature). "held MB" is the memory the algorithm itself holds after its last step:
 the unique storages of parameters, gradients, optimizer states, reference and critic models (activations are
 transient and not included); peak RSS is dominated by the Python/torch runtime at 0.53 M parameters, so the
 peak RSS above the process's RSS just before the trainer is built (libraries imported and warmed by loading
 the model once and dropping it, one optimizer step) is reported too: what the run itself adds — weights,
 reference, critic, optimizer state and activations. "peak tensor MB" (polyopt runs, two extra untimed steps) is
 the peak of live tensor storage, held tensors and activations: what ``torch.cuda.max_memory_allocated`` measures
-on a GPU, where the ReMax paper measured. ``--lr`` runs both libraries at another learning rate.
+on a GPU, where the ReMax paper measured. ``--lr`` and ``--temperature`` run both libraries at another value.
 
 Reported: seconds per step (first step excluded as warm-up), generated tokens/s end to end, polyopt's
 per-step breakdown (generation, scoring, update), peak RSS, greedy accuracy after SFT and after RL (on 512
@@ -41,13 +41,14 @@ import torch
 N_DIGITS, PROMPTS, GROUP = 2, 16, 8
 
 
-LR: float | None = None  # --lr: both libraries at another learning rate than polyopt's default
+OVERRIDES: dict[str, float] = {}  # --lr, --temperature: both libraries at another value than polyopt's default
 
 
-def default_lr() -> float:
+def setting(name: str) -> float:
+    """The value both libraries run with: polyopt's documented default unless overridden."""
     from polyopt_plugins.llm.config import TrainerConfig
 
-    return LR if LR is not None else TrainerConfig().lr
+    return OVERRIDES.get(name, getattr(TrainerConfig(), name))
 
 
 def held_tensors(opt) -> list[torch.Tensor]:
@@ -213,7 +214,8 @@ def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
     warm_libraries(model)
     base = rss_mb()
     opt = polyopt.make("optimizer", name, Addition(n_digits=N_DIGITS), seed=seed, device="cpu", model=model,
-                       lr=default_lr(), prompts_per_step=PROMPTS, completions_per_prompt=GROUP)
+                       lr=setting("lr"), temperature=setting("temperature"), prompts_per_step=PROMPTS,
+                       completions_per_prompt=GROUP)
     rows, times = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -250,9 +252,9 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
         return (scores @ torch.tensor([1.0, 0.5])).tolist()
 
     common = dict(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=PROMPTS * GROUP,
-                  num_generations=GROUP, max_completion_length=task.completion_len, learning_rate=default_lr(),
+                  num_generations=GROUP, max_completion_length=task.completion_len, learning_rate=setting("lr"),
                   lr_scheduler_type="constant", max_steps=steps, logging_steps=10**6, save_strategy="no",
-                  report_to="none", use_cpu=True, bf16=False, seed=seed, temperature=1.0, beta=0.0,
+                  report_to="none", use_cpu=True, bf16=False, seed=seed, temperature=setting("temperature"), beta=0.0,
                   max_grad_norm=1.0, warmup_steps=0, disable_tqdm=True)
     if kind == "grpo":
         args, cls = trl.GRPOConfig(**common, loss_type="grpo"), trl.GRPOTrainer
@@ -284,7 +286,7 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
 
 def child(spec: str, model: str, steps: int, seed: int, threads: int) -> dict:
     cmd = [sys.executable, __file__, "--child", spec, "--model", model, "--steps", str(steps), "--seed",
-           str(seed), "--threads", str(threads)] + (["--lr", str(LR)] if LR is not None else [])
+           str(seed), "--threads", str(threads)] + [f"--{k}={v}" for k, v in OVERRIDES.items()]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
@@ -303,11 +305,12 @@ def main() -> None:
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--lr", type=float, default=None, help="learning rate for both libraries (default: polyopt's)")
+    ap.add_argument("--temperature", type=float, default=None, help="sampling temperature for both (default: "
+                    "polyopt's)")
     ap.add_argument("--only", default="polyopt-grpo,polyopt-rloo,trl-grpo,trl-rloo,polyopt-remax,polyopt-ppo")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    global LR
-    LR = a.lr
+    OVERRIDES.update({k: v for k, v in (("lr", a.lr), ("temperature", a.temperature)) if v is not None})
     if a.child:
         lib, name = a.child.split("-", 1)
         out = run_polyopt(name, a.model, a.steps, a.seed) if lib == "polyopt" else run_trl(name, a.model, a.steps,
@@ -319,7 +322,8 @@ def main() -> None:
     print(f"# tiny Llama: {info['params'] / 1e6:.2f} M params; SFT {a.sft_steps} steps in {info['sft_seconds']:.1f} s;"
           f" greedy accuracy after SFT {info['sft_accuracy']:.3f} (512 sampled prompts), "
           f"{info['sft_accuracy_all']:.4f} (all prompts)")
-    print(f"# {PROMPTS} prompts x {GROUP} completions, {a.steps} steps, {a.threads} thread(s), lr {default_lr()}")
+    print(f"# {PROMPTS} prompts x {GROUP} completions, {a.steps} steps, {a.threads} thread(s), lr {setting('lr')}, "
+          f"temperature {setting('temperature')}")
     results = {}
     for spec in a.only.split(","):
         for seed in range(a.seeds):

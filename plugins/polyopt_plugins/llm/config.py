@@ -35,8 +35,15 @@ class TrainerConfig:
     """Completions sampled per prompt (the group size)."""
     max_new_tokens: int = 0
     """Completion length limit; 0 uses the task's ``completion_len``."""
-    temperature: float = 1.0
-    """Sampling temperature; the loss, ratio and KL use the log-probabilities of the same tempered distribution."""
+    temperature: float = 0.5
+    """Sampling temperature of the rollouts; the loss, ratio and KL use the log-probabilities of the same tempered
+    distribution. Below 1 the policy being improved is closer to the greedy one and more of a weak model's samples
+    are right: on the SFT'd 0.53 M-param char Llama (2-digit addition, 16 x 8, 300 steps, lr 5e-6, seeds 10-15,
+    exact greedy accuracy on all 10,000 prompts) temperatures 1 / 0.7 / 0.5 / 0.3 took it from 0.673 to 0.717 /
+    0.726 / 0.732 / 0.736 (mean), and from a weaker 0.479 start 1 / 0.7 / 0.5 / 0.3 reached 0.515 / 0.538 /
+    0.554 / 0.562 (seeds 10-12). At 0 every completion of a group is the same and carries no signal; 0.5 rather
+    than 0.3 keeps spread for models whose samples agree more, and such a model may need 1 (TRL's and verl's
+    default)."""
     top_p: float = 1.0
     """Nucleus sampling mass (1 = off)."""
     advantage: str = "grpo"
