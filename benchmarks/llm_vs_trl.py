@@ -10,15 +10,17 @@ steps. Each run is a separate child process (so peak RSS is its own); one proces
     python benchmarks/llm_vs_trl.py --steps 10 --only polyopt-remax,polyopt-ppo --sft-steps 0 --d-model 512 \
         --layers 4                                                                       # memory, bigger model
 
-polyopt runs with its documented defaults (``TrainerConfig``: lr 5e-6, clip 0.2, temperature 0.5, grad norm
-1, no KL); TRL gets the same values (it too computes the loss's log-probabilities at the sampling temperature). "held MB" is the memory the algorithm itself holds after its last step:
-the unique storages of parameters, gradients, optimizer states, reference and critic models (activations are
-transient and not included); peak RSS is dominated by the Python/torch runtime at 0.53 M parameters, so the
-peak RSS above the process's RSS just before the trainer is built (libraries imported and warmed by loading
-the model once and dropping it, one optimizer step) is reported too: what the run itself adds — weights,
-reference, critic, optimizer state and activations. "peak tensor MB" (polyopt runs, two extra untimed steps) is
-the peak of live tensor storage, held tensors and activations: what ``torch.cuda.max_memory_allocated`` measures
-on a GPU, where the ReMax paper measured. ``--lr`` and ``--temperature`` run both libraries at another value.
+polyopt runs with its documented defaults (``TrainerConfig``: lr 5e-6, clip 0.2, temperature 0.5, grad norm 1, no
+KL); TRL gets the same values (it too computes the loss's log-probabilities at the sampling temperature), and
+neither checkpoints gradients (TRL 1.16 does by default; ``--trl-checkpointing`` turns it on). "held MB" is the
+memory the algorithm itself holds after its last step: the unique storages of parameters, gradients, optimizer
+states, reference and critic models (activations are transient and not included); peak RSS is dominated by the
+Python/torch runtime at 0.53 M parameters, so the peak RSS above the process's RSS just before the trainer is
+built (libraries imported and warmed by loading the model once and dropping it, one optimizer step) is reported
+too: what the run itself adds — weights, reference, critic, optimizer state and activations. "peak tensor MB"
+(polyopt runs, two extra untimed steps) is the peak of live tensor storage, held tensors and activations: what
+``torch.cuda.max_memory_allocated`` measures on a GPU, where the ReMax paper measured. ``--lr`` and
+``--temperature`` run both libraries at another value.
 
 Reported: seconds per step (first step excluded as warm-up), generated tokens/s end to end, polyopt's
 per-step breakdown (generation, scoring, update), peak RSS, greedy accuracy after SFT and after RL (on 512
@@ -42,6 +44,7 @@ N_DIGITS, PROMPTS, GROUP = 2, 16, 8
 
 
 OVERRIDES: dict[str, float] = {}  # --lr, --temperature: both libraries at another value than polyopt's default
+TRL_CHECKPOINTING = False  # --trl-checkpointing: TRL with its own default, gradient checkpointing on
 
 
 def setting(name: str) -> float:
@@ -254,8 +257,9 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
     common = dict(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=PROMPTS * GROUP,
                   num_generations=GROUP, max_completion_length=task.completion_len, learning_rate=setting("lr"),
                   lr_scheduler_type="constant", max_steps=steps, logging_steps=10**6, save_strategy="no",
-                  report_to="none", use_cpu=True, bf16=False, seed=seed, temperature=setting("temperature"), beta=0.0,
-                  max_grad_norm=1.0, warmup_steps=0, disable_tqdm=True)
+                  report_to="none", use_cpu=True, bf16=False, seed=seed, temperature=setting("temperature"),
+                  beta=0.0, max_grad_norm=1.0, warmup_steps=0, disable_tqdm=True,
+                  gradient_checkpointing=TRL_CHECKPOINTING)
     if kind == "grpo":
         args, cls = trl.GRPOConfig(**common, loss_type="grpo"), trl.GRPOTrainer
     else:
@@ -287,6 +291,7 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
 def child(spec: str, model: str, steps: int, seed: int, threads: int) -> dict:
     cmd = [sys.executable, __file__, "--child", spec, "--model", model, "--steps", str(steps), "--seed",
            str(seed), "--threads", str(threads)] + [f"--{k}={v}" for k, v in OVERRIDES.items()]
+    cmd += ["--trl-checkpointing"] if TRL_CHECKPOINTING else []
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
@@ -307,9 +312,13 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=None, help="learning rate for both libraries (default: polyopt's)")
     ap.add_argument("--temperature", type=float, default=None, help="sampling temperature for both (default: "
                     "polyopt's)")
+    ap.add_argument("--trl-checkpointing", action="store_true", help="TRL with gradient checkpointing, its default "
+                    "(polyopt does not checkpoint, so by default neither does TRL here)")
     ap.add_argument("--only", default="polyopt-grpo,polyopt-rloo,trl-grpo,trl-rloo,polyopt-remax,polyopt-ppo")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    global TRL_CHECKPOINTING
+    TRL_CHECKPOINTING = a.trl_checkpointing
     OVERRIDES.update({k: v for k, v in (("lr", a.lr), ("temperature", a.temperature)) if v is not None})
     if a.child:
         lib, name = a.child.split("-", 1)
