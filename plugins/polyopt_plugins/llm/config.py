@@ -42,8 +42,7 @@ class TrainerConfig:
     exact greedy accuracy on all 10,000 prompts) temperatures 1 / 0.7 / 0.5 / 0.3 took it from 0.673 to 0.717 /
     0.726 / 0.732 / 0.736 (mean), and from a weaker 0.479 start 1 / 0.7 / 0.5 / 0.3 reached 0.515 / 0.538 /
     0.554 / 0.562 (seeds 10-12). At 0 every completion of a group is the same and carries no signal; 0.5 rather
-    than 0.3 keeps spread for models whose samples agree more, and such a model may need 1 (TRL's and verl's
-    default)."""
+    than 0.3 keeps spread for models whose samples agree more, and such a model may need 1 (TRL's default)."""
     top_p: float = 1.0
     """Nucleus sampling mass (1 = off)."""
     advantage: str = "grpo"
