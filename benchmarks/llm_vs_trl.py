@@ -7,6 +7,7 @@ steps. Each run is a separate child process (so peak RSS is its own); one proces
 
     python benchmarks/llm_vs_trl.py --steps 60 --sft-steps 500 --threads 1
     python benchmarks/llm_vs_trl.py --steps 300 --seeds 3 --only polyopt-grpo,trl-grpo   # learning
+    python benchmarks/llm_vs_trl.py --steps 60 --seeds 2 --only loop-grpo,polyopt-grpo   # a framework-free loop
     python benchmarks/llm_vs_trl.py --steps 10 --only polyopt-remax,polyopt-ppo --sft-steps 0 --d-model 512 \
         --layers 4                                                                       # memory, bigger model
 
@@ -288,6 +289,55 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
             "accuracy_all": all_prompts_accuracy(policy)}
 
 
+def run_loop(model: str, steps: int, seed: int) -> dict:
+    """The issue's calibration: a framework-free GRPO step with the same settings — Hugging Face ``generate``,
+    the rewards, group-normalized advantages, one forward and backward over all 128 prompt+completion rows at the
+    sampling temperature, gradient clipping and AdamW. No prompt sharing, no lean sampler."""
+    import transformers
+    from polyopt_envs.text import Addition
+    from polyopt_plugins.llm.hf import HFPolicy
+
+    warm_libraries(model)
+    base = rss_mb()
+    torch.manual_seed(seed)
+    tok = transformers.AutoTokenizer.from_pretrained(model, padding_side="left")
+    lm = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+    opt = torch.optim.AdamW(lm.parameters(), lr=setting("lr"), weight_decay=0.0)
+    task, gen, temperature = Addition(n_digits=N_DIGITS), torch.Generator().manual_seed(seed), setting("temperature")
+    times, tokens = [], []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        batch = task.sample(PROMPTS, gen).repeat(GROUP)
+        enc = tok(batch.prompts, return_tensors="pt", padding=True)
+        with torch.no_grad():
+            out = lm.generate(**enc, do_sample=True, temperature=temperature, top_k=0,
+                              max_new_tokens=task.completion_len, pad_token_id=tok.pad_token_id)
+        width = enc.input_ids.shape[1]
+        comp = out[:, width:]
+        is_eos = comp == tok.eos_token_id
+        cmask = (is_eos.long().cumsum(1) - is_eos.long()) == 0  # up to and including the first <eos>
+        texts = tok.batch_decode(torch.where(cmask, comp, tok.pad_token_id), skip_special_tokens=True)
+        reward = (task.score(batch, texts) @ torch.tensor([1.0, 0.5])).view(PROMPTS, GROUP)
+        adv = ((reward - reward.mean(1, keepdim=True)) / (reward.std(1, keepdim=True) + 1e-4)).view(-1, 1)
+        mask = torch.cat([enc.attention_mask.bool(), cmask], 1)
+        logits = lm(input_ids=out, attention_mask=mask.long(),
+                    position_ids=(mask.long().cumsum(1) - 1).clamp_min(0)).logits[:, width - 1:-1]
+        logp = torch.log_softmax(logits.float() / temperature, -1).gather(-1, comp.unsqueeze(-1)).squeeze(-1)
+        m = cmask.float()
+        loss = -((adv * logp * m).sum(1) / m.sum(1).clamp_min(1)).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(lm.parameters(), 1.0)
+        opt.step()
+        times.append(time.perf_counter() - t0)
+        tokens.append(int(cmask.sum()))
+    keep = slice(1, None) if steps > 1 else slice(None)
+    policy = HFPolicy(lm, tok).eval()
+    return {"s_per_step": sum(times[keep]) / len(times[keep]), "tokens_per_s": sum(tokens[keep]) / sum(times[keep]),
+            "peak_rss_mb": peak_mb(), "peak_above_start_mb": peak_mb() - base, "accuracy": held_out(policy),
+            "accuracy_all": all_prompts_accuracy(policy)}
+
+
 def child(spec: str, model: str, steps: int, seed: int, threads: int) -> dict:
     cmd = [sys.executable, __file__, "--child", spec, "--model", model, "--steps", str(steps), "--seed",
            str(seed), "--threads", str(threads)] + [f"--{k}={v}" for k, v in OVERRIDES.items()]
@@ -322,8 +372,10 @@ def main() -> None:
     OVERRIDES.update({k: v for k, v in (("lr", a.lr), ("temperature", a.temperature)) if v is not None})
     if a.child:
         lib, name = a.child.split("-", 1)
-        out = run_polyopt(name, a.model, a.steps, a.seed) if lib == "polyopt" else run_trl(name, a.model, a.steps,
-                                                                                         a.seed)
+        runs = {"polyopt": lambda: run_polyopt(name, a.model, a.steps, a.seed),
+                "trl": lambda: run_trl(name, a.model, a.steps, a.seed),
+                "loop": lambda: run_loop(a.model, a.steps, a.seed)}
+        out = runs[lib]()
         print(json.dumps(out))
         return
     root = Path(tempfile.mkdtemp())
