@@ -23,8 +23,14 @@ SIZES = ((10_000, 2), (10_000, 3), (50_000, 2), (50_000, 3))
 
 
 def _rss_mib() -> float:
-    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set size of this process so far, in MiB: Linux's ``VmHWM`` (KiB), elsewhere ``ru_maxrss``.
+    Not ``ru_maxrss`` on Linux: it survives fork and exec, so each measuring child would start from the RSS of
+    the parent (which has imported torch, moocore and pymoo) and hide any growth below it."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(method: str, n: int, m: int, repeats: int) -> dict[str, float]:
