@@ -131,27 +131,21 @@ def held_out(policy) -> float:
     return greedy_accuracy(policy, Addition(n_digits=N_DIGITS), n=512, generator=torch.Generator().manual_seed(999))
 
 
-@torch.no_grad()
 def all_prompts_accuracy(policy) -> float:
     """Greedy accuracy over every prompt the task can draw: all 100 x 100 operand pairs (each operand is uniform
     on 0-99), so the number carries no sampling error (512 sampled prompts carry about 2 points of standard
     error). Nothing can be held out of 2-digit addition: SFT alone draws 32,000 prompts of the 10,000."""
     from polyopt_envs.text import Addition
     from polyopt_envs.text.base import TaskBatch
-    from polyopt_plugins.llm.sampler import SamplingParams, generate
-    from polyopt_plugins.llm.sft import decode_completions
+    from polyopt_plugins.llm.sft import greedy_scores
 
     task, top = Addition(n_digits=N_DIGITS), 10**N_DIGITS
     pairs = [(a, b) for a in range(top) for b in range(top)]
-    device = next(policy.parameters()).device
-    params = SamplingParams(max_new_tokens=task.completion_len, temperature=0.0)
     hits = 0.0
     for i in range(0, len(pairs), 2000):
         chunk = pairs[i:i + 2000]
         batch = TaskBatch([f"{a}+{b}=" for a, b in chunk], {"answer": [str(a + b) for a, b in chunk]})
-        ids, mask = policy.tokenizer.batch_encode(batch.prompts, device)
-        gen = generate(policy, ids, mask, params, stop_ids=(policy.tokenizer.eos_id,))
-        hits += float(task.score(batch, decode_completions(policy, gen.tokens, gen.mask))[:, 0].sum())
+        hits += float(greedy_scores(policy, task, batch).sum())
     return hits / len(pairs)
 
 
@@ -211,6 +205,17 @@ def prepare(root: Path, sft_steps: int, d_model: int, layers: int) -> dict:
             "sft_accuracy_all": all_prompts_accuracy(policy), "params": n_params}
 
 
+def summary(times: list[float], tokens: list[float], base: float, policy) -> dict:
+    """What every run reports: seconds per step and generated tokens/s (first step excluded as warm-up), peak RSS
+    (read before the evaluation), and greedy accuracy on the 512 sampled prompts and on all of them."""
+    keep = slice(1, None) if len(times) > 1 else slice(None)
+    seconds = sum(times[keep])
+    out = {"s_per_step": seconds / len(times[keep]), "tokens_per_s": sum(tokens[keep]) / seconds,
+           "peak_rss_mb": peak_mb(), "peak_above_start_mb": peak_mb() - base}
+    policy.eval()
+    return {**out, "accuracy": held_out(policy), "accuracy_all": all_prompts_accuracy(policy)}
+
+
 def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
     import polyopt
     from polyopt_envs.text import Addition
@@ -225,11 +230,8 @@ def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
         t0 = time.perf_counter()
         rows.append(opt.step())
         times.append(time.perf_counter() - t0)
+    out = {**summary(times, [r["tokens"] for r in rows], base, opt.policy), "held_mb": held_mb(opt)}
     keep = slice(1, None) if steps > 1 else slice(None)
-    tokens = sum(r["tokens"] for r in rows[keep])
-    out = {"s_per_step": sum(times[keep]) / len(times[keep]), "tokens_per_s": tokens / sum(times[keep]),
-           "peak_rss_mb": peak_mb(), "peak_above_start_mb": peak_mb() - base, "held_mb": held_mb(opt),
-           "accuracy": held_out(opt.policy.eval()), "accuracy_all": all_prompts_accuracy(opt.policy)}
     for part in ("generation", "scoring", "update"):
         out[part] = sum(r[f"time/{part}"] for r in rows[keep]) / len(times[keep])
     out["peak_tensor_mb"] = peak_tensor_mb(opt)  # after everything above is measured
@@ -281,12 +283,7 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
     trainer = cls(model=lm, reward_funcs=reward, args=args, train_dataset=data, processing_class=tok,
                   callbacks=[Clock()])
     trainer.train()
-    keep = times[1:] if len(times) > 1 else times
-    tokens = sum(generated[1:]) if len(generated) > 1 else sum(generated)
-    policy = HFPolicy(trainer.model, tok).eval()
-    return {"s_per_step": sum(keep) / len(keep), "tokens_per_s": tokens / sum(keep), "peak_rss_mb": peak_mb(),
-            "peak_above_start_mb": peak_mb() - base, "accuracy": held_out(policy),
-            "accuracy_all": all_prompts_accuracy(policy)}
+    return summary(times, generated, base, HFPolicy(trainer.model, tok))
 
 
 def run_loop(model: str, steps: int, seed: int) -> dict:
@@ -331,11 +328,7 @@ def run_loop(model: str, steps: int, seed: int) -> dict:
         opt.step()
         times.append(time.perf_counter() - t0)
         tokens.append(int(cmask.sum()))
-    keep = slice(1, None) if steps > 1 else slice(None)
-    policy = HFPolicy(lm, tok).eval()
-    return {"s_per_step": sum(times[keep]) / len(times[keep]), "tokens_per_s": sum(tokens[keep]) / sum(times[keep]),
-            "peak_rss_mb": peak_mb(), "peak_above_start_mb": peak_mb() - base, "accuracy": held_out(policy),
-            "accuracy_all": all_prompts_accuracy(policy)}
+    return summary(times, tokens, base, HFPolicy(lm, tok))
 
 
 def child(spec: str, model: str, steps: int, seed: int, threads: int) -> dict:

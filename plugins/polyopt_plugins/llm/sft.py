@@ -17,7 +17,7 @@ from torch import Tensor
 from polyopt_plugins.llm.policy import Policy, completion_logprobs
 from polyopt_plugins.llm.sampler import SamplingParams, generate
 
-__all__ = ["sft", "lr_factor", "encode_completions", "decode_completions", "greedy_accuracy"]
+__all__ = ["sft", "lr_factor", "encode_completions", "decode_completions", "greedy_scores", "greedy_accuracy"]
 
 
 def encode_completions(policy: Policy, texts: list[str], device: torch.device) -> tuple[Tensor, Tensor]:
@@ -84,12 +84,16 @@ def sft(policy: Policy, task: Any, *, steps: int, batch_size: int = 64, lr: floa
 
 
 @torch.no_grad()
-def greedy_accuracy(policy: Policy, task: Any, *, n: int, generator: torch.Generator,
-                    max_new_tokens: int | None = None) -> float:
-    """Mean of the task's first reward (exact match) for greedy completions of ``n`` fresh prompts."""
+def greedy_scores(policy: Policy, task: Any, batch: Any, *, max_new_tokens: int | None = None) -> Tensor:
+    """``n`` values of the task's first reward (exact match) for greedy completions of ``batch``'s prompts."""
     device = next(policy.parameters()).device
-    batch = task.sample(n, generator)
     ids, mask = policy.tokenizer.batch_encode(batch.prompts, device)
     params = SamplingParams(max_new_tokens=max_new_tokens or task.completion_len, temperature=0.0)
     gen = generate(policy, ids, mask, params, stop_ids=(policy.tokenizer.eos_id,))
-    return float(task.score(batch, decode_completions(policy, gen.tokens, gen.mask))[:, 0].mean())
+    return task.score(batch, decode_completions(policy, gen.tokens, gen.mask))[:, 0]
+
+
+def greedy_accuracy(policy: Policy, task: Any, *, n: int, generator: torch.Generator,
+                    max_new_tokens: int | None = None) -> float:
+    """Mean of the task's first reward (exact match) for greedy completions of ``n`` fresh prompts."""
+    return float(greedy_scores(policy, task, task.sample(n, generator), max_new_tokens=max_new_tokens).mean())
