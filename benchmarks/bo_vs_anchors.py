@@ -34,8 +34,11 @@ N_INITIAL = 10
 def make_problem(name: str) -> Any:
     import polyopt
 
-    return polyopt.make("objective", "dtlz2", n_obj=2, n_var=6) if name == "dtlz2" else polyopt.make(
-        "objective", name)
+    return (
+        polyopt.make("objective", "dtlz2", n_obj=2, n_var=6)
+        if name == "dtlz2"
+        else polyopt.make("objective", name)
+    )
 
 
 def score(problem: Any, f: Any, g: Any) -> float:
@@ -44,7 +47,9 @@ def score(problem: Any, f: Any, g: Any) -> float:
 
     from polyopt.metrics import hypervolume
 
-    ok = torch.isfinite(f).all(-1) & (torch.ones(f.shape[0], dtype=torch.bool) if g is None else (g <= 0).all(-1))
+    ok = torch.isfinite(f).all(-1) & (
+        torch.ones(f.shape[0], dtype=torch.bool) if g is None else (g <= 0).all(-1)
+    )
     if problem.n_objectives == 1:
         if not bool(ok.any()):
             return math.inf
@@ -66,12 +71,19 @@ def run_polyopt(problem: Any, budget: int, seed: int) -> tuple[Any, Any, list[di
         start = time.perf_counter()
         metrics = opt.step()
         if "fit_seconds" in metrics:
-            steps.append({"iter": time.perf_counter() - start, "fit": metrics["fit_seconds"],
-                          "acq": metrics["acq_seconds"]})
+            steps.append(
+                {
+                    "iter": time.perf_counter() - start,
+                    "fit": metrics["fit_seconds"],
+                    "acq": metrics["acq_seconds"],
+                }
+            )
     return opt.f_all, opt.g_all, steps
 
 
-def run_botorch_loop(problem: Any, budget: int, seed: int) -> tuple[Any, Any, list[dict[str, float]]]:
+def run_botorch_loop(
+    problem: Any, budget: int, seed: int
+) -> tuple[Any, Any, list[dict[str, float]]]:
     """The plain loop a BoTorch tutorial writes: refit from scratch, qLogNEI/qLogNEHVI, 10 x 512 restarts."""
     import torch
     from botorch.acquisition.logei import qLogNoisyExpectedImprovement
@@ -105,12 +117,18 @@ def run_botorch_loop(problem: Any, budget: int, seed: int) -> tuple[Any, Any, li
         cons = [(lambda s, j=j: s[..., m + j]) for j in range(c)] or None
         if m == 1:
             obj = GenericMCObjective(lambda s, X=None: s[..., 0]) if c else None
-            acqf = qLogNoisyExpectedImprovement(model, z, objective=obj, constraints=cons, prune_baseline=True)
+            acqf = qLogNoisyExpectedImprovement(
+                model, z, objective=obj, constraints=cons, prune_baseline=True
+            )
         else:
             acqf = qLogNoisyExpectedHypervolumeImprovement(
-                model, ref_point=-torch.tensor(problem.ref_point, dtype=torch.float64), X_baseline=z,
-                objective=IdentityMCMultiOutputObjective(outcomes=list(range(m))), constraints=cons,
-                prune_baseline=True)
+                model,
+                ref_point=-torch.tensor(problem.ref_point, dtype=torch.float64),
+                X_baseline=z,
+                objective=IdentityMCMultiOutputObjective(outcomes=list(range(m))),
+                constraints=cons,
+                prune_baseline=True,
+            )
         new, _ = optimize_acqf(acqf, unit, q=1, num_restarts=10, raw_samples=512)
         t2 = time.perf_counter()
         nf, ng = evaluate(new)
@@ -120,7 +138,9 @@ def run_botorch_loop(problem: Any, budget: int, seed: int) -> tuple[Any, Any, li
     return f, g, steps
 
 
-def run_optuna(problem: Any, budget: int, seed: int, sampler_name: str) -> tuple[Any, Any, list[dict[str, float]]]:
+def run_optuna(
+    problem: Any, budget: int, seed: int, sampler_name: str
+) -> tuple[Any, Any, list[dict[str, float]]]:
     import optuna
     import torch
 
@@ -129,15 +149,26 @@ def run_optuna(problem: Any, budget: int, seed: int, sampler_name: str) -> tuple
     c = problem.n_constraints
     constraints = (lambda t: t.user_attrs["g"]) if c else None
     if sampler_name == "gp":
-        sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=N_INITIAL, constraints_func=constraints)
+        sampler = optuna.samplers.GPSampler(
+            seed=seed, n_startup_trials=N_INITIAL, constraints_func=constraints
+        )
     else:
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=N_INITIAL, constraints_func=constraints)
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=N_INITIAL, constraints_func=constraints
+        )
     study = optuna.create_study(sampler=sampler, directions=["minimize"] * problem.n_objectives)
     fs, gs, stamps = [], [], []
 
     def objective(trial: Any) -> Any:
-        x = torch.tensor([[trial.suggest_float(f"x{i}", float(bounds[0, i]), float(bounds[1, i]))
-                           for i in range(bounds.shape[1])]], dtype=torch.float64)
+        x = torch.tensor(
+            [
+                [
+                    trial.suggest_float(f"x{i}", float(bounds[0, i]), float(bounds[1, i]))
+                    for i in range(bounds.shape[1])
+                ]
+            ],
+            dtype=torch.float64,
+        )
         ev = problem.evaluate(x)
         fs.append(ev.f)
         if c:
@@ -148,7 +179,9 @@ def run_optuna(problem: Any, budget: int, seed: int, sampler_name: str) -> tuple
         return values[0] if len(values) == 1 else values
 
     study.optimize(objective, n_trials=budget)
-    gaps = [b - a for a, b in zip(stamps[N_INITIAL - 1:], stamps[N_INITIAL:])]  # sampler time of each trial
+    gaps = [
+        b - a for a, b in zip(stamps[N_INITIAL - 1 :], stamps[N_INITIAL:])
+    ]  # sampler time of each trial
     return torch.cat(fs), torch.cat(gs) if c else None, [{"iter": s} for s in gaps]
 
 
@@ -170,9 +203,13 @@ def job(args: tuple[str, str, int]) -> dict[str, Any]:
     torch.set_num_threads(1)
     method, problem_name, seed = args
     problem, budget = make_problem(problem_name), PROBLEMS[problem_name]
-    runner = {"polyopt": run_polyopt, "botorch-loop": run_botorch_loop, "random": run_random,
-              "optuna-gp": lambda p, b, s: run_optuna(p, b, s, "gp"),
-              "optuna-tpe": lambda p, b, s: run_optuna(p, b, s, "tpe")}[method]
+    runner = {
+        "polyopt": run_polyopt,
+        "botorch-loop": run_botorch_loop,
+        "random": run_random,
+        "optuna-gp": lambda p, b, s: run_optuna(p, b, s, "gp"),
+        "optuna-tpe": lambda p, b, s: run_optuna(p, b, s, "tpe"),
+    }[method]
     once = math.nan
     if problem.n_objectives > 1 and method in ("polyopt", "botorch-loop"):
         # BoTorch compiles (first time on a machine) or loads a fused C++ kernel the first time a process builds
@@ -181,9 +218,21 @@ def job(args: tuple[str, str, int]) -> dict[str, Any]:
 
         once = warm_up_hypervolume_kernel()
     f, g, steps = runner(problem, budget, seed)
-    mean = (lambda key: statistics.fmean(s[key] for s in steps) if steps and key in steps[0] else math.nan)
-    return {"method": method, "problem": problem_name, "seed": seed, "score": score(problem, f, g),
-            "iter": mean("iter"), "fit": mean("fit"), "acq": mean("acq"), "n": int(f.shape[0]), "once": once}
+
+    def mean(key):
+        return statistics.fmean(s[key] for s in steps) if steps and key in steps[0] else math.nan
+
+    return {
+        "method": method,
+        "problem": problem_name,
+        "seed": seed,
+        "score": score(problem, f, g),
+        "iter": mean("iter"),
+        "fit": mean("fit"),
+        "acq": mean("acq"),
+        "n": int(f.shape[0]),
+        "once": once,
+    }
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -202,8 +251,10 @@ def rank_sum_p(a: list[float], b: list[float]) -> float:
 
 
 def report(rows: list[dict[str, Any]], problems: list[str], methods: list[str]) -> None:
-    print(f"{'problem':14s} {'method':13s} {'median':>8s} {'IQR':>17s} {'min-max':>17s} {'s/iter':>7s} "
-          f"{'fit s':>6s} {'acq s':>6s} {'p vs polyopt':>12s}")
+    print(
+        f"{'problem':14s} {'method':13s} {'median':>8s} {'IQR':>17s} {'min-max':>17s} {'s/iter':>7s} "
+        f"{'fit s':>6s} {'acq s':>6s} {'p vs polyopt':>12s}"
+    )
     for p in problems:
         ours = [r["score"] for r in rows if r["problem"] == p and r["method"] == "polyopt"]
         for m in methods:
@@ -214,27 +265,34 @@ def report(rows: list[dict[str, Any]], problems: list[str], methods: list[str]) 
             lo, med, hi = quartiles(scores)
             it, fit, acq = (statistics.median(r[k] for r in sel) for k in ("iter", "fit", "acq"))
             p_value = f"{rank_sum_p(ours, scores):12.3f}" if ours and m != "polyopt" else " " * 12
-            print(f"{p:14s} {m:13s} {med:8.3f} [{lo:7.3f}, {hi:7.3f}] [{min(scores):7.3f}, {max(scores):7.3f}] "
-                  f"{it:7.3f} {fit:6.3f} {acq:6.3f} {p_value}")
-    print("score: log10 final regret (one objective) or log10 HV difference (several); lower is better; "
-          "p vs polyopt: two-sided Wilcoxon rank-sum test of the method's scores against polyopt's")
+            print(
+                f"{p:14s} {m:13s} {med:8.3f} [{lo:7.3f}, {hi:7.3f}] [{min(scores):7.3f}, {max(scores):7.3f}] "
+                f"{it:7.3f} {fit:6.3f} {acq:6.3f} {p_value}"
+            )
+    print(
+        "score: log10 final regret (one objective) or log10 HV difference (several); lower is better; "
+        "p vs polyopt: two-sided Wilcoxon rank-sum test of the method's scores against polyopt's"
+    )
     once = [r["once"] for r in rows if not math.isnan(r.get("once", math.nan))]
     if once:
-        print(f"one-time, outside the timed iterations: BoTorch's fused qLogNEHVI kernel took {max(once):.2f} s to "
-              "load (compiled if this machine had no cached build) in the first job of a worker process")
+        print(
+            f"one-time, outside the timed iterations: BoTorch's fused qLogNEHVI kernel took {max(once):.2f} s to "
+            "load (compiled if this machine had no cached build) in the first job of a worker process"
+        )
 
 
 def same_data(problem_name: str, seeds: int) -> None:
     """Print, per model-based step, polyopt's point and a plain BoTorch LogEI loop's on the same data."""
     import warnings
 
-    import polyopt
     import torch
     from botorch.acquisition.analytic import LogExpectedImprovement
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
     from botorch.optim import optimize_acqf
     from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    import polyopt
 
     warnings.simplefilter("ignore")
     problem, budget = make_problem(problem_name), PROBLEMS[problem_name]
@@ -254,10 +312,12 @@ def same_data(problem_name: str, seeds: int) -> None:
             z_new = (opt.x_all[-1:] - lower) / (upper - lower)
             value = acqf(z_new.unsqueeze(1))
             f_plain = problem.evaluate(lower + z_plain * (upper - lower)).f
-            print(f"seed {seed} n={z.shape[0]:3d}  log EI: polyopt {float(value):8.3f} plain {float(value_plain):8.3f}"
-                  f"  f: polyopt {float(opt.f_all[-1, 0]):9.4f} plain {float(f_plain[0, 0]):9.4f}  distance "
-                  f"{float((z_new - z_plain).norm()):.3f}",
-                  flush=True)
+            print(
+                f"seed {seed} n={z.shape[0]:3d}  log EI: polyopt {float(value):8.3f} plain {float(value_plain):8.3f}"
+                f"  f: polyopt {float(opt.f_all[-1, 0]):9.4f} plain {float(f_plain[0, 0]):9.4f}  distance "
+                f"{float((z_new - z_plain).norm()):.3f}",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -266,9 +326,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="processes running jobs side by side")
     parser.add_argument("--problems", default=",".join(PROBLEMS))
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--same-data", metavar="PROBLEM", help="instead of the comparison: run polyopt's ego on "
-                        "PROBLEM and, at every model-based step, score its point and a plain BoTorch LogEI loop's "
-                        "point (fitted on the same data) under the plain loop's model")
+    parser.add_argument(
+        "--same-data",
+        metavar="PROBLEM",
+        help="instead of the comparison: run polyopt's ego on "
+        "PROBLEM and, at every model-based step, score its point and a plain BoTorch LogEI loop's "
+        "point (fitted on the same data) under the plain loop's model",
+    )
     args = parser.parse_args()
     if args.same_data:
         same_data(args.same_data, args.seeds)
@@ -283,8 +347,11 @@ def main() -> None:
         rows = []
         for row in pool.map(job, jobs):
             rows.append(row)
-            print(f"# {row['problem']} {row['method']} seed {row['seed']}: score {row['score']:.3f}, "
-                  f"{row['iter']:.3f} s/iter", flush=True)
+            print(
+                f"# {row['problem']} {row['method']} seed {row['seed']}: score {row['score']:.3f}, "
+                f"{row['iter']:.3f} s/iter",
+                flush=True,
+            )
     report(rows, problems, methods)
 
 

@@ -44,8 +44,12 @@ import torch
 N_DIGITS, PROMPTS, GROUP = 2, 16, 8
 
 
-OVERRIDES: dict[str, float] = {}  # --lr, --temperature: both libraries at another value than polyopt's default
-TRL_CHECKPOINTING = False  # --trl-checkpointing: TRL with its own default, gradient checkpointing on
+OVERRIDES: dict[
+    str, float
+] = {}  # --lr, --temperature: both libraries at another value than polyopt's default
+TRL_CHECKPOINTING = (
+    False  # --trl-checkpointing: TRL with its own default, gradient checkpointing on
+)
 
 
 def setting(name: str) -> float:
@@ -111,7 +115,11 @@ def peak_tensor_mb(opt, steps: int = 2) -> float:
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
-            inputs = {id(t.untyped_storage()) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
+            inputs = {
+                id(t.untyped_storage())
+                for t in tree_leaves((args, kwargs))
+                if isinstance(t, torch.Tensor)
+            }
             for t in tree_leaves(out):
                 if isinstance(t, torch.Tensor) and id(t.untyped_storage()) not in inputs:
                     self.count(t.untyped_storage())
@@ -128,7 +136,9 @@ def held_out(policy) -> float:
     from polyopt_envs.text import Addition
     from polyopt_plugins.llm.sft import greedy_accuracy
 
-    return greedy_accuracy(policy, Addition(n_digits=N_DIGITS), n=512, generator=torch.Generator().manual_seed(999))
+    return greedy_accuracy(
+        policy, Addition(n_digits=N_DIGITS), n=512, generator=torch.Generator().manual_seed(999)
+    )
 
 
 def all_prompts_accuracy(policy) -> float:
@@ -143,8 +153,10 @@ def all_prompts_accuracy(policy) -> float:
     pairs = [(a, b) for a in range(top) for b in range(top)]
     hits = 0.0
     for i in range(0, len(pairs), 2000):
-        chunk = pairs[i:i + 2000]
-        batch = TaskBatch([f"{a}+{b}=" for a, b in chunk], {"answer": [str(a + b) for a, b in chunk]})
+        chunk = pairs[i : i + 2000]
+        batch = TaskBatch(
+            [f"{a}+{b}=" for a, b in chunk], {"answer": [str(a + b) for a, b in chunk]}
+        )
         hits += float(greedy_scores(policy, task, batch).sum())
     return hits / len(pairs)
 
@@ -197,12 +209,22 @@ def prepare(root: Path, sft_steps: int, d_model: int, layers: int) -> dict:
     base = save_char_llama(root / "base", n_layer=layers, d_model=d_model, n_head=4)
     policy = HFPolicy.from_pretrained(str(base))
     t0 = time.perf_counter()
-    sft(policy, Addition(n_digits=N_DIGITS), steps=sft_steps, batch_size=64, generator=torch.Generator().manual_seed(0))
+    sft(
+        policy,
+        Addition(n_digits=N_DIGITS),
+        steps=sft_steps,
+        batch_size=64,
+        generator=torch.Generator().manual_seed(0),
+    )
     policy.model.save_pretrained(root / "sft")
     policy.tokenizer.tok.save_pretrained(root / "sft")
     n_params = sum(p.numel() for p in policy.parameters())
-    return {"sft_seconds": time.perf_counter() - t0, "sft_accuracy": held_out(policy.eval()),
-            "sft_accuracy_all": all_prompts_accuracy(policy), "params": n_params}
+    return {
+        "sft_seconds": time.perf_counter() - t0,
+        "sft_accuracy": held_out(policy.eval()),
+        "sft_accuracy_all": all_prompts_accuracy(policy),
+        "params": n_params,
+    }
 
 
 def summary(times: list[float], tokens: list[float], base: float, policy) -> dict:
@@ -210,8 +232,12 @@ def summary(times: list[float], tokens: list[float], base: float, policy) -> dic
     (read before the evaluation), and greedy accuracy on the 512 sampled prompts and on all of them."""
     keep = slice(1, None) if len(times) > 1 else slice(None)
     seconds = sum(times[keep])
-    out = {"s_per_step": seconds / len(times[keep]), "tokens_per_s": sum(tokens[keep]) / seconds,
-           "peak_rss_mb": peak_mb(), "peak_above_start_mb": peak_mb() - base}
+    out = {
+        "s_per_step": seconds / len(times[keep]),
+        "tokens_per_s": sum(tokens[keep]) / seconds,
+        "peak_rss_mb": peak_mb(),
+        "peak_above_start_mb": peak_mb() - base,
+    }
     policy.eval()
     return {**out, "accuracy": held_out(policy), "accuracy_all": all_prompts_accuracy(policy)}
 
@@ -222,9 +248,18 @@ def run_polyopt(name: str, model: str, steps: int, seed: int) -> dict:
 
     warm_libraries(model)
     base = rss_mb()
-    opt = polyopt.make("optimizer", name, Addition(n_digits=N_DIGITS), seed=seed, device="cpu", model=model,
-                       lr=setting("lr"), temperature=setting("temperature"), prompts_per_step=PROMPTS,
-                       completions_per_prompt=GROUP)
+    opt = polyopt.make(
+        "optimizer",
+        name,
+        Addition(n_digits=N_DIGITS),
+        seed=seed,
+        device="cpu",
+        model=model,
+        lr=setting("lr"),
+        temperature=setting("temperature"),
+        prompts_per_step=PROMPTS,
+        completions_per_prompt=GROUP,
+    )
     rows, times = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -242,6 +277,7 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
     import datasets
     import transformers
     import trl
+
     from polyopt_envs.text import Addition
     from polyopt_envs.text.base import TaskBatch
     from polyopt_plugins.llm.hf import HFPolicy
@@ -250,19 +286,36 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
     batch = task.sample(PROMPTS * (steps + 2), torch.Generator().manual_seed(seed))
     data = datasets.Dataset.from_dict({"prompt": batch.prompts, "answer": batch.fields["answer"]})
 
-    generated: list[int] = []  # tokens per call: characters + <eos>, capped at the length limit (char tokenizer)
+    generated: list[
+        int
+    ] = []  # tokens per call: characters + <eos>, capped at the length limit (char tokenizer)
 
     def reward(prompts, completions, answer, **_):
         generated.append(sum(min(len(c) + 1, task.completion_len) for c in completions))
         scores = task.score(TaskBatch(list(prompts), {"answer": list(answer)}), list(completions))
         return (scores @ torch.tensor([1.0, 0.5])).tolist()
 
-    common = dict(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=PROMPTS * GROUP,
-                  num_generations=GROUP, max_completion_length=task.completion_len, learning_rate=setting("lr"),
-                  lr_scheduler_type="constant", max_steps=steps, logging_steps=10**6, save_strategy="no",
-                  report_to="none", use_cpu=True, bf16=False, seed=seed, temperature=setting("temperature"),
-                  beta=0.0, max_grad_norm=1.0, warmup_steps=0, disable_tqdm=True,
-                  gradient_checkpointing=TRL_CHECKPOINTING)
+    common = dict(
+        output_dir=tempfile.mkdtemp(),
+        per_device_train_batch_size=PROMPTS * GROUP,
+        num_generations=GROUP,
+        max_completion_length=task.completion_len,
+        learning_rate=setting("lr"),
+        lr_scheduler_type="constant",
+        max_steps=steps,
+        logging_steps=10**6,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        bf16=False,
+        seed=seed,
+        temperature=setting("temperature"),
+        beta=0.0,
+        max_grad_norm=1.0,
+        warmup_steps=0,
+        disable_tqdm=True,
+        gradient_checkpointing=TRL_CHECKPOINTING,
+    )
     if kind == "grpo":
         args, cls = trl.GRPOConfig(**common, loss_type="grpo"), trl.GRPOTrainer
     else:
@@ -280,8 +333,14 @@ def run_trl(kind: str, model: str, steps: int, seed: int) -> dict:
         def on_step_end(self, *a, **k):
             times.append(time.perf_counter() - self.t0)
 
-    trainer = cls(model=lm, reward_funcs=reward, args=args, train_dataset=data, processing_class=tok,
-                  callbacks=[Clock()])
+    trainer = cls(
+        model=lm,
+        reward_funcs=reward,
+        args=args,
+        train_dataset=data,
+        processing_class=tok,
+        callbacks=[Clock()],
+    )
     trainer.train()
     return summary(times, generated, base, HFPolicy(trainer.model, tok))
 
@@ -291,6 +350,7 @@ def run_loop(model: str, steps: int, seed: int) -> dict:
     the rewards, group-normalized advantages, one forward and backward over all 128 prompt+completion rows at the
     sampling temperature, gradient clipping and AdamW. No prompt sharing, no lean sampler."""
     import transformers
+
     from polyopt_envs.text import Addition
     from polyopt_plugins.llm.hf import HFPolicy
 
@@ -300,26 +360,49 @@ def run_loop(model: str, steps: int, seed: int) -> dict:
     tok = transformers.AutoTokenizer.from_pretrained(model, padding_side="left")
     lm = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
     opt = torch.optim.AdamW(lm.parameters(), lr=setting("lr"), weight_decay=0.0)
-    task, gen, temperature = Addition(n_digits=N_DIGITS), torch.Generator().manual_seed(seed), setting("temperature")
+    task, gen, temperature = (
+        Addition(n_digits=N_DIGITS),
+        torch.Generator().manual_seed(seed),
+        setting("temperature"),
+    )
     times, tokens = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
         batch = task.sample(PROMPTS, gen).repeat(GROUP)
         enc = tok(batch.prompts, return_tensors="pt", padding=True)
         with torch.no_grad():
-            out = lm.generate(**enc, do_sample=True, temperature=temperature, top_k=0,
-                              max_new_tokens=task.completion_len, pad_token_id=tok.pad_token_id)
+            out = lm.generate(
+                **enc,
+                do_sample=True,
+                temperature=temperature,
+                top_k=0,
+                max_new_tokens=task.completion_len,
+                pad_token_id=tok.pad_token_id,
+            )
         width = enc.input_ids.shape[1]
         comp = out[:, width:]
         is_eos = comp == tok.eos_token_id
-        cmask = (is_eos.long().cumsum(1) - is_eos.long()) == 0  # up to and including the first <eos>
-        texts = tok.batch_decode(torch.where(cmask, comp, tok.pad_token_id), skip_special_tokens=True)
+        cmask = (
+            is_eos.long().cumsum(1) - is_eos.long()
+        ) == 0  # up to and including the first <eos>
+        texts = tok.batch_decode(
+            torch.where(cmask, comp, tok.pad_token_id), skip_special_tokens=True
+        )
         reward = (task.score(batch, texts) @ torch.tensor([1.0, 0.5])).view(PROMPTS, GROUP)
-        adv = ((reward - reward.mean(1, keepdim=True)) / (reward.std(1, keepdim=True) + 1e-4)).view(-1, 1)
+        adv = ((reward - reward.mean(1, keepdim=True)) / (reward.std(1, keepdim=True) + 1e-4)).view(
+            -1, 1
+        )
         mask = torch.cat([enc.attention_mask.bool(), cmask], 1)
-        logits = lm(input_ids=out, attention_mask=mask.long(),
-                    position_ids=(mask.long().cumsum(1) - 1).clamp_min(0)).logits[:, width - 1:-1]
-        logp = torch.log_softmax(logits.float() / temperature, -1).gather(-1, comp.unsqueeze(-1)).squeeze(-1)
+        logits = lm(
+            input_ids=out,
+            attention_mask=mask.long(),
+            position_ids=(mask.long().cumsum(1) - 1).clamp_min(0),
+        ).logits[:, width - 1 : -1]
+        logp = (
+            torch.log_softmax(logits.float() / temperature, -1)
+            .gather(-1, comp.unsqueeze(-1))
+            .squeeze(-1)
+        )
         m = cmask.float()
         loss = -((adv * logp * m).sum(1) / m.sum(1).clamp_min(1)).mean()
         opt.zero_grad(set_to_none=True)
@@ -332,8 +415,20 @@ def run_loop(model: str, steps: int, seed: int) -> dict:
 
 
 def child(spec: str, model: str, steps: int, seed: int, threads: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", spec, "--model", model, "--steps", str(steps), "--seed",
-           str(seed), "--threads", str(threads)] + [f"--{k}={v}" for k, v in OVERRIDES.items()]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        spec,
+        "--model",
+        model,
+        "--steps",
+        str(steps),
+        "--seed",
+        str(seed),
+        "--threads",
+        str(threads),
+    ] + [f"--{k}={v}" for k, v in OVERRIDES.items()]
     cmd += ["--trl-checkpointing"] if TRL_CHECKPOINTING else []
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
@@ -352,51 +447,80 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--lr", type=float, default=None, help="learning rate for both libraries (default: polyopt's)")
-    ap.add_argument("--temperature", type=float, default=None, help="sampling temperature for both (default: "
-                    "polyopt's)")
-    ap.add_argument("--trl-checkpointing", action="store_true", help="TRL with gradient checkpointing, its default "
-                    "(polyopt does not checkpoint, so by default neither does TRL here)")
-    ap.add_argument("--only", default="polyopt-grpo,polyopt-rloo,trl-grpo,trl-rloo,polyopt-remax,polyopt-ppo")
+    ap.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate for both libraries (default: polyopt's)",
+    )
+    ap.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="sampling temperature for both (default: polyopt's)",
+    )
+    ap.add_argument(
+        "--trl-checkpointing",
+        action="store_true",
+        help="TRL with gradient checkpointing, its default "
+        "(polyopt does not checkpoint, so by default neither does TRL here)",
+    )
+    ap.add_argument(
+        "--only", default="polyopt-grpo,polyopt-rloo,trl-grpo,trl-rloo,polyopt-remax,polyopt-ppo"
+    )
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     global TRL_CHECKPOINTING
     TRL_CHECKPOINTING = a.trl_checkpointing
-    OVERRIDES.update({k: v for k, v in (("lr", a.lr), ("temperature", a.temperature)) if v is not None})
+    OVERRIDES.update(
+        {k: v for k, v in (("lr", a.lr), ("temperature", a.temperature)) if v is not None}
+    )
     if a.child:
         lib, name = a.child.split("-", 1)
-        runs = {"polyopt": lambda: run_polyopt(name, a.model, a.steps, a.seed),
-                "trl": lambda: run_trl(name, a.model, a.steps, a.seed),
-                "loop": lambda: run_loop(a.model, a.steps, a.seed)}
+        runs = {
+            "polyopt": lambda: run_polyopt(name, a.model, a.steps, a.seed),
+            "trl": lambda: run_trl(name, a.model, a.steps, a.seed),
+            "loop": lambda: run_loop(a.model, a.steps, a.seed),
+        }
         out = runs[lib]()
         print(json.dumps(out))
         return
     root = Path(tempfile.mkdtemp())
     info = prepare(root, a.sft_steps, a.d_model, a.layers)
-    print(f"# tiny Llama: {info['params'] / 1e6:.2f} M params; SFT {a.sft_steps} steps in {info['sft_seconds']:.1f} s;"
-          f" greedy accuracy after SFT {info['sft_accuracy']:.3f} (512 sampled prompts), "
-          f"{info['sft_accuracy_all']:.4f} (all prompts)")
-    print(f"# {PROMPTS} prompts x {GROUP} completions, {a.steps} steps, {a.threads} thread(s), lr {setting('lr')}, "
-          f"temperature {setting('temperature')}")
+    print(
+        f"# tiny Llama: {info['params'] / 1e6:.2f} M params; SFT {a.sft_steps} steps in {info['sft_seconds']:.1f} s;"
+        f" greedy accuracy after SFT {info['sft_accuracy']:.3f} (512 sampled prompts), "
+        f"{info['sft_accuracy_all']:.4f} (all prompts)"
+    )
+    print(
+        f"# {PROMPTS} prompts x {GROUP} completions, {a.steps} steps, {a.threads} thread(s), lr {setting('lr')}, "
+        f"temperature {setting('temperature')}"
+    )
     results = {}
     for spec in a.only.split(","):
         for seed in range(a.seeds):
             results[(spec, seed)] = child(spec, str(root / "sft"), a.steps, seed, a.threads)
             print(spec, seed, json.dumps(results[(spec, seed)]), flush=True)
-    print("\n| run | seed | s/step | tokens/s | gen s | score s | update s | peak RSS MB | above start MB | held MB "
-          "| peak tensor MB | acc SFT -> RL (512 prompts) | acc SFT -> RL (all prompts) |")
+    print(
+        "\n| run | seed | s/step | tokens/s | gen s | score s | update s | peak RSS MB | above start MB | held MB "
+        "| peak tensor MB | acc SFT -> RL (512 prompts) | acc SFT -> RL (all prompts) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (spec, seed), r in results.items():
         if "error" in r:
             print(f"| {spec} | {seed} | error: {r['error'][:80]} |")
             continue
-        cols = [f"{r.get(k, float('nan')):.3f}" if k in r else "-" for k in ("s_per_step", "tokens_per_s",
-                                                                            "generation", "scoring", "update")]
+        cols = [
+            f"{r.get(k, float('nan')):.3f}" if k in r else "-"
+            for k in ("s_per_step", "tokens_per_s", "generation", "scoring", "update")
+        ]
         held, tensor = (f"{r[k]:.1f}" if k in r else "-" for k in ("held_mb", "peak_tensor_mb"))
-        print(f"| {spec} | {seed} | " + " | ".join(cols) + f" | {r['peak_rss_mb']:.0f} | "
-              f"{r['peak_above_start_mb']:.0f} | {held} | {tensor} | "
-              f"{info['sft_accuracy']:.3f} -> {r['accuracy']:.3f} | "
-              f"{info['sft_accuracy_all']:.4f} -> {r['accuracy_all']:.4f} |")
+        print(
+            f"| {spec} | {seed} | " + " | ".join(cols) + f" | {r['peak_rss_mb']:.0f} | "
+            f"{r['peak_above_start_mb']:.0f} | {held} | {tensor} | "
+            f"{info['sft_accuracy']:.3f} -> {r['accuracy']:.3f} | "
+            f"{info['sft_accuracy_all']:.4f} -> {r['accuracy_all']:.4f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -52,11 +52,16 @@ def _quality(f: np.ndarray, front: torch.Tensor) -> tuple[float, float]:
     return igd(ft, front), hypervolume(ft, [1.1] * ft.shape[1])
 
 
-def run_polyopt(algo: str, problem: str, pop: int, gens: int, dedupe: bool, seed: int) -> tuple[float, np.ndarray]:
+def run_polyopt(
+    algo: str, problem: str, pop: int, gens: int, dedupe: bool, seed: int
+) -> tuple[float, np.ndarray]:
     import polyopt
 
-    p = (polyopt.make("objective", "dtlz2", n_obj=3, n_var=12) if problem == "dtlz2"
-         else polyopt.make("objective", "zdt1"))
+    p = (
+        polyopt.make("objective", "dtlz2", n_obj=3, n_var=12)
+        if problem == "dtlz2"
+        else polyopt.make("objective", "zdt1")
+    )
     config: dict = {"pop_size": pop, "eliminate_duplicates": dedupe, "track_hypervolume": False}
     if algo == "nsga3":
         config["n_partitions"] = _partitions(pop, p.n_objectives)
@@ -66,7 +71,9 @@ def run_polyopt(algo: str, problem: str, pop: int, gens: int, dedupe: bool, seed
     return (time.perf_counter() - start) / gens, result.f.numpy()
 
 
-def run_pymoo(algo: str, problem: str, pop: int, gens: int, dedupe: bool, seed: int) -> tuple[float, np.ndarray]:
+def run_pymoo(
+    algo: str, problem: str, pop: int, gens: int, dedupe: bool, seed: int
+) -> tuple[float, np.ndarray]:
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.algorithms.moo.nsga3 import NSGA3
     from pymoo.optimize import minimize
@@ -75,7 +82,9 @@ def run_pymoo(algo: str, problem: str, pop: int, gens: int, dedupe: bool, seed: 
 
     p = get_problem("dtlz2", n_obj=3, n_var=12) if problem == "dtlz2" else get_problem("zdt1")
     if algo == "nsga3":
-        dirs = get_reference_directions("das-dennis", p.n_obj, n_partitions=_partitions(pop, p.n_obj))
+        dirs = get_reference_directions(
+            "das-dennis", p.n_obj, n_partitions=_partitions(pop, p.n_obj)
+        )
         algorithm = NSGA3(dirs, pop_size=pop, eliminate_duplicates=dedupe)
     else:
         algorithm = NSGA2(pop_size=pop, eliminate_duplicates=dedupe)
@@ -86,14 +95,23 @@ def run_pymoo(algo: str, problem: str, pop: int, gens: int, dedupe: bool, seed: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="population 100 and 1,000, few generations")
+    parser.add_argument(
+        "--quick", action="store_true", help="population 100 and 1,000, few generations"
+    )
     parser.add_argument("--pops", type=int, nargs="+", default=[100, 1000, 10_000])
-    parser.add_argument("--gens", type=int, nargs="+", default=None,
-                        help="generations per population (one value for all, or one per --pops entry)")
+    parser.add_argument(
+        "--gens",
+        type=int,
+        nargs="+",
+        default=None,
+        help="generations per population (one value for all, or one per --pops entry)",
+    )
     parser.add_argument("--algos", nargs="+", default=["nsga2", "nsga3"])
     parser.add_argument("--problems", nargs="+", default=["dtlz2", "zdt1"])
     parser.add_argument("--dedupe", nargs="+", default=["off", "on"], choices=["off", "on"])
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: no contention)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads (1: no contention)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     pops = [100, 1000] if args.quick else args.pops
@@ -102,10 +120,14 @@ def main() -> None:
     else:
         gens = args.gens * len(pops) if len(args.gens) == 1 else args.gens
     torch.set_num_threads(args.threads)
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"threads={args.threads}, load average at start {os.getloadavg()[0]:.1f}")
-    header = (f"{'algo':6} {'problem':6} {'pop':>6} {'gens':>4} {'dedup':>5} | {'pymoo s/gen':>11} "
-              f"{'polyopt s/gen':>13} {'ratio':>6} | {'IGD pymoo':>9} {'IGD ours':>9} | {'HV pymoo':>8} {'HV ours':>8}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"threads={args.threads}, load average at start {os.getloadavg()[0]:.1f}"
+    )
+    header = (
+        f"{'algo':6} {'problem':6} {'pop':>6} {'gens':>4} {'dedup':>5} | {'pymoo s/gen':>11} "
+        f"{'polyopt s/gen':>13} {'ratio':>6} | {'IGD pymoo':>9} {'IGD ours':>9} | {'HV pymoo':>8} {'HV ours':>8}"
+    )
     print(header)
     print("-" * len(header))
     for algo in args.algos:
@@ -116,10 +138,15 @@ def main() -> None:
                     on = dedupe == "on"
                     t_theirs, f_theirs = run_pymoo(algo, problem, pop, gen, on, args.seed)
                     t_ours, f_ours = run_polyopt(algo, problem, pop, gen, on, args.seed)
-                    (igd_t, hv_t), (igd_o, hv_o) = _quality(f_theirs, front), _quality(f_ours, front)
-                    print(f"{algo:6} {problem:6} {pop:>6} {gen:>4} {dedupe:>5} | {t_theirs:>11.4f} {t_ours:>13.4f} "
-                          f"{t_theirs / t_ours:>5.1f}x | {igd_t:>9.4f} {igd_o:>9.4f} | {hv_t:>8.4f} {hv_o:>8.4f}",
-                          flush=True)
+                    (igd_t, hv_t), (igd_o, hv_o) = (
+                        _quality(f_theirs, front),
+                        _quality(f_ours, front),
+                    )
+                    print(
+                        f"{algo:6} {problem:6} {pop:>6} {gen:>4} {dedupe:>5} | {t_theirs:>11.4f} {t_ours:>13.4f} "
+                        f"{t_theirs / t_ours:>5.1f}x | {igd_t:>9.4f} {igd_o:>9.4f} | {hv_t:>8.4f} {hv_o:>8.4f}",
+                        flush=True,
+                    )
     print(f"# load average at end {os.getloadavg()[0]:.1f}")
 
 

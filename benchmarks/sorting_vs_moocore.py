@@ -66,8 +66,12 @@ def measure(method: str, n: int, m: int, repeats: int) -> dict[str, float]:
         out = run()
         times.append((time.perf_counter() - start) * 1e3)
     ranks = out[1] if method == "pymoo" else np.asarray(out)
-    return {"ms": statistics.median(times), "peak_mib": _rss_mib() - base, "n_fronts": int(ranks.max()) + 1,
-            "checksum": int(np.asarray(ranks, dtype=np.int64).sum())}
+    return {
+        "ms": statistics.median(times),
+        "peak_mib": _rss_mib() - base,
+        "n_fronts": int(ranks.max()) + 1,
+        "checksum": int(np.asarray(ranks, dtype=np.int64).sum()),
+    }
 
 
 def main() -> None:
@@ -83,20 +87,37 @@ def main() -> None:
     import pymoo
     import torch
 
-    print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, moocore {moocore.__version__}, pymoo {pymoo.__version__}")
-    print(f"{'n':>6} {'m':>2} {'method':<14} {'median ms':>11} {'x moocore':>10} {'peak MiB':>9} {'fronts':>7}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}, moocore {moocore.__version__}, pymoo {pymoo.__version__}"
+    )
+    print(
+        f"{'n':>6} {'m':>2} {'method':<14} {'median ms':>11} {'x moocore':>10} {'peak MiB':>9} {'fronts':>7}"
+    )
     for n, m in SIZES:
         rows = {}
         for method in METHODS:
-            cmd = [sys.executable, __file__, "--one", method, str(n), str(m), "--repeats", str(args.repeats)]
-            rows[method] = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                method,
+                str(n),
+                str(m),
+                "--repeats",
+                str(args.repeats),
+            ]
+            rows[method] = json.loads(
+                subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            )
         if len({r["checksum"] for r in rows.values()}) != 1:
             print(f"!! ranks differ between methods at n={n}, m={m}")
         for method, r in rows.items():
             ratio = r["ms"] / rows["moocore"]["ms"]
-            print(f"{n:>6} {m:>2} {method:<14} {r['ms']:>11.1f} {ratio:>10.2f} {r['peak_mib']:>9.1f} "
-                  f"{r['n_fronts']:>7}")
+            print(
+                f"{n:>6} {m:>2} {method:<14} {r['ms']:>11.1f} {ratio:>10.2f} {r['peak_mib']:>9.1f} "
+                f"{r['n_fronts']:>7}"
+            )
 
 
 if __name__ == "__main__":

@@ -107,13 +107,21 @@ def _registry(*, report_failed: bool = True) -> Any:
             _err.print(f"warning: {w.message}", style="yellow", markup=False)
     failed = [i.name for i in plugins.plugin_infos() if i.status == "failed"]
     if failed and report_failed:
-        _err.print(f"warning: {len(failed)} plugin(s) failed to load: {', '.join(failed)}; "
-                   "run `polyopt plugins` for details", style="yellow", markup=False)
+        _err.print(
+            f"warning: {len(failed)} plugin(s) failed to load: {', '.join(failed)}; "
+            "run `polyopt plugins` for details",
+            style="yellow",
+            markup=False,
+        )
     return reg
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors.")) -> None:
+def _root(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks instead of one-line errors."
+    ),
+) -> None:
     _options["debug"] = debug
 
 
@@ -129,24 +137,38 @@ def plugins_command() -> None:
         _registry(report_failed=False)  # failures are rows of the table below
         infos = plugins.plugin_infos()
         any_failed = any(i.error for i in infos)
-        columns = ("plugin", "distribution", "version", "status") + (("error",) if any_failed else ())
+        columns = ("plugin", "distribution", "version", "status") + (
+            ("error",) if any_failed else ()
+        )
         table = Table(*columns, title="polyopt plugins")
         styles = {"loaded": "green", "failed": "red", "disabled": "dim"}
         for info in infos:
             status = f"[{styles.get(info.status, '')}]{info.status}[/]"
-            table.add_row(info.name, info.distribution, info.version, status, *((info.error,) if any_failed else ()))
+            table.add_row(
+                info.name,
+                info.distribution,
+                info.version,
+                status,
+                *((info.error,) if any_failed else ()),
+            )
         _out.print(table)
         if not infos:
-            _out.print("no plugins found: install polyopt (`pip install -e .` from a source checkout)")
+            _out.print(
+                "no plugins found: install polyopt (`pip install -e .` from a source checkout)"
+            )
 
 
 # ------------------------------------------------------------------------------------------------------ list
 
 
 @app.command("list")
-def list_command(kind: str = typer.Argument(
-        "all", help="optimizers, objectives, environments, metrics, operators, survivals, acquisitions, "
-                    "advantages, policy-losses, kl-estimators, rewards, or all.")) -> None:
+def list_command(
+    kind: str = typer.Argument(
+        "all",
+        help="optimizers, objectives, environments, metrics, operators, survivals, acquisitions, "
+        "advantages, policy-losses, kl-estimators, rewards, or all.",
+    ),
+) -> None:
     """List registered names of one kind (or all kinds) with their summaries."""
     with _errors():
         kinds = _resolve_kinds(kind)
@@ -178,24 +200,33 @@ def _resolve_kinds(kind: str) -> list[str]:
 
 
 @app.command("info")
-def info_command(name: str = typer.Argument(..., help="A registered name, e.g. random-search or zdt1."),
-                 kind: str = typer.Option(None, "--kind", "-k", help="Only look among this kind.")) -> None:
+def info_command(
+    name: str = typer.Argument(..., help="A registered name, e.g. random-search or zdt1."),
+    kind: str = typer.Option(None, "--kind", "-k", help="Only look among this kind."),
+) -> None:
     """Describe a registered name: its kind, plugin, docstring, and config fields or problem definition."""
     with _errors():
         reg = _registry()
         kinds = _resolve_kinds(kind) if kind else None
-        entries = [e for e in reg.entries() if e.name == name and (kinds is None or e.kind in kinds)]
+        entries = [
+            e for e in reg.entries() if e.name == name and (kinds is None or e.kind in kinds)
+        ]
         if not entries:
             names = sorted({e.name for e in reg.entries() if kinds is None or e.kind in kinds})
-            raise UnknownNameError(f"unknown name {name!r}.{did_you_mean(name, names)} "
-                                   "See `polyopt list` for every registered name.")
+            raise UnknownNameError(
+                f"unknown name {name!r}.{did_you_mean(name, names)} "
+                "See `polyopt list` for every registered name."
+            )
         for entry in entries:
             _describe(entry)
 
 
 def _describe(entry: Any) -> None:
     _out.print(f"[bold]{entry.name}[/] ({entry.kind.replace('_', ' ')})")
-    _out.print(f"plugin: {entry.plugin or '-'} ({entry.distribution or 'unknown distribution'})", markup=False)
+    _out.print(
+        f"plugin: {entry.plugin or '-'} ({entry.distribution or 'unknown distribution'})",
+        markup=False,
+    )
     if isinstance(entry.target, str):
         _out.print(f"target: {entry.target}", markup=False)
     if entry.summary:
@@ -218,9 +249,12 @@ def _describe_optimizer(cls: Any) -> None:
     count = f"{lo} or more" if hi is None else (str(lo) if hi == lo else f"{lo} to {hi}")
     _out.print("")
     _out.print(f"spaces: {', '.join(sorted(getattr(cls, 'space_kinds', ())))}", markup=False)
-    _out.print(f"objectives: {count}; "
-               f"constraints: {'yes' if getattr(cls, 'supports_constraints', False) else 'no'}; "
-               f"default device: {getattr(cls, 'default_device', 'auto')}", markup=False)
+    _out.print(
+        f"objectives: {count}; "
+        f"constraints: {'yes' if getattr(cls, 'supports_constraints', False) else 'no'}; "
+        f"default device: {getattr(cls, 'default_device', 'auto')}",
+        markup=False,
+    )
     config = getattr(cls, "Config", None)
     if config is None or not dataclasses.is_dataclass(config):
         return
@@ -228,7 +262,13 @@ def _describe_optimizer(cls: Any) -> None:
     if not fields:
         _out.print("config: no options")
         return
-    table = Table("option", "type", "default", "description", title="config (polyopt optimize --set key=value)")
+    table = Table(
+        "option",
+        "type",
+        "default",
+        "description",
+        title="config (polyopt optimize --set key=value)",
+    )
     for fname, ftype, default, doc in fields:
         shown = "(required)" if default is dataclasses.MISSING else repr(default)
         table.add_row(fname, str(ftype), shown, doc)
@@ -237,7 +277,10 @@ def _describe_optimizer(cls: Any) -> None:
 
 def _describe_problem(entry: Any, target: Any) -> None:
     if callable(target):
-        _out.print(f"options: {_options_of(target)} (polyopt optimize --problem-set key=value)", markup=False)
+        _out.print(
+            f"options: {_options_of(target)} (polyopt optimize --problem-set key=value)",
+            markup=False,
+        )
     if entry.kind != "objective":
         return
     try:
@@ -249,9 +292,14 @@ def _describe_problem(entry: Any, target: Any) -> None:
         return
     space = repr(problem.space)
     space = space if len(space) <= 100 else space[:97] + "..."
-    _out.print(f"space: {problem.space.kind}, {problem.space.dim} dimensions: {space}", markup=False)
-    _out.print(f"objectives: {problem.n_objectives} ({', '.join(problem.directions) or 'minimize'}); "
-               f"constraints: {problem.n_constraints}", markup=False)
+    _out.print(
+        f"space: {problem.space.kind}, {problem.space.dim} dimensions: {space}", markup=False
+    )
+    _out.print(
+        f"objectives: {problem.n_objectives} ({', '.join(problem.directions) or 'minimize'}); "
+        f"constraints: {problem.n_constraints}",
+        markup=False,
+    )
     for attr in ("ref_point", "optimum"):
         if getattr(problem, attr, None) is not None:
             _out.print(f"{attr.replace('_', ' ')}: {getattr(problem, attr)}", markup=False)
@@ -281,35 +329,58 @@ def _options_of(target: Any) -> str:
 
 @app.command("optimize")
 def optimize_command(
-    optimizer: str = typer.Option(..., "--optimizer", "-o", help="Optimizer name (`polyopt list optimizers`)."),
+    optimizer: str = typer.Option(
+        ..., "--optimizer", "-o", help="Optimizer name (`polyopt list optimizers`)."
+    ),
     problem: str = typer.Option(..., "--problem", "-p", help="Objective or environment name."),
     budget: int = typer.Option(None, "--budget", "-b", help="Objective evaluations."),
     budget_seconds: float = typer.Option(None, "--budget-seconds", help="Wall-clock seconds."),
     budget_steps: int = typer.Option(None, "--budget-steps", help="Optimizer steps."),
-    budget_env_steps: int = typer.Option(None, "--budget-env-steps", help="Environment steps (RL)."),
+    budget_env_steps: int = typer.Option(
+        None, "--budget-env-steps", help="Environment steps (RL)."
+    ),
     seed: int = typer.Option(None, "--seed", help="Run seed (random when omitted; printed)."),
-    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or auto (default: optimizer's)."),
+    device: str = typer.Option(
+        None, "--device", help="cpu, cuda, cuda:1 or auto (default: optimizer's)."
+    ),
     dtype: str = typer.Option(None, "--dtype", help="float32 or float64 (default: optimizer's)."),
-    set_: list[str] = typer.Option([], "--set", "-s", help="Optimizer config, key=value (repeatable)."),
-    problem_set: list[str] = typer.Option([], "--problem-set", "-P", help="Problem option, key=value."),
+    set_: list[str] = typer.Option(
+        [], "--set", "-s", help="Optimizer config, key=value (repeatable)."
+    ),
+    problem_set: list[str] = typer.Option(
+        [], "--problem-set", "-P", help="Problem option, key=value."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Run one optimizer on one problem under a budget and print the result."""
     with _errors():
         import polyopt
 
-        limits = {"evaluations": budget, "seconds": budget_seconds, "steps": budget_steps,
-                  "env_steps": budget_env_steps}
+        limits = {
+            "evaluations": budget,
+            "seconds": budget_seconds,
+            "steps": budget_steps,
+            "env_steps": budget_env_steps,
+        }
         if all(v is None for v in limits.values()):
-            raise ConfigError("no budget: give --budget N (evaluations), --budget-seconds, --budget-steps "
-                              "or --budget-env-steps")
+            raise ConfigError(
+                "no budget: give --budget N (evaluations), --budget-seconds, --budget-steps "
+                "or --budget-env-steps"
+            )
         config = {k: _config_value(v) for k, v in _pairs(set_, "--set").items()}
         options = {k: _literal(v) for k, v in _pairs(problem_set, "--problem-set").items()}
         reg = _registry()
         reg.entry("optimizer", optimizer)  # unknown names fail before the problem is built
         prob = polyopt.make_problem(problem, **options)
-        result = polyopt.optimize(optimizer, prob, budget=polyopt.Budget(**limits), seed=seed, device=device,
-                                  dtype=dtype, **config)
+        result = polyopt.optimize(
+            optimizer,
+            prob,
+            budget=polyopt.Budget(**limits),
+            seed=seed,
+            device=device,
+            dtype=dtype,
+            **config,
+        )
         ref = getattr(prob, "ref_point", None) if result.n_objectives > 1 else None
         hv = None if ref is None else float(result.hypervolume(ref))
         if as_json:
@@ -351,23 +422,36 @@ def _print_result(result: Any, hv: float | None, ref: Any) -> None:
     _out.print(result.summary(), markup=False)
     if result.n_objectives > 1 and result.x.shape[0]:
         f = result.f
-        ranges = ", ".join(f"f{i + 1} in [{float(lo):.4g}, {float(hi):.4g}]"
-                           for i, (lo, hi) in enumerate(zip(f.min(dim=0).values, f.max(dim=0).values)))
+        ranges = ", ".join(
+            f"f{i + 1} in [{float(lo):.4g}, {float(hi):.4g}]"
+            for i, (lo, hi) in enumerate(zip(f.min(dim=0).values, f.max(dim=0).values))
+        )
         _out.print(f"front: {ranges}", markup=False)
     if hv is not None:
-        _out.print(f"hypervolume = {hv:.6g} (reference point {[float(r) for r in ref]})", markup=False)
+        _out.print(
+            f"hypervolume = {hv:.6g} (reference point {[float(r) for r in ref]})", markup=False
+        )
     _out.print(f"seed = {result.extras.get('seed')}", markup=False)
 
 
 def _result_dict(result: Any, hv: float | None) -> dict[str, Any]:
     def clean(values: list[Any]) -> list[Any]:  # JSON has no inf/NaN
-        return [clean(v) if isinstance(v, list) else (v if math.isfinite(v) else None) for v in values]
+        return [
+            clean(v) if isinstance(v, list) else (v if math.isfinite(v) else None) for v in values
+        ]
 
     out: dict[str, Any] = {
-        "optimizer": result.optimizer, "problem": result.problem, "seed": result.extras.get("seed"),
-        "n_evaluations": result.n_evaluations, "n_steps": result.n_steps, "n_env_steps": result.n_env_steps,
-        "wall_time": result.wall_time, "feasible": result.feasible, "directions": list(result.directions),
-        "x": clean(result.x.tolist()), "f": clean(result.f.tolist()),
+        "optimizer": result.optimizer,
+        "problem": result.problem,
+        "seed": result.extras.get("seed"),
+        "n_evaluations": result.n_evaluations,
+        "n_steps": result.n_steps,
+        "n_env_steps": result.n_env_steps,
+        "wall_time": result.wall_time,
+        "feasible": result.feasible,
+        "directions": list(result.directions),
+        "x": clean(result.x.tolist()),
+        "f": clean(result.f.tolist()),
     }
     if result.n_objectives == 1 and result.x.shape[0]:
         out["f_best"] = result.f_best
@@ -379,16 +463,21 @@ def _result_dict(result: Any, hv: float | None) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------------- study
 
 
-@app.command("study", add_help_option=False,
-             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    "study",
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
 def study_command(ctx: typer.Context) -> None:
     """Define, run and report studies (optimizer x problem x seed grids); see `polyopt study --help`."""
     with _errors():
         try:
             from polyopt.study.cli import app as study_app
         except ImportError as exc:
-            raise PolyoptError(f"`polyopt study` is not available: cannot import polyopt.study.cli "
-                               f"({type(exc).__name__}: {exc})") from exc
+            raise PolyoptError(
+                f"`polyopt study` is not available: cannot import polyopt.study.cli "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
         command = typer.main.get_command(study_app)
         command.main(args=list(ctx.args), prog_name="polyopt study")
 

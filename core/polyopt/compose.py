@@ -25,10 +25,17 @@ class _Wrapped(Objective):
 
 
 class _Scalarized(_Wrapped):
-    def __init__(self, base: Objective, weights: Tensor, method: str, ideal: Tensor | None, theta: float) -> None:
+    def __init__(
+        self, base: Objective, weights: Tensor, method: str, ideal: Tensor | None, theta: float
+    ) -> None:
         super().__init__(base, f"{method}({base.name or type(base).__name__})")
         self.weights, self.method, self.ideal, self.theta = weights, method, ideal, theta
-        self.n_objectives, self.directions, self.ref_point, self.optimum = 1, ("minimize",), None, None
+        self.n_objectives, self.directions, self.ref_point, self.optimum = (
+            1,
+            ("minimize",),
+            None,
+            None,
+        )
 
     def evaluate(self, x: Tensor) -> Evaluation:
         ev = evaluate(self.base, x)  # minimization form
@@ -46,8 +53,14 @@ class _Scalarized(_Wrapped):
         return Evaluation(f=s.unsqueeze(-1), g=ev.g, failed=ev.failed)
 
 
-def scalarize(obj: Objective, weights: Sequence[float] | Tensor, method: str = "chebyshev", *,
-              ideal: Sequence[float] | Tensor | None = None, theta: float = 5.0) -> Objective:
+def scalarize(
+    obj: Objective,
+    weights: Sequence[float] | Tensor,
+    method: str = "chebyshev",
+    *,
+    ideal: Sequence[float] | Tensor | None = None,
+    theta: float = 5.0,
+) -> Objective:
     """One objective from several: ``linear`` (weighted sum), ``chebyshev`` (``max_i w_i (f_i - z_i)``) or
     ``pbi`` (penalty boundary intersection, MOEA/D). Maximized objectives are negated first; the result is
     minimized.
@@ -61,9 +74,13 @@ def scalarize(obj: Objective, weights: Sequence[float] | Tensor, method: str = "
     """
     w = torch.as_tensor(weights, dtype=torch.float64).flatten()
     if w.numel() != obj.n_objectives:
-        raise ConfigError(f"weights={w.tolist()} has {w.numel()} values; expected {obj.n_objectives}")
+        raise ConfigError(
+            f"weights={w.tolist()} has {w.numel()} values; expected {obj.n_objectives}"
+        )
     if bool((w < 0).any()) or not bool((w > 0).any()) or not bool(torch.isfinite(w).all()):
-        raise ConfigError(f"weights={w.tolist()}; expected finite non-negative values, not all zero")
+        raise ConfigError(
+            f"weights={w.tolist()}; expected finite non-negative values, not all zero"
+        )
     if method not in ("linear", "chebyshev", "pbi"):
         raise ConfigError(f"method={method!r}; expected 'linear', 'chebyshev' or 'pbi'")
     z = None if ideal is None else torch.as_tensor(ideal, dtype=torch.float64).flatten()
@@ -75,14 +92,18 @@ class _Stacked(Objective):
         self.parts, self.space = list(parts), parts[0].space
         self.n_objectives = sum(p.n_objectives for p in parts)
         self.n_constraints = sum(p.n_constraints for p in parts)
-        self.directions = tuple(d for p in parts for d in (p.directions or ("minimize",) * p.n_objectives))
+        self.directions = tuple(
+            d for p in parts for d in (p.directions or ("minimize",) * p.n_objectives)
+        )
         self.name = "+".join(p.name or type(p).__name__ for p in parts)
 
     def evaluate(self, x: Tensor) -> Evaluation:
         evs = [p.evaluate(x) for p in self.parts]
         gs = [e.g for e in evs if e.g is not None]
-        return Evaluation(f=torch.cat([e.f.reshape(x.shape[0], -1) for e in evs], dim=-1),
-                          g=torch.cat(gs, dim=-1) if gs else None)
+        return Evaluation(
+            f=torch.cat([e.f.reshape(x.shape[0], -1) for e in evs], dim=-1),
+            g=torch.cat(gs, dim=-1) if gs else None,
+        )
 
 
 def stack(*objectives: Objective) -> Objective:
@@ -91,8 +112,14 @@ def stack(*objectives: Objective) -> Objective:
         raise ConfigError(f"stack() got {len(objectives)} objective(s); expected at least 2")
     first = objectives[0].space
     for o in objectives[1:]:
-        if o.space.dim != first.dim or o.space.kind != first.kind or not torch.equal(o.space.bounds, first.bounds):
-            raise SpaceError(f"stack(): {o!r} has space {o.space!r}, expected the same space as {first!r}")
+        if (
+            o.space.dim != first.dim
+            or o.space.kind != first.kind
+            or not torch.equal(o.space.bounds, first.bounds)
+        ):
+            raise SpaceError(
+                f"stack(): {o!r} has space {o.space!r}, expected the same space as {first!r}"
+            )
     return _Stacked(objectives)
 
 
@@ -105,10 +132,14 @@ class _Constrained(_Wrapped):
         ev = self.base.evaluate(x)
         g = self.g_fn(x)
         g = g.unsqueeze(-1) if g.dim() == 1 else g
-        return Evaluation(f=ev.f, g=g if ev.g is None else torch.cat([ev.g, g], dim=-1), failed=ev.failed)
+        return Evaluation(
+            f=ev.f, g=g if ev.g is None else torch.cat([ev.g, g], dim=-1), failed=ev.failed
+        )
 
 
-def constrain(obj: Objective, g_fn: Callable[[Tensor], Tensor], n_constraints: int = 1) -> Objective:
+def constrain(
+    obj: Objective, g_fn: Callable[[Tensor], Tensor], n_constraints: int = 1
+) -> Objective:
     """Add constraints ``g_fn(x: n x d) -> n x c`` (feasible where ``<= 0``) to an objective."""
     if n_constraints < 1:
         raise ConfigError(f"n_constraints={n_constraints}; expected at least 1")
@@ -132,15 +163,24 @@ def noisy(obj: Objective, std: float | Sequence[float], *, seed: int = 0) -> Obj
     """Add Gaussian noise of standard deviation ``std`` (one or per objective) to every evaluation."""
     s = torch.as_tensor(std, dtype=torch.float64).flatten()
     if bool((s < 0).any()) or s.numel() not in (1, obj.n_objectives):
-        raise ConfigError(f"std={s.tolist()}; expected one or {obj.n_objectives} non-negative values")
+        raise ConfigError(
+            f"std={s.tolist()}; expected one or {obj.n_objectives} non-negative values"
+        )
     return _Noisy(obj, s, seed)
 
 
 class _Desirability(_Wrapped):
-    def __init__(self, base: Objective, low: Tensor, high: Tensor, weights: Tensor, shape: Tensor) -> None:
+    def __init__(
+        self, base: Objective, low: Tensor, high: Tensor, weights: Tensor, shape: Tensor
+    ) -> None:
         super().__init__(base, f"desirability({base.name or type(base).__name__})")
         self.low, self.high, self.weights, self.shape = low, high, weights, shape
-        self.n_objectives, self.directions, self.ref_point, self.optimum = 1, ("maximize",), None, 1.0
+        self.n_objectives, self.directions, self.ref_point, self.optimum = (
+            1,
+            ("maximize",),
+            None,
+            1.0,
+        )
 
     def evaluate(self, x: Tensor) -> Evaluation:
         ev = evaluate(self.base, x)  # minimization form: desirability 1 at low, 0 at high
@@ -149,11 +189,21 @@ class _Desirability(_Wrapped):
         d = ((hi - ev.f) / (hi - lo)).clamp(0, 1) ** self.shape.to(ev.f)
         w = self.weights.to(ev.f)
         overall = torch.exp((w * torch.log(d.clamp_min(1e-300))).sum(-1) / w.sum())
-        return Evaluation(f=torch.where(d.min(-1).values > 0, overall, 0.0).unsqueeze(-1), g=ev.g, failed=ev.failed)
+        return Evaluation(
+            f=torch.where(d.min(-1).values > 0, overall, 0.0).unsqueeze(-1),
+            g=ev.g,
+            failed=ev.failed,
+        )
 
 
-def desirability(obj: Objective, best: Sequence[float], worst: Sequence[float], *,
-                 weights: Sequence[float] | None = None, shape: Sequence[float] | float = 1.0) -> Objective:
+def desirability(
+    obj: Objective,
+    best: Sequence[float],
+    worst: Sequence[float],
+    *,
+    weights: Sequence[float] | None = None,
+    shape: Sequence[float] | float = 1.0,
+) -> Objective:
     """Derringer–Suich desirability: each objective mapped to ``[0, 1]`` (1 at ``best``, 0 at ``worst``, in the
     user's direction, raised to ``shape``), combined by a weighted geometric mean. The result is maximized.
     """
@@ -161,6 +211,10 @@ def desirability(obj: Objective, best: Sequence[float], worst: Sequence[float], 
     lo, hi = (torch.as_tensor(v, dtype=torch.float64).flatten() for v in (best, worst))
     if lo.numel() != m or hi.numel() != m or bool((lo == hi).any()):
         raise ConfigError(f"best={lo.tolist()}, worst={hi.tolist()}; expected {m} distinct pairs")
-    w = torch.ones(m, dtype=torch.float64) if weights is None else torch.as_tensor(weights, dtype=torch.float64)
+    w = (
+        torch.ones(m, dtype=torch.float64)
+        if weights is None
+        else torch.as_tensor(weights, dtype=torch.float64)
+    )
     s = torch.as_tensor(shape, dtype=torch.float64).flatten().expand(m)
     return _Desirability(obj, lo, hi, w, s)

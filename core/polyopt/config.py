@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import itertools
 import textwrap
 import types
 import typing
@@ -36,7 +37,9 @@ def build_config(config_cls: type[C], values: Mapping[str, Any], *, owner: str =
     for key in values:
         if key not in fields:
             known = ", ".join(sorted(fields)) or "none"
-            raise ConfigError(f"unknown config key {key!r}{where}.{did_you_mean(key, fields)} Known keys: {known}")
+            raise ConfigError(
+                f"unknown config key {key!r}{where}.{did_you_mean(key, fields)} Known keys: {known}"
+            )
     hints = typing.get_type_hints(config_cls)
     coerced = {k: _coerce(k, v, hints.get(k, Any), where) for k, v in values.items()}
     try:
@@ -48,7 +51,9 @@ def build_config(config_cls: type[C], values: Mapping[str, Any], *, owner: str =
 def _coerce(key: str, value: Any, hint: Any, where: str) -> Any:
     """Accept ints for floats and strings from the command line; refuse clear type mismatches."""
     allowed = _simple_types(hint)
-    if not allowed or isinstance(value, tuple(allowed)) and not (isinstance(value, bool) and bool not in allowed):
+    if not allowed or (
+        isinstance(value, tuple(allowed)) and not (isinstance(value, bool) and bool not in allowed)
+    ):
         return value
     if float in allowed and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -62,7 +67,9 @@ def _coerce(key: str, value: Any, hint: Any, where: str) -> Any:
                 except ValueError:
                     continue
     names = " | ".join(t.__name__ for t in allowed)
-    raise ConfigError(f"config key {key!r}{where} is {value!r} ({type(value).__name__}); expected {names}")
+    raise ConfigError(
+        f"config key {key!r}{where} is {value!r} ({type(value).__name__}); expected {names}"
+    )
 
 
 def _parse(text: str, typ: type) -> Any:
@@ -121,10 +128,14 @@ def _field_docs(config_cls: type) -> dict[str, str]:
         except (OSError, TypeError, SyntaxError):
             continue
         body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, nxt in zip(body, body[1:]):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                    and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
-                    and isinstance(nxt.value.value, str)):
+        for node, nxt in itertools.pairwise(body):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
                 docs[node.target.id] = " ".join(nxt.value.value.split())
     return docs
 
@@ -142,9 +153,15 @@ def check_kwargs(fn: Any, values: Mapping[str, Any], *, owner: str = "") -> None
         return
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
-    accepted = [k for k, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and k != "self"]
+    accepted = [
+        k
+        for k, p in params.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and k != "self"
+    ]
     where = f" for {owner}" if owner else ""
     for key in values:
         if key not in accepted:
-            raise ConfigError(f"unknown option {key!r}{where}.{did_you_mean(key, accepted)} "
-                              f"Known options: {', '.join(accepted) or 'none'}")
+            raise ConfigError(
+                f"unknown option {key!r}{where}.{did_you_mean(key, accepted)} "
+                f"Known options: {', '.join(accepted) or 'none'}"
+            )

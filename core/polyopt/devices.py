@@ -8,8 +8,14 @@ from polyopt.errors import ConfigError
 
 __all__ = ["resolve_device", "resolve_dtype"]
 
-_DTYPES = {"float32": torch.float32, "float": torch.float32, "float64": torch.float64, "double": torch.float64,
-           "float16": torch.float16, "bfloat16": torch.bfloat16}
+_DTYPES = {
+    "float32": torch.float32,
+    "float": torch.float32,
+    "float64": torch.float64,
+    "double": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
 
 
 def resolve_device(device: torch.device | str | None, default: str = "auto") -> torch.device:
@@ -24,14 +30,19 @@ def resolve_device(device: torch.device | str | None, default: str = "auto") -> 
     try:
         dev = torch.device(choice)
     except (RuntimeError, TypeError) as exc:
-        raise ConfigError(f"device={choice!r} is not a device; expected 'cpu', 'cuda', 'cuda:0' or 'auto'") from exc
+        raise ConfigError(
+            f"device={choice!r} is not a device; expected 'cpu', 'cuda', 'cuda:0' or 'auto'"
+        ) from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={choice!r} but CUDA is not available here; use device='cpu' or 'auto'")
+        raise ConfigError(
+            f"device={choice!r} but CUDA is not available here; use device='cpu' or 'auto'"
+        )
     return dev
 
 
-def resolve_dtype(dtype: torch.dtype | str | None, device: torch.device,
-                  default: torch.dtype | None = None) -> torch.dtype:
+def resolve_dtype(
+    dtype: torch.dtype | str | None, device: torch.device, default: torch.dtype | None = None
+) -> torch.dtype:
     """Return a floating dtype: the given one, else ``default``, else float64 on CPU and float32 on a GPU."""
     if dtype is None:
         return default or (torch.float64 if device.type == "cpu" else torch.float32)

@@ -92,7 +92,10 @@ def _space_from_gym(space: Any) -> Space:
     import gymnasium as gym
 
     if isinstance(space, gym.spaces.Box):
-        low, high = np.asarray(space.low, dtype=np.float64), np.asarray(space.high, dtype=np.float64)
+        low, high = (
+            np.asarray(space.low, dtype=np.float64),
+            np.asarray(space.high, dtype=np.float64),
+        )
         low = np.where(np.isfinite(low), low, np.finfo(np.float32).min)
         high = np.where(np.isfinite(high), high, np.finfo(np.float32).max)
         return Box(low.flatten().tolist(), high.flatten().tolist())
@@ -105,8 +108,10 @@ def _space_from_gym(space: Any) -> Space:
         from polyopt.spaces import Binary
 
         return Binary(int(np.prod(space.shape)))
-    raise ConfigError(f"Gymnasium space {space!r} has no polyopt equivalent; expected Box, Discrete, "
-                      "MultiDiscrete or MultiBinary")
+    raise ConfigError(
+        f"Gymnasium space {space!r} has no polyopt equivalent; expected Box, Discrete, "
+        "MultiDiscrete or MultiBinary"
+    )
 
 
 def _reward_space(vector_env: Any, factory: Callable[[], Any]) -> Any:
@@ -141,14 +146,23 @@ class GymnasiumEnv(Environment):
     space when the environment declares one.
     """
 
-    def __init__(self, env: str | Callable[[], Any], num_envs: int = 1, *, device: torch.device | str = "cpu",
-                 vectorization: str = "sync", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        env: str | Callable[[], Any],
+        num_envs: int = 1,
+        *,
+        device: torch.device | str = "cpu",
+        vectorization: str = "sync",
+        **kwargs: Any,
+    ) -> None:
         import gymnasium as gym
 
         if num_envs < 1:
             raise ConfigError(f"num_envs={num_envs}; expected at least 1")
         factory = (lambda: gym.make(env, **kwargs)) if isinstance(env, str) else env
-        vector_cls = {"sync": gym.vector.SyncVectorEnv, "async": gym.vector.AsyncVectorEnv}.get(vectorization)
+        vector_cls = {"sync": gym.vector.SyncVectorEnv, "async": gym.vector.AsyncVectorEnv}.get(
+            vectorization
+        )
         if vector_cls is None:
             raise ConfigError(f"vectorization={vectorization!r}; expected 'sync' or 'async'")
         self._env = vector_cls([factory for _ in range(num_envs)])
@@ -161,7 +175,9 @@ class GymnasiumEnv(Environment):
         if self.reward_dim > 1 and isinstance(self._env, gym.vector.SyncVectorEnv):
             # Gymnasium's sync vector env stores one scalar reward per sub-env; make room for vectors
             self._env._rewards = np.zeros((num_envs, self.reward_dim), dtype=np.float64)
-        self._discrete = isinstance(self._env.single_action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete))
+        self._discrete = isinstance(
+            self._env.single_action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)
+        )
         self._autoreset = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
 
     def _tensor(self, value: Any, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -182,8 +198,13 @@ class GymnasiumEnv(Environment):
         reward = self._tensor(reward).reshape(self.num_envs, -1)
         if reward.shape[1] != self.reward_dim:
             self.reward_dim = reward.shape[1]
-        step = Step(obs=self._tensor(obs), reward=reward, terminated=self._tensor(terminated, torch.bool),
-                    truncated=self._tensor(truncated, torch.bool), info=self._info(info))
+        step = Step(
+            obs=self._tensor(obs),
+            reward=reward,
+            terminated=self._tensor(terminated, torch.bool),
+            truncated=self._tensor(truncated, torch.bool),
+            info=self._info(info),
+        )
         step.info["autoreset"], self._autoreset = self._autoreset, step.done
         return step
 

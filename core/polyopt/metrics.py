@@ -57,7 +57,9 @@ def _hv_2d(f: Tensor, ref: Tensor) -> Tensor:
     f = f[torch.argsort(f[:, 0], stable=True)]  # sorted by (f0, f1)
     best_before = torch.cummin(f[:, 1], dim=0).values
     prev = torch.cat([torch.full_like(best_before[:1], math.inf), best_before[:-1]])
-    height = (prev.clamp(max=ref[1]) - f[:, 1]).clamp(min=0)  # new area each point adds above the sweep
+    height = (prev.clamp(max=ref[1]) - f[:, 1]).clamp(
+        min=0
+    )  # new area each point adds above the sweep
     return ((ref[0] - f[:, 0]) * height).sum()
 
 
@@ -155,6 +157,7 @@ def hv_contributions(f: Tensor, ref_point: Tensor | Sequence[float]) -> Tensor:
     """Exclusive hypervolume contribution of each point, ``HV(f) - HV(f without i)`` (exact, moocore).
 
     Dominated points, duplicates of another point and points not dominating ``ref_point`` contribute 0.
+    moocore treats coordinates closer than about 1.2e-7 as equal, so a sliver thinner than that counts 0.
 
     Args:
         f: ``n x m`` objective values.

@@ -86,11 +86,21 @@ class Evaluation:
         return Evaluation(f=torch.cat([e.f for e in evs]), g=g, failed=failed)
 
     @staticmethod
-    def failure(n: int, n_objectives: int, n_constraints: int = 0, *, dtype: torch.dtype = torch.float64,
-                device: torch.device | str = "cpu") -> Evaluation:
+    def failure(
+        n: int,
+        n_objectives: int,
+        n_constraints: int = 0,
+        *,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str = "cpu",
+    ) -> Evaluation:
         """An evaluation of ``n`` rows that all failed (e.g. the black box raised): values are NaN."""
         nan = torch.full((n, n_objectives), float("nan"), dtype=dtype, device=device)
-        g = torch.full((n, n_constraints), float("nan"), dtype=dtype, device=device) if n_constraints else None
+        g = (
+            torch.full((n, n_constraints), float("nan"), dtype=dtype, device=device)
+            if n_constraints
+            else None
+        )
         return Evaluation(f=nan, g=g, failed=torch.ones(n, dtype=torch.bool, device=device))
 
 
@@ -140,10 +150,18 @@ class Objective:
 class FunctionObjective(Objective):
     """An Objective made from a plain batched function (see :func:`objective`)."""
 
-    def __init__(self, fn: Callable[[Tensor], Any], space: Space, *, n_objectives: int = 1,
-                 n_constraints: int = 0, directions: Sequence[Direction] | Direction | None = None,
-                 name: str | None = None, ref_point: Sequence[float] | None = None,
-                 optimum: float | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[[Tensor], Any],
+        space: Space,
+        *,
+        n_objectives: int = 1,
+        n_constraints: int = 0,
+        directions: Sequence[Direction] | Direction | None = None,
+        name: str | None = None,
+        ref_point: Sequence[float] | None = None,
+        optimum: float | None = None,
+    ) -> None:
         if not isinstance(space, Space):
             raise SpaceError(f"space={space!r}; expected a polyopt Space such as Box(lower, upper)")
         if isinstance(directions, str):
@@ -165,10 +183,16 @@ class FunctionObjective(Objective):
         return Evaluation(f=_as_matrix(out, x))
 
 
-def objective(space: Space | None = None, *, n_objectives: int = 1, n_constraints: int = 0,
-              directions: Sequence[Direction] | Direction | None = None, bounds: Sequence[Any] | None = None,
-              name: str | None = None, ref_point: Sequence[float] | None = None,
-              ) -> Callable[[Callable[[Tensor], Any]], FunctionObjective]:
+def objective(
+    space: Space | None = None,
+    *,
+    n_objectives: int = 1,
+    n_constraints: int = 0,
+    directions: Sequence[Direction] | Direction | None = None,
+    bounds: Sequence[Any] | None = None,
+    name: str | None = None,
+    ref_point: Sequence[float] | None = None,
+) -> Callable[[Callable[[Tensor], Any]], FunctionObjective]:
     """Turn a batched function ``fn(x: n x d) -> f`` (or ``(f, g)``) into an :class:`Objective`.
 
     ``f`` may be ``n`` or ``n x m``; ``g`` is ``n x c``. Give ``space`` or ``bounds=(lower, upper)`` for a Box.
@@ -187,8 +211,15 @@ def objective(space: Space | None = None, *, n_objectives: int = 1, n_constraint
         space = Box(*bounds)
 
     def wrap(fn: Callable[[Tensor], Any]) -> FunctionObjective:
-        return FunctionObjective(fn, space, n_objectives=n_objectives, n_constraints=n_constraints,
-                                 directions=directions, name=name, ref_point=ref_point)
+        return FunctionObjective(
+            fn,
+            space,
+            n_objectives=n_objectives,
+            n_constraints=n_constraints,
+            directions=directions,
+            name=name,
+            ref_point=ref_point,
+        )
 
     return wrap
 
@@ -202,15 +233,19 @@ def evaluate(problem: Objective, x: Tensor) -> Evaluation:
     """
     ev = problem.evaluate(x)
     if not isinstance(ev, Evaluation):
-        raise EvaluationError(f"{_name(problem)}.evaluate returned {type(ev).__name__}; expected an Evaluation")
+        raise EvaluationError(
+            f"{_name(problem)}.evaluate returned {type(ev).__name__}; expected an Evaluation"
+        )
     n = x.shape[0]
     f = _check_values(problem, "f", ev.f, (n, problem.n_objectives), x)
     g = None
     if problem.n_constraints:
         g = _check_values(problem, "g", ev.g, (n, problem.n_constraints), x)
     elif ev.g is not None and ev.g.numel():
-        raise EvaluationError(f"{_name(problem)} returned constraints g of shape {tuple(ev.g.shape)} but declares "
-                              "n_constraints=0; set n_constraints")
+        raise EvaluationError(
+            f"{_name(problem)} returned constraints g of shape {tuple(ev.g.shape)} but declares "
+            "n_constraints=0; set n_constraints"
+        )
     failed = ~torch.isfinite(f).all(dim=-1)
     if g is not None:
         failed |= torch.isnan(g).any(dim=-1)
@@ -219,20 +254,30 @@ def evaluate(problem: Objective, x: Tensor) -> Evaluation:
     return Evaluation(f=f * problem.signs.to(f), g=g, failed=failed, info=ev.info)
 
 
-def _check_values(problem: Objective, label: str, t: Tensor | None, shape: tuple[int, int], x: Tensor) -> Tensor:
+def _check_values(
+    problem: Objective, label: str, t: Tensor | None, shape: tuple[int, int], x: Tensor
+) -> Tensor:
     name = _name(problem)
     if not isinstance(t, Tensor):
-        raise EvaluationError(f"{name} returned {label} of type {type(t).__name__}; expected a tensor of shape {shape}")
+        raise EvaluationError(
+            f"{name} returned {label} of type {type(t).__name__}; expected a tensor of shape {shape}"
+        )
     if t.dim() == 1 and shape[1] == 1:
         t = t.unsqueeze(-1)
     if tuple(t.shape) != shape:
-        raise EvaluationError(f"{name} returned {label} of shape {tuple(t.shape)}; expected {shape} "
-                              f"(n={shape[0]} points x {shape[1]} {'objectives' if label == 'f' else 'constraints'})")
+        raise EvaluationError(
+            f"{name} returned {label} of shape {tuple(t.shape)}; expected {shape} "
+            f"(n={shape[0]} points x {shape[1]} {'objectives' if label == 'f' else 'constraints'})"
+        )
     if t.device != x.device:
-        raise EvaluationError(f"{name} returned {label} on {t.device} for points on {x.device}; "
-                              "expected values on the points' device")
+        raise EvaluationError(
+            f"{name} returned {label} on {t.device} for points on {x.device}; "
+            "expected values on the points' device"
+        )
     if not t.is_floating_point():
-        raise EvaluationError(f"{name} returned {label} of dtype {t.dtype}; expected a floating-point tensor")
+        raise EvaluationError(
+            f"{name} returned {label} of dtype {t.dtype}; expected a floating-point tensor"
+        )
     return t.to(x.dtype) if x.is_floating_point() else t
 
 
@@ -246,7 +291,9 @@ def _as_matrix(v: Any, x: Tensor) -> Tensor:
 def _check_directions(directions: Sequence[str] | None, m: int) -> tuple[Direction, ...]:
     dirs = tuple(directions) if directions is not None else ("minimize",) * m
     if len(dirs) != m:
-        raise EvaluationError(f"directions={list(dirs)} has {len(dirs)} entries; expected n_objectives={m}")
+        raise EvaluationError(
+            f"directions={list(dirs)} has {len(dirs)} entries; expected n_objectives={m}"
+        )
     for d in dirs:
         if d not in ("minimize", "maximize"):
             raise EvaluationError(f"direction {d!r} is not 'minimize' or 'maximize'")

@@ -66,13 +66,22 @@ class Optimizer(ABC):
     default_device: ClassVar[str] = "auto"
     default_dtype: ClassVar[torch.dtype | None] = None
 
-    def __init__(self, problem: Any, *, seed: int | None = None, device: torch.device | str | None = None,
-                 dtype: torch.dtype | str | None = None, **config: Any) -> None:
+    def __init__(
+        self,
+        problem: Any,
+        *,
+        seed: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | str | None = None,
+        **config: Any,
+    ) -> None:
         owner = f"optimizer {self.name or type(self).__name__!r}"
         self.config = build_config(type(self).Config, config, owner=owner)
         reason = type(self).compatibility(problem)
         if reason:
-            raise IncompatibleProblemError(f"{owner} cannot run on {_problem_name(problem)}: {reason}")
+            raise IncompatibleProblemError(
+                f"{owner} cannot run on {_problem_name(problem)}: {reason}"
+            )
         self.problem = problem
         self.seed = int(torch.randint(0, 2**31 - 1, ()).item()) if seed is None else int(seed)
         self.device = resolve_device(device, self.default_device)
@@ -141,8 +150,13 @@ class Optimizer(ABC):
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this run exactly (safe for ``torch.load(weights_only=True)``)."""
         return {
-            "counters": {"n_evaluations": self.n_evaluations, "n_steps": self.n_steps,
-                         "n_env_steps": self.n_env_steps, "elapsed": self.elapsed, "seed": self.seed},
+            "counters": {
+                "n_evaluations": self.n_evaluations,
+                "n_steps": self.n_steps,
+                "n_env_steps": self.n_env_steps,
+                "elapsed": self.elapsed,
+                "seed": self.seed,
+            },
             "generator": self.generator.get_state(),
             "config": config_to_dict(self.config),
             "state": self.get_state(),
@@ -156,12 +170,21 @@ class Optimizer(ABC):
         self.n_env_steps = int(counters.get("n_env_steps", 0))
         self.seed = int(counters["seed"])
         self._elapsed_before, self._clock = float(counters["elapsed"]), time.perf_counter()
-        self.generator.set_state(state["generator"].cpu() if isinstance(state["generator"], Tensor)
-                                 else state["generator"])
+        self.generator.set_state(
+            state["generator"].cpu()
+            if isinstance(state["generator"], Tensor)
+            else state["generator"]
+        )
         self.set_state(state["state"])
 
-    def make_result(self, x: Tensor, evaluation: Evaluation, *, extras: dict[str, Any] | None = None,
-                    infeasible_declared: bool = False) -> Result:
+    def make_result(
+        self,
+        x: Tensor,
+        evaluation: Evaluation,
+        *,
+        extras: dict[str, Any] | None = None,
+        infeasible_declared: bool = False,
+    ) -> Result:
         """Build a :class:`Result` from evaluated points (minimization form): the best feasible point for one
         objective, the non-dominated feasible set for several; the least-violating points while none is
         feasible; failed rows never."""
@@ -179,12 +202,21 @@ class Optimizer(ABC):
                 idx = _non_dominated_unique(f)
             x, f, g = x[idx], f[idx], None if g is None else g[idx]
         signs = self.problem.signs.to(f)
-        return Result(x=x, f=f * signs, g=g, n_evaluations=self.n_evaluations, n_steps=self.n_steps,
-                      n_env_steps=self.n_env_steps, wall_time=self.elapsed,
-                      feasible=feasible and f.shape[0] > 0, infeasible_declared=infeasible_declared,
-                      directions=tuple(self.problem.directions or ("minimize",) * self.problem.n_objectives),
-                      optimizer=self.name or type(self).__name__, problem=_problem_name(self.problem),
-                      extras=extras or {})
+        return Result(
+            x=x,
+            f=f * signs,
+            g=g,
+            n_evaluations=self.n_evaluations,
+            n_steps=self.n_steps,
+            n_env_steps=self.n_env_steps,
+            wall_time=self.elapsed,
+            feasible=feasible and f.shape[0] > 0,
+            infeasible_declared=infeasible_declared,
+            directions=tuple(self.problem.directions or ("minimize",) * self.problem.n_objectives),
+            optimizer=self.name or type(self).__name__,
+            problem=_problem_name(self.problem),
+            extras=extras or {},
+        )
 
 
 def _non_dominated_unique(f: Tensor) -> Tensor:
@@ -245,8 +277,10 @@ class AskTellOptimizer(Optimizer):
 
     def step_metrics(self, x: Tensor, evaluation: Evaluation) -> dict[str, float]:
         """Metrics of one step: evaluations so far, failures, and the best feasible value (one objective)."""
-        metrics = {"n_evaluations": float(self.n_evaluations),
-                   "n_failed": float(evaluation.failed_mask.sum())}
+        metrics = {
+            "n_evaluations": float(self.n_evaluations),
+            "n_failed": float(evaluation.failed_mask.sum()),
+        }
         if evaluation.f.shape[1] == 1:
             ok = evaluation.feasible()
             if bool(ok.any()):

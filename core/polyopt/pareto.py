@@ -39,8 +39,17 @@ __all__ = [
 _BLOCK_ELEMENTS = 1 << 25
 # Below this many points the dense n x n relation is kept in memory during peeling.
 _DENSE_MAX_POINTS = 4096
-_MOOCORE_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.int16,
-                   torch.int32, torch.uint8, torch.bool)
+_MOOCORE_DTYPES = (
+    torch.float16,
+    torch.bfloat16,
+    torch.float32,
+    torch.float64,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.uint8,
+    torch.bool,
+)
 
 
 def dominates(a: Tensor, b: Tensor) -> Tensor:
@@ -72,7 +81,9 @@ def _clean_violation(violation: Tensor, n: int, device: torch.device) -> Tensor:
     return torch.where(torch.isnan(v), torch.full_like(v, math.inf), v.clamp(min=0.0))
 
 
-def _domination_block(fa: Tensor, fb: Tensor, va: Tensor | None = None, vb: Tensor | None = None) -> Tensor:
+def _domination_block(
+    fa: Tensor, fb: Tensor, va: Tensor | None = None, vb: Tensor | None = None
+) -> Tensor:
     """Domination relation between two sets, accumulated per objective.
 
     Args:
@@ -173,7 +184,10 @@ def _moocore_rank(f: Tensor, first_front_only: bool) -> Tensor:
 def _pareto_rank(f: Tensor, first_front_only: bool, backend: str) -> Tensor:
     """Unconstrained ranks, dispatching to moocore on the CPU when allowed."""
     use_moocore = backend == "moocore" or (
-        backend == "auto" and f.device.type == "cpu" and f.dtype in _MOOCORE_DTYPES and f.shape[1] >= 1
+        backend == "auto"
+        and f.device.type == "cpu"
+        and f.dtype in _MOOCORE_DTYPES
+        and f.shape[1] >= 1
     )
     if use_moocore and f.shape[0] > 1:
         return _moocore_rank(f, first_front_only)
@@ -241,7 +255,9 @@ def _constrained_rank(f: Tensor, v: Tensor, first_front_only: bool, backend: str
         return ranks
     vi = v[infeas_idx]
     levels, level_of = torch.unique(vi, return_inverse=True)
-    if levels.numel() == vi.numel():  # all violations distinct: the order of violations is the ranking
+    if (
+        levels.numel() == vi.numel()
+    ):  # all violations distinct: the order of violations is the ranking
         inf_ranks = level_of
     else:
         inf_ranks = _torch_rank(f[infeas_idx], vi, first_front_only)
@@ -315,7 +331,9 @@ def crowding_distance(f: Tensor, ranks: Tensor | None = None) -> Tensor:
     norm = torch.where(norm == 0, torch.full_like(norm, math.nan), norm)
     to_prev, to_next = gap[:-1] / norm, gap[1:] / norm  # n x m each
     # zero range (or inf - inf) gives NaN, which contributes nothing, as in pymoo
-    cd_sorted = to_prev.masked_fill(torch.isnan(to_prev), 0.0) + to_next.masked_fill(torch.isnan(to_next), 0.0)
+    cd_sorted = to_prev.masked_fill(torch.isnan(to_prev), 0.0) + to_next.masked_fill(
+        torch.isnan(to_next), 0.0
+    )
     cd = torch.zeros_like(cd_sorted).scatter_(0, order, cd_sorted).sum(dim=1) / m
     small = (last - first + 1) <= 2  # per sorted position: its front has at most two points
     small_points = torch.zeros(n, dtype=torch.bool, device=f.device)
@@ -404,7 +422,9 @@ class ParetoArchive:
         """``k`` total constraint violation of the archived points (float64, 0 = feasible)."""
         return torch.zeros(0, dtype=torch.float64) if self._violation is None else self._violation
 
-    def update(self, x: Tensor, f: Tensor, g: Tensor | None = None, violation: Tensor | None = None) -> None:
+    def update(
+        self, x: Tensor, f: Tensor, g: Tensor | None = None, violation: Tensor | None = None
+    ) -> None:
         """Merge a batch of evaluated points into the archive.
 
         Args:
@@ -420,7 +440,9 @@ class ParetoArchive:
         if x.shape[0] != f.shape[0]:
             raise ValueError(f"x has {x.shape[0]} rows but f has {f.shape[0]}")
         if (g is None) != (self._g is None) and self._f is not None:
-            raise ValueError("pass g on every update or on none (the archive stores constraint values)")
+            raise ValueError(
+                "pass g on every update or on none (the archive stores constraint values)"
+            )
         v = self._violation_of(f, g, violation)
         ok = torch.isfinite(v) & ~torch.isnan(f).any(dim=1)
         x, f, v = x[ok], f[ok], v[ok]
@@ -453,8 +475,12 @@ class ParetoArchive:
         """Drop the most crowded of ``keep`` (``k`` indices into ``f``) until at most ``max_size`` remain."""
         while self.max_size is not None and keep.numel() > self.max_size:
             excess = keep.numel() - self.max_size
-            n_drop = min(excess, max(1, keep.numel() // 10))  # a few at a time keeps crowding meaningful
-            cd = crowding_distance(f[keep]).flip(0)  # flipped so that ties drop the newest point first
+            n_drop = min(
+                excess, max(1, keep.numel() // 10)
+            )  # a few at a time keeps crowding meaningful
+            cd = crowding_distance(f[keep]).flip(
+                0
+            )  # flipped so that ties drop the newest point first
             drop = torch.argsort(cd, stable=True)[:n_drop]
             mask = torch.ones(keep.numel(), dtype=torch.bool, device=keep.device)
             mask[keep.numel() - 1 - drop] = False
@@ -479,7 +505,9 @@ class ParetoArchive:
             state: mapping with keys ``n_objectives``, ``max_size``, ``x``, ``f``, ``g``, ``violation``.
         """
         if state["n_objectives"] != self.n_objectives:
-            raise ValueError(f"state has {state['n_objectives']} objectives, archive has {self.n_objectives}")
+            raise ValueError(
+                f"state has {state['n_objectives']} objectives, archive has {self.n_objectives}"
+            )
         self.max_size = state["max_size"]  # type: ignore[assignment]
         self._x, self._f = state["x"], state["f"]  # type: ignore[assignment]
         self._g, self._violation = state["g"], state["violation"]  # type: ignore[assignment]

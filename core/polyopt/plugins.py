@@ -27,7 +27,15 @@ from polyopt import hookspecs
 from polyopt.errors import PluginCollisionError, PluginError
 from polyopt.registry import Registry
 
-__all__ = ["PluginInfo", "load_plugins", "registry", "plugin_manager", "plugin_infos", "reset", "GROUP"]
+__all__ = [
+    "PluginInfo",
+    "load_plugins",
+    "registry",
+    "plugin_manager",
+    "plugin_infos",
+    "reset",
+    "GROUP",
+]
 
 GROUP = "polyopt"
 BUILTIN_DISTRIBUTION = "polyopt"
@@ -71,21 +79,29 @@ def _find() -> list[_Found]:
         elif (old.distribution, old.value) != (dist, ep.value):
             raise PluginCollisionError(
                 f"plugin name {ep.name!r} is claimed by two distributions: {old.distribution} {old.version} "
-                f"({old.value}) and {dist} {version} ({ep.value}); uninstall one of them")
+                f"({old.value}) and {dist} {version} ({ep.value}); uninstall one of them"
+            )
     return [seen[k] for k in sorted(seen)]
 
 
 def _selected(found: list[_Found]) -> tuple[list[_Found], list[_Found]]:
     only = [p.strip() for p in os.environ.get("POLYOPT_PLUGINS", "").split(",") if p.strip()]
-    disabled = os.environ.get("POLYOPT_DISABLE_PLUGIN_AUTOLOAD", "").lower() not in ("", "0", "false", "no")
+    disabled = os.environ.get("POLYOPT_DISABLE_PLUGIN_AUTOLOAD", "").lower() not in (
+        "",
+        "0",
+        "false",
+        "no",
+    )
     if only:
         known = {f.name for f in found}
         missing = [n for n in only if n not in known]
         if missing:
             from polyopt.errors import did_you_mean
 
-            raise PluginError(f"POLYOPT_PLUGINS names {missing[0]!r}, which is not installed."
-                              f"{did_you_mean(missing[0], known)} Installed: {', '.join(sorted(known))}")
+            raise PluginError(
+                f"POLYOPT_PLUGINS names {missing[0]!r}, which is not installed."
+                f"{did_you_mean(missing[0], known)} Installed: {', '.join(sorted(known))}"
+            )
     load, skip = [], []
     for f in found:
         builtin = f.distribution == BUILTIN_DISTRIBUTION
@@ -101,9 +117,12 @@ def load_plugins() -> tuple[Registry, pluggy.PluginManager, list[PluginInfo]]:
     reg = Registry()
     found = _find()
     if not any(f.distribution == BUILTIN_DISTRIBUTION for f in found):
-        warnings.warn("polyopt's builtin plugins are not registered: polyopt is imported from a source tree "
-                      "without being installed. Install it with `pip install -e .` (or `make test`) from the "
-                      "repository root.", stacklevel=3)
+        warnings.warn(
+            "polyopt's builtin plugins are not registered: polyopt is imported from a source tree "
+            "without being installed. Install it with `pip install -e .` (or `make test`) from the "
+            "repository root.",
+            stacklevel=3,
+        )
     load, skip = _selected(found)
     pm.hook.polyopt_register.call_historic(kwargs={"registry": reg})
     infos = [PluginInfo(f.name, f.distribution, f.version, f.value, "disabled") for f in skip]
@@ -134,8 +153,10 @@ def _load_one(f: _Found, pm: pluggy.PluginManager, reg: Registry) -> PluginInfo:
 
 
 def _failed(f: _Found, message: str) -> PluginInfo:
-    warnings.warn(f"polyopt plugin {f.name!r} from {f.distribution} {f.version} was not loaded: {message}",
-                  stacklevel=4)
+    warnings.warn(
+        f"polyopt plugin {f.name!r} from {f.distribution} {f.version} was not loaded: {message}",
+        stacklevel=4,
+    )
     return PluginInfo(f.name, f.distribution, f.version, f.value, "failed", message)
 
 

@@ -12,7 +12,13 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["das_dennis", "n_das_dennis", "project_to_simplex", "riesz_energy", "riesz_energy_directions"]
+__all__ = [
+    "das_dennis",
+    "n_das_dennis",
+    "project_to_simplex",
+    "riesz_energy",
+    "riesz_energy_directions",
+]
 
 
 def n_das_dennis(n_partitions: int, n_obj: int) -> int:
@@ -44,7 +50,9 @@ def das_dennis(n_partitions: int, n_obj: int) -> Tensor:
     slots = n_partitions + n_obj - 1
     bars = torch.tensor(list(itertools.combinations(range(slots), n_obj - 1)), dtype=torch.int64)
     bars = bars.reshape(-1, n_obj - 1)
-    edges = torch.cat([torch.full((bars.shape[0], 1), -1), bars, torch.full((bars.shape[0], 1), slots)], 1)
+    edges = torch.cat(
+        [torch.full((bars.shape[0], 1), -1), bars, torch.full((bars.shape[0], 1), slots)], 1
+    )
     counts = edges[:, 1:] - edges[:, :-1] - 1  # N x m, each row sums to H
     return counts.to(torch.float64) / n_partitions
 
@@ -84,7 +92,9 @@ def riesz_energy(x: Tensor, s: float | None = None) -> Tensor:
 
 def _initial_points(n_points: int, n_obj: int, generator: torch.Generator) -> Tensor:
     """The corners, then farthest-point picks among uniform simplex samples (``n_points x n_obj``)."""
-    pool = -torch.log(torch.rand(max(50 * n_points, 1000), n_obj, generator=generator, dtype=torch.float64))
+    pool = -torch.log(
+        torch.rand(max(50 * n_points, 1000), n_obj, generator=generator, dtype=torch.float64)
+    )
     pool = pool / pool.sum(dim=1, keepdim=True)
     chosen = torch.eye(n_obj, dtype=torch.float64)[: min(n_obj, n_points)]
     if chosen.shape[0] == 0:
@@ -118,7 +128,9 @@ def _energy_and_direction(x: Tensor) -> tuple[float, Tensor]:
     return float(energy.detach()), grad / grad.norm(dim=1).max().clamp(min=1e-24)
 
 
-def riesz_energy_directions(n_points: int, n_obj: int, *, seed: int = 0, n_iter: int = 1000) -> Tensor:
+def riesz_energy_directions(
+    n_points: int, n_obj: int, *, seed: int = 0, n_iter: int = 1000
+) -> Tensor:
     """Well-spread directions on the simplex that minimize Riesz s-energy (as pymoo's ``"energy"``).
 
     Starts from the simplex corners plus farthest-point picks among uniform samples refined by k-means

@@ -20,14 +20,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyopt.config import check_kwargs
-from polyopt.errors import ConfigError, PluginCollisionError, PluginError, UnknownNameError, did_you_mean
+from polyopt.errors import (
+    ConfigError,
+    PluginCollisionError,
+    PluginError,
+    UnknownNameError,
+    did_you_mean,
+)
 
 __all__ = ["Registry", "Entry", "KINDS"]
 
 KINDS: tuple[str, ...] = (
-    "optimizer", "objective", "environment", "metric",
-    "operator", "survival", "acquisition",
-    "advantage", "policy_loss", "kl_estimator", "reward",
+    "optimizer",
+    "objective",
+    "environment",
+    "metric",
+    "operator",
+    "survival",
+    "acquisition",
+    "advantage",
+    "policy_loss",
+    "kl_estimator",
+    "reward",
 )
 _NAME = re.compile(r"^[a-z0-9]+([.-][a-z0-9]+)*$")
 
@@ -67,8 +81,10 @@ class Entry:
                 obj = getattr(obj, part)
         except Exception as exc:
             source = f" (plugin {self.plugin!r}, {self.distribution})" if self.plugin else ""
-            raise PluginError(f"{self.kind} {self.name!r}{source}: cannot import {self.target!r}: "
-                              f"{type(exc).__name__}: {exc}") from exc
+            raise PluginError(
+                f"{self.kind} {self.name!r}{source}: cannot import {self.target!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         return obj
 
 
@@ -80,8 +96,16 @@ class Registry:
         #: set by the plugin loader while a plugin's hook runs, so entries record where they came from.
         self.current_plugin: tuple[str, str] = ("", "")
 
-    def add(self, kind: str, name: str, target: Any, *, summary: str = "", plugin: str | None = None,
-            distribution: str | None = None) -> None:
+    def add(
+        self,
+        kind: str,
+        name: str,
+        target: Any,
+        *,
+        summary: str = "",
+        plugin: str | None = None,
+        distribution: str | None = None,
+    ) -> None:
         """Register ``target`` (``"module:attr"`` or an object) as ``name`` of ``kind``.
 
         Raises:
@@ -90,8 +114,10 @@ class Registry:
         """
         self._check_kind(kind)
         if not _NAME.match(name):
-            raise ConfigError(f"{kind} name {name!r} is malformed; expected lowercase words joined by hyphens, "
-                              "optionally prefixed by a plugin name and a dot (e.g. 'acme.hill-climb')")
+            raise ConfigError(
+                f"{kind} name {name!r} is malformed; expected lowercase words joined by hyphens, "
+                "optionally prefixed by a plugin name and a dot (e.g. 'acme.hill-climb')"
+            )
         plugin = self.current_plugin[0] if plugin is None else plugin
         distribution = self.current_plugin[1] if distribution is None else distribution
         if name in self._entries[kind]:
@@ -99,7 +125,8 @@ class Registry:
             raise PluginCollisionError(
                 f"{kind} {name!r} is registered twice: by plugin {old.plugin!r} ({old.distribution or 'unknown'}) "
                 f"and by plugin {plugin!r} ({distribution or 'unknown'}); third-party names should carry "
-                "their plugin's prefix, e.g. 'acme.name'")
+                "their plugin's prefix, e.g. 'acme.name'"
+            )
         self._entries[kind][name] = Entry(kind, name, target, plugin, distribution, summary)
 
     def remove_plugin(self, plugin: str) -> None:
@@ -148,5 +175,7 @@ class Registry:
 
     def _check_kind(self, kind: str) -> None:
         if kind not in self._entries:
-            raise UnknownNameError(f"unknown registry kind {kind!r}.{did_you_mean(kind, KINDS)} "
-                                   f"Kinds: {', '.join(KINDS)}")
+            raise UnknownNameError(
+                f"unknown registry kind {kind!r}.{did_you_mean(kind, KINDS)} "
+                f"Kinds: {', '.join(KINDS)}"
+            )

@@ -69,8 +69,10 @@ class Result:
 
     def _single(self, what: str) -> None:
         if self.n_objectives != 1:
-            raise PolyoptError(f"{what} is defined for one objective; this result has {self.n_objectives}: "
-                               "use result.x and result.f (the non-dominated set)")
+            raise PolyoptError(
+                f"{what} is defined for one objective; this result has {self.n_objectives}: "
+                "use result.x and result.f (the non-dominated set)"
+            )
         if self.x.shape[0] == 0:
             raise PolyoptError(f"{what}: no valid point was found (every evaluation failed)")
 
@@ -94,8 +96,10 @@ class Result:
 
     def summary(self) -> str:
         """One line per fact, for the CLI."""
-        lines = [f"{self.optimizer} on {self.problem}: {self.n_evaluations} evaluations, {self.n_steps} steps, "
-                 f"{self.wall_time:.2f} s"]
+        lines = [
+            f"{self.optimizer} on {self.problem}: {self.n_evaluations} evaluations, {self.n_steps} steps, "
+            f"{self.wall_time:.2f} s"
+        ]
         if self.infeasible_declared:
             lines.append("the optimizer declared the problem infeasible")
         elif not self.feasible:
@@ -103,7 +107,11 @@ class Result:
         if self.x.shape[0] == 0:
             lines.append("no valid point (every evaluation failed)")
         elif self.n_objectives == 1:
-            lines.append(f"best f = {self.f_best:.6g} at x = {[round(v, 6) for v in self.x_best.tolist()]}")
+            lines.append(
+                f"best f = {self.f_best:.6g} at x = {[round(v, 6) for v in self.x_best.tolist()]}"
+            )
         else:
-            lines.append(f"{self.x.shape[0]} non-dominated points in {self.n_objectives} objectives")
+            lines.append(
+                f"{self.x.shape[0]} non-dominated points in {self.n_objectives} objectives"
+            )
         return "\n".join(lines)

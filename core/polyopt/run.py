@@ -37,13 +37,23 @@ class Budget:
     seconds: float | None = None
 
     def __post_init__(self) -> None:
-        limits = {"evaluations": self.evaluations, "steps": self.steps, "env_steps": self.env_steps,
-                  "seconds": self.seconds}
+        limits = {
+            "evaluations": self.evaluations,
+            "steps": self.steps,
+            "env_steps": self.env_steps,
+            "seconds": self.seconds,
+        }
         if all(v is None for v in limits.values()):
-            raise ConfigError("Budget() sets no limit; expected evaluations=, steps=, env_steps= or seconds=")
+            raise ConfigError(
+                "Budget() sets no limit; expected evaluations=, steps=, env_steps= or seconds="
+            )
         for key, value in limits.items():
-            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
-                                      or not value > 0 or not math.isfinite(value)):
+            if value is not None and (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not value > 0
+                or not math.isfinite(value)
+            ):
                 raise ConfigError(f"Budget {key}={value!r}; expected a positive finite number")
 
     @classmethod
@@ -57,14 +67,18 @@ class Budget:
             from polyopt.config import build_config
 
             return build_config(cls, budget, owner="budget")
-        raise ConfigError(f"budget={budget!r}; expected Budget(...), an int (evaluations) or a dict")
+        raise ConfigError(
+            f"budget={budget!r}; expected Budget(...), an int (evaluations) or a dict"
+        )
 
     def exhausted(self, optimizer: Optimizer, seconds: float) -> bool:
         """Whether ``optimizer`` has spent this budget (``seconds`` since the run started)."""
-        return ((self.evaluations is not None and optimizer.n_evaluations >= self.evaluations)
-                or (self.steps is not None and optimizer.n_steps >= self.steps)
-                or (self.env_steps is not None and optimizer.n_env_steps >= self.env_steps)
-                or (self.seconds is not None and seconds >= self.seconds))
+        return (
+            (self.evaluations is not None and optimizer.n_evaluations >= self.evaluations)
+            or (self.steps is not None and optimizer.n_steps >= self.steps)
+            or (self.env_steps is not None and optimizer.n_env_steps >= self.env_steps)
+            or (self.seconds is not None and seconds >= self.seconds)
+        )
 
 
 def make(kind: str, name: str, /, *args: Any, **options: Any) -> Any:
@@ -81,8 +95,10 @@ def make_problem(problem: Any, **options: Any) -> Any:
     """Return ``problem`` itself, or make it from a registered objective or environment name."""
     if not isinstance(problem, str):
         if options:
-            raise ConfigError(f"problem options {sorted(options)} given with a problem object; "
-                              "pass them when creating the problem")
+            raise ConfigError(
+                f"problem options {sorted(options)} given with a problem object; "
+                "pass them when creating the problem"
+            )
         return problem
     from polyopt.plugins import registry
 
@@ -94,31 +110,45 @@ def make_problem(problem: Any, **options: Any) -> Any:
             names = reg.names("objective") + reg.names("environment")
             from polyopt.errors import did_you_mean
 
-            raise UnknownNameError(f"unknown problem {problem!r}.{did_you_mean(problem, names)} "
-                                   "See `polyopt list objectives` and `polyopt list environments`.") from exc
+            raise UnknownNameError(
+                f"unknown problem {problem!r}.{did_you_mean(problem, names)} "
+                "See `polyopt list objectives` and `polyopt list environments`."
+            ) from exc
     return reg.create("environment", problem, **options)
 
 
-def _make_optimizer(optimizer: Any, problem: Any, seed: int | None, device: Any, dtype: Any,
-                    config: dict[str, Any]) -> Optimizer:
+def _make_optimizer(
+    optimizer: Any, problem: Any, seed: int | None, device: Any, dtype: Any, config: dict[str, Any]
+) -> Optimizer:
     if isinstance(optimizer, Optimizer):
-        if config or problem is not None and problem is not optimizer.problem:
-            raise ConfigError("an optimizer instance is already configured with its problem; pass its name or "
-                              "class to configure it here")
+        if config or (problem is not None and problem is not optimizer.problem):
+            raise ConfigError(
+                "an optimizer instance is already configured with its problem; pass its name or "
+                "class to configure it here"
+            )
         return optimizer
     if isinstance(optimizer, str):
         from polyopt.plugins import registry
 
         optimizer = registry().get("optimizer", optimizer)
     if not (isinstance(optimizer, type) and issubclass(optimizer, Optimizer)):
-        raise ConfigError(f"optimizer={optimizer!r}; expected a registered name, an Optimizer class or instance")
+        raise ConfigError(
+            f"optimizer={optimizer!r}; expected a registered name, an Optimizer class or instance"
+        )
     return optimizer(problem, seed=seed, device=device, dtype=dtype, **config)
 
 
-def optimize(optimizer: str | type[Optimizer] | Optimizer, problem: str | Objective | Any = None, *,
-             budget: Budget | int | Mapping[str, Any], seed: int | None = None,
-             device: torch.device | str | None = None, dtype: torch.dtype | str | None = None,
-             callbacks: Iterable[Callback] = (), **config: Any) -> Result:
+def optimize(
+    optimizer: str | type[Optimizer] | Optimizer,
+    problem: str | Objective | Any = None,
+    *,
+    budget: Budget | int | Mapping[str, Any],
+    seed: int | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | str | None = None,
+    callbacks: Iterable[Callback] = (),
+    **config: Any,
+) -> Result:
     """Run ``optimizer`` on ``problem`` until ``budget`` is spent and return the result.
 
     Args:
@@ -138,8 +168,14 @@ def optimize(optimizer: str | type[Optimizer] | Optimizer, problem: str | Object
         2
     """
     budget = Budget.coerce(budget)
-    opt = _make_optimizer(optimizer, make_problem(problem) if problem is not None else None, seed, device,
-                          dtype, config)
+    opt = _make_optimizer(
+        optimizer,
+        make_problem(problem) if problem is not None else None,
+        seed,
+        device,
+        dtype,
+        config,
+    )
     return run(opt, budget, callbacks)
 
 

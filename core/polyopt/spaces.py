@@ -38,7 +38,9 @@ def _vector(value: Number | Sequence[Number] | Tensor, name: str) -> Tensor:
     if t.numel() == 0:
         raise SpaceError(f"{name} is empty; expected at least one bound")
     if not torch.isfinite(t).all():
-        raise SpaceError(f"{name}={t.tolist()} has non-finite values; bounds must be finite numbers")
+        raise SpaceError(
+            f"{name}={t.tolist()} has non-finite values; bounds must be finite numbers"
+        )
     return t
 
 
@@ -64,8 +66,14 @@ class Space(ABC):
         """``2 x dim`` float64 tensor: the lowest and highest value of each column."""
 
     @abstractmethod
-    def sample(self, n: int, *, generator: torch.Generator | None = None, dtype: torch.dtype | None = None,
-               device: torch.device | str | None = None) -> Tensor:
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         """Draw ``n`` points uniformly. Returns ``n x dim`` on the generator's device unless ``device`` is given."""
 
     @abstractmethod
@@ -101,16 +109,29 @@ class Space(ABC):
             row = int((~inside).nonzero()[0])
             raise SpaceError(f"point {row} = {x[row].tolist()} is outside {self!r}")
 
-    def _device_of(self, generator: torch.Generator | None, device: torch.device | str | None) -> torch.device:
+    def _device_of(
+        self, generator: torch.Generator | None, device: torch.device | str | None
+    ) -> torch.device:
         if device is not None:
             return torch.device(device)
         return generator.device if generator is not None else torch.device("cpu")
 
-    def _uniform(self, n: int, generator: torch.Generator | None, dtype: torch.dtype | None,
-                 device: torch.device | str | None) -> Tensor:
+    def _uniform(
+        self,
+        n: int,
+        generator: torch.Generator | None,
+        dtype: torch.dtype | None,
+        device: torch.device | str | None,
+    ) -> Tensor:
         dev = self._device_of(generator, device)
         gen_dev = generator.device if generator is not None else dev
-        u = torch.rand(n, self.dim, generator=generator, device=gen_dev, dtype=dtype or torch.get_default_dtype())
+        u = torch.rand(
+            n,
+            self.dim,
+            generator=generator,
+            device=gen_dev,
+            dtype=dtype or torch.get_default_dtype(),
+        )
         return u.to(dev)
 
 
@@ -125,8 +146,12 @@ class Box(Space):
 
     kind = "continuous"
 
-    def __init__(self, lower: Number | Sequence[Number] | Tensor, upper: Number | Sequence[Number] | Tensor,
-                 dim: int | None = None) -> None:
+    def __init__(
+        self,
+        lower: Number | Sequence[Number] | Tensor,
+        upper: Number | Sequence[Number] | Tensor,
+        dim: int | None = None,
+    ) -> None:
         lo, hi = _vector(lower, "lower"), _vector(upper, "upper")
         if dim is not None:
             if dim < 1:
@@ -137,11 +162,15 @@ class Box(Space):
         if hi.numel() == 1 and lo.numel() > 1:
             hi = hi.expand_as(lo).clone()
         if lo.shape != hi.shape or (dim is not None and lo.numel() != dim):
-            raise SpaceError(f"lower has {lo.numel()} values and upper {hi.numel()} (dim={dim}); expected equal")
+            raise SpaceError(
+                f"lower has {lo.numel()} values and upper {hi.numel()} (dim={dim}); expected equal"
+            )
         bad = (lo >= hi).nonzero().flatten().tolist()
         if bad:
             i = bad[0]
-            raise SpaceError(f"bound {i}: lower={lo[i].item()} >= upper={hi[i].item()}; expected lower < upper")
+            raise SpaceError(
+                f"bound {i}: lower={lo[i].item()} >= upper={hi[i].item()}; expected lower < upper"
+            )
         self.lower, self.upper = lo, hi
 
     @property
@@ -152,8 +181,14 @@ class Box(Space):
     def bounds(self) -> Tensor:
         return torch.stack([self.lower, self.upper])
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None, dtype: torch.dtype | None = None,
-               device: torch.device | str | None = None) -> Tensor:
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         u = self._uniform(n, generator, dtype, device)
         lower, upper = self.bounds.to(u)
         return lower + u * (upper - lower)
@@ -175,21 +210,33 @@ class Integer(Box):
 
     kind = "integer"
 
-    def __init__(self, lower: int | Sequence[int] | Tensor, upper: int | Sequence[int] | Tensor,
-                 dim: int | None = None) -> None:
+    def __init__(
+        self,
+        lower: int | Sequence[int] | Tensor,
+        upper: int | Sequence[int] | Tensor,
+        dim: int | None = None,
+    ) -> None:
         lo, hi = _vector(lower, "lower"), _vector(upper, "upper")
         for name, t in (("lower", lo), ("upper", hi)):
             if not torch.equal(t, t.round()):
                 raise SpaceError(f"{name}={t.tolist()} has non-integer values; expected integers")
         if bool((lo > hi).any()) if lo.shape == hi.shape else False:
             i = int((lo > hi).nonzero()[0])
-            raise SpaceError(f"bound {i}: lower={int(lo[i])} > upper={int(hi[i])}; expected lower <= upper")
+            raise SpaceError(
+                f"bound {i}: lower={int(lo[i])} > upper={int(hi[i])}; expected lower <= upper"
+            )
         # Box requires lower < upper; an integer range may be a single value, so widen by half a step.
         super().__init__(lo - 0.5, hi + 0.5, dim)
         self.lower, self.upper = self.lower + 0.5, self.upper - 0.5
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None, dtype: torch.dtype | None = None,
-               device: torch.device | str | None = None) -> Tensor:
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         u = self._uniform(n, generator, dtype, device)
         lower, upper = self.bounds.to(u)
         return torch.floor(lower + u * (upper - lower + 1)).clamp_max(upper)
@@ -209,7 +256,9 @@ class Integer(Box):
         return self.repair(torch.floor(lower + z.clamp(0, 1) * (upper - lower + 1)))
 
     def __repr__(self) -> str:
-        return f"Integer(lower={[int(v) for v in self.lower]}, upper={[int(v) for v in self.upper]})"
+        return (
+            f"Integer(lower={[int(v) for v in self.lower]}, upper={[int(v) for v in self.upper]})"
+        )
 
 
 class Categorical(Space):
@@ -241,8 +290,14 @@ class Categorical(Space):
     def bounds(self) -> Tensor:
         return torch.tensor([[0.0], [len(self.choices) - 1.0]], dtype=torch.float64)
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None, dtype: torch.dtype | None = None,
-               device: torch.device | str | None = None) -> Tensor:
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         u = self._uniform(n, generator, dtype, device)
         return torch.floor(u * len(self.choices)).clamp_max(len(self.choices) - 1)
 
@@ -307,8 +362,14 @@ class Permutation(Space):
     def bounds(self) -> Tensor:
         return torch.tensor([[0.0] * self.n, [self.n - 1.0] * self.n], dtype=torch.float64)
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None, dtype: torch.dtype | None = None,
-               device: torch.device | str | None = None) -> Tensor:
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         keys = self._uniform(n, generator, dtype, device)
         return keys.argsort(dim=-1).to(keys.dtype)
 
@@ -372,12 +433,25 @@ class Product(Space):
         return torch.cat([p.bounds for p in self.parts.values()], dim=1)
 
     def _map(self, fn_name: str, x: Tensor, slices: dict[str, slice]) -> Tensor:
-        return torch.cat([getattr(p, fn_name)(x[:, slices[k]]) for k, p in self.parts.items()], dim=1)
+        return torch.cat(
+            [getattr(p, fn_name)(x[:, slices[k]]) for k, p in self.parts.items()], dim=1
+        )
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None, dtype: torch.dtype | None = None,
-               device: torch.device | str | None = None) -> Tensor:
-        return torch.cat([p.sample(n, generator=generator, dtype=dtype, device=device)
-                          for p in self.parts.values()], dim=1)
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
+        return torch.cat(
+            [
+                p.sample(n, generator=generator, dtype=dtype, device=device)
+                for p in self.parts.values()
+            ],
+            dim=1,
+        )
 
     def contains(self, x: Tensor) -> Tensor:
         inside = [p.contains(x[:, self.slices[k]]) for k, p in self.parts.items()]
@@ -390,7 +464,9 @@ class Product(Space):
         return self._map("encode", x, self.slices)
 
     def decode(self, z: Tensor) -> Tensor:
-        return torch.cat([p.decode(z[:, self.encoded_slices[k]]) for k, p in self.parts.items()], dim=1)
+        return torch.cat(
+            [p.decode(z[:, self.encoded_slices[k]]) for k, p in self.parts.items()], dim=1
+        )
 
     def unflatten(self, x: Tensor) -> dict[str, Tensor]:
         """Split ``n x dim`` points into ``{name: n x part.dim}``."""

@@ -13,8 +13,16 @@ from torch import Tensor
 from polyopt.errors import ConfigError
 from polyopt.refdirs import das_dennis, n_das_dennis
 
-__all__ = ["check_int", "ref_from_front", "product_shape", "simplex_points", "sphere_points", "unit_points", "thin",
-           "non_dominated"]
+__all__ = [
+    "check_int",
+    "ref_from_front",
+    "product_shape",
+    "simplex_points",
+    "sphere_points",
+    "unit_points",
+    "thin",
+    "non_dominated",
+]
 
 
 def check_int(name: str, value: object, minimum: int, hint: str = "") -> int:
@@ -40,7 +48,9 @@ def product_shape(a: Tensor, b: Tensor) -> Tensor:
     """
     ones = torch.ones_like(a[:, :1])
     prefix = torch.cat([ones, torch.cumprod(a, dim=1)], dim=1)  # n x M: prefix[:, k] = a_1 ... a_k
-    switch = torch.cat([b, ones], dim=1)  # n x M: objective M - k uses b_{k+1}; objective 1 uses none
+    switch = torch.cat(
+        [b, ones], dim=1
+    )  # n x M: objective M - k uses b_{k+1}; objective 1 uses none
     return (prefix * switch).flip(-1)
 
 
@@ -68,10 +78,12 @@ def unit_points(n: int, d: int) -> Tensor:
     if d == 1:
         return torch.linspace(0, 1, max(n, 2), dtype=torch.float64).unsqueeze(1)
     if d == 2:
-        side = max(int(math.ceil(math.sqrt(n))), 2)
+        side = max(math.ceil(math.sqrt(n)), 2)
         g = torch.linspace(0, 1, side, dtype=torch.float64)
         return torch.cartesian_prod(g, g)
-    corners = torch.cartesian_prod(*[torch.tensor([0.0, 1.0], dtype=torch.float64)] * d).reshape(-1, d)
+    corners = torch.cartesian_prod(*[torch.tensor([0.0, 1.0], dtype=torch.float64)] * d).reshape(
+        -1, d
+    )
     sobol = torch.quasirandom.SobolEngine(d, scramble=False).draw(max(n, 2), dtype=torch.float64)
     return torch.cat([corners, sobol])
 

@@ -14,8 +14,23 @@ from torch import Tensor
 
 from polyopt_envs._common import product_shape
 
-__all__ = ["s_linear", "s_decept", "s_multi", "b_flat", "b_poly", "b_param", "r_sum", "r_nonsep",
-           "concave", "convex", "linear", "mixed", "disconnected", "suffix_mean", "prefix_mean"]
+__all__ = [
+    "s_linear",
+    "s_decept",
+    "s_multi",
+    "b_flat",
+    "b_poly",
+    "b_param",
+    "r_sum",
+    "r_nonsep",
+    "concave",
+    "convex",
+    "linear",
+    "mixed",
+    "disconnected",
+    "suffix_mean",
+    "prefix_mean",
+]
 
 
 def _unit(y: Tensor) -> Tensor:
@@ -37,7 +52,9 @@ def s_decept(y: Tensor, a: float, b: float, c: float) -> Tensor:
 def s_multi(y: Tensor, a: float, b: float, c: float) -> Tensor:
     """Multi-modal shift: ``a`` minima, hill size ``b``, optimum at ``c``."""
     t = (y - c).abs() / (2.0 * (torch.floor(c - y) + c))
-    return _unit((1.0 + torch.cos((4.0 * a + 2.0) * math.pi * (0.5 - t)) + 4.0 * b * t**2) / (b + 2.0))
+    return _unit(
+        (1.0 + torch.cos((4.0 * a + 2.0) * math.pi * (0.5 - t)) + 4.0 * b * t**2) / (b + 2.0)
+    )
 
 
 def b_flat(y: Tensor, a: float, b: float, c: float) -> Tensor:
@@ -52,7 +69,9 @@ def b_poly(y: Tensor, alpha: float) -> Tensor:
     return _unit(y**alpha)
 
 
-def b_param(y: Tensor, u: Tensor, a: float = 0.98 / 49.98, b: float = 0.02, c: float = 50.0) -> Tensor:
+def b_param(
+    y: Tensor, u: Tensor, a: float = 0.98 / 49.98, b: float = 0.02, c: float = 50.0
+) -> Tensor:
     """Parameter-dependent bias: the exponent of ``y`` depends on ``u`` (same shape as ``y``)."""
     v = a - (1.0 - 2.0 * u) * (torch.floor(0.5 - u) + a).abs()
     return _unit(y ** (b + (c - b) * v))

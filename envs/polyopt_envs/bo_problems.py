@@ -29,13 +29,32 @@ from torch import Tensor
 from polyopt import Box, Evaluation, Objective
 from polyopt_envs._common import check_int, non_dominated, thin
 
-__all__ = ["Branin", "Hartmann6", "Ackley", "Levy", "Rosenbrock", "Gramacy", "ConstrainedHartmann6",
-           "BraninCurrin", "branin", "hartmann6"]
+__all__ = [
+    "Branin",
+    "Hartmann6",
+    "Ackley",
+    "Levy",
+    "Rosenbrock",
+    "Gramacy",
+    "ConstrainedHartmann6",
+    "BraninCurrin",
+    "branin",
+    "hartmann6",
+]
 
 _H6_ALPHA = [1.0, 1.2, 3.0, 3.2]
-_H6_A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
-_H6_P = [[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
-         [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]]
+_H6_A = [
+    [10, 3, 17, 3.5, 1.7, 8],
+    [0.05, 10, 17, 0.1, 8, 14],
+    [3, 3.5, 1.7, 10, 17, 8],
+    [17, 8, 0.05, 10, 0.1, 14],
+]
+_H6_P = [
+    [1312, 1696, 5569, 124, 8283, 5886],
+    [2329, 4135, 8307, 3736, 1004, 9991],
+    [2348, 1451, 3522, 2883, 3047, 6650],
+    [4047, 8828, 8732, 5743, 1091, 381],
+]
 _H6_OPT = (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)
 
 
@@ -133,7 +152,9 @@ class Levy(_AnyDim):
     def _fn(self, x: Tensor) -> Tensor:
         w = 1.0 + (x - 1.0) / 4.0
         head = torch.sin(math.pi * w[:, 0]) ** 2
-        mid = ((w[:, :-1] - 1.0) ** 2 * (1.0 + 10.0 * torch.sin(math.pi * w[:, :-1] + 1.0) ** 2)).sum(dim=-1)
+        mid = (
+            (w[:, :-1] - 1.0) ** 2 * (1.0 + 10.0 * torch.sin(math.pi * w[:, :-1] + 1.0) ** 2)
+        ).sum(dim=-1)
         tail = (w[:, -1] - 1.0) ** 2 * (1.0 + torch.sin(2 * math.pi * w[:, -1]) ** 2)
         return head + mid + tail
 
@@ -184,7 +205,11 @@ def currin(x: Tensor) -> Tensor:
     """Currin's exponential function on ``[0, 1]^2`` (``n x 2`` -> ``n``)."""
     x1, x2 = x[:, 0], x[:, 1]
     factor = 1 - torch.exp(-1 / (2 * x2))
-    return factor * (2300 * x1**3 + 1900 * x1**2 + 2092 * x1 + 60) / (100 * x1**3 + 500 * x1**2 + 4 * x1 + 20)
+    return (
+        factor
+        * (2300 * x1**3 + 1900 * x1**2 + 2092 * x1 + 60)
+        / (100 * x1**3 + 500 * x1**2 + 4 * x1 + 20)
+    )
 
 
 class BraninCurrin(Objective):
@@ -212,7 +237,9 @@ class BraninCurrin(Objective):
         centres = grid[_nd_index(f)]  # k x 2
         per = max(4 * n // centres.shape[0], 4)
         gen = torch.Generator().manual_seed(0)
-        jitter = (torch.rand(centres.shape[0], per, 2, generator=gen, dtype=torch.float64) * 2 - 1) / (side - 1)
+        jitter = (
+            torch.rand(centres.shape[0], per, 2, generator=gen, dtype=torch.float64) * 2 - 1
+        ) / (side - 1)
         x = (centres.unsqueeze(1) + jitter).reshape(-1, 2).clamp(0.0, 1.0)
         return thin(non_dominated(torch.cat([f[_nd_index(f)], self.evaluate(x).f])), n)
 

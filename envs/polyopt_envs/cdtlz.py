@@ -64,7 +64,9 @@ class C2DTLZ2(DTLZ2):
     name = "c2-dtlz2"
     n_constraints = 1
 
-    def __init__(self, n_obj: int = 3, n_var: int | None = None, k: int | None = None, r: float | None = None) -> None:
+    def __init__(
+        self, n_obj: int = 3, n_var: int | None = None, k: int | None = None, r: float | None = None
+    ) -> None:
         super().__init__(n_obj, n_var, k)
         r = {2: 0.2, 3: 0.4}.get(self.n_objectives, 0.5) if r is None else r
         if not isinstance(r, (int, float)) or r <= 0:
@@ -92,7 +94,9 @@ class C3DTLZ4(DTLZ4):
     name = "c3-dtlz4"
     default_k = 5
 
-    def __init__(self, n_obj: int = 3, n_var: int | None = None, k: int | None = None, alpha: float = 100.0) -> None:
+    def __init__(
+        self, n_obj: int = 3, n_var: int | None = None, k: int | None = None, alpha: float = 100.0
+    ) -> None:
         super().__init__(n_obj, n_var, k, alpha)
         self.n_constraints = self.n_objectives
 

@@ -133,14 +133,26 @@ class OSY(_Classic):
         x1, x2, x3, x4, x5, x6 = x.unbind(dim=1)
         f1 = -(25 * (x1 - 2) ** 2 + (x2 - 2) ** 2 + (x3 - 1) ** 2 + (x4 - 4) ** 2 + (x5 - 1) ** 2)
         f2 = (x**2).sum(dim=1)
-        g = torch.stack([(x1 + x2 - 2.0) / 2.0, (6.0 - x1 - x2) / 6.0, (2.0 - x2 + x1) / 2.0,
-                         (2.0 - x1 + 3.0 * x2) / 2.0, (4.0 - (x3 - 3.0) ** 2 - x4) / 4.0,
-                         ((x5 - 3.0) ** 2 + x6 - 4.0) / 4.0], dim=1)
+        g = torch.stack(
+            [
+                (x1 + x2 - 2.0) / 2.0,
+                (6.0 - x1 - x2) / 6.0,
+                (2.0 - x2 + x1) / 2.0,
+                (2.0 - x1 + 3.0 * x2) / 2.0,
+                (4.0 - (x3 - 3.0) ** 2 - x4) / 4.0,
+                ((x5 - 3.0) ** 2 + x6 - 4.0) / 4.0,
+            ],
+            dim=1,
+        )
         return Evaluation(f=torch.stack([f1, f2], dim=1), g=-g)
 
     def _pareto_set(self, n: int) -> Tensor:
         m = max(n // 5, 2)
-        s, ones, zeros = _lin(1.0, 5.0, m), torch.ones(m, dtype=torch.float64), torch.zeros(m, dtype=torch.float64)
+        s, ones, zeros = (
+            _lin(1.0, 5.0, m),
+            torch.ones(m, dtype=torch.float64),
+            torch.zeros(m, dtype=torch.float64),
+        )
         a = _lin(4.056, 5.0, m)
         b = _lin(0.0, 1.0, m)
         segments = [

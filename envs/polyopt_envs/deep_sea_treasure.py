@@ -43,8 +43,18 @@ _MAP = [
     [_F, _F, _F, _F, _F, _F, _F, _F, 22.4, 0],
     [_F, _F, _F, _F, _F, _F, _F, _F, _F, 23.7],
 ]
-_FRONT = [[0.7, -1], [8.2, -3], [11.5, -5], [14.0, -7], [15.1, -8], [16.1, -9], [19.6, -13], [20.3, -14],
-          [22.4, -17], [23.7, -19]]
+_FRONT = [
+    [0.7, -1],
+    [8.2, -3],
+    [11.5, -5],
+    [14.0, -7],
+    [15.1, -8],
+    [16.1, -9],
+    [19.6, -13],
+    [20.3, -14],
+    [22.4, -17],
+    [23.7, -19],
+]
 _MOVES = [[-1, 0], [1, 0], [0, -1], [0, 1]]  # up, down, left, right
 
 
@@ -62,8 +72,14 @@ class DeepSeaTreasure(Environment):
     reward_dim = 2
     reward_directions = ("maximize", "maximize")
 
-    def __init__(self, num_envs: int = 1, *, device: torch.device | str = "cpu", max_steps: int = 200,
-                 slip: float = 0.0) -> None:
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        device: torch.device | str = "cpu",
+        max_steps: int = 200,
+        slip: float = 0.0,
+    ) -> None:
         self.num_envs = check_int("num_envs", num_envs, 1)
         self.max_steps = check_int("max_steps", max_steps, 1)
         if not isinstance(slip, (int, float)) or not 0.0 <= slip < 1.0:
@@ -92,13 +108,17 @@ class DeepSeaTreasure(Environment):
         action = action.reshape(self.num_envs).to(device=self.device, dtype=torch.long)
         if self.slip > 0:
             u = torch.rand(self.num_envs, generator=self._generator, device=self.device)
-            rnd = torch.randint(0, 4, (self.num_envs,), generator=self._generator, device=self.device)
+            rnd = torch.randint(
+                0, 4, (self.num_envs,), generator=self._generator, device=self.device
+            )
             action = torch.where(u < self.slip, rnd, action)
         target = self._pos + self._moves[action.clamp(0, 3)]  # num_envs x 2
         inside = (target >= 0).all(dim=1) & (target[:, 0] < 11) & (target[:, 1] < 10)
         target = torch.where(inside.unsqueeze(1), target, self._pos)
         cell = self._map[target[:, 0], target[:, 1]]
-        target = torch.where((cell == _F).unsqueeze(1), self._pos, target)  # the floor blocks the move
+        target = torch.where(
+            (cell == _F).unsqueeze(1), self._pos, target
+        )  # the floor blocks the move
         cell = self._map[target[:, 0], target[:, 1]]
         reset = self._ended  # these sub-environments restart instead of moving
         self._pos = torch.where(reset.unsqueeze(1), torch.zeros_like(target), target)
@@ -110,8 +130,13 @@ class DeepSeaTreasure(Environment):
         self._ended = terminated | truncated
         obs = self._pos.to(torch.float32)
         info = {"final_obs": obs.clone(), "autoreset": reset.clone()}
-        return Step(obs=obs, reward=torch.stack([treasure, penalty], dim=1), terminated=terminated,
-                    truncated=truncated, info=info)
+        return Step(
+            obs=obs,
+            reward=torch.stack([treasure, penalty], dim=1),
+            terminated=terminated,
+            truncated=truncated,
+            info=info,
+        )
 
     def pareto_front(self) -> Tensor:
         """The ten Pareto-optimal ``(treasure, -steps)`` returns (``10 x 2``, float32, both maximized)."""

@@ -26,10 +26,27 @@ from torch import Tensor
 
 from polyopt import Box, Evaluation, Objective
 from polyopt.errors import ConfigError
-from polyopt_envs._common import check_int, product_shape, simplex_points, sphere_points, unit_points
+from polyopt_envs._common import (
+    check_int,
+    product_shape,
+    simplex_points,
+    sphere_points,
+    unit_points,
+)
 
-__all__ = ["DTLZ", "DTLZ1", "DTLZ2", "DTLZ3", "DTLZ4", "DTLZ5", "DTLZ6", "DTLZ7", "g_rastrigin", "g_sphere",
-           "spherical"]
+__all__ = [
+    "DTLZ",
+    "DTLZ1",
+    "DTLZ2",
+    "DTLZ3",
+    "DTLZ4",
+    "DTLZ5",
+    "DTLZ6",
+    "DTLZ7",
+    "g_rastrigin",
+    "g_sphere",
+    "spherical",
+]
 
 
 def g_rastrigin(xm: Tensor) -> Tensor:
@@ -63,12 +80,21 @@ class DTLZ(Objective):
     def __init__(self, n_obj: int = 3, n_var: int | None = None, k: int | None = None) -> None:
         m = check_int("n_obj", n_obj, 2, "DTLZ problems have at least two objectives")
         if n_var is not None and k is not None and n_var != m + k - 1:
-            raise ConfigError(f"n_var={n_var!r} and k={k!r} disagree; expected n_var = n_obj + k - 1 = {m + k - 1}")
+            raise ConfigError(
+                f"n_var={n_var!r} and k={k!r} disagree; expected n_var = n_obj + k - 1 = {m + k - 1}"
+            )
         if n_var is not None:
-            n_var = check_int("n_var", n_var, m, f"n_obj={m} position variables plus at least one distance variable")
+            n_var = check_int(
+                "n_var",
+                n_var,
+                m,
+                f"n_obj={m} position variables plus at least one distance variable",
+            )
             k = n_var - m + 1
         else:
-            k = check_int("k", self.default_k if k is None else k, 1, "the number of distance variables")
+            k = check_int(
+                "k", self.default_k if k is None else k, 1, "the number of distance variables"
+            )
         self.n_objectives, self.k, self.n_var = m, k, m + k - 1
         self.space = Box(0.0, 1.0, dim=self.n_var)
 
@@ -133,7 +159,9 @@ class DTLZ4(DTLZ):
 
     name = "dtlz4"
 
-    def __init__(self, n_obj: int = 3, n_var: int | None = None, k: int | None = None, alpha: float = 100.0) -> None:
+    def __init__(
+        self, n_obj: int = 3, n_var: int | None = None, k: int | None = None, alpha: float = 100.0
+    ) -> None:
         super().__init__(n_obj, n_var, k)
         if not isinstance(alpha, (int, float)) or alpha <= 0:
             raise ConfigError(f"alpha={alpha!r}; expected a positive number")
@@ -156,8 +184,12 @@ class _Degenerate(DTLZ):
 
     def pareto_front(self, n: int = 1000) -> Tensor:
         t = torch.linspace(0, 1, max(n, 2), dtype=torch.float64).unsqueeze(1)
-        return spherical(torch.cat([t, torch.full((t.shape[0], self.n_objectives - 2), 0.5,
-                                                   dtype=torch.float64)], dim=1))
+        return spherical(
+            torch.cat(
+                [t, torch.full((t.shape[0], self.n_objectives - 2), 0.5, dtype=torch.float64)],
+                dim=1,
+            )
+        )
 
 
 class DTLZ5(_Degenerate):
@@ -189,14 +221,18 @@ class DTLZ7(DTLZ):
         return torch.cat([xp, (1.0 + g) * self._h(xp, g)], dim=1)
 
     def _h(self, f: Tensor, g: Tensor) -> Tensor:
-        return self.n_objectives - (f / (1.0 + g) * (1.0 + torch.sin(3 * math.pi * f))).sum(dim=1, keepdim=True)
+        return self.n_objectives - (f / (1.0 + g) * (1.0 + torch.sin(3 * math.pi * f))).sum(
+            dim=1, keepdim=True
+        )
 
     def pareto_front(self, n: int = 1000) -> Tensor:
         # f_M = 2M - sum_i phi(f_i) with phi(t) = t (1 + sin 3 pi t) is separable, so a point is non-dominated
         # exactly when every f_i is a running-maximum point of phi: phi(f_i) >= phi(t) for all t < f_i.
         t = torch.linspace(0, 1, 20001, dtype=torch.float64)
         phi = t * (1.0 + torch.sin(3 * math.pi * t))
-        good = t[phi >= torch.cummax(phi, dim=0).values]  # the non-dominated pieces of [0, 1], sorted
+        good = t[
+            phi >= torch.cummax(phi, dim=0).values
+        ]  # the non-dominated pieces of [0, 1], sorted
         u = unit_points(n, self.n_objectives - 1)  # spread uniformly over the pieces' total length
         f = good[(u * (good.numel() - 1)).round().long()]
         return torch.cat([f, 2.0 * self._h(f, torch.ones_like(f[:, :1]))], dim=1)

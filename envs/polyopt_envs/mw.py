@@ -82,7 +82,6 @@ class _MW(Objective):
         return thin(non_dominated(front), n)
 
 
-
 class MW1(_MW):
     """Linear front ``f_2 = 1 - 0.85 f_1``, cut into pieces by one constraint."""
 

@@ -13,45 +13,92 @@ _OBJECTIVES = {
     "zdt3": ("zdt:ZDT3", "2 objectives, disconnected front"),
     "zdt4": ("zdt:ZDT4", "2 objectives, multimodal (21^9 local fronts)"),
     "zdt6": ("zdt:ZDT6", "2 objectives, non-uniform, biased density"),
-    "dtlz1": ("dtlz:DTLZ1", "any number of objectives, linear front, multimodal (11^k local fronts)"),
+    "dtlz1": (
+        "dtlz:DTLZ1",
+        "any number of objectives, linear front, multimodal (11^k local fronts)",
+    ),
     "dtlz2": ("dtlz:DTLZ2", "any number of objectives, spherical front"),
-    "dtlz3": ("dtlz:DTLZ3", "any number of objectives, spherical front, multimodal (3^k local fronts)"),
-    "dtlz4": ("dtlz:DTLZ4", "any number of objectives, spherical front, biased density (alpha=100)"),
+    "dtlz3": (
+        "dtlz:DTLZ3",
+        "any number of objectives, spherical front, multimodal (3^k local fronts)",
+    ),
+    "dtlz4": (
+        "dtlz:DTLZ4",
+        "any number of objectives, spherical front, biased density (alpha=100)",
+    ),
     "dtlz5": ("dtlz:DTLZ5", "any number of objectives, degenerate curve front"),
-    "dtlz6": ("dtlz:DTLZ6", "any number of objectives, degenerate curve front, hard distance function"),
+    "dtlz6": (
+        "dtlz:DTLZ6",
+        "any number of objectives, degenerate curve front, hard distance function",
+    ),
     "dtlz7": ("dtlz:DTLZ7", "any number of objectives, disconnected front (2^(M-1) pieces)"),
     "wfg1": ("wfg:WFG1", "WFG toolkit, any number of objectives, convex/mixed front, biased"),
-    "wfg2": ("wfg:WFG2", "WFG toolkit, any number of objectives, convex disconnected front, non-separable"),
-    "wfg3": ("wfg:WFG3", "WFG toolkit, any number of objectives, linear degenerate front, non-separable"),
+    "wfg2": (
+        "wfg:WFG2",
+        "WFG toolkit, any number of objectives, convex disconnected front, non-separable",
+    ),
+    "wfg3": (
+        "wfg:WFG3",
+        "WFG toolkit, any number of objectives, linear degenerate front, non-separable",
+    ),
     "wfg4": ("wfg:WFG4", "WFG toolkit, any number of objectives, concave front, multimodal"),
     "wfg5": ("wfg:WFG5", "WFG toolkit, any number of objectives, concave front, deceptive"),
     "wfg6": ("wfg:WFG6", "WFG toolkit, any number of objectives, concave front, non-separable"),
-    "wfg7": ("wfg:WFG7", "WFG toolkit, any number of objectives, concave front, parameter-dependent bias"),
-    "wfg8": ("wfg:WFG8", "WFG toolkit, any number of objectives, concave front, non-separable dependent bias"),
-    "wfg9": ("wfg:WFG9", "WFG toolkit, any number of objectives, concave front, deceptive, non-separable"),
-    "c1-dtlz1": ("cdtlz:C1DTLZ1", "constrained DTLZ1 (type 1: infeasible barrier, front unchanged)"),
-    "c2-dtlz2": ("cdtlz:C2DTLZ2", "constrained DTLZ2 (type 2: only disconnected caps of the front feasible)"),
+    "wfg7": (
+        "wfg:WFG7",
+        "WFG toolkit, any number of objectives, concave front, parameter-dependent bias",
+    ),
+    "wfg8": (
+        "wfg:WFG8",
+        "WFG toolkit, any number of objectives, concave front, non-separable dependent bias",
+    ),
+    "wfg9": (
+        "wfg:WFG9",
+        "WFG toolkit, any number of objectives, concave front, deceptive, non-separable",
+    ),
+    "c1-dtlz1": (
+        "cdtlz:C1DTLZ1",
+        "constrained DTLZ1 (type 1: infeasible barrier, front unchanged)",
+    ),
+    "c2-dtlz2": (
+        "cdtlz:C2DTLZ2",
+        "constrained DTLZ2 (type 2: only disconnected caps of the front feasible)",
+    ),
     "c3-dtlz4": ("cdtlz:C3DTLZ4", "constrained DTLZ4 (type 3: front on the constraint boundaries)"),
     "mw1": ("mw:MW1", "2 objectives, 1 constraint, linear front cut into pieces"),
-    "mw2": ("mw:MW2", "2 objectives, 1 constraint, linear front, narrow feasible corridors, multimodal"),
+    "mw2": (
+        "mw:MW2",
+        "2 objectives, 1 constraint, linear front, narrow feasible corridors, multimodal",
+    ),
     "mw3": ("mw:MW3", "2 objectives, 2 constraints, linear front partly on a constraint boundary"),
     "bnh": ("classic:BNH", "Binh-Korn: 2 objectives, 2 constraints, 2 variables, convex front"),
     "srn": ("classic:SRN", "Srinivas-Deb: 2 objectives, 2 constraints, 2 variables"),
     "tnk": ("classic:TNK", "Tanaka: 2 objectives, 2 constraints, disconnected wavy front"),
-    "osy": ("classic:OSY", "Osyczka-Kundu: 2 objectives, 6 constraints, 6 variables, five-segment front"),
+    "osy": (
+        "classic:OSY",
+        "Osyczka-Kundu: 2 objectives, 6 constraints, 6 variables, five-segment front",
+    ),
     "branin": ("bo_problems:Branin", "2-D, three global minima; optimum 0.397887"),
     "hartmann6": ("bo_problems:Hartmann6", "6-D, six local minima; optimum -3.32237"),
     "ackley": ("bo_problems:Ackley", "any dimension, multimodal with a deep funnel; optimum 0"),
     "levy": ("bo_problems:Levy", "any dimension, multimodal; optimum 0"),
     "rosenbrock": ("bo_problems:Rosenbrock", "any dimension >= 2, curved valley; optimum 0"),
     "gramacy": ("bo_problems:Gramacy", "2-D linear objective, 2 constraints; optimum 0.599788"),
-    "constrained-hartmann6": ("bo_problems:ConstrainedHartmann6", "Hartmann6 with ||x||^2 <= 1; optimum -3.32237"),
-    "branin-currin": ("bo_problems:BraninCurrin", "2 objectives on [0, 1]^2, both minimized, ref point (18, 6)"),
+    "constrained-hartmann6": (
+        "bo_problems:ConstrainedHartmann6",
+        "Hartmann6 with ||x||^2 <= 1; optimum -3.32237",
+    ),
+    "branin-currin": (
+        "bo_problems:BraninCurrin",
+        "2 objectives on [0, 1]^2, both minimized, ref point (18, 6)",
+    ),
 }
 
 _ENVIRONMENTS = {
-    "deep-sea-treasure": ("deep_sea_treasure:DeepSeaTreasure",
-                          "2-objective gridworld (treasure vs time), batched torch, known Pareto front"),
+    "deep-sea-treasure": (
+        "deep_sea_treasure:DeepSeaTreasure",
+        "2-objective gridworld (treasure vs time), batched torch, known Pareto front",
+    ),
 }
 
 

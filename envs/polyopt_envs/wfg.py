@@ -44,12 +44,16 @@ class WFG(Objective):
 
     def __init__(self, n_obj: int = 3, k: int | None = None, l: int = 20) -> None:  # noqa: E741
         m = check_int("n_obj", n_obj, 2, "WFG problems have at least two objectives")
-        k = check_int("k", (4 if m == 2 else 2 * (m - 1)) if k is None else k, 1, "position parameters")
+        k = check_int(
+            "k", (4 if m == 2 else 2 * (m - 1)) if k is None else k, 1, "position parameters"
+        )
         if k % (m - 1):
             raise ConfigError(f"k={k}; expected a multiple of n_obj - 1 = {m - 1}")
         l = check_int("l", l, 2 if self.even_l else 1, "distance parameters")  # noqa: E741
         if self.even_l and l % 2:
-            raise ConfigError(f"l={l}; expected an even number of distance parameters for {self.name}")
+            raise ConfigError(
+                f"l={l}; expected an even number of distance parameters for {self.name}"
+            )
         self.n_objectives, self.k, self.l, self.n_var = m, k, l, k + l
         self.space = Box(0.0, [2.0 * (i + 1) for i in range(self.n_var)])
         self.scale = [2.0 * (i + 1) for i in range(m)]  # S_m
@@ -79,7 +83,9 @@ class WFG(Objective):
 
     def _uniform_sum(self, y: Tensor) -> Tensor:
         """Uniform weighted-sum reduction of each position group and of the distance parameters."""
-        return torch.cat([ops.r_sum(self._groups(y)), ops.r_sum(y[:, self.k :]).unsqueeze(1)], dim=1)
+        return torch.cat(
+            [ops.r_sum(self._groups(y)), ops.r_sum(y[:, self.k :]).unsqueeze(1)], dim=1
+        )
 
     def _nonsep(self, y: Tensor) -> Tensor:
         """Non-separable reduction of each position group and of the distance parameters."""
@@ -234,6 +240,11 @@ class WFG9(WFG):
 
     def _transform(self, y: Tensor) -> Tensor:
         y = torch.cat([ops.b_param(y[:, :-1], ops.suffix_mean(y)), y[:, -1:]], dim=1)
-        y = torch.cat([ops.s_decept(y[:, : self.k], 0.35, 0.001, 0.05),
-                       ops.s_multi(y[:, self.k :], 30.0, 95.0, 0.35)], dim=1)
+        y = torch.cat(
+            [
+                ops.s_decept(y[:, : self.k], 0.35, 0.001, 0.05),
+                ops.s_multi(y[:, self.k :], 30.0, 95.0, 0.35),
+            ],
+            dim=1,
+        )
         return self._nonsep(y)

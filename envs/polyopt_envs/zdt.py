@@ -99,7 +99,9 @@ class ZDT4(_ZDT):
 
     def _g(self, x: Tensor) -> Tensor:
         r = x[:, 1:]
-        return 1.0 + 10.0 * (self.n_var - 1) + (r**2 - 10.0 * torch.cos(4 * math.pi * r)).sum(dim=-1)
+        return (
+            1.0 + 10.0 * (self.n_var - 1) + (r**2 - 10.0 * torch.cos(4 * math.pi * r)).sum(dim=-1)
+        )
 
     def _h(self, f1: Tensor, g: Tensor) -> Tensor:
         return 1.0 - torch.sqrt(f1 / g)

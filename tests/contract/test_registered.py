@@ -10,7 +10,11 @@ import re
 import polyopt
 from polyopt.testing import EnvironmentContract, ObjectiveContract, OptimizerContract
 
-_CONTRACTS = {"optimizer": OptimizerContract, "objective": ObjectiveContract, "environment": EnvironmentContract}
+_CONTRACTS = {
+    "optimizer": OptimizerContract,
+    "objective": ObjectiveContract,
+    "environment": EnvironmentContract,
+}
 
 
 def _class_name(kind: str, name: str) -> str:
@@ -38,5 +42,9 @@ def test_every_builtin_plugin_loads() -> None:
     """polyopt's own plugins are part of the product: each must load, not just be reported."""
     from polyopt.plugins import plugin_infos
 
-    failed = [f"{i.name}: {i.error}" for i in plugin_infos() if i.distribution == "polyopt" and i.status != "loaded"]
+    failed = [
+        f"{i.name}: {i.error}"
+        for i in plugin_infos()
+        if i.distribution == "polyopt" and i.status != "loaded"
+    ]
     assert not failed, "\n".join(failed)

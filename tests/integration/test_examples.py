@@ -15,7 +15,10 @@ SCRIPTS = sorted(p for p in (ROOT / "examples").glob("*.py"))
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONWARNINGS": "error::UserWarning:polyopt.plugins"}  # a broken builtin fails loudly
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "error::UserWarning:polyopt.plugins",
+    }  # a broken builtin fails loudly
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from polyopt.study.cli import app
 
-STUDY = '''
+STUDY = """
 [study]
 name = "cli"
 seeds = 2
@@ -24,7 +24,7 @@ config = { batch_size = 8 }
 [[problems]]
 name = "zdt1"
 options = { n_var = 3 }
-'''
+"""
 
 
 def test_run_status_report_resume(tmp_path: Path) -> None:
@@ -48,7 +48,9 @@ def test_run_status_report_resume(tmp_path: Path) -> None:
     out = runner.invoke(app, ["report", str(db), "--out", str(tmp_path / "again")])
     assert out.exit_code == 0 and (tmp_path / "again" / "index.html").is_file()
 
-    out = runner.invoke(app, ["resume", str(study_file), "--quiet"])  # nothing left: just the report
+    out = runner.invoke(
+        app, ["resume", str(study_file), "--quiet"]
+    )  # nothing left: just the report
     assert out.exit_code == 0 and out.output.strip().endswith("index.html")
 
 
@@ -57,6 +59,8 @@ def test_mistakes_are_one_line_errors_with_suggestions(tmp_path: Path) -> None:
     study_file.write_text(STUDY.replace('"random-search"', '"random-serch"'))
     out = CliRunner().invoke(app, ["run", str(study_file), "--quiet"])
     assert out.exit_code == 1 and "Did you mean 'random-search'" in out.output
-    assert not (tmp_path / "cli.polyopt").exists()  # validation refused it before anything was stored
+    assert not (
+        tmp_path / "cli.polyopt"
+    ).exists()  # validation refused it before anything was stored
     out = CliRunner().invoke(app, ["status", "nosuchstudy"])
     assert out.exit_code == 1 and "--storage" in out.output

@@ -15,10 +15,17 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 def test_ray_executor_runs_every_run_once(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'polyopt[ray]')")
-    study = Study("on-ray", optimizers=[{"name": "random-search", "config": {"batch_size": 8},
-                                         "resources": {"num_cpus": 1}}],
-                  problems=[{"name": "zdt1", "options": {"n_var": 4}}], seeds=3, budget=48, metrics=["hv"],
-                  base_dir=tmp_path)
+    study = Study(
+        "on-ray",
+        optimizers=[
+            {"name": "random-search", "config": {"batch_size": 8}, "resources": {"num_cpus": 1}}
+        ],
+        problems=[{"name": "zdt1", "options": {"n_var": 4}}],
+        seeds=3,
+        budget=48,
+        metrics=["hv"],
+        base_dir=tmp_path,
+    )
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         run_study(study, executor="ray", quiet=True, report=False)

@@ -28,7 +28,7 @@ class SlowZDT1(ZDT1):
         return super().evaluate(x)
 '''
 
-STUDY = '''
+STUDY = """
 [study]
 name = "killed"
 seeds = [7]
@@ -50,7 +50,7 @@ config = {{ batch_size = 8 }}
 name = "slow_problem:SlowZDT1"
 label = "slow-zdt1"
 options = {{ n_var = 4 }}
-'''
+"""
 
 
 def _write(tmp_path: Path, name: str, db: str) -> Path:
@@ -59,7 +59,9 @@ def _write(tmp_path: Path, name: str, db: str) -> Path:
     return path
 
 
-def _wait_for_checkpoint(storage: Storage, proc: subprocess.Popen, min_evals: int, timeout: float = 90) -> int:
+def _wait_for_checkpoint(
+    storage: Storage, proc: subprocess.Popen, min_evals: int, timeout: float = 90
+) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the worker finished before it could be killed"
@@ -78,9 +80,24 @@ def test_killed_worker_is_resumed_exactly(tmp_path: Path, monkeypatch: pytest.Mo
     (tmp_path / "slow_problem.py").write_text(SLOW_PROBLEM)
     monkeypatch.syspath_prepend(str(tmp_path))
     study_file = _write(tmp_path, "killed", "killed.sqlite")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "polyopt.study.cli", "run", str(study_file), "--quiet",
-                             "--no-report"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "polyopt.study.cli",
+            "run",
+            str(study_file),
+            "--quiet",
+            "--no-report",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     storage = Storage(f"sqlite:///{tmp_path / 'killed.sqlite'}")
     try:
         run_id = _wait_for_checkpoint(storage, proc, min_evals=80)
@@ -91,7 +108,7 @@ def test_killed_worker_is_resumed_exactly(tmp_path: Path, monkeypatch: pytest.Mo
 
     # the dead worker left a consistent record: evaluations stored up to its last checkpoint, not beyond
     record = storage.run(run_id)
-    step, n_ckpt, _ = storage.checkpoint(run_id)
+    _step, n_ckpt, _ = storage.checkpoint(run_id)
     stored = storage.evaluations(run_id)
     assert record.status == "running" and 0 < n_ckpt < 800
     assert stored.x.shape[0] == n_ckpt
@@ -117,6 +134,10 @@ def test_killed_worker_is_resumed_exactly(tmp_path: Path, monkeypatch: pytest.Mo
     clean_ev = clean.evaluations(clean_run.id)
     np.testing.assert_array_equal(ev.x, clean_ev.x)
     np.testing.assert_array_equal(ev.f, clean_ev.f)
-    np.testing.assert_array_equal(np.asarray(resumed.result["f"]), np.asarray(clean_run.result["f"]))
+    np.testing.assert_array_equal(
+        np.asarray(resumed.result["f"]), np.asarray(clean_run.result["f"])
+    )
     steps = [m["step"] for m in storage.metrics(run_id)]
-    assert steps == [m["step"] for m in clean.metrics(clean_run.id)]  # metrics recorded once per due step
+    assert steps == [
+        m["step"] for m in clean.metrics(clean_run.id)
+    ]  # metrics recorded once per due step

@@ -13,7 +13,7 @@ import pytest
 
 from polyopt.study.storage import Storage
 
-STUDY = '''
+STUDY = """
 [study]
 name = "crowd"
 seeds = 4
@@ -36,16 +36,28 @@ config = {{ batch_size = 8 }}
 [[problems]]
 name = "zdt1"
 options = {{ n_var = 4 }}
-'''
+"""
 
 
 def _crowd(tmp_path: Path, url: str, n_workers: int = 3) -> Storage:
     """Start ``n_workers`` independent `polyopt study run` processes on one study and wait for all."""
     study_file = tmp_path / "crowd.toml"
     study_file.write_text(STUDY.format(url=url))
-    cmd = [sys.executable, "-m", "polyopt.study.cli", "run", str(study_file), "--quiet", "--no-report"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
-             for _ in range(n_workers)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "polyopt.study.cli",
+        "run",
+        str(study_file),
+        "--quiet",
+        "--no-report",
+    ]
+    procs = [
+        subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ)
+        )
+        for _ in range(n_workers)
+    ]
     errors = [p.communicate(timeout=120)[1].decode() for p in procs]
     assert all(p.returncode == 0 for p in procs), errors
     return Storage(url)
@@ -70,7 +82,9 @@ def test_sqlite_workers_never_share_a_run(tmp_path: Path) -> None:
 def postgres_url() -> Iterator[str]:
     base = os.environ.get("POLYOPT_TEST_POSTGRES_URL")
     if not base:
-        pytest.skip("POLYOPT_TEST_POSTGRES_URL is not set (CI's .ci/run starts a PostgreSQL server and sets it)")
+        pytest.skip(
+            "POLYOPT_TEST_POSTGRES_URL is not set (CI's .ci/run starts a PostgreSQL server and sets it)"
+        )
     from polyopt.study.pgschema import drop_schema, schema_url
 
     schema = f"test_{uuid.uuid4().hex[:12]}"

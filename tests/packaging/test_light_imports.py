@@ -13,16 +13,22 @@ HEAVY = ("botorch", "pymoo", "transformers", "gymnasium", "ray")
 
 def _heavy_after(code: str) -> list[str]:
     probe = f"import sys\n{code}\nprint([m for m in {HEAVY!r} if m in sys.modules])"
-    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", probe], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", probe], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     return ast.literal_eval(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("code", [
-    "import polyopt",
-    "import polyopt\npolyopt.registry()",
-    "import polyopt.plugins\nlist(polyopt.plugins.registry().entries())\npolyopt.plugins.plugin_infos()",
-], ids=["import", "registry", "entries"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import polyopt",
+        "import polyopt\npolyopt.registry()",
+        "import polyopt.plugins\nlist(polyopt.plugins.registry().entries())\npolyopt.plugins.plugin_infos()",
+    ],
+    ids=["import", "registry", "entries"],
+)
 def test_no_heavy_library_is_imported(code: str) -> None:
     assert _heavy_after(code) == []
 

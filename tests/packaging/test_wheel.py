@@ -16,14 +16,31 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = {"polyopt": ROOT / "core", "polyopt_plugins": ROOT / "plugins", "polyopt_envs": ROOT / "envs"}
+PACKAGES = {
+    "polyopt": ROOT / "core",
+    "polyopt_plugins": ROOT / "plugins",
+    "polyopt_envs": ROOT / "envs",
+}
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out),
-                           str(ROOT)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (path,) = out.glob("polyopt-*.whl")
     return path
@@ -66,15 +83,19 @@ def test_the_wheel_holds_every_module_of_the_tree(wheel: Path) -> None:
 def test_declared_plugins_match_the_plugin_modules_in_the_tree(wheel: Path) -> None:
     declared = dict(_entry_points(wheel)["polyopt"])
     modules = set(declared.values())
-    in_tree = {".".join(p.relative_to(ROOT / "plugins").with_suffix("").parts)
-               for p in (ROOT / "plugins" / "polyopt_plugins").rglob("plugin.py")}
+    in_tree = {
+        ".".join(p.relative_to(ROOT / "plugins").with_suffix("").parts)
+        for p in (ROOT / "plugins" / "polyopt_plugins").rglob("plugin.py")
+    }
     in_tree |= {"polyopt_envs.plugin"}
     undeclared = in_tree - modules
     assert not undeclared, f"plugin modules that no entry point declares: {sorted(undeclared)}"
     names = set(_names(wheel))
     missing = {m for m in modules if PurePosixPath(*m.split(".")).with_suffix(".py") not in names}
     assert not missing, f"entry points whose module is not in the wheel: {sorted(missing)}"
-    assert all(name.startswith("polyopt.") for name in declared), "builtin plugin names carry the polyopt. prefix"
+    assert all(name.startswith("polyopt.") for name in declared), (
+        "builtin plugin names carry the polyopt. prefix"
+    )
 
 
 def test_the_console_script_is_declared(wheel: Path) -> None:
@@ -90,7 +111,10 @@ def _dependencies_only(tmp: Path) -> Path:
     deps.mkdir()
     for item in site.iterdir():
         lowered = item.name.lower()
-        if lowered.startswith(("polyopt", "_editable_impl_polyopt", "__editable__")) or item.suffix == ".pth":
+        if (
+            lowered.startswith(("polyopt", "_editable_impl_polyopt", "__editable__"))
+            or item.suffix == ".pth"
+        ):
             continue
         (deps / item.name).symlink_to(item)
     return deps
@@ -99,20 +123,54 @@ def _dependencies_only(tmp: Path) -> Path:
 @pytest.mark.slow
 def test_the_wheel_works_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
     python = venv / "bin" / "python"
-    install = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", str(python),
-                              "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                             capture_output=True, text=True, timeout=120)
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--disable-pip-version-check",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert install.returncode == 0, install.stderr
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("POLYOPT_", "PYTHON"))},
-           "PYTHONPATH": str(_dependencies_only(tmp_path)), "COLUMNS": "200"}
-    where = subprocess.run([str(python), "-c", "import polyopt; print(polyopt.__file__)"], env=env, cwd=tmp_path,
-                           capture_output=True, text=True, timeout=120)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("POLYOPT_", "PYTHON"))},
+        "PYTHONPATH": str(_dependencies_only(tmp_path)),
+        "COLUMNS": "200",
+    }
+    where = subprocess.run(
+        [str(python), "-c", "import polyopt; print(polyopt.__file__)"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert where.returncode == 0, where.stderr
-    assert Path(where.stdout.strip()).is_relative_to(venv), "polyopt must come from the installed wheel"
-    plugins = subprocess.run([str(venv / "bin" / "polyopt"), "plugins"], env=env, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=120)
+    assert Path(where.stdout.strip()).is_relative_to(venv), (
+        "polyopt must come from the installed wheel"
+    )
+    plugins = subprocess.run(
+        [str(venv / "bin" / "polyopt"), "plugins"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert plugins.returncode == 0, plugins.stderr
     for name in ("polyopt.search", "polyopt.envs", "polyopt.core"):
         row = next(line for line in plugins.stdout.splitlines() if f" {name} " in line)

@@ -14,13 +14,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from polyopt.study.definition import MetricsSpec, OptimizerSpec, ProblemSpec, RunSpec, Study, load_study
+from polyopt.study.definition import (
+    MetricsSpec,
+    OptimizerSpec,
+    ProblemSpec,
+    RunSpec,
+    Study,
+    load_study,
+)
 
-__all__ = ["Study", "OptimizerSpec", "ProblemSpec", "MetricsSpec", "RunSpec", "load_study", "Storage", "Worker",
-           "run_study", "write_report"]
+__all__ = [
+    "Study",
+    "OptimizerSpec",
+    "ProblemSpec",
+    "MetricsSpec",
+    "RunSpec",
+    "load_study",
+    "Storage",
+    "Worker",
+    "run_study",
+    "write_report",
+]
 
-_LAZY = {"Storage": "polyopt.study.storage", "Worker": "polyopt.study.runner",
-         "run_study": "polyopt.study.executors", "write_report": "polyopt.study.report"}
+_LAZY = {
+    "Storage": "polyopt.study.storage",
+    "Worker": "polyopt.study.runner",
+    "run_study": "polyopt.study.executors",
+    "write_report": "polyopt.study.report",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -66,18 +66,32 @@ def collect(storage: Storage, name: str) -> tuple[Study, list[RunData], list[Pro
     """Read study ``name`` from ``storage`` and compute every table and curve of its report."""
     study = storage.load_study(name)
     runs = [_run_data(storage, r) for r in storage.runs(storage.study_id(name))]
-    problems = [_problem(study, p.label, [r for r in runs if r.problem == p.label]) for p in study.problems]
+    problems = [
+        _problem(study, p.label, [r for r in runs if r.problem == p.label]) for p in study.problems
+    ]
     return study, runs, problems
 
 
 def _run_data(storage: Storage, r: RunRecord) -> RunData:
     res = r.result or {}
     front = np.asarray(res.get("f") or [], dtype=np.float64)
-    final = {k: (math.nan if v is None else float(v)) for k, v in (res.get("metrics") or {}).items()}
-    return RunData(key=r.key, optimizer=r.spec.optimizer_label, problem=r.spec.problem_label, seed=r.spec.seed,
-                   status=r.status, n_evaluations=r.n_evaluations, wall_time=r.wall_time, final=final,
-                   front=front, trace=storage.metrics(r.id), error=r.error,
-                   config=res.get("config") or dict(r.spec.config))
+    final = {
+        k: (math.nan if v is None else float(v)) for k, v in (res.get("metrics") or {}).items()
+    }
+    return RunData(
+        key=r.key,
+        optimizer=r.spec.optimizer_label,
+        problem=r.spec.problem_label,
+        seed=r.spec.seed,
+        status=r.status,
+        n_evaluations=r.n_evaluations,
+        wall_time=r.wall_time,
+        final=final,
+        front=front,
+        trace=storage.metrics(r.id),
+        error=r.error,
+        config=res.get("config") or dict(r.spec.config),
+    )
 
 
 def _problem(study: Study, label: str, runs: list[RunData]) -> ProblemData:
@@ -93,11 +107,20 @@ def _problem(study: Study, label: str, runs: list[RunData]) -> ProblemData:
             c = _curve([r for r in done if r.optimizer == opt], curve_metric)
             if c is not None:
                 curves[opt] = c
-    fronts = {opt: _median_front([r for r in done if r.optimizer == opt], curve_metric) for opt in labels}
+    fronts = {
+        opt: _median_front([r for r in done if r.optimizer == opt], curve_metric) for opt in labels
+    }
     rows = _rows(labels, runs, metrics, _best_higher(study, spec))
-    return ProblemData(label=label, n_objectives=m, curve_metric=curve_metric, curves=curves,
-                       fronts={k: v for k, v in fronts.items() if v is not None}, true_front=true_front, rows=rows,
-                       metrics=metrics)
+    return ProblemData(
+        label=label,
+        n_objectives=m,
+        curve_metric=curve_metric,
+        curves=curves,
+        fronts={k: v for k, v in fronts.items() if v is not None},
+        true_front=true_front,
+        rows=rows,
+        metrics=metrics,
+    )
 
 
 def _true_front(spec: Any) -> tuple[np.ndarray | None, int]:
@@ -163,7 +186,9 @@ def _nan_last(v: float) -> float:
     return v if math.isfinite(v) else math.inf
 
 
-def _rows(labels: list[str], runs: list[RunData], metrics: list[str], best_higher: bool) -> list[Row]:
+def _rows(
+    labels: list[str], runs: list[RunData], metrics: list[str], best_higher: bool
+) -> list[Row]:
     rows = []
     for opt in labels:
         mine = [r for r in runs if r.optimizer == opt]
@@ -172,9 +197,17 @@ def _rows(labels: list[str], runs: list[RunData], metrics: list[str], best_highe
         rows.append(Row(optimizer=opt, n_done=len(done), n_runs=len(mine), wall_time=wall))
     for metric in metrics:
         higher = HIGHER_IS_BETTER.get(metric, best_higher)
-        values = {opt: np.asarray([r.final.get(metric, math.nan) for r in runs
-                                   if r.optimizer == opt and r.status == "done"], dtype=np.float64)
-                  for opt in labels}
+        values = {
+            opt: np.asarray(
+                [
+                    r.final.get(metric, math.nan)
+                    for r in runs
+                    if r.optimizer == opt and r.status == "done"
+                ],
+                dtype=np.float64,
+            )
+            for opt in labels
+        }
         values = {k: v[np.isfinite(v)] for k, v in values.items()}
         _stats(rows, values, metric, higher)
     return rows
@@ -188,7 +221,12 @@ def _stats(rows: list[Row], values: dict[str, np.ndarray], metric: str, higher: 
     best = (max if higher else min)(medians, key=medians.get) if medians else None
     for row in rows:
         v = values[row.optimizer]
-        entry: dict[str, float | str | None] = {"median": None, "iqr": None, "p_value": None, "verdict": "n/a"}
+        entry: dict[str, float | str | None] = {
+            "median": None,
+            "iqr": None,
+            "p_value": None,
+            "verdict": "n/a",
+        }
         if v.size:
             q25, q75 = np.percentile(v, [25, 75])
             entry.update(median=float(np.median(v)), iqr=float(q75 - q25))

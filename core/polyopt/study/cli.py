@@ -15,10 +15,15 @@ from polyopt.errors import PolyoptError
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Define, run, resume and report studies (optimizer x problem x seed grids).",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Define, run, resume and report studies (optimizer x problem x seed grids).",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
-_STORAGE = typer.Option(None, "--storage", help="SQLAlchemy URL (default: the study file's; or $POLYOPT_STORAGE)")
+_STORAGE = typer.Option(
+    None, "--storage", help="SQLAlchemy URL (default: the study file's; or $POLYOPT_STORAGE)"
+)
 _QUIET = typer.Option(False, "--quiet", "-q", help="no progress bars")
 _WORKERS = typer.Option(1, "--workers", "-w", help="worker processes on this machine")
 _EXECUTOR = typer.Option("local", "--executor", "-e", help="local | process | ray")
@@ -45,17 +50,21 @@ def _resolve(study: str, storage: str | None) -> tuple[str, str, Path | None]:
         url = f"sqlite:///{path.resolve()}"
         names = Storage(url).study_names()
         if len(names) != 1:
-            raise PolyoptError(f"{path} holds {len(names)} studies ({', '.join(names)}); pass --storage {url} "
-                               "and the study's name")
+            raise PolyoptError(
+                f"{path} holds {len(names)} studies ({', '.join(names)}); pass --storage {url} "
+                "and the study's name"
+            )
         return url, names[0], path.resolve().parent / "report"
     url = storage or os.environ.get("POLYOPT_STORAGE")
     if not url:
-        raise PolyoptError(f"{study!r} is neither a .toml study file nor a .sqlite database; for a study name, "
-                           "pass --storage URL (or set POLYOPT_STORAGE)")
+        raise PolyoptError(
+            f"{study!r} is neither a .toml study file nor a .sqlite database; for a study name, "
+            "pass --storage URL (or set POLYOPT_STORAGE)"
+        )
     return url, study, None
 
 
-def _load(study: str, storage: str | None):  # noqa: ANN202 - returns a Study
+def _load(study: str, storage: str | None):
     """The study from its file, or (by name or SQLite file) as stored."""
     from polyopt.study.definition import load_study
 
@@ -74,15 +83,27 @@ def _load(study: str, storage: str | None):  # noqa: ANN202 - returns a Study
 
 
 @app.command()
-def run(study_file: Path = typer.Argument(..., help="the study file (TOML)"), storage: str | None = _STORAGE,
-        workers: int = _WORKERS, executor: str = _EXECUTOR, ray_address: str | None = _RAY,
-        quiet: bool = _QUIET, report: bool = typer.Option(True, help="write the report at the end")) -> None:
+def run(
+    study_file: Path = typer.Argument(..., help="the study file (TOML)"),
+    storage: str | None = _STORAGE,
+    workers: int = _WORKERS,
+    executor: str = _EXECUTOR,
+    ray_address: str | None = _RAY,
+    quiet: bool = _QUIET,
+    report: bool = typer.Option(True, help="write the report at the end"),
+) -> None:
     """Run every run of a study not yet done (joining workers already on it); print the report's path last."""
     from polyopt.study.executors import run_study
 
     try:
-        path = run_study(_load(str(study_file), storage), executor=executor, workers=workers,
-                         ray_address=ray_address, quiet=quiet, report=report)
+        path = run_study(
+            _load(str(study_file), storage),
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
+            quiet=quiet,
+            report=report,
+        )
     except PolyoptError as exc:
         raise _fail(exc) from exc
     if path is not None:
@@ -90,17 +111,27 @@ def run(study_file: Path = typer.Argument(..., help="the study file (TOML)"), st
 
 
 @app.command()
-def resume(study_file: str = typer.Argument(..., help="study file, SQLite file, or name (with --storage)"),
-           storage: str | None = _STORAGE,
-           workers: int = _WORKERS, executor: str = _EXECUTOR, ray_address: str | None = _RAY,
-           quiet: bool = _QUIET) -> None:
+def resume(
+    study_file: str = typer.Argument(..., help="study file, SQLite file, or name (with --storage)"),
+    storage: str | None = _STORAGE,
+    workers: int = _WORKERS,
+    executor: str = _EXECUTOR,
+    ray_address: str | None = _RAY,
+    quiet: bool = _QUIET,
+) -> None:
     """Resume a study: failed runs and runs whose worker died (stale lease) continue from their last
     checkpoint; pending runs start. Prints the report's path last."""
     from polyopt.study.executors import run_study
 
     try:
-        path = run_study(_load(study_file, storage), executor=executor, workers=workers, ray_address=ray_address,
-                         quiet=quiet, resume=True)
+        path = run_study(
+            _load(study_file, storage),
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
+            quiet=quiet,
+            resume=True,
+        )
     except PolyoptError as exc:
         raise _fail(exc) from exc
     typer.echo(str(path))
@@ -120,8 +151,11 @@ def validate(study_file: Path = typer.Argument(..., help="the study file (TOML)"
 
 
 @app.command()
-def status(study: str = typer.Argument(..., help="study file, SQLite file, or name"),
-           storage: str | None = _STORAGE, runs: bool = typer.Option(False, "--runs", help="list every run")) -> None:
+def status(
+    study: str = typer.Argument(..., help="study file, SQLite file, or name"),
+    storage: str | None = _STORAGE,
+    runs: bool = typer.Option(False, "--runs", help="list every run"),
+) -> None:
     """Show the study's runs by state (and each run with --runs)."""
     from rich.console import Console
     from rich.table import Table
@@ -141,24 +175,39 @@ def status(study: str = typer.Argument(..., help="study file, SQLite file, or na
         table.add_column(col, justify="left" if col == "optimizer" else "right")
     for label in dict.fromkeys(r.spec.optimizer_label for r in records):
         mine = [r for r in records if r.spec.optimizer_label == label]
-        table.add_row(label, *[str(sum(r.status == s for r in mine)) for s in counts],
-                      f"{sum(r.n_evaluations for r in mine):,}")
-    table.add_row("[bold]all", *[f"[bold]{v}" for v in counts.values()],
-                  f"[bold]{sum(r.n_evaluations for r in records):,}")
+        table.add_row(
+            label,
+            *[str(sum(r.status == s for r in mine)) for s in counts],
+            f"{sum(r.n_evaluations for r in mine):,}",
+        )
+    table.add_row(
+        "[bold]all",
+        *[f"[bold]{v}" for v in counts.values()],
+        f"[bold]{sum(r.n_evaluations for r in records):,}",
+    )
     console.print(table)
     if runs:
         detail = Table("run", "status", "attempts", "evaluations", "wall time", "lease")
         for r in records:
-            detail.add_row(r.key, r.status, str(r.attempts), f"{r.n_evaluations:,}", f"{r.wall_time:.1f} s",
-                           r.lease_owner or "")
+            detail.add_row(
+                r.key,
+                r.status,
+                str(r.attempts),
+                f"{r.n_evaluations:,}",
+                f"{r.wall_time:.1f} s",
+                r.lease_owner or "",
+            )
         console.print(detail)
 
 
 @app.command()
-def report(study: str = typer.Argument(..., help="study file, SQLite file, or name"),
-           storage: str | None = _STORAGE,
-           out: Path | None = typer.Option(None, "--out", "-o", help="output folder (default: beside the study)")
-           ) -> None:
+def report(
+    study: str = typer.Argument(..., help="study file, SQLite file, or name"),
+    storage: str | None = _STORAGE,
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="output folder (default: beside the study)"
+    ),
+) -> None:
     """Write the HTML report (plots embedded) with CSV and JSON exports; print its path."""
     from polyopt.study.report import write_report
 

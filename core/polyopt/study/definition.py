@@ -39,7 +39,15 @@ from typing import Any
 from polyopt.config import build_config, config_to_dict
 from polyopt.errors import ConfigError, did_you_mean
 
-__all__ = ["OptimizerSpec", "ProblemSpec", "MetricsSpec", "RunSpec", "Study", "load_study", "resolve_target"]
+__all__ = [
+    "OptimizerSpec",
+    "ProblemSpec",
+    "MetricsSpec",
+    "RunSpec",
+    "Study",
+    "load_study",
+    "resolve_target",
+]
 
 METRICS = ("hv", "igd", "igd-plus", "best")
 
@@ -65,8 +73,10 @@ class OptimizerSpec:
         self.label = self.label or self.name
         for key in self.resources:
             if key not in ("num_cpus", "num_gpus"):
-                raise ValueError(f"resources key {key!r}; expected num_cpus or num_gpus."
-                                 f"{did_you_mean(key, ['num_cpus', 'num_gpus'])}")
+                raise ValueError(
+                    f"resources key {key!r}; expected num_cpus or num_gpus."
+                    f"{did_you_mean(key, ['num_cpus', 'num_gpus'])}"
+                )
 
 
 @dataclass
@@ -101,8 +111,10 @@ class MetricsSpec:
     def __post_init__(self) -> None:
         for name in self.record:
             if name not in METRICS:
-                raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(METRICS)}."
-                                 f"{did_you_mean(name, METRICS)}")
+                raise ValueError(
+                    f"unknown metric {name!r}; expected one of {', '.join(METRICS)}."
+                    f"{did_you_mean(name, METRICS)}"
+                )
         if self.every < 1:
             raise ValueError(f"every={self.every}; expected at least 1")
         if self.every_evaluations is not None and self.every_evaluations < 1:
@@ -180,10 +192,22 @@ class Study:
         >>> report = s.run(quiet=True)  # doctest: +SKIP
     """
 
-    def __init__(self, name: str, *, optimizers: Any, problems: Any, seeds: int | Sequence[int] = 3,
-                 budget: Any = 1000, metrics: Any = None, checkpoint_every: int = 10,
-                 storage: str | None = None, base_dir: str | Path | None = None,
-                 heartbeat_seconds: float = 5.0, stale_after_seconds: float = 60.0, max_attempts: int = 3) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        optimizers: Any,
+        problems: Any,
+        seeds: int | Sequence[int] = 3,
+        budget: Any = 1000,
+        metrics: Any = None,
+        checkpoint_every: int = 10,
+        storage: str | None = None,
+        base_dir: str | Path | None = None,
+        heartbeat_seconds: float = 5.0,
+        stale_after_seconds: float = 60.0,
+        max_attempts: int = 3,
+    ) -> None:
         self.name = name
         self.optimizers = _specs(optimizers, OptimizerSpec, "config", "optimizers")
         self.problems = _specs(problems, ProblemSpec, "options", "problems")
@@ -209,14 +233,18 @@ class Study:
             labels = [s.label for s in specs]
             dup = sorted({x for x in labels if labels.count(x) > 1})
             if dup:
-                raise ConfigError(f"{what} label(s) {dup} appear twice; give each entry a distinct label")
+                raise ConfigError(
+                    f"{what} label(s) {dup} appear twice; give each entry a distinct label"
+                )
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds={self.seeds}; expected at least one seed, no repeats")
         if self.checkpoint_every < 1:
             raise ConfigError(f"checkpoint_every={self.checkpoint_every}; expected at least 1")
         if not 0 < self.heartbeat_seconds < self.stale_after_seconds:
-            raise ConfigError(f"heartbeat_seconds={self.heartbeat_seconds} must be positive and below "
-                              f"stale_after_seconds={self.stale_after_seconds}")
+            raise ConfigError(
+                f"heartbeat_seconds={self.heartbeat_seconds} must be positive and below "
+                f"stale_after_seconds={self.stale_after_seconds}"
+            )
 
     @property
     def storage_url(self) -> str:
@@ -233,14 +261,29 @@ class Study:
         out = []
         for p in self.problems:
             for o in self.optimizers:
-                budget = _budget_dict(next(b for b in (o.budget, p.budget, self.budget) if b is not None))
+                budget = _budget_dict(
+                    next(b for b in (o.budget, p.budget, self.budget) if b is not None)
+                )
                 for seed in self.seeds:
-                    out.append(RunSpec(
-                        key=f"{o.label}/{p.label}/{seed}", optimizer=o.name, optimizer_label=o.label,
-                        config=dict(o.config), problem=p.name, problem_label=p.label,
-                        problem_options=dict(p.options), seed=seed, budget=dict(budget), device=o.device,
-                        dtype=o.dtype, resources=dict(o.resources),
-                        ref_point=None if p.ref_point is None else [float(v) for v in p.ref_point]))
+                    out.append(
+                        RunSpec(
+                            key=f"{o.label}/{p.label}/{seed}",
+                            optimizer=o.name,
+                            optimizer_label=o.label,
+                            config=dict(o.config),
+                            problem=p.name,
+                            problem_label=p.label,
+                            problem_options=dict(p.options),
+                            seed=seed,
+                            budget=dict(budget),
+                            device=o.device,
+                            dtype=o.dtype,
+                            resources=dict(o.resources),
+                            ref_point=None
+                            if p.ref_point is None
+                            else [float(v) for v in p.ref_point],
+                        )
+                    )
         return out
 
     def validate(self) -> None:
@@ -275,14 +318,25 @@ class Study:
             for label, problem in problems.items():
                 reason = cls.compatibility(problem)
                 if reason:
-                    errors.append(f"optimizer {o.label!r} cannot run on problem {label!r}: {reason}")
+                    errors.append(
+                        f"optimizer {o.label!r} cannot run on problem {label!r}: {reason}"
+                    )
             for label, problem in problems.items():
                 errors += _metric_problems(self.metrics, self._spec(label), problem)
         if errors:
-            raise ConfigError(f"study {self.name!r} is invalid:\n  - " + "\n  - ".join(dict.fromkeys(errors)))
+            raise ConfigError(
+                f"study {self.name!r} is invalid:\n  - " + "\n  - ".join(dict.fromkeys(errors))
+            )
 
-    def run(self, *, executor: str = "local", workers: int = 1, ray_address: str | None = None,
-            quiet: bool = False, report: bool = True) -> Path | None:
+    def run(
+        self,
+        *,
+        executor: str = "local",
+        workers: int = 1,
+        ray_address: str | None = None,
+        quiet: bool = False,
+        report: bool = True,
+    ) -> Path | None:
         """Validate, store and execute the study (see :func:`polyopt.study.executors.run_study`).
 
         Returns:
@@ -290,26 +344,40 @@ class Study:
         """
         from polyopt.study.executors import run_study
 
-        return run_study(self, executor=executor, workers=workers, ray_address=ray_address, quiet=quiet,
-                         report=report)
+        return run_study(
+            self,
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
+            quiet=quiet,
+            report=report,
+        )
 
     def report(self, out_dir: str | Path | None = None) -> Path:
         """Write the report of this study's stored runs; return the HTML file's path."""
         from polyopt.study.report import write_report
 
-        return write_report(self.storage_url, self.name, out_dir or self.report_dir or self.output_dir / "report")
+        return write_report(
+            self.storage_url, self.name, out_dir or self.report_dir or self.output_dir / "report"
+        )
 
     def _spec(self, label: str) -> ProblemSpec:
         return next(p for p in self.problems if p.label == label)
 
     def to_dict(self) -> dict[str, Any]:
         """The definition as plain data (stored with the study; two workers must agree on it)."""
-        return {"name": self.name, "seeds": self.seeds, "budget": self.budget,
-                "checkpoint_every": self.checkpoint_every, "metrics": config_to_dict(self.metrics),
-                "heartbeat_seconds": self.heartbeat_seconds, "stale_after_seconds": self.stale_after_seconds,
-                "max_attempts": self.max_attempts,
-                "optimizers": [config_to_dict(o) for o in self.optimizers],
-                "problems": [config_to_dict(p) for p in self.problems]}
+        return {
+            "name": self.name,
+            "seeds": self.seeds,
+            "budget": self.budget,
+            "checkpoint_every": self.checkpoint_every,
+            "metrics": config_to_dict(self.metrics),
+            "heartbeat_seconds": self.heartbeat_seconds,
+            "stale_after_seconds": self.stale_after_seconds,
+            "max_attempts": self.max_attempts,
+            "optimizers": [config_to_dict(o) for o in self.optimizers],
+            "problems": [config_to_dict(p) for p in self.problems],
+        }
 
     def fingerprint(self) -> str:
         """A hash of the settings every run's record depends on besides its own spec: the metrics and the
@@ -325,25 +393,44 @@ class Study:
         _check_keys(data, ("study", "metrics", "optimizers", "problems"), "the study file")
         section = build_config(_StudySection, data.get("study", {}), owner="[study]")
         metrics = build_config(MetricsSpec, data.get("metrics", {}), owner="[metrics]")
-        return cls(section.name, optimizers=_table_list(data, "optimizers"),
-                   problems=_table_list(data, "problems"), seeds=section.seeds, budget=section.budget,
-                   metrics=metrics, checkpoint_every=section.checkpoint_every, storage=section.storage,
-                   base_dir=base_dir, heartbeat_seconds=section.heartbeat_seconds,
-                   stale_after_seconds=section.stale_after_seconds, max_attempts=section.max_attempts)
+        return cls(
+            section.name,
+            optimizers=_table_list(data, "optimizers"),
+            problems=_table_list(data, "problems"),
+            seeds=section.seeds,
+            budget=section.budget,
+            metrics=metrics,
+            checkpoint_every=section.checkpoint_every,
+            storage=section.storage,
+            base_dir=base_dir,
+            heartbeat_seconds=section.heartbeat_seconds,
+            stale_after_seconds=section.stale_after_seconds,
+            max_attempts=section.max_attempts,
+        )
 
     @classmethod
     def from_stored(cls, data: Mapping[str, Any], *, storage: str | None = None) -> Study:
         """Rebuild a study from :meth:`to_dict` output (as kept in the storage)."""
         d = dict(data)
-        return cls(d["name"], optimizers=[OptimizerSpec(**o) for o in d["optimizers"]],
-                   problems=[ProblemSpec(**p) for p in d["problems"]], seeds=d["seeds"], budget=d["budget"],
-                   metrics=MetricsSpec(**d["metrics"]), checkpoint_every=d["checkpoint_every"], storage=storage,
-                   heartbeat_seconds=d["heartbeat_seconds"], stale_after_seconds=d["stale_after_seconds"],
-                   max_attempts=d["max_attempts"])
+        return cls(
+            d["name"],
+            optimizers=[OptimizerSpec(**o) for o in d["optimizers"]],
+            problems=[ProblemSpec(**p) for p in d["problems"]],
+            seeds=d["seeds"],
+            budget=d["budget"],
+            metrics=MetricsSpec(**d["metrics"]),
+            checkpoint_every=d["checkpoint_every"],
+            storage=storage,
+            heartbeat_seconds=d["heartbeat_seconds"],
+            stale_after_seconds=d["stale_after_seconds"],
+            max_attempts=d["max_attempts"],
+        )
 
     def __repr__(self) -> str:
-        return (f"Study({self.name!r}, {len(self.optimizers)} optimizers x {len(self.problems)} problems x "
-                f"{len(self.seeds)} seeds)")
+        return (
+            f"Study({self.name!r}, {len(self.optimizers)} optimizers x {len(self.problems)} problems x "
+            f"{len(self.seeds)} seeds)"
+        )
 
 
 def load_study(path: str | Path) -> Study:
@@ -415,9 +502,13 @@ def _metric_problems(metrics: MetricsSpec, spec: ProblemSpec, problem: Any) -> l
     if "hv" in metrics.record and m > 1:
         ref = spec.ref_point if spec.ref_point is not None else getattr(problem, "ref_point", None)
         if ref is None:
-            return [f"problem {spec.label!r} has no ref_point for hypervolume; set ref_point = [...] in its entry"]
+            return [
+                f"problem {spec.label!r} has no ref_point for hypervolume; set ref_point = [...] in its entry"
+            ]
         if len(ref) != m:
-            return [f"problem {spec.label!r}: ref_point has {len(ref)} values, the problem has {m} objectives"]
+            return [
+                f"problem {spec.label!r}: ref_point has {len(ref)} values, the problem has {m} objectives"
+            ]
     return []
 
 
@@ -442,14 +533,18 @@ def _specs(items: Any, cls: type, options_key: str, what: str) -> list[Any]:
         elif isinstance(item, Mapping):
             out.append(build_config(cls, item, owner=f"an entry of {what}"))
         else:
-            raise ConfigError(f"{what} entry {item!r}; expected a name, a mapping or {cls.__name__}")
+            raise ConfigError(
+                f"{what} entry {item!r}; expected a name, a mapping or {cls.__name__}"
+            )
     return out
 
 
 def _table_list(data: Mapping[str, Any], key: str) -> list[Any]:
     value = data.get(key)
     if not isinstance(value, list):
-        raise ConfigError(f"the study file needs [[{key}]] entries (an array of tables), got {value!r}")
+        raise ConfigError(
+            f"the study file needs [[{key}]] entries (an array of tables), got {value!r}"
+        )
     return value
 
 
@@ -478,5 +573,7 @@ def _metrics(metrics: Any) -> MetricsSpec:
 def _check_keys(data: Mapping[str, Any], known: Sequence[str], where: str) -> None:
     for key in data:
         if key not in known:
-            raise ConfigError(f"unknown section {key!r} in {where}.{did_you_mean(key, known)} "
-                              f"Known: {', '.join(known)}")
+            raise ConfigError(
+                f"unknown section {key!r} in {where}.{did_you_mean(key, known)} "
+                f"Known: {', '.join(known)}"
+            )

@@ -27,8 +27,16 @@ __all__ = ["run_study", "EXECUTORS"]
 EXECUTORS = ("local", "process", "ray")
 
 
-def run_study(study: Study, *, executor: str = "local", workers: int = 1, ray_address: str | None = None,
-              quiet: bool = False, report: bool = True, resume: bool = False) -> Path | None:
+def run_study(
+    study: Study,
+    *,
+    executor: str = "local",
+    workers: int = 1,
+    ray_address: str | None = None,
+    quiet: bool = False,
+    report: bool = True,
+    resume: bool = False,
+) -> Path | None:
     """Validate, store and execute every run of ``study``; then write its report.
 
     Args:
@@ -46,8 +54,10 @@ def run_study(study: Study, *, executor: str = "local", workers: int = 1, ray_ad
     if executor not in EXECUTORS:
         from polyopt.errors import did_you_mean
 
-        raise ConfigError(f"executor {executor!r}; expected one of {', '.join(EXECUTORS)}."
-                          f"{did_you_mean(executor, EXECUTORS)}")
+        raise ConfigError(
+            f"executor {executor!r}; expected one of {', '.join(EXECUTORS)}."
+            f"{did_you_mean(executor, EXECUTORS)}"
+        )
     if workers < 1:
         raise ConfigError(f"workers={workers}; expected at least 1")
     study.validate()
@@ -94,16 +104,22 @@ def work(url: str, study_name: str, threads: int | None = None) -> int:
 
 
 def _run_processes(url: str, study_name: str, workers: int) -> None:
-    ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited database connections or torch threads
+    ctx = mp.get_context(
+        "spawn"
+    )  # a fresh interpreter: no inherited database connections or torch threads
     threads = max(1, (os.cpu_count() or 1) // workers)
-    procs = [ctx.Process(target=work, args=(url, study_name, threads), name=f"polyopt-worker-{i}")
-             for i in range(workers)]
+    procs = [
+        ctx.Process(target=work, args=(url, study_name, threads), name=f"polyopt-worker-{i}")
+        for i in range(workers)
+    ]
     for p in procs:
         p.start()
     try:
         for p in procs:
             p.join()
-    except KeyboardInterrupt:  # the children got the SIGINT too: let them hand their runs back first
+    except (
+        KeyboardInterrupt
+    ):  # the children got the SIGINT too: let them hand their runs back first
         for p in procs:
             p.join(timeout=10)
             if p.is_alive():
@@ -111,8 +127,10 @@ def _run_processes(url: str, study_name: str, workers: int) -> None:
         raise
     bad = [p.exitcode for p in procs if p.exitcode]
     if bad:
-        raise RuntimeError(f"{len(bad)} worker process(es) exited with codes {bad}; their runs are resumed by "
-                           "`polyopt study resume`")
+        raise RuntimeError(
+            f"{len(bad)} worker process(es) exited with codes {bad}; their runs are resumed by "
+            "`polyopt study resume`"
+        )
 
 
 def run_one(url: str, study_name: str, run_id: int) -> str:
@@ -121,7 +139,9 @@ def run_one(url: str, study_name: str, run_id: int) -> str:
 
     from polyopt.study.runner import Worker
 
-    torch.set_num_threads(1)  # one CPU per task unless the run asked for more; Ray already pins the GPU
+    torch.set_num_threads(
+        1
+    )  # one CPU per task unless the run asked for more; Ray already pins the GPU
     worker = Worker(url, study_name)
     record = worker.claim(run_id)
     return "skipped" if record is None else worker.execute(record)
@@ -134,12 +154,18 @@ def _run_ray(storage: Storage, study: Study, sid: int, address: str | None) -> N
         raise ConfigError("the ray executor needs Ray: pip install 'polyopt[ray]'") from exc
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(
+            address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
     try:
         task = ray.remote(run_one)
         pending = [r for r in storage.runs(sid) if r.status == "pending"]
-        refs = [task.options(**_ray_resources(r.spec.resources)).remote(study.storage_url, study.name, r.id)
-                for r in pending]
+        refs = [
+            task.options(**_ray_resources(r.spec.resources)).remote(
+                study.storage_url, study.name, r.id
+            )
+            for r in pending
+        ]
         ray.get(refs)
     finally:
         if started:
@@ -147,4 +173,7 @@ def _run_ray(storage: Storage, study: Study, sid: int, address: str | None) -> N
 
 
 def _ray_resources(resources: dict[str, Any]) -> dict[str, float]:
-    return {"num_cpus": float(resources.get("num_cpus", 1)), "num_gpus": float(resources.get("num_gpus", 0))}
+    return {
+        "num_cpus": float(resources.get("num_cpus", 1)),
+        "num_gpus": float(resources.get("num_gpus", 0)),
+    }

@@ -10,8 +10,18 @@ import numpy as np
 
 __all__ = ["convergence_png", "fronts_png", "log_evaluation_axis", "palette"]
 
-_COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974",
-           "#64B5CD"]
+_COLORS = [
+    "#4C72B0",
+    "#DD8452",
+    "#55A868",
+    "#C44E52",
+    "#8172B3",
+    "#937860",
+    "#DA8BC3",
+    "#8C8C8C",
+    "#CCB974",
+    "#64B5CD",
+]
 
 
 def palette(labels: Sequence[str]) -> dict[str, str]:
@@ -25,9 +35,18 @@ def _pyplot() -> Any:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-                         "axes.grid": True, "grid.alpha": 0.25, "axes.titleweight": "bold",
-                         "axes.titlesize": 10, "legend.frameon": False})
+    plt.rcParams.update(
+        {
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.25,
+            "axes.titleweight": "bold",
+            "axes.titlesize": 10,
+            "legend.frameon": False,
+        }
+    )
     return plt
 
 
@@ -47,8 +66,12 @@ def log_evaluation_axis(curves: Mapping[str, Mapping[str, np.ndarray]]) -> bool:
     return min(float(x.min()) for x in xs) > 0 and max(ends) >= 20 * min(ends)
 
 
-def convergence_png(curves: Mapping[str, Mapping[str, np.ndarray]], colors: Mapping[str, str], metric: str,
-                    title: str) -> bytes:
+def convergence_png(
+    curves: Mapping[str, Mapping[str, np.ndarray]],
+    colors: Mapping[str, str],
+    metric: str,
+    title: str,
+) -> bytes:
     """Median line and interquartile band of ``metric`` against evaluations, one per optimizer. The evaluation
     axis is logarithmic when the optimizers' budgets differ by 20x or more (a 30-evaluation BO run beside
     5,000-evaluation evolutionary ones would otherwise be a few pixels wide).
@@ -74,8 +97,14 @@ def convergence_png(curves: Mapping[str, Mapping[str, np.ndarray]], colors: Mapp
     return _png(fig)
 
 
-def fronts_png(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], *, true_front: np.ndarray | None,
-               title: str, names: Sequence[str] | None = None) -> bytes:
+def fronts_png(
+    fronts: Mapping[str, np.ndarray],
+    colors: Mapping[str, str],
+    *,
+    true_front: np.ndarray | None,
+    title: str,
+    names: Sequence[str] | None = None,
+) -> bytes:
     """Final fronts (user's direction): a 2-D scatter, 3-D projections, or parallel coordinates beyond.
 
     Args:
@@ -94,16 +123,35 @@ def fronts_png(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], *, t
     return _parallel(fronts, colors, title, names)
 
 
-def _scatter_2d(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], true_front: np.ndarray | None,
-                title: str, names: Sequence[str]) -> bytes:
+def _scatter_2d(
+    fronts: Mapping[str, np.ndarray],
+    colors: Mapping[str, str],
+    true_front: np.ndarray | None,
+    title: str,
+    names: Sequence[str],
+) -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.0, 3.6))
     if true_front is not None:
         order = np.argsort(true_front[:, 0])
-        ax.plot(true_front[order, 0], true_front[order, 1], color="#999999", lw=1.2, label="Pareto front")
+        ax.plot(
+            true_front[order, 0],
+            true_front[order, 1],
+            color="#999999",
+            lw=1.2,
+            label="Pareto front",
+        )
     for label, f in fronts.items():
         if f.shape[0]:
-            ax.scatter(f[:, 0], f[:, 1], s=12, color=colors[label], alpha=0.8, label=label, edgecolors="none")
+            ax.scatter(
+                f[:, 0],
+                f[:, 1],
+                s=12,
+                color=colors[label],
+                alpha=0.8,
+                label=label,
+                edgecolors="none",
+            )
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
     ax.set_title(title)
@@ -111,8 +159,13 @@ def _scatter_2d(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], tru
     return _png(fig)
 
 
-def _scatter_3d(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], true_front: np.ndarray | None,
-                title: str, names: Sequence[str]) -> bytes:
+def _scatter_3d(
+    fronts: Mapping[str, np.ndarray],
+    colors: Mapping[str, str],
+    true_front: np.ndarray | None,
+    title: str,
+    names: Sequence[str],
+) -> bytes:
     plt = _pyplot()
     k = max(1, len(fronts))
     cols = k if k <= 2 else 2  # a 2-column grid keeps the figure beside the convergence plot
@@ -134,8 +187,9 @@ def _scatter_3d(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], tru
     return _png(fig)
 
 
-def _parallel(fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], title: str,
-              names: Sequence[str]) -> bytes:
+def _parallel(
+    fronts: Mapping[str, np.ndarray], colors: Mapping[str, str], title: str, names: Sequence[str]
+) -> bytes:
     plt = _pyplot()
     allf = np.concatenate([f for f in fronts.values() if f.shape[0]] or [np.zeros((1, len(names)))])
     lo, hi = allf.min(axis=0), allf.max(axis=0)

@@ -13,15 +13,23 @@ __all__ = ["watch"]
 
 
 @contextmanager
-def watch(storage: Storage, study_id: int, *, quiet: bool = False, period: float = 0.5) -> Iterator[None]:
+def watch(
+    storage: Storage, study_id: int, *, quiet: bool = False, period: float = 0.5
+) -> Iterator[None]:
     """Show one bar per optimizer (evaluations done of the budget) and one for runs, until the block ends."""
     if quiet:
         yield
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    progress = Progress(TextColumn("[bold]{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[note]}"), TimeElapsedColumn(), transient=False)
+    progress = Progress(
+        TextColumn("[bold]{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        transient=False,
+    )
     tasks: dict[str, int] = {}
     stop = threading.Event()
 
@@ -54,7 +62,10 @@ def _update(progress: object, tasks: dict[str, int], records: list[RunRecord]) -
         by_label.setdefault(r.spec.optimizer_label, []).append(r)
     for label, runs in by_label.items():
         total = sum(_target(r) for r in runs)
-        done = sum(_target(r) if r.status in ("done", "failed") else min(r.n_evaluations, _target(r)) for r in runs)
+        done = sum(
+            _target(r) if r.status in ("done", "failed") else min(r.n_evaluations, _target(r))
+            for r in runs
+        )
         failed = sum(r.status == "failed" for r in runs)
         note = f"[red]{failed} failed" if failed else ""
         if label not in tasks:
@@ -64,8 +75,12 @@ def _update(progress: object, tasks: dict[str, int], records: list[RunRecord]) -
     running = sum(r.status == "running" for r in records)
     if "runs" not in tasks:
         tasks["runs"] = progress.add_task("runs", total=len(records), note="")  # type: ignore[attr-defined]
-    progress.update(tasks["runs"], completed=finished, total=len(records),  # type: ignore[attr-defined]
-                    note=f"{running} running")
+    progress.update(
+        tasks["runs"],
+        completed=finished,
+        total=len(records),  # type: ignore[attr-defined]
+        note=f"{running} running",
+    )
 
 
 def _target(r: RunRecord) -> int:

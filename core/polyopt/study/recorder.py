@@ -33,7 +33,11 @@ class MetricComputer:
         # user's direction here; turned into minimization form with the result's directions
         self.ref = None if ref is None or m == 1 else torch.as_tensor(ref, dtype=torch.float64)
         front = None
-        if m > 1 and any(n in self.names for n in ("igd", "igd-plus")) and hasattr(problem, "pareto_front"):
+        if (
+            m > 1
+            and any(n in self.names for n in ("igd", "igd-plus"))
+            and hasattr(problem, "pareto_front")
+        ):
             front = problem.pareto_front(metrics.front_points)
         self.front = None if front is None else front.detach().to(torch.float64).cpu()
         self.single = m == 1
@@ -86,8 +90,11 @@ class Recorder:
 
     def on_evaluate(self, x: Tensor, evaluation: Evaluation) -> None:
         """Optimizer listener: keep ``x`` (``n x d``) and its evaluation (minimization form)."""
-        ev = Evaluation(f=evaluation.f.detach().clone(), g=None if evaluation.g is None else evaluation.g.detach()
-                        .clone(), failed=evaluation.failed_mask.detach().clone())
+        ev = Evaluation(
+            f=evaluation.f.detach().clone(),
+            g=None if evaluation.g is None else evaluation.g.detach().clone(),
+            failed=evaluation.failed_mask.detach().clone(),
+        )
         self._rows.append((x.detach().clone(), ev, self.opt.elapsed))
 
     def after_step(self, *, force: bool = False) -> None:
@@ -98,8 +105,14 @@ class Recorder:
         if step == self._last_recorded_step or not due:
             return
         values = self.compute(self.opt.result())
-        self._metrics.append({"step": step, "n_evaluations": self.opt.n_evaluations,
-                              "elapsed": self.opt.elapsed, "values": values})
+        self._metrics.append(
+            {
+                "step": step,
+                "n_evaluations": self.opt.n_evaluations,
+                "elapsed": self.opt.elapsed,
+                "values": values,
+            }
+        )
         self._last_recorded_step = step
         self._last_values = values
 
@@ -107,7 +120,10 @@ class Recorder:
         if self.every_evaluations is None:
             return self.opt.n_steps % self.every == 0
         # a multiple of every_evaluations was crossed by this step's evaluations
-        return self.opt.n_evaluations // self.every_evaluations > self._prev_evaluations // self.every_evaluations
+        return (
+            self.opt.n_evaluations // self.every_evaluations
+            > self._prev_evaluations // self.every_evaluations
+        )
 
     @property
     def last_values(self) -> dict[str, float]:
@@ -122,9 +138,13 @@ class Recorder:
             ev = Evaluation.cat(list(evs))
             counts = [x.shape[0] for x in xs]
             batch = EvaluationBatch(
-                first_index=self.first_index, x=_np(torch.cat(xs)), f=_np(ev.f),
-                g=None if ev.g is None else _np(ev.g), failed=ev.failed_mask.cpu().numpy(),
-                elapsed=np.repeat(np.asarray(times, dtype=np.float64), counts))
+                first_index=self.first_index,
+                x=_np(torch.cat(xs)),
+                f=_np(ev.f),
+                g=None if ev.g is None else _np(ev.g),
+                failed=ev.failed_mask.cpu().numpy(),
+                elapsed=np.repeat(np.asarray(times, dtype=np.float64), counts),
+            )
             self.first_index += batch.x.shape[0]
         metrics, self._rows, self._metrics = self._metrics, [], []
         return batch, metrics
@@ -132,11 +152,19 @@ class Recorder:
 
 def result_to_json(result: Result, metrics: dict[str, float]) -> dict[str, Any]:
     """The final result as JSON-able data (``f`` in the user's direction)."""
-    return {"x": _np(result.x).tolist(), "f": _np(result.f).tolist(),
-            "g": None if result.g is None else _np(result.g).tolist(), "feasible": bool(result.feasible),
-            "directions": list(result.directions), "n_evaluations": result.n_evaluations,
-            "n_steps": result.n_steps, "wall_time": result.wall_time,
-            "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}}
+    return {
+        "x": _np(result.x).tolist(),
+        "f": _np(result.f).tolist(),
+        "g": None if result.g is None else _np(result.g).tolist(),
+        "feasible": bool(result.feasible),
+        "directions": list(result.directions),
+        "n_evaluations": result.n_evaluations,
+        "n_steps": result.n_steps,
+        "wall_time": result.wall_time,
+        "metrics": {
+            k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()
+        },
+    }
 
 
 def _np(t: Tensor) -> np.ndarray:

@@ -63,27 +63,93 @@ def _write_csvs(out: Path, runs: list[RunData], problems: list[ProblemData]) -> 
     metric_keys = sorted({k for r in runs for k in r.final})
     with open(out / "runs.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["run", "optimizer", "problem", "seed", "status", "n_evaluations", "wall_time", *metric_keys])
+        w.writerow(
+            [
+                "run",
+                "optimizer",
+                "problem",
+                "seed",
+                "status",
+                "n_evaluations",
+                "wall_time",
+                *metric_keys,
+            ]
+        )
         for r in runs:
-            w.writerow([r.key, r.optimizer, r.problem, r.seed, r.status, r.n_evaluations, f"{r.wall_time:.3f}",
-                        *[_fmt_csv(r.final.get(k)) for k in metric_keys]])
+            w.writerow(
+                [
+                    r.key,
+                    r.optimizer,
+                    r.problem,
+                    r.seed,
+                    r.status,
+                    r.n_evaluations,
+                    f"{r.wall_time:.3f}",
+                    *[_fmt_csv(r.final.get(k)) for k in metric_keys],
+                ]
+            )
     with open(out / "summary.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["problem", "optimizer", "metric", "median", "iqr", "p_value", "verdict", "runs_done",
-                    "median_wall_time"])
+        w.writerow(
+            [
+                "problem",
+                "optimizer",
+                "metric",
+                "median",
+                "iqr",
+                "p_value",
+                "verdict",
+                "runs_done",
+                "median_wall_time",
+            ]
+        )
         for p in problems:
             for row in p.rows:
                 for metric, st in row.stats.items():
-                    w.writerow([p.label, row.optimizer, metric, _fmt_csv(st["median"]), _fmt_csv(st["iqr"]),
-                                _fmt_csv(st["p_value"]), st["verdict"], row.n_done, _fmt_csv(row.wall_time)])
+                    w.writerow(
+                        [
+                            p.label,
+                            row.optimizer,
+                            metric,
+                            _fmt_csv(st["median"]),
+                            _fmt_csv(st["iqr"]),
+                            _fmt_csv(st["p_value"]),
+                            st["verdict"],
+                            row.n_done,
+                            _fmt_csv(row.wall_time),
+                        ]
+                    )
     with open(out / "metrics.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["run", "optimizer", "problem", "seed", "step", "n_evaluations", "elapsed", "metric", "value"])
+        w.writerow(
+            [
+                "run",
+                "optimizer",
+                "problem",
+                "seed",
+                "step",
+                "n_evaluations",
+                "elapsed",
+                "metric",
+                "value",
+            ]
+        )
         for r in runs:
             for t in r.trace:
                 for k, v in t["values"].items():
-                    w.writerow([r.key, r.optimizer, r.problem, r.seed, t["step"], t["n_evaluations"],
-                                f"{t['elapsed']:.4f}", k, _fmt_csv(v)])
+                    w.writerow(
+                        [
+                            r.key,
+                            r.optimizer,
+                            r.problem,
+                            r.seed,
+                            t["step"],
+                            t["n_evaluations"],
+                            f"{t['elapsed']:.4f}",
+                            k,
+                            _fmt_csv(v),
+                        ]
+                    )
 
 
 def _fmt_csv(v: Any) -> str:
@@ -103,15 +169,41 @@ def _json(study: Study, runs: list[RunData], problems: list[ProblemData]) -> dic
         return None if isinstance(v, float) and not math.isfinite(v) else v
 
     return {
-        "study": study.to_dict(), "generated_at": time.time(),
-        "runs": [{"run": r.key, "optimizer": r.optimizer, "problem": r.problem, "seed": r.seed, "status": r.status,
-                  "n_evaluations": r.n_evaluations, "wall_time": r.wall_time,
-                  "final": {k: num(v) for k, v in r.final.items()}, "config": r.config, "front": r.front.tolist()}
-                 for r in runs],
-        "problems": [{"problem": p.label, "n_objectives": p.n_objectives, "curve_metric": p.curve_metric,
-                      "table": [{"optimizer": row.optimizer, "runs_done": row.n_done, "runs": row.n_runs,
-                                 "median_wall_time": num(row.wall_time), "metrics": row.stats} for row in p.rows]}
-                     for p in problems],
+        "study": study.to_dict(),
+        "generated_at": time.time(),
+        "runs": [
+            {
+                "run": r.key,
+                "optimizer": r.optimizer,
+                "problem": r.problem,
+                "seed": r.seed,
+                "status": r.status,
+                "n_evaluations": r.n_evaluations,
+                "wall_time": r.wall_time,
+                "final": {k: num(v) for k, v in r.final.items()},
+                "config": r.config,
+                "front": r.front.tolist(),
+            }
+            for r in runs
+        ],
+        "problems": [
+            {
+                "problem": p.label,
+                "n_objectives": p.n_objectives,
+                "curve_metric": p.curve_metric,
+                "table": [
+                    {
+                        "optimizer": row.optimizer,
+                        "runs_done": row.n_done,
+                        "runs": row.n_runs,
+                        "median_wall_time": num(row.wall_time),
+                        "metrics": row.stats,
+                    }
+                    for row in p.rows
+                ],
+            }
+            for p in problems
+        ],
     }
 
 
@@ -123,65 +215,100 @@ def _html(study: Study, runs: list[RunData], problems: list[ProblemData]) -> str
     labels = [o.label for o in study.optimizers]
     colors = palette(labels)
     counts = {s: sum(r.status == s for r in runs) for s in ("done", "running", "pending", "failed")}
-    cards = [("runs", len(runs)), *counts.items(), ("evaluations", f"{sum(r.n_evaluations for r in runs):,}"),
-             ("run time (sum)", _duration(sum(r.wall_time for r in runs)))]
-    parts = [f"<h1>Study <code>{html.escape(study.name)}</code></h1>",
-             f'<div class="sub">{len(labels)} optimizers × {len(study.problems)} problems × '
-             f"{len(study.seeds)} seeds · budget {html.escape(budget_text(study))} · generated "
-             f"{time.strftime('%Y-%m-%d %H:%M')}</div>",
-             '<div class="cards">' + "".join(f'<div class="card"><b>{v}</b><span>{k}</span></div>'
-                                             for k, v in cards) + "</div>"]
+    cards = [
+        ("runs", len(runs)),
+        *counts.items(),
+        ("evaluations", f"{sum(r.n_evaluations for r in runs):,}"),
+        ("run time (sum)", _duration(sum(r.wall_time for r in runs))),
+    ]
+    parts = [
+        f"<h1>Study <code>{html.escape(study.name)}</code></h1>",
+        f'<div class="sub">{len(labels)} optimizers × {len(study.problems)} problems × '
+        f"{len(study.seeds)} seeds · budget {html.escape(budget_text(study))} · generated "
+        f"{time.strftime('%Y-%m-%d %H:%M')}</div>",
+        '<div class="cards">'
+        + "".join(f'<div class="card"><b>{v}</b><span>{k}</span></div>' for k, v in cards)
+        + "</div>",
+    ]
     for p in problems:
         parts.append(_problem_html(p, colors))
     parts.append(_failures_html(runs))
-    parts.append('<h2>Exports</h2><p class="note"><a href="summary.csv">summary.csv</a> · <a href="runs.csv">'
-                 'runs.csv</a> · <a href="metrics.csv">metrics.csv</a> · <a href="report.json">report.json</a>'
-                 " — medians and interquartile ranges (IQR) across seeds; p-values from the Wilcoxon rank-sum "
-                 "test against the best median (tie: p ≥ 0.05). Fronts are those of each optimizer's median "
-                 "run.</p>")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>polyopt study {html.escape(study.name)}"
-            f"</title><style>{_CSS}</style></head><body><main>{''.join(parts)}</main></body></html>")
+    parts.append(
+        '<h2>Exports</h2><p class="note"><a href="summary.csv">summary.csv</a> · <a href="runs.csv">'
+        'runs.csv</a> · <a href="metrics.csv">metrics.csv</a> · <a href="report.json">report.json</a>'
+        " — medians and interquartile ranges (IQR) across seeds; p-values from the Wilcoxon rank-sum "
+        "test against the best median (tie: p ≥ 0.05). Fronts are those of each optimizer's median "
+        "run.</p>"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>polyopt study {html.escape(study.name)}"
+        f"</title><style>{_CSS}</style></head><body><main>{''.join(parts)}</main></body></html>"
+    )
 
 
 def _problem_html(p: ProblemData, colors: dict[str, str]) -> str:
-    out = [f"<h2>{html.escape(p.label)} <span class='note'>({p.n_objectives} objectives)</span></h2>",
-           '<div class="figs">']
+    out = [
+        f"<h2>{html.escape(p.label)} <span class='note'>({p.n_objectives} objectives)</span></h2>",
+        '<div class="figs">',
+    ]
     if p.curves and p.curve_metric:
         name = METRIC_NAMES[p.curve_metric]
-        out.append(_img(convergence_png(p.curves, colors, name, f"{p.label}: {name} vs evaluations "
-                                        "(median, IQR)"), f"{name} convergence on {p.label}"))
+        out.append(
+            _img(
+                convergence_png(
+                    p.curves, colors, name, f"{p.label}: {name} vs evaluations (median, IQR)"
+                ),
+                f"{name} convergence on {p.label}",
+            )
+        )
     if p.fronts and p.n_objectives > 1:
-        out.append(_img(fronts_png(p.fronts, colors, true_front=p.true_front, title=f"{p.label}: final fronts"),
-                        f"final fronts on {p.label}"))
+        out.append(
+            _img(
+                fronts_png(
+                    p.fronts, colors, true_front=p.true_front, title=f"{p.label}: final fronts"
+                ),
+                f"final fronts on {p.label}",
+            )
+        )
     out.append("</div>")
     out.append(_table(p, colors))
     return "".join(out)
 
 
 def _table(p: ProblemData, colors: dict[str, str]) -> str:
-    head = "".join(f"<th>{METRIC_NAMES[m]} median</th><th>IQR</th><th>p vs best</th>" for m in p.metrics)
+    head = "".join(
+        f"<th>{METRIC_NAMES[m]} median</th><th>IQR</th><th>p vs best</th>" for m in p.metrics
+    )
     rows = []
     for row in p.rows:
-        cells = [f'<td><span class="dot" style="background:{colors[row.optimizer]}"></span>'
-                 f"{html.escape(row.optimizer)}</td>"]
+        cells = [
+            f'<td><span class="dot" style="background:{colors[row.optimizer]}"></span>'
+            f"{html.escape(row.optimizer)}</td>"
+        ]
         for m in p.metrics:
             st = row.stats.get(m, {})
             cls = {"best": "best", "worse": "worse"}.get(str(st.get("verdict")), "")
-            cells.append(f'<td class="{cls}">{_num(st.get("median"))}</td><td>{_num(st.get("iqr"))}</td>'
-                         f'<td>{_pval(st)}</td>')
+            cells.append(
+                f'<td class="{cls}">{_num(st.get("median"))}</td><td>{_num(st.get("iqr"))}</td>'
+                f"<td>{_pval(st)}</td>"
+            )
         cells.append(f"<td>{row.n_done}/{row.n_runs}</td><td>{_num(row.wall_time, 2)} s</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f"<table><thead><tr><th>optimizer</th>{head}<th>runs</th><th>wall time (median)</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (
+        f"<table><thead><tr><th>optimizer</th>{head}<th>runs</th><th>wall time (median)</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _failures_html(runs: list[RunData]) -> str:
     bad = [r for r in runs if r.status == "failed"]
     if not bad:
         return ""
-    items = "".join(f"<li><code>{html.escape(r.key)}</code><div class='err'>"
-                    f"{html.escape((r.error or '').strip().splitlines()[-1] if r.error else '')}</div></li>"
-                    for r in bad)
+    items = "".join(
+        f"<li><code>{html.escape(r.key)}</code><div class='err'>"
+        f"{html.escape((r.error or '').strip().splitlines()[-1] if r.error else '')}</div></li>"
+        for r in bad
+    )
     return f"<h2>Failed runs</h2><ul>{items}</ul>"
 
 
@@ -202,7 +329,9 @@ def _pval(st: dict[str, Any]) -> str:
 
 def budget_text(study: Study) -> str:
     """The study's budget, followed by any problem's or optimizer's own (which override it for their runs)."""
-    own = [(s.label, s.budget) for s in (*study.problems, *study.optimizers) if s.budget is not None]
+    own = [
+        (s.label, s.budget) for s in (*study.problems, *study.optimizers) if s.budget is not None
+    ]
     text = _budget(study.budget)
     if own:
         text += " (" + "; ".join(f"{label}: {_budget(_budget_dict(b))}" for label, b in own) + ")"

@@ -63,10 +63,17 @@ def load_state(data: bytes, device: torch.device | str = "cpu") -> dict[str, Any
 class _Heartbeat(threading.Thread):
     """Renews the lease every ``period`` seconds; sets :attr:`lost` if another worker took the run."""
 
-    def __init__(self, storage: Storage, run_id: int, owner: str, period: float,
-                 progress: Callable[[], int]) -> None:
+    def __init__(
+        self, storage: Storage, run_id: int, owner: str, period: float, progress: Callable[[], int]
+    ) -> None:
         super().__init__(daemon=True, name=f"polyopt-heartbeat-{run_id}")
-        self.storage, self.run_id, self.owner, self.period, self.progress = storage, run_id, owner, period, progress
+        self.storage, self.run_id, self.owner, self.period, self.progress = (
+            storage,
+            run_id,
+            owner,
+            period,
+            progress,
+        )
         self.lost = threading.Event()
         self._stop = threading.Event()
 
@@ -76,7 +83,9 @@ class _Heartbeat(threading.Thread):
                 if not self.storage.heartbeat(self.run_id, self.owner, self.progress()):
                     self.lost.set()
                     return
-            except Exception:  # a transient database error: the next beat retries; staleness is generous
+            except (
+                Exception
+            ):  # a transient database error: the next beat retries; staleness is generous
                 continue
 
     def stop(self) -> None:
@@ -94,8 +103,14 @@ class Worker:
             "lost").
     """
 
-    def __init__(self, storage: Storage | str, study: str, *, owner: str | None = None,
-                 on_run: Callable[[RunRecord, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage | str,
+        study: str,
+        *,
+        owner: str | None = None,
+        on_run: Callable[[RunRecord, str], None] | None = None,
+    ) -> None:
         self.storage = Storage(storage) if isinstance(storage, str) else storage
         self.definition: Study = self.storage.load_study(study)
         self.study_id = self.storage.study_id(study)
@@ -112,7 +127,9 @@ class Worker:
 
     def claim(self, run_id: int | None = None) -> RunRecord | None:
         """Take a pending run or one with a stale lease (``run_id`` to take that one only)."""
-        return self.storage.claim(self.study_id, self.owner, self.definition.stale_after_seconds, run_id=run_id)
+        return self.storage.claim(
+            self.study_id, self.owner, self.definition.stale_after_seconds, run_id=run_id
+        )
 
     def execute(self, record: RunRecord) -> str:
         """Execute a claimed run from its last checkpoint to the end of its budget; return its new status."""
@@ -121,12 +138,16 @@ class Worker:
         try:
             opt = build_optimizer(record)
             if opt.n_evaluations:
-                raise RuntimeError(f"{type(opt).__name__} evaluated {opt.n_evaluations} points while being "
-                                   "constructed, before a study can listen; evaluate in step() instead")
+                raise RuntimeError(
+                    f"{type(opt).__name__} evaluated {opt.n_evaluations} points while being "
+                    "constructed, before a study can listen; evaluate in step() instead"
+                )
             self._restore(opt, record)
             recorder = Recorder(opt, record.spec, d.metrics)
             opt.listeners.append(recorder.on_evaluate)
-            beat = _Heartbeat(self.storage, record.id, self.owner, d.heartbeat_seconds, lambda: opt.n_evaluations)
+            beat = _Heartbeat(
+                self.storage, record.id, self.owner, d.heartbeat_seconds, lambda: opt.n_evaluations
+            )
             beat.start()
             self._loop(opt, record, recorder, beat)
             status = "done"
@@ -136,7 +157,9 @@ class Worker:
             self.storage.release(record.id, self.owner)
             raise
         except Exception:
-            status = self.storage.fail(record.id, self.owner, traceback.format_exc(), d.max_attempts)
+            status = self.storage.fail(
+                record.id, self.owner, traceback.format_exc(), d.max_attempts
+            )
         finally:
             if beat is not None:
                 beat.stop()
@@ -149,7 +172,9 @@ class Worker:
         if ckpt is not None:
             opt.load_state_dict(load_state(ckpt[2], opt.device))
 
-    def _loop(self, opt: Optimizer, record: RunRecord, recorder: Recorder, beat: _Heartbeat) -> None:
+    def _loop(
+        self, opt: Optimizer, record: RunRecord, recorder: Recorder, beat: _Heartbeat
+    ) -> None:
         from polyopt.run import Budget, run
 
         every = self.definition.checkpoint_every
@@ -165,11 +190,29 @@ class Worker:
         recorder.after_step(force=True)
         final = result_to_json(result, recorder.last_values)
         # the resolved run: every config field with its default filled in, and the device/dtype used
-        final.update(config=config_to_dict(opt.config), device=str(opt.device), dtype=str(opt.dtype).split(".")[-1])
+        final.update(
+            config=config_to_dict(opt.config),
+            device=str(opt.device),
+            dtype=str(opt.dtype).split(".")[-1],
+        )
         self._save(opt, record, recorder, final=final)
 
-    def _save(self, opt: Optimizer, record: RunRecord, recorder: Recorder,
-              final: dict[str, Any] | None = None) -> None:
+    def _save(
+        self,
+        opt: Optimizer,
+        record: RunRecord,
+        recorder: Recorder,
+        final: dict[str, Any] | None = None,
+    ) -> None:
         batch, metrics = recorder.drain()
-        self.storage.save(record.id, self.owner, step=opt.n_steps, n_evaluations=opt.n_evaluations,
-                          wall_time=opt.elapsed, state=save_state(opt), batch=batch, metrics=metrics, result=final)
+        self.storage.save(
+            record.id,
+            self.owner,
+            step=opt.n_steps,
+            n_evaluations=opt.n_evaluations,
+            wall_time=opt.elapsed,
+            state=save_state(opt),
+            batch=batch,
+            metrics=metrics,
+            result=final,
+        )

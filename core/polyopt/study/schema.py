@@ -22,11 +22,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import (Column, Connection, Float, ForeignKey, Integer, LargeBinary, MetaData, String, Table,
-                        Text, UniqueConstraint, text)
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 
-__all__ = ["SCHEMA_VERSION", "metadata", "studies", "runs", "checkpoints", "evaluation_batches", "step_metrics",
-           "migrate", "current_version"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "metadata",
+    "studies",
+    "runs",
+    "checkpoints",
+    "evaluation_batches",
+    "step_metrics",
+    "migrate",
+    "current_version",
+]
 
 SCHEMA_VERSION = 2
 
@@ -35,7 +56,8 @@ metadata = MetaData()
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
 studies = Table(
-    "studies", metadata,
+    "studies",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("fingerprint", String(64), nullable=False),
@@ -44,7 +66,8 @@ studies = Table(
 )
 
 runs = Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("study_id", Integer, ForeignKey("studies.id"), nullable=False, index=True),
     Column("key", String(400), nullable=False),
@@ -65,7 +88,8 @@ runs = Table(
 )
 
 checkpoints = Table(
-    "checkpoints", metadata,
+    "checkpoints",
+    metadata,
     Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
     Column("step", Integer, nullable=False),
     Column("n_evaluations", Integer, nullable=False),
@@ -74,7 +98,8 @@ checkpoints = Table(
 )
 
 evaluation_batches = Table(
-    "evaluation_batches", metadata,
+    "evaluation_batches",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
     Column("first_index", Integer, nullable=False),
@@ -88,7 +113,8 @@ evaluation_batches = Table(
 )
 
 step_metrics = Table(
-    "step_metrics", metadata,
+    "step_metrics",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
     Column("step", Integer, nullable=False),
@@ -119,7 +145,7 @@ def _v1(conn: Connection) -> None:
         f"failed {blob} NOT NULL, elapsed {blob} NOT NULL, UNIQUE (run_id, first_index))",
         "CREATE INDEX ix_evaluation_batches_run_id ON evaluation_batches (run_id)",
         f"CREATE TABLE step_metrics (id {pk}, run_id INTEGER NOT NULL REFERENCES runs(id), step INTEGER NOT NULL, "
-        "n_evaluations INTEGER NOT NULL, elapsed FLOAT NOT NULL, \"values\" TEXT NOT NULL)",
+        'n_evaluations INTEGER NOT NULL, elapsed FLOAT NOT NULL, "values" TEXT NOT NULL)',
         "CREATE INDEX ix_step_metrics_run_id ON step_metrics (run_id)",
         "INSERT INTO schema_version (version) VALUES (0)",
     ]
@@ -153,8 +179,10 @@ def migrate(conn: Connection) -> int:
     """
     version = current_version(conn)
     if version > SCHEMA_VERSION:
-        raise RuntimeError(f"the study database has schema version {version}, newer than this polyopt's "
-                           f"{SCHEMA_VERSION}; upgrade polyopt")
+        raise RuntimeError(
+            f"the study database has schema version {version}, newer than this polyopt's "
+            f"{SCHEMA_VERSION}; upgrade polyopt"
+        )
     for target in range(version + 1, SCHEMA_VERSION + 1):
         MIGRATIONS[target](conn)
         conn.execute(text("UPDATE schema_version SET version = :v"), {"v": target})

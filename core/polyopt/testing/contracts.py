@@ -58,7 +58,9 @@ class _FailingRows(Objective):
     def evaluate(self, x: Tensor) -> Evaluation:
         ev = self.base.evaluate(x)
         # deterministic in x: a row fails when the fractional part of a hash of its values is small
-        key = torch.frac((x * torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)).sum(-1) * 7.31)
+        key = torch.frac(
+            (x * torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)).sum(-1) * 7.31
+        )
         bad = (key.abs() < 0.33).unsqueeze(-1)
         return Evaluation(f=torch.where(bad, torch.nan, ev.f), g=ev.g)
 
@@ -80,8 +82,9 @@ class OptimizerContract:
 
     def build(self, seed: int = 0, problem: Any = None, **extra: Any) -> Optimizer:
         default, config = self.make_problem()
-        return self.optimizer_cls(default if problem is None else problem, seed=seed, device="cpu",
-                                  **{**config, **extra})
+        return self.optimizer_cls(
+            default if problem is None else problem, seed=seed, device="cpu", **{**config, **extra}
+        )
 
     def run_steps(self, opt: Optimizer, steps: int) -> list[dict[str, float]]:
         return [opt.step() for _ in range(steps)]
@@ -94,7 +97,9 @@ class OptimizerContract:
         opt = self.build()
         for metrics in self.run_steps(opt, self.steps):
             assert isinstance(metrics, dict)
-            assert all(isinstance(k, str) and isinstance(v, (int, float)) for k, v in metrics.items()), metrics
+            assert all(
+                isinstance(k, str) and isinstance(v, (int, float)) for k, v in metrics.items()
+            ), metrics
         assert opt.n_steps == self.steps
         result = opt.result()
         assert isinstance(result, polyopt.Result)
@@ -102,7 +107,9 @@ class OptimizerContract:
             assert opt.n_evaluations > 0
             assert result.x.shape[0] == result.f.shape[0] >= 1
             assert result.f.shape[1] == opt.problem.n_objectives
-            assert bool(opt.problem.space.contains(result.x.to(torch.float64)).all()), "result outside the space"
+            assert bool(opt.problem.space.contains(result.x.to(torch.float64)).all()), (
+                "result outside the space"
+            )
             assert bool(torch.isfinite(result.f).all())
 
     def test_same_seed_same_result(self) -> None:
@@ -123,8 +130,12 @@ class OptimizerContract:
         resumed.load_state_dict(state)
         self.run_steps(resumed, 2)
         a, b = straight.result(), resumed.result()
-        assert resumed.n_steps == straight.n_steps and resumed.n_evaluations == straight.n_evaluations
-        assert _same(a.x, b.x) and _same(a.f, b.f), "a resumed run diverged from the uninterrupted one"
+        assert (
+            resumed.n_steps == straight.n_steps and resumed.n_evaluations == straight.n_evaluations
+        )
+        assert _same(a.x, b.x) and _same(a.f, b.f), (
+            "a resumed run diverged from the uninterrupted one"
+        )
 
     def test_failed_evaluations_are_recorded_and_never_returned(self) -> None:
         problem, _ = self.make_problem()
@@ -151,8 +162,9 @@ class OptimizerContract:
         problem, _ = self.make_problem()
         if not isinstance(problem, Objective) or problem.n_objectives != 1 or problem.n_constraints:
             pytest.skip("checked on unconstrained single-objective problems")
-        flipped = FunctionObjective(lambda x: -problem.evaluate(x).f, problem.space, directions="maximize",
-                                    name="negated")
+        flipped = FunctionObjective(
+            lambda x: -problem.evaluate(x).f, problem.space, directions="maximize", name="negated"
+        )
         a, b = self.build(seed=3), self.build(seed=3, problem=flipped)
         self.run_steps(a, self.steps)
         self.run_steps(b, self.steps)
@@ -190,7 +202,7 @@ class ObjectiveContract:
         obj = self.make()
         x = self.sample(obj)
         batched = obj.evaluate(x)
-        single = Evaluation.cat([obj.evaluate(x[i:i + 1]) for i in range(self.n)])
+        single = Evaluation.cat([obj.evaluate(x[i : i + 1]) for i in range(self.n)])
         assert _same(batched.f, single.f) and _same(batched.g, single.g)
 
     def test_float32_stays_float32(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -55,7 +55,7 @@ class TextTask(Environment):
     prompt_len: int = 16
     completion_len: int = 8
     #: reward functions by name, and their default weights when combined into one training reward
-    reward_fns: dict[str, RewardFn] = {"exact": exact_match, "partial": partial_credit}
+    reward_fns: ClassVar[dict[str, RewardFn]] = {"exact": exact_match, "partial": partial_credit}
     default_weights: tuple[float, ...] = (1.0, 0.5)
 
     def __init__(self, num_envs: int = 4, *, device: torch.device | str = "cpu") -> None:
@@ -87,8 +87,10 @@ class TextTask(Environment):
 
     def score(self, batch: TaskBatch, completions: list[str]) -> Tensor:
         """``n x m`` rewards, one column per reward function (in :attr:`reward_names` order)."""
-        cols = [fn(batch.prompts, completions, **batch.fields).to(self.device, torch.float32)
-                for fn in self.reward_fns.values()]
+        cols = [
+            fn(batch.prompts, completions, **batch.fields).to(self.device, torch.float32)
+            for fn in self.reward_fns.values()
+        ]
         return torch.stack(cols, dim=-1)
 
     # -- the tensor view (Environment contract) --------------------------------------------------------------
@@ -97,13 +99,17 @@ class TextTask(Environment):
         out = torch.zeros(len(texts), width)
         for i, text in enumerate(texts):
             codes = [self.alphabet.index(c) + 1 for c in text[:width]]
-            out[i, :len(codes)] = torch.tensor(codes, dtype=out.dtype)
+            out[i, : len(codes)] = torch.tensor(codes, dtype=out.dtype)
         return out.to(self.device)
 
     def _text(self, codes: Tensor) -> list[str]:
         rows = codes.round().long().clamp(0, len(self.alphabet)).tolist()
-        return ["".join(self.alphabet[c - 1] for c in r[:r.index(0)] if c) if 0 in r
-                else "".join(self.alphabet[c - 1] for c in r) for r in rows]
+        return [
+            "".join(self.alphabet[c - 1] for c in r[: r.index(0)] if c)
+            if 0 in r
+            else "".join(self.alphabet[c - 1] for c in r)
+            for r in rows
+        ]
 
     def reset(self, seed: int | None = None) -> Tensor:
         if seed is not None:

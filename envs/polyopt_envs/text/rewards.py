@@ -14,7 +14,9 @@ from torch import Tensor
 __all__ = ["exact_match", "partial_credit", "brevity"]
 
 
-def exact_match(prompts: list[str], completions: list[str], *, answer: list[str], **_: Any) -> Tensor:
+def exact_match(
+    prompts: list[str], completions: list[str], *, answer: list[str], **_: Any
+) -> Tensor:
     """1 where the completion (surrounding spaces stripped) equals the answer, else 0."""
     return torch.tensor([float(c.strip() == a) for c, a in zip(completions, answer)])
 
@@ -24,7 +26,9 @@ def _overlap(c: str, a: str) -> float:
     return sum(x == y for x, y in zip(c, a)) / width
 
 
-def partial_credit(prompts: list[str], completions: list[str], *, answer: list[str], **_: Any) -> Tensor:
+def partial_credit(
+    prompts: list[str], completions: list[str], *, answer: list[str], **_: Any
+) -> Tensor:
     """Fraction of positions where completion and answer agree, over the longer of the two (in [0, 1])."""
     return torch.tensor([_overlap(c.strip(), a) for c, a in zip(completions, answer)])
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from polyopt_hello.bowl import Bowl
+from polyopt_hello.hill_climb import HillClimb
 
 import polyopt
 from polyopt.errors import ConfigError, IncompatibleProblemError
-
-from polyopt_hello.bowl import Bowl
-from polyopt_hello.hill_climb import HillClimb
 
 
 def test_the_plugin_is_registered() -> None:
@@ -21,12 +20,16 @@ def test_the_plugin_is_registered() -> None:
 def test_converges_on_the_bowl() -> None:
     result = polyopt.optimize("hello.hill-climb", Bowl(dim=2), budget=600, seed=0, offspring=6)
     assert result.f_best < 1e-3
-    assert torch.allclose(result.x_best, torch.full((2,), 0.5, dtype=result.x_best.dtype), atol=0.05)
+    assert torch.allclose(
+        result.x_best, torch.full((2,), 0.5, dtype=result.x_best.dtype), atol=0.05
+    )
 
 
 def test_beats_random_search_at_the_same_budget() -> None:
     bowl = Bowl(dim=5)
-    climb = [polyopt.optimize("hello.hill-climb", bowl, budget=400, seed=s).f_best for s in range(3)]
+    climb = [
+        polyopt.optimize("hello.hill-climb", bowl, budget=400, seed=s).f_best for s in range(3)
+    ]
     rand = [polyopt.optimize("random-search", bowl, budget=400, seed=s).f_best for s in range(3)]
     assert max(climb) < min(rand)
 

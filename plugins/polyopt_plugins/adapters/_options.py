@@ -38,8 +38,14 @@ def accepted_options(cls: type, *, stop_at: type | None = None) -> list[str]:
     return sorted(names)
 
 
-def check_options(cls: type, options: Mapping[str, Any], *, owner: str, stop_at: type | None = None,
-                  reserved: Iterable[str] = ()) -> None:
+def check_options(
+    cls: type,
+    options: Mapping[str, Any],
+    *,
+    owner: str,
+    stop_at: type | None = None,
+    reserved: Iterable[str] = (),
+) -> None:
     """Raise :class:`ConfigError` for an option ``cls`` does not take, or one polyopt sets itself.
 
     Args:
@@ -55,5 +61,7 @@ def check_options(cls: type, options: Mapping[str, Any], *, owner: str, stop_at:
         if key in taken:
             raise ConfigError(f"option {key!r} for {owner} is set by polyopt: {taken[key]}")
         if key not in accepted:
-            raise ConfigError(f"unknown option {key!r} for {owner} ({cls.__name__}).{did_you_mean(key, accepted)} "
-                              f"Known options: {', '.join(accepted) or 'none'}")
+            raise ConfigError(
+                f"unknown option {key!r} for {owner} ({cls.__name__}).{did_you_mean(key, accepted)} "
+                f"Known options: {', '.join(accepted) or 'none'}"
+            )

@@ -42,8 +42,20 @@ from polyopt import AskTellOptimizer, Evaluation, Result
 from polyopt_plugins.adapters._options import check_options
 from polyopt_plugins.adapters.pymoo_problem import das_dennis_partitions
 
-__all__ = ["PymooConfig", "RVEAConfig", "PymooOptimizer", "FAILURE_PENALTY",
-           "NSGA2", "NSGA3", "MOEAD", "SMSEMOA", "RVEA", "GA", "DE", "CMAES"]
+__all__ = [
+    "PymooConfig",
+    "RVEAConfig",
+    "PymooOptimizer",
+    "FAILURE_PENALTY",
+    "NSGA2",
+    "NSGA3",
+    "MOEAD",
+    "SMSEMOA",
+    "RVEA",
+    "GA",
+    "DE",
+    "CMAES",
+]
 
 #: What pymoo is told for each objective (and constraint, if any) of a failed row: large, finite, infeasible.
 FAILURE_PENALTY = 1e12
@@ -85,7 +97,9 @@ class RVEAConfig(PymooConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.max_generations is not None and self.max_generations < 1:
-            raise ValueError(f"max_generations={self.max_generations!r}; expected an integer >= 1 or None")
+            raise ValueError(
+                f"max_generations={self.max_generations!r}; expected an integer >= 1 or None"
+            )
 
 
 @dataclass
@@ -124,13 +138,24 @@ class PymooOptimizer(AskTellOptimizer):
     def setup(self) -> None:
         from pymoo.core.algorithm import Algorithm
 
-        check_options(self.algorithm_class(), self.config.options, owner=f"optimizer {self.name!r}",
-                      stop_at=Algorithm, reserved=_RESERVED)
-        self.pymoo_seed = int(torch.randint(0, 2**31 - 1, (), generator=self.generator, device=self.device))
-        self.algorithm: Any = None  # the pymoo algorithm, made on first ask (RVEA needs the run's budget)
+        check_options(
+            self.algorithm_class(),
+            self.config.options,
+            owner=f"optimizer {self.name!r}",
+            stop_at=Algorithm,
+            reserved=_RESERVED,
+        )
+        self.pymoo_seed = int(
+            torch.randint(0, 2**31 - 1, (), generator=self.generator, device=self.device)
+        )
+        self.algorithm: Any = (
+            None  # the pymoo algorithm, made on first ask (RVEA needs the run's budget)
+        )
         self._horizon: int | None = None
         self._gen: _Generation | None = None
-        self._done: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # told generations (x, f, g)
+        self._done: list[
+            tuple[np.ndarray, np.ndarray, np.ndarray]
+        ] = []  # told generations (x, f, g)
         self._history: list[tuple[Tensor, Evaluation]] = []  # every told batch, for result()
 
     # ---------------------------------------------------------------- pymoo side
@@ -139,16 +164,25 @@ class PymooOptimizer(AskTellOptimizer):
 
         space, problem = self.problem.space, self.problem
         bounds = space.bounds.numpy()
-        proxy = Problem(n_var=bounds.shape[1], n_obj=problem.n_objectives, n_ieq_constr=problem.n_constraints,
-                        xl=bounds[0], xu=bounds[1])
+        proxy = Problem(
+            n_var=bounds.shape[1],
+            n_obj=problem.n_objectives,
+            n_ieq_constr=problem.n_constraints,
+            xl=bounds[0],
+            xu=bounds[1],
+        )
         proxy._evaluate = lambda X, out, *args, **kwargs: out.update(F=proxy.told_f, G=proxy.told_g)
         kwargs = dict(self.config.options)
         if self.uses_ref_dirs and "ref_dirs" not in kwargs:
-            kwargs["ref_dirs"] = _ref_dirs(self.config.pop_size or _DEFAULT_DIRECTIONS, problem.n_objectives)
+            kwargs["ref_dirs"] = _ref_dirs(
+                self.config.pop_size or _DEFAULT_DIRECTIONS, problem.n_objectives
+            )
         elif not self.uses_ref_dirs and self.config.pop_size is not None:
             kwargs["pop_size"] = self.config.pop_size
         self.algorithm = self.algorithm_class()(**kwargs)
-        self.algorithm.setup(proxy, termination=self._termination(), seed=self.pymoo_seed, verbose=False)
+        self.algorithm.setup(
+            proxy, termination=self._termination(), seed=self.pymoo_seed, verbose=False
+        )
         self._proxy = proxy
 
     def _termination(self) -> Any:
@@ -163,13 +197,19 @@ class PymooOptimizer(AskTellOptimizer):
 
         infills = self.algorithm.ask()
         if infills is None or (not isinstance(infills, Individual) and len(infills) == 0):
-            raise RuntimeError(f"pymoo's {type(self.algorithm).__name__} proposed no points: it has stopped by "
-                               "its own criteria; end the run (or restart it with a new seed)")
+            raise RuntimeError(
+                f"pymoo's {type(self.algorithm).__name__} proposed no points: it has stopped by "
+                "its own criteria; end the run (or restart it with a new seed)"
+            )
         pop = Population.create(infills) if isinstance(infills, Individual) else infills
-        x = self.problem.space.repair(torch.from_numpy(np.asarray(pop.get("X"), dtype=np.float64))).numpy()
+        x = self.problem.space.repair(
+            torch.from_numpy(np.asarray(pop.get("X"), dtype=np.float64))
+        ).numpy()
         pop.set("X", x)  # pymoo keeps exactly the points that were evaluated
         n, m, c = x.shape[0], self.problem.n_objectives, self.problem.n_constraints
-        return _Generation(infills, pop, x, np.zeros((n, m)), np.zeros((n, c)), np.zeros(n, dtype=bool))
+        return _Generation(
+            infills, pop, x, np.zeros((n, m)), np.zeros((n, c)), np.zeros(n, dtype=bool)
+        )
 
     def _close(self, gen: _Generation) -> None:
         """Give a fully told generation back to pymoo."""
@@ -201,10 +241,12 @@ class PymooOptimizer(AskTellOptimizer):
         gen = self._current()
         left = len(gen) - gen.handed
         if left == 0:
-            raise RuntimeError(f"{self.name}: the {len(gen)} points of this pymoo generation were all asked; "
-                               f"tell the {int((~gen.told).sum())} pending ones before asking for more")
+            raise RuntimeError(
+                f"{self.name}: the {len(gen)} points of this pymoo generation were all asked; "
+                f"tell the {int((~gen.told).sum())} pending ones before asking for more"
+            )
         n = min(left if n is None else n, left)
-        x = gen.x[gen.handed:gen.handed + n]
+        x = gen.x[gen.handed : gen.handed + n]
         gen.handed += n
         return torch.from_numpy(x).to(device=self.device, dtype=self.dtype)
 
@@ -216,11 +258,17 @@ class PymooOptimizer(AskTellOptimizer):
         """
         gen = self._gen
         if gen is None:
-            raise ValueError(f"{self.name}: tell() without an open generation; tell only points from ask()")
-        rows = _match_rows(x, torch.from_numpy(gen.x).to(x), gen.handed, torch.from_numpy(gen.told).to(x.device))
+            raise ValueError(
+                f"{self.name}: tell() without an open generation; tell only points from ask()"
+            )
+        rows = _match_rows(
+            x, torch.from_numpy(gen.x).to(x), gen.handed, torch.from_numpy(gen.told).to(x.device)
+        )
         if bool((rows < 0).any()):
-            raise ValueError(f"{self.name}: {int((rows < 0).sum())} told points were not asked from the open "
-                             "pymoo generation (or were told already)")
+            raise ValueError(
+                f"{self.name}: {int((rows < 0).sum())} told points were not asked from the open "
+                "pymoo generation (or were told already)"
+            )
         rows_np = rows.cpu().numpy()
         gen.f[rows_np], gen.g[rows_np] = _penalized(evaluation)
         gen.told[rows_np] = True
@@ -234,29 +282,54 @@ class PymooOptimizer(AskTellOptimizer):
         if not self._history:
             d, m = self.problem.space.bounds.shape[1], self.problem.n_objectives
             empty = torch.zeros(0, d, dtype=self.dtype, device=self.device)
-            return self.make_result(empty, Evaluation(f=torch.zeros(0, m, dtype=self.dtype, device=self.device)))
-        return self.make_result(torch.cat([x for x, _ in self._history]),
-                                Evaluation.cat([ev for _, ev in self._history]))
+            return self.make_result(
+                empty, Evaluation(f=torch.zeros(0, m, dtype=self.dtype, device=self.device))
+            )
+        return self.make_result(
+            torch.cat([x for x, _ in self._history]),
+            Evaluation.cat([ev for _, ev in self._history]),
+        )
 
     # ---------------------------------------------------------------- resuming by replay
     def get_state(self) -> dict[str, Any]:
-        done = {key: [torch.from_numpy(np.ascontiguousarray(g[i])) for g in self._done]
-                for i, key in enumerate(("x", "f", "g"))}
+        done = {
+            key: [torch.from_numpy(np.ascontiguousarray(g[i])) for g in self._done]
+            for i, key in enumerate(("x", "f", "g"))
+        }
         gen = self._gen
-        open_gen = None if gen is None else {
-            "handed": gen.handed, "told": torch.from_numpy(gen.told.copy()),
-            "f": torch.from_numpy(gen.f.copy()), "g": torch.from_numpy(gen.g.copy())}
-        history = {"x": [x for x, _ in self._history], "f": [ev.f for _, ev in self._history],
-                   "g": [ev.g for _, ev in self._history], "failed": [ev.failed for _, ev in self._history]}
-        return {"pymoo_seed": self.pymoo_seed, "horizon": self._horizon, "started": self.algorithm is not None,
-                "done": done, "open": open_gen, "history": history}
+        open_gen = (
+            None
+            if gen is None
+            else {
+                "handed": gen.handed,
+                "told": torch.from_numpy(gen.told.copy()),
+                "f": torch.from_numpy(gen.f.copy()),
+                "g": torch.from_numpy(gen.g.copy()),
+            }
+        )
+        history = {
+            "x": [x for x, _ in self._history],
+            "f": [ev.f for _, ev in self._history],
+            "g": [ev.g for _, ev in self._history],
+            "failed": [ev.failed for _, ev in self._history],
+        }
+        return {
+            "pymoo_seed": self.pymoo_seed,
+            "horizon": self._horizon,
+            "started": self.algorithm is not None,
+            "done": done,
+            "open": open_gen,
+            "history": history,
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.pymoo_seed, self._horizon = int(state["pymoo_seed"]), state["horizon"]
         self.algorithm, self._gen, self._done = None, None, []
         h = state["history"]
-        self._history = [(x, Evaluation(f=f, g=g, failed=failed))
-                         for x, f, g, failed in zip(h["x"], h["f"], h["g"], h["failed"])]
+        self._history = [
+            (x, Evaluation(f=f, g=g, failed=failed))
+            for x, f, g, failed in zip(h["x"], h["f"], h["g"], h["failed"])
+        ]
         if not state["started"]:
             return
         self._start()
@@ -267,14 +340,20 @@ class PymooOptimizer(AskTellOptimizer):
         if state["open"] is not None:
             o = state["open"]
             gen = self._current()
-            gen.handed, gen.told[:], gen.f[:], gen.g[:] = int(o["handed"]), o["told"].numpy(), o["f"].numpy(), \
-                o["g"].numpy()
+            gen.handed, gen.told[:], gen.f[:], gen.g[:] = (
+                int(o["handed"]),
+                o["told"].numpy(),
+                o["f"].numpy(),
+                o["g"].numpy(),
+            )
 
     def _replayed(self, x: Tensor) -> _Generation:
         gen = self._open()
         if gen.x.shape != tuple(x.shape) or not np.array_equal(gen.x, x.numpy()):
-            raise RuntimeError(f"{self.name}: replaying the stored run, pymoo proposed different points than it "
-                               "did originally (a different pymoo version or options?); cannot resume exactly")
+            raise RuntimeError(
+                f"{self.name}: replaying the stored run, pymoo proposed different points than it "
+                "did originally (a different pymoo version or options?); cannot resume exactly"
+            )
         return gen
 
 
@@ -285,7 +364,9 @@ def _match_rows(x: Tensor, candidates: Tensor, handed: int, told: Tensor) -> Ten
     free &= ~told
     eq = (x.unsqueeze(1) == candidates.unsqueeze(0)).all(-1) & free  # n x k
     same = (x.unsqueeze(1) == x.unsqueeze(0)).all(-1)  # n x n: duplicates among the told rows
-    occurrence = torch.tril(same, diagonal=-1).sum(-1)  # n: how many equal rows come before this one
+    occurrence = torch.tril(same, diagonal=-1).sum(
+        -1
+    )  # n: how many equal rows come before this one
     slot = eq.long().cumsum(-1) - 1  # n x k: rank of each matching candidate
     pick = eq & (slot == occurrence.unsqueeze(-1))
     found = pick.any(-1)
@@ -356,7 +437,10 @@ class RVEA(_MultiObjective):
 
         if self._horizon is None:
             self._horizon = self.config.max_generations or _generations(
-                self.evaluation_limit, self.config.pop_size or _DEFAULT_DIRECTIONS, self.problem.n_objectives)
+                self.evaluation_limit,
+                self.config.pop_size or _DEFAULT_DIRECTIONS,
+                self.problem.n_objectives,
+            )
         return MaximumGenerationTermination(self._horizon)
 
 

@@ -53,8 +53,10 @@ class PymooProblem(Objective):
         if isinstance(problem, str):
             problem = _get_problem(problem, options)
         elif options:
-            raise ConfigError(f"options {sorted(options)} given with a pymoo problem instance; "
-                              "pass them when creating the problem")
+            raise ConfigError(
+                f"options {sorted(options)} given with a pymoo problem instance; "
+                "pass them when creating the problem"
+            )
         if not eq_tolerance >= 0:
             raise ConfigError(f"eq_tolerance={eq_tolerance!r}; expected a number >= 0")
         self.pymoo = problem
@@ -74,11 +76,13 @@ class PymooProblem(Objective):
             ``x``'s device in ``x``'s floating dtype.
         """
         wanted = ["F"] + ["G"] * bool(self.n_inequality) + ["H"] * bool(self.n_equality)
-        out = self.pymoo.evaluate(x.detach().cpu().double().numpy(), return_values_of=wanted,
-                                  return_as_dictionary=True)
+        out = self.pymoo.evaluate(
+            x.detach().cpu().double().numpy(), return_values_of=wanted, return_as_dictionary=True
+        )
         dtype = x.dtype if x.is_floating_point() else torch.float64
         to = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64).reshape(x.shape[0], -1)).to(  # noqa: E731
-            device=x.device, dtype=dtype)
+            device=x.device, dtype=dtype
+        )
         parts = []
         if self.n_inequality:
             parts.append(to(out["G"]))
@@ -125,12 +129,16 @@ def _get_problem(name: str, options: dict[str, Any]) -> Any:
     try:
         problem = get_problem(name, **options)
     except TypeError as exc:  # an option the constructor rejects; find which, with a suggestion
-        check_options(type(get_problem(name)), options, owner=f"pymoo problem {name!r}", stop_at=Problem)
+        check_options(
+            type(get_problem(name)), options, owner=f"pymoo problem {name!r}", stop_at=Problem
+        )
         raise ConfigError(f"pymoo problem {name!r} rejected options {options}: {exc}") from exc
     except Exception as exc:
         if "not found" in str(exc):
-            raise UnknownNameError(f"pymoo has no problem {name!r}; see pymoo.problems.get_problem for names "
-                                   "such as 'zdt1', 'dtlz2', 'bnh'") from exc
+            raise UnknownNameError(
+                f"pymoo has no problem {name!r}; see pymoo.problems.get_problem for names "
+                "such as 'zdt1', 'dtlz2', 'bnh'"
+            ) from exc
         raise
     check_options(type(problem), options, owner=f"pymoo problem {name!r}", stop_at=Problem)
     return problem
@@ -138,12 +146,16 @@ def _get_problem(name: str, options: dict[str, Any]) -> Any:
 
 def _space_of(problem: Any) -> Space:
     if getattr(problem, "vars", None) is not None:
-        raise SpaceError(f"pymoo problem {problem.name()} declares mixed variables (vars=...); "
-                         "only problems with xl/xu bounds are supported")
+        raise SpaceError(
+            f"pymoo problem {problem.name()} declares mixed variables (vars=...); "
+            "only problems with xl/xu bounds are supported"
+        )
     xl, xu = problem.xl, problem.xu
     if xl is None or xu is None or not (np.isfinite(xl).all() and np.isfinite(xu).all()):
-        raise SpaceError(f"pymoo problem {problem.name()} has bounds xl={xl!r}, xu={xu!r}; expected finite "
-                         "bounds for every variable")
+        raise SpaceError(
+            f"pymoo problem {problem.name()} has bounds xl={xl!r}, xu={xu!r}; expected finite "
+            "bounds for every variable"
+        )
     lower = np.broadcast_to(np.asarray(xl, dtype=np.float64), (problem.n_var,)).tolist()
     upper = np.broadcast_to(np.asarray(xu, dtype=np.float64), (problem.n_var,)).tolist()
     vtype = problem.vtype

@@ -75,7 +75,9 @@ def column_kinds(space: Space) -> tuple[list[int], dict[int, list[float]], dict[
             elif isinstance(part, Box):
                 continuous.append(col)
             else:
-                raise TypeError(f"BO cannot optimize over {part!r}; expected Box, Integer, Binary or Categorical")
+                raise TypeError(
+                    f"BO cannot optimize over {part!r}; expected Box, Integer, Binary or Categorical"
+                )
             col += 1
     return continuous, discrete, categorical
 
@@ -114,14 +116,20 @@ def _sequential(acqf: AcquisitionFunction, q: int) -> bool:
     return q > 1 and isinstance(acqf, (MCAcquisitionFunction, MultiObjectiveMCAcquisitionFunction))
 
 
-def _starts(acqf: AcquisitionFunction, bounds: Tensor, settings: AcqOptSettings,
-            incumbents: Tensor | None) -> Tensor | None:
+def _starts(
+    acqf: AcquisitionFunction, bounds: Tensor, settings: AcqOptSettings, incumbents: Tensor | None
+) -> Tensor | None:
     """``r x 1 x e`` L-BFGS-B starts: BoTorch's choice from raw samples, plus incumbents jittered by 1e-3."""
-    k = 0 if incumbents is None else min(settings.incumbent_starts, incumbents.shape[0], settings.num_restarts - 1)
+    k = (
+        0
+        if incumbents is None
+        else min(settings.incumbent_starts, incumbents.shape[0], settings.num_restarts - 1)
+    )
     if k == 0:
         return None
-    chosen = gen_batch_initial_conditions(acqf, bounds, q=1, num_restarts=settings.num_restarts - k,
-                                          raw_samples=settings.raw_samples)
+    chosen = gen_batch_initial_conditions(
+        acqf, bounds, q=1, num_restarts=settings.num_restarts - k, raw_samples=settings.raw_samples
+    )
     near = incumbents[:k] + 1e-3 * torch.randn_like(incumbents[:k])
     near = torch.maximum(torch.minimum(near, bounds[1]), bounds[0]).unsqueeze(1)
     return torch.cat([chosen, near.to(chosen)])
@@ -130,14 +138,25 @@ def _starts(acqf: AcquisitionFunction, bounds: Tensor, settings: AcqOptSettings,
 def _closed_form_log_ei(acqf: AcquisitionFunction) -> PosteriorMoments | None:
     """The moments of a ``FastLogEI`` whose value and gradient :func:`log_ei_and_grad` computes, else None."""
     m = getattr(acqf, "moments", None)
-    if (isinstance(acqf, FastLogEI) and m is not None and m.kernel is matern52 and m.y_std.numel() == 1
-            and getattr(acqf, "posterior_transform", None) is None and getattr(acqf, "X_pending", None) is None):
+    if (
+        isinstance(acqf, FastLogEI)
+        and m is not None
+        and m.kernel is matern52
+        and m.y_std.numel() == 1
+        and getattr(acqf, "posterior_transform", None) is None
+        and getattr(acqf, "X_pending", None) is None
+    ):
         return m
     return None
 
 
-def _optimize_log_ei(acqf: AcquisitionFunction, m: PosteriorMoments, bounds: Tensor, settings: AcqOptSettings,
-                     starts: Tensor | None) -> Tensor:
+def _optimize_log_ei(
+    acqf: AcquisitionFunction,
+    m: PosteriorMoments,
+    bounds: Tensor,
+    settings: AcqOptSettings,
+    starts: Tensor | None,
+) -> Tensor:
     """``1 x e`` maximizer of LogEI: BoTorch's starts and its batched L-BFGS-B (one independent run per start, at
     BoTorch's default tolerances), fed value and gradient in closed form (:func:`log_ei_and_grad`) instead of
     through autograd — what ``optimize_acqf`` does, in about half the time (Hartmann6, 50 proposals: 0.074 ->
@@ -145,22 +164,35 @@ def _optimize_log_ei(acqf: AcquisitionFunction, m: PosteriorMoments, bounds: Ten
     from botorch.optim.batched_lbfgs_b import fmin_l_bfgs_b_batched, translate_bounds_for_lbfgsb
 
     if starts is None:
-        starts = gen_batch_initial_conditions(acqf, bounds, q=1, num_restarts=settings.num_restarts,
-                                              raw_samples=settings.raw_samples,
-                                              options={"init_batch_limit": settings.raw_samples})
+        starts = gen_batch_initial_conditions(
+            acqf,
+            bounds,
+            q=1,
+            num_restarts=settings.num_restarts,
+            raw_samples=settings.raw_samples,
+            options={"init_batch_limit": settings.raw_samples},
+        )
     dtype, device = bounds.dtype, bounds.device
     best_f, maximize = acqf.best_f, bool(acqf.maximize)
 
     def negative(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        value, grad = log_ei_and_grad(m, torch.from_numpy(x).to(device=device, dtype=dtype), best_f, maximize)
+        value, grad = log_ei_and_grad(
+            m, torch.from_numpy(x).to(device=device, dtype=dtype), best_f, maximize
+        )
         return -value.cpu().numpy(), -grad.cpu().numpy()
 
-    box = translate_bounds_for_lbfgsb(lower_bounds=bounds[0].tolist(), upper_bounds=bounds[1].tolist(),
-                                      num_features=bounds.shape[1], q=1)
+    box = translate_bounds_for_lbfgsb(
+        lower_bounds=bounds[0].tolist(),
+        upper_bounds=bounds[1].tolist(),
+        num_features=bounds.shape[1],
+        q=1,
+    )
     x0 = starts.detach().reshape(starts.shape[0], -1).cpu().numpy()
-    xs, fs, _ = fmin_l_bfgs_b_batched(negative, x0, bounds=box, maxiter=settings.maxiter)  # within the bounds
+    xs, fs, _ = fmin_l_bfgs_b_batched(
+        negative, x0, bounds=box, maxiter=settings.maxiter
+    )  # within the bounds
     best = int(np.nanargmin(fs)) if np.isfinite(fs).any() else 0
-    return torch.from_numpy(xs[best:best + 1]).to(device=device, dtype=dtype)
+    return torch.from_numpy(xs[best : best + 1]).to(device=device, dtype=dtype)
 
 
 def _raw_chunk(acqf: AcquisitionFunction, raw_samples: int) -> int:
@@ -175,8 +207,15 @@ def _raw_chunk(acqf: AcquisitionFunction, raw_samples: int) -> int:
     return max(1, min(raw_samples, _RAW_ELEMENTS // cells.numel()))
 
 
-def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settings: AcqOptSettings, *,
-                         bounds: Tensor | None = None, incumbents: Tensor | None = None) -> tuple[Tensor, str]:
+def optimize_acquisition(
+    acqf: AcquisitionFunction,
+    space: Space,
+    q: int,
+    settings: AcqOptSettings,
+    *,
+    bounds: Tensor | None = None,
+    incumbents: Tensor | None = None,
+) -> tuple[Tensor, str]:
     """Maximize ``acqf`` over ``space`` and return ``q`` new points.
 
     Args:
@@ -198,8 +237,11 @@ def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settin
     # All starts in one L-BFGS-B batch; raw samples scored in one call too (BoTorch would otherwise score them
     # in chunks of batch_limit: 52 model calls for 512 samples and 10 restarts, measured 0.4 s of a 1.1 s step),
     # except where that call's tensors outgrow the cache (:func:`_raw_chunk`).
-    options = {"maxiter": settings.maxiter, "batch_limit": settings.num_restarts,
-               "init_batch_limit": _raw_chunk(acqf, settings.raw_samples)}
+    options = {
+        "maxiter": settings.maxiter,
+        "batch_limit": settings.num_restarts,
+        "init_batch_limit": _raw_chunk(acqf, settings.raw_samples),
+    }
     if space.is_continuous:
         if bounds is None:
             bounds = torch.stack([torch.zeros(space.encoded_dim), torch.ones(space.encoded_dim)])
@@ -207,23 +249,41 @@ def optimize_acquisition(acqf: AcquisitionFunction, space: Space, q: int, settin
         starts = _starts(acqf, bounds, settings, incumbents) if q == 1 else None
         moments = _closed_form_log_ei(acqf) if q == 1 else None
         if moments is not None:
-            return space.decode(_optimize_log_ei(acqf, moments, bounds, settings, starts)), "batched_lbfgs_b"
+            return space.decode(
+                _optimize_log_ei(acqf, moments, bounds, settings, starts)
+            ), "batched_lbfgs_b"
         # No retry on an OptimizationWarning: BoTorch would throw away every optimized start and start over
         # when any one start's L-BFGS-B run ends abnormally, but the starts are independent runs and the others
         # are still good. In the case inspected the abnormal one was a start that ran into an observed point,
         # where the Cholesky update of the MC posterior needed jitter. On BraninCurrin (seeds 0-2) the restart
         # ran in 18-35 % of the qLogNEHVI iterations; over 10 seeds an iteration took 1.33 instead of 1.77 s
         # without it, at the same median hypervolume difference (-0.025 and -0.024; benchmarks/RESULTS.md).
-        z, _ = optimize_acqf(acqf, bounds=bounds, q=q, num_restarts=settings.num_restarts,
-                             raw_samples=None if starts is not None else settings.raw_samples,
-                             options=options, sequential=_sequential(acqf, q), batch_initial_conditions=starts,
-                             retry_on_optimization_warning=False)
+        z, _ = optimize_acqf(
+            acqf,
+            bounds=bounds,
+            q=q,
+            num_restarts=settings.num_restarts,
+            raw_samples=None if starts is not None else settings.raw_samples,
+            options=options,
+            sequential=_sequential(acqf, q),
+            batch_initial_conditions=starts,
+            retry_on_optimization_warning=False,
+        )
         return space.decode(z.detach()), "optimize_acqf"
     _, discrete, categorical = column_kinds(space)
     wrapped = PointSpaceAcquisition(acqf, space)
     x, _ = optimize_acqf_mixed_alternating(
-        wrapped, bounds=space.bounds.to(device=device, dtype=dtype), discrete_dims=discrete or None,
-        cat_dims=categorical or None, q=q, num_restarts=settings.num_restarts, raw_samples=settings.raw_samples,
-        options={"maxiter_continuous": settings.maxiter, "max_discrete_values": _MAX_DISCRETE_VALUES},
-        sequential=True)
+        wrapped,
+        bounds=space.bounds.to(device=device, dtype=dtype),
+        discrete_dims=discrete or None,
+        cat_dims=categorical or None,
+        q=q,
+        num_restarts=settings.num_restarts,
+        raw_samples=settings.raw_samples,
+        options={
+            "maxiter_continuous": settings.maxiter,
+            "max_discrete_values": _MAX_DISCRETE_VALUES,
+        },
+        sequential=True,
+    )
     return space.repair(x.detach()), "optimize_acqf_mixed_alternating"

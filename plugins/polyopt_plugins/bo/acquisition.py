@@ -34,8 +34,16 @@ from polyopt_plugins.bo.moments import FastLogConstrainedEI, FastLogEI, FastLogP
 from polyopt_plugins.bo.surrogate import TrainingData
 
 __all__ = [
-    "AcquisitionOptions", "log_ei", "constrained_log_ei", "probability_of_feasibility", "qlognei", "ucb",
-    "thompson", "qlognehvi", "qlogparego", "warm_up_hypervolume_kernel",
+    "AcquisitionOptions",
+    "log_ei",
+    "constrained_log_ei",
+    "probability_of_feasibility",
+    "qlognei",
+    "ucb",
+    "thompson",
+    "qlognehvi",
+    "qlogparego",
+    "warm_up_hypervolume_kernel",
 ]
 
 
@@ -102,7 +110,9 @@ def log_ei(model: Model, data: TrainingData, options: AcquisitionOptions) -> Acq
     return FastLogEI(model, best_f=data.Y[:, 0].max())
 
 
-def constrained_log_ei(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
+def constrained_log_ei(
+    model: Model, data: TrainingData, options: AcquisitionOptions
+) -> AcquisitionFunction:
     """Feasibility-weighted LogEI (LogEI + log probability of feasibility); while no observed point is
     feasible, the log probability of feasibility alone. qLogNEI with constraints for batches or pending points.
     """
@@ -113,34 +123,50 @@ def constrained_log_ei(model: Model, data: TrainingData, options: AcquisitionOpt
         return qlognei(model, data, options)
     if not data.n_constraints:
         return FastLogEI(model, best_f=best)
-    return FastLogConstrainedEI(model, best_f=best, objective_index=0,
-                                        constraints=_constraint_indices(data))
+    return FastLogConstrainedEI(
+        model, best_f=best, objective_index=0, constraints=_constraint_indices(data)
+    )
 
 
-def probability_of_feasibility(model: Model, data: TrainingData, options: AcquisitionOptions
-                               ) -> AcquisitionFunction:
+def probability_of_feasibility(
+    model: Model, data: TrainingData, options: AcquisitionOptions
+) -> AcquisitionFunction:
     """Log probability that every constraint is met (the MC version for batches or pending points)."""
     if not data.n_constraints:
-        raise ConfigError("acquisition 'probability-of-feasibility' needs a problem with constraints; "
-                          "this one has none")
+        raise ConfigError(
+            "acquisition 'probability-of-feasibility' needs a problem with constraints; "
+            "this one has none"
+        )
     if _batched(data, options):
-        return qLogProbabilityOfFeasibility(model, constraints=_mc_constraints(data), sampler=_sampler(options),
-                                            X_pending=_pending(data))
+        return qLogProbabilityOfFeasibility(
+            model,
+            constraints=_mc_constraints(data),
+            sampler=_sampler(options),
+            X_pending=_pending(data),
+        )
     return FastLogPoF(model, constraints=_constraint_indices(data))
 
 
 def qlognei(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
     """qLogNEI (batch noisy expected improvement, log form) on objective 0, with constraints if any."""
     objective = GenericMCObjective(_Column(0)) if data.Y.shape[-1] > 1 else None
-    return qLogNoisyExpectedImprovement(model, X_baseline=data.X, sampler=_sampler(options), objective=objective,
-                                        constraints=_mc_constraints(data), X_pending=_pending(data),
-                                        prune_baseline=True)
+    return qLogNoisyExpectedImprovement(
+        model,
+        X_baseline=data.X,
+        sampler=_sampler(options),
+        objective=objective,
+        constraints=_mc_constraints(data),
+        X_pending=_pending(data),
+        prune_baseline=True,
+    )
 
 
 def ucb(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
     """Upper confidence bound ``mean + sqrt(beta) * std`` (qUCB for batches or pending points)."""
     if _batched(data, options):
-        return qUpperConfidenceBound(model, beta=options.beta, sampler=_sampler(options), X_pending=_pending(data))
+        return qUpperConfidenceBound(
+            model, beta=options.beta, sampler=_sampler(options), X_pending=_pending(data)
+        )
     return FastUCB(model, beta=options.beta)
 
 
@@ -158,9 +184,15 @@ def qlognehvi(model: Model, data: TrainingData, options: AcquisitionOptions) -> 
         raise ConfigError("acquisition 'qlognehvi' needs a reference point (options.ref_point)")
     outcomes = list(range(data.n_objectives))
     return qLogNoisyExpectedHypervolumeImprovement(
-        model, ref_point=options.ref_point, X_baseline=data.X, sampler=_sampler(options),
-        objective=IdentityMCMultiOutputObjective(outcomes=outcomes), constraints=_mc_constraints(data),
-        X_pending=_pending(data), prune_baseline=True)
+        model,
+        ref_point=options.ref_point,
+        X_baseline=data.X,
+        sampler=_sampler(options),
+        objective=IdentityMCMultiOutputObjective(outcomes=outcomes),
+        constraints=_mc_constraints(data),
+        X_pending=_pending(data),
+        prune_baseline=True,
+    )
 
 
 def warm_up_hypervolume_kernel() -> float:
@@ -170,23 +202,41 @@ def warm_up_hypervolume_kernel() -> float:
     from botorch.acquisition.multi_objective import logei
 
     start = time.perf_counter()
-    load = getattr(logei, "_try_load_fused_kernel", None)  # absent from BoTorch versions without the kernel
+    load = getattr(
+        logei, "_try_load_fused_kernel", None
+    )  # absent from BoTorch versions without the kernel
     if load is not None:
         load()
     return time.perf_counter() - start
 
 
-def qlogparego(model: Model, data: TrainingData, options: AcquisitionOptions) -> AcquisitionFunction:
+def qlogparego(
+    model: Model, data: TrainingData, options: AcquisitionOptions
+) -> AcquisitionFunction:
     """qLogNParEGO: qLogNEI on a random augmented Chebyshev scalarization (any number of objectives)."""
     outcomes = list(range(data.n_objectives))
-    return qLogNParEGO(model, X_baseline=data.X, scalarization_weights=options.weights, sampler=_sampler(options),
-                       objective=IdentityMCMultiOutputObjective(outcomes=outcomes),
-                       constraints=_mc_constraints(data), X_pending=_pending(data), prune_baseline=True)
+    return qLogNParEGO(
+        model,
+        X_baseline=data.X,
+        scalarization_weights=options.weights,
+        sampler=_sampler(options),
+        objective=IdentityMCMultiOutputObjective(outcomes=outcomes),
+        constraints=_mc_constraints(data),
+        X_pending=_pending(data),
+        prune_baseline=True,
+    )
 
 
 ucb.supports_constraints = False  # type: ignore[attr-defined]
 thompson.supports_constraints = False  # type: ignore[attr-defined]
-for _fn, _kind in ((log_ei, "single"), (constrained_log_ei, "single"), (probability_of_feasibility, "single"),
-                   (qlognei, "single"), (ucb, "single"), (thompson, "single"), (qlognehvi, "multi"),
-                   (qlogparego, "multi")):
+for _fn, _kind in (
+    (log_ei, "single"),
+    (constrained_log_ei, "single"),
+    (probability_of_feasibility, "single"),
+    (qlognei, "single"),
+    (ucb, "single"),
+    (thompson, "single"),
+    (qlognehvi, "multi"),
+    (qlogparego, "multi"),
+):
     _fn.objectives = _kind  # type: ignore[attr-defined]

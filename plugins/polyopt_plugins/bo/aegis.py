@@ -46,8 +46,10 @@ class AEGiSConfig(BOConfig):
         if self.n_candidates < 2:
             raise ValueError(f"n_candidates={self.n_candidates}; expected at least 2")
         if not (self.perturbation > 0 and self.min_distance >= 0):
-            raise ValueError(f"perturbation={self.perturbation}, min_distance={self.min_distance}; expected "
-                             "perturbation > 0 and min_distance >= 0")
+            raise ValueError(
+                f"perturbation={self.perturbation}, min_distance={self.min_distance}; expected "
+                "perturbation > 0 and min_distance >= 0"
+            )
 
 
 class AEGiS(BayesOptimizer):
@@ -64,7 +66,9 @@ class AEGiS(BayesOptimizer):
         e, half = space.encoded_dim, cfg.n_candidates // 2
         best = data.X[data.Y[:, 0].argmax()]
         uniform = torch.rand(cfg.n_candidates - half, e, dtype=data.X.dtype, device=data.X.device)
-        local = (best + cfg.perturbation * torch.randn(half, e, dtype=data.X.dtype, device=data.X.device))
+        local = best + cfg.perturbation * torch.randn(
+            half, e, dtype=data.X.dtype, device=data.X.device
+        )
         z = torch.cat([uniform, local.clamp(0.0, 1.0)])
         return space.encode(space.decode(z))
 
@@ -73,7 +77,9 @@ class AEGiS(BayesOptimizer):
         for _ in range(n):
             parts = [p for p in (data.pending, *chosen) if p is not None]
             pending = torch.cat(parts) if parts else None
-            chosen.append(self._choose(believer_model(model, data, pending, self.config.model), data, pending))
+            chosen.append(
+                self._choose(believer_model(model, data, pending, self.config.model), data, pending)
+            )
         z = torch.cat(chosen)
         self.last_method = "candidates"
         return self.problem.space.decode(z).to(device=self.device, dtype=self.dtype)

@@ -25,7 +25,13 @@ from torch import Tensor
 from polyopt import AskTellOptimizer, Evaluation, Result
 from polyopt.errors import EvaluationError
 from polyopt_plugins.bo.acqopt import AcqOptSettings
-from polyopt_plugins.bo.surrogate import MODELS, TrainingData, fit_surrogate, hyperparameters, valid_rows
+from polyopt_plugins.bo.surrogate import (
+    MODELS,
+    TrainingData,
+    fit_surrogate,
+    hyperparameters,
+    valid_rows,
+)
 
 __all__ = ["BOConfig", "BayesOptimizer"]
 
@@ -63,18 +69,31 @@ class BOConfig:
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
-            raise ValueError(f"model={self.model!r}; expected one of {', '.join(map(repr, MODELS))}")
+            raise ValueError(
+                f"model={self.model!r}; expected one of {', '.join(map(repr, MODELS))}"
+            )
         if self.incumbent_starts < 0:
             raise ValueError(f"incumbent_starts={self.incumbent_starts}; expected 0 or more")
-        for key in ("batch_size", "num_restarts", "raw_samples", "acq_maxiter", "fit_maxiter", "mc_samples",
-                    "max_failures"):
+        for key in (
+            "batch_size",
+            "num_restarts",
+            "raw_samples",
+            "acq_maxiter",
+            "fit_maxiter",
+            "mc_samples",
+            "max_failures",
+        ):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key}={getattr(self, key)}; expected at least 1")
         if self.n_initial is not None and self.n_initial < 1:
-            raise ValueError(f"n_initial={self.n_initial}; expected at least 1 (or None for the default)")
+            raise ValueError(
+                f"n_initial={self.n_initial}; expected at least 1 (or None for the default)"
+            )
         if self.raw_samples < self.num_restarts:
-            raise ValueError(f"raw_samples={self.raw_samples} < num_restarts={self.num_restarts}; expected at "
-                             "least one raw sample per restart")
+            raise ValueError(
+                f"raw_samples={self.raw_samples} < num_restarts={self.num_restarts}; expected at "
+                "least one raw sample per restart"
+            )
 
 
 class BayesOptimizer(AskTellOptimizer):
@@ -94,7 +113,12 @@ class BayesOptimizer(AskTellOptimizer):
         """A small problem and config for the conformance tests: the model is used from the second step."""
         from polyopt_envs.basic import Sphere
 
-        return Sphere(dim=3), {"n_initial": 2, "num_restarts": 2, "raw_samples": 32, "mc_samples": 32}
+        return Sphere(dim=3), {
+            "n_initial": 2,
+            "num_restarts": 2,
+            "raw_samples": 32,
+            "mc_samples": 32,
+        }
 
     def setup(self) -> None:
         space, d = self.problem.space, self.problem.space.dim
@@ -106,11 +130,19 @@ class BayesOptimizer(AskTellOptimizer):
         self.failed_all = torch.empty(0, dtype=torch.bool, device=self.device)
         self.pending = torch.empty(0, d, **kw)
         self.n_initial = self.config.n_initial or max(5, 2 * space.encoded_dim)
-        self.settings = AcqOptSettings(self.config.num_restarts, self.config.raw_samples, self.config.acq_maxiter,
-                                       self.config.incumbent_starts)
-        self._sobol_seed = int(torch.randint(0, 2**31 - 1, (), generator=self.generator, device=self.device))
+        self.settings = AcqOptSettings(
+            self.config.num_restarts,
+            self.config.raw_samples,
+            self.config.acq_maxiter,
+            self.config.incumbent_starts,
+        )
+        self._sobol_seed = int(
+            torch.randint(0, 2**31 - 1, (), generator=self.generator, device=self.device)
+        )
         self._sobol_drawn = 0
-        self._sobol = torch.quasirandom.SobolEngine(space.encoded_dim, scramble=True, seed=self._sobol_seed)
+        self._sobol = torch.quasirandom.SobolEngine(
+            space.encoded_dim, scramble=True, seed=self._sobol_seed
+        )
         self._hypers: dict[str, Tensor] | None = None
         self.last_timing: dict[str, float] = {}
         self.last_method = ""
@@ -143,7 +175,11 @@ class BayesOptimizer(AskTellOptimizer):
         self.x_all = torch.cat([self.x_all, x])
         self.f_all = torch.cat([self.f_all, evaluation.f.to(self.x_all)])
         if self.g_all is not None:
-            g = evaluation.g if evaluation.g is not None else torch.full((x.shape[0], self.g_all.shape[1]), torch.nan)
+            g = (
+                evaluation.g
+                if evaluation.g is not None
+                else torch.full((x.shape[0], self.g_all.shape[1]), torch.nan)
+            )
             self.g_all = torch.cat([self.g_all, g.to(self.x_all)])
         self.failed_all = torch.cat([self.failed_all, evaluation.failed_mask.to(self.device)])
         if self.pending.shape[0]:
@@ -168,7 +204,8 @@ class BayesOptimizer(AskTellOptimizer):
                 f"every one of the {n_failed} evaluations of problem {name!r} so far failed (non-finite values "
                 f"or reported failures), so {self.name or type(self).__name__} has no data to fit a model on; "
                 "check that the objective returns finite values on points of its space "
-                f"(the limit is max_failures={self.config.max_failures})")
+                f"(the limit is max_failures={self.config.max_failures})"
+            )
 
     # ---- model --------------------------------------------------------------------------------------------
     def training_data(self) -> TrainingData:
@@ -177,7 +214,9 @@ class BayesOptimizer(AskTellOptimizer):
         space = self.problem.space
         y = -f if g is None else torch.cat([-f, g], dim=-1)
         pending = space.encode(self.pending) if self.pending.shape[0] else None
-        return TrainingData(space.encode(x), y, self.problem.n_objectives, self.problem.n_constraints, pending)
+        return TrainingData(
+            space.encode(x), y, self.problem.n_objectives, self.problem.n_constraints, pending
+        )
 
     def fit_data(self) -> tuple[Tensor, Tensor, Tensor | None]:
         """``(x: n x d, f: n x m, g: n x c | None)``: the rows the model is fitted on (all valid rows)."""
@@ -188,7 +227,9 @@ class BayesOptimizer(AskTellOptimizer):
         """Fit the surrogate on ``data`` (warm-started from the previous fit when configured)."""
         start = time.perf_counter()
         warm = self._hypers if self.config.warm_start else None
-        model, fitted = fit_surrogate(data, warm_start=warm, maxiter=self.config.fit_maxiter, kind=self.config.model)
+        model, fitted = fit_surrogate(
+            data, warm_start=warm, maxiter=self.config.fit_maxiter, kind=self.config.model
+        )
         if self.config.warm_start:
             self._hypers = hyperparameters(model) if fitted else None
         self.last_timing["fit_seconds"] = time.perf_counter() - start
@@ -207,7 +248,9 @@ class BayesOptimizer(AskTellOptimizer):
             start = time.perf_counter()
             with warnings.catch_warnings():
                 # BoTorch warns when an L-BFGS-B start ends abnormally and retries with new starts by itself
-                warnings.filterwarnings("ignore", message="Optimization failed", category=RuntimeWarning)
+                warnings.filterwarnings(
+                    "ignore", message="Optimization failed", category=RuntimeWarning
+                )
                 warnings.filterwarnings("ignore", category=OptimizationWarning)
                 x = self.propose(n, model, data)
             self.last_timing["acq_seconds"] = time.perf_counter() - start
@@ -223,7 +266,9 @@ class BayesOptimizer(AskTellOptimizer):
         return Evaluation(f=self.f_all, g=self.g_all, failed=self.failed_all)
 
     def result(self) -> Result:
-        return self.make_result(self.x_all, self.evaluations(), infeasible_declared=self.infeasible_declared())
+        return self.make_result(
+            self.x_all, self.evaluations(), infeasible_declared=self.infeasible_declared()
+        )
 
     def infeasible_declared(self) -> bool:
         """Whether the optimizer has concluded that no feasible point exists (CONFIG)."""
@@ -236,9 +281,17 @@ class BayesOptimizer(AskTellOptimizer):
         return metrics
 
     def get_state(self) -> dict[str, Any]:
-        return {"x": self.x_all, "f": self.f_all, "g": self.g_all, "failed": self.failed_all,
-                "pending": self.pending, "sobol_seed": self._sobol_seed, "sobol_drawn": self._sobol_drawn,
-                "hypers": self._hypers, "extra": self.extra_state()}
+        return {
+            "x": self.x_all,
+            "f": self.f_all,
+            "g": self.g_all,
+            "failed": self.failed_all,
+            "pending": self.pending,
+            "sobol_seed": self._sobol_seed,
+            "sobol_drawn": self._sobol_drawn,
+            "hypers": self._hypers,
+            "extra": self.extra_state(),
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         kw = {"device": self.device}
@@ -246,8 +299,9 @@ class BayesOptimizer(AskTellOptimizer):
         self.g_all = None if state["g"] is None else state["g"].to(**kw)
         self.failed_all, self.pending = state["failed"].to(**kw), state["pending"].to(**kw)
         self._sobol_seed, self._sobol_drawn = int(state["sobol_seed"]), int(state["sobol_drawn"])
-        self._sobol = torch.quasirandom.SobolEngine(self.problem.space.encoded_dim, scramble=True,
-                                                    seed=self._sobol_seed)
+        self._sobol = torch.quasirandom.SobolEngine(
+            self.problem.space.encoded_dim, scramble=True, seed=self._sobol_seed
+        )
         self._sobol.fast_forward(self._sobol_drawn)
         self._hypers = state["hypers"]
         self.load_extra_state(state["extra"])

@@ -15,7 +15,9 @@ from polyopt_plugins.bo.surrogate import TrainingData, hyperparameters, new_mode
 __all__ = ["believer_model"]
 
 
-def believer_model(model: SingleTaskGP, data: TrainingData, pending: Tensor | None, kind: str) -> SingleTaskGP:
+def believer_model(
+    model: SingleTaskGP, data: TrainingData, pending: Tensor | None, kind: str
+) -> SingleTaskGP:
     """Return ``model`` refitted-free on ``data`` plus ``pending`` (``p x e``) at their posterior means.
 
     ``kind`` is the GP prior ``model`` was built with (``BOConfig.model``), so the copy has the same structure.
@@ -30,8 +32,12 @@ def believer_model(model: SingleTaskGP, data: TrainingData, pending: Tensor | No
     new = new_model(TrainingData(X, Y, data.n_objectives, data.n_constraints), kind)
     state = hyperparameters(model)
     if state.keys() != hyperparameters(new).keys():
-        raise RuntimeError(f"the believer model of kind {kind!r} does not have the fitted model's hyperparameters "
-                           f"{sorted(state)}")
-    new.load_state_dict(state, strict=False)  # everything but the (recomputed) outcome standardization
+        raise RuntimeError(
+            f"the believer model of kind {kind!r} does not have the fitted model's hyperparameters "
+            f"{sorted(state)}"
+        )
+    new.load_state_dict(
+        state, strict=False
+    )  # everything but the (recomputed) outcome standardization
     new.eval()
     return new

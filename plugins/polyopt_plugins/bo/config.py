@@ -57,8 +57,14 @@ class OptimisticConstrained(AcquisitionFunction):
         penalty: weight of the violation.
     """
 
-    def __init__(self, model: SingleTaskGP, beta: float, scale: Tensor, objective_weight: float,
-                 penalty: float) -> None:
+    def __init__(
+        self,
+        model: SingleTaskGP,
+        beta: float,
+        scale: Tensor,
+        objective_weight: float,
+        penalty: float,
+    ) -> None:
         super().__init__(model=model)
         self.beta, self.scale = beta, scale
         self.objective_weight, self.penalty = objective_weight, penalty
@@ -66,8 +72,11 @@ class OptimisticConstrained(AcquisitionFunction):
     def bounds(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """``(ucb_objective: batch, violation: batch)`` at ``batch x 1 x e`` points (standardized units)."""
         post = self.model.posterior(X)
-        mean, std = post.mean.squeeze(-2), post.variance.clamp_min(1e-12).sqrt().squeeze(-2)  # batch x k
-        width = self.beta ** 0.5 * std
+        mean, std = (
+            post.mean.squeeze(-2),
+            post.variance.clamp_min(1e-12).sqrt().squeeze(-2),
+        )  # batch x k
+        width = self.beta**0.5 * std
         ucb_f = (mean[..., 0] + width[..., 0]) / self.scale[0]
         violation = ((mean[..., 1:] - width[..., 1:]) / self.scale[1:]).clamp_min(0).sum(dim=-1)
         return ucb_f, violation
@@ -92,12 +101,24 @@ class CONFIG(BayesOptimizer):
         return self._declared
 
     def propose(self, n: int, model: SingleTaskGP, data: TrainingData) -> Tensor:
-        scale = data.Y.std(dim=0).nan_to_num(1.0).clamp_min(1e-9) if data.Y.shape[0] > 1 \
+        scale = (
+            data.Y.std(dim=0).nan_to_num(1.0).clamp_min(1e-9)
+            if data.Y.shape[0] > 1
             else torch.ones(data.Y.shape[-1], dtype=data.Y.dtype, device=data.Y.device)
+        )
         points = []
         for i in range(n):
-            pending = data.pending if not points else torch.cat(
-                [p for p in (data.pending, self.problem.space.encode(torch.cat(points))) if p is not None])
+            pending = (
+                data.pending
+                if not points
+                else torch.cat(
+                    [
+                        p
+                        for p in (data.pending, self.problem.space.encode(torch.cat(points)))
+                        if p is not None
+                    ]
+                )
+            )
             believed = believer_model(model, data, pending, self.config.model)
             x, declared = self._solve(believed, data, scale)
             if i == 0:  # a feasible observation refutes any declaration

@@ -58,11 +58,15 @@ def load_acquisition(name: str, *, objectives: str, constraints: int, owner: str
         raise ConfigError(f"acquisition={name!r} for optimizer {owner!r}: {exc}") from None
     kind = getattr(build, "objectives", objectives)
     if kind != objectives:
-        raise ConfigError(f"acquisition {name!r} is for {kind}-objective problems; optimizer {owner!r} needs a "
-                          f"{objectives}-objective one")
+        raise ConfigError(
+            f"acquisition {name!r} is for {kind}-objective problems; optimizer {owner!r} needs a "
+            f"{objectives}-objective one"
+        )
     if constraints and not getattr(build, "supports_constraints", True):
-        raise ConfigError(f"acquisition {name!r} ignores constraints and the problem has {constraints}; use "
-                          "'log-ei' (constrained LogEI) or 'qlognei', or the 'config' optimizer")
+        raise ConfigError(
+            f"acquisition {name!r} ignores constraints and the problem has {constraints}; use "
+            "'log-ei' (constrained LogEI) or 'qlognei', or the 'config' optimizer"
+        )
     return build
 
 
@@ -84,8 +88,12 @@ class EGO(BayesOptimizer):
     max_objectives = 1
 
     def setup_bo(self) -> None:
-        self.acquisition = load_acquisition(self.config.acquisition, objectives="single",
-                                            constraints=self.problem.n_constraints, owner=self.name or "ego")
+        self.acquisition = load_acquisition(
+            self.config.acquisition,
+            objectives="single",
+            constraints=self.problem.n_constraints,
+            owner=self.name or "ego",
+        )
 
     def acquisition_options(self, q: int) -> AcquisitionOptions:
         """The options handed to the acquisition component for ``q`` points."""
@@ -93,9 +101,12 @@ class EGO(BayesOptimizer):
 
     def propose(self, n: int, model: SingleTaskGP, data: TrainingData) -> Tensor:
         acqf = self.acquisition(model, data, self.acquisition_options(n))
-        order = data.Y[:, 0].where(data.feasible, torch.full_like(data.Y[:, 0], -torch.inf)).argsort(descending=True)
-        x, self.last_method = optimize_acquisition(acqf, self.problem.space, n, self.settings,
-                                                   incumbents=data.X[order])
+        order = (
+            data.Y[:, 0]
+            .where(data.feasible, torch.full_like(data.Y[:, 0], -torch.inf))
+            .argsort(descending=True)
+        )
+        x, self.last_method = optimize_acquisition(
+            acqf, self.problem.space, n, self.settings, incumbents=data.X[order]
+        )
         return x.to(device=self.device, dtype=self.dtype)
-
-

@@ -47,13 +47,24 @@ class MultiObjectiveBO(BayesOptimizer):
         """ZDT1 on 3 variables with a small config (the model is used from the second step)."""
         from polyopt_envs.zdt import ZDT1
 
-        return ZDT1(n_var=3), {"n_initial": 3, "num_restarts": 2, "raw_samples": 32, "mc_samples": 32}
+        return ZDT1(n_var=3), {
+            "n_initial": 3,
+            "num_restarts": 2,
+            "raw_samples": 32,
+            "mc_samples": 32,
+        }
 
     def setup_bo(self) -> None:
         name = self.config.acquisition or self.default_acquisition
-        self.acquisition = load_acquisition(name, objectives="multi", constraints=self.problem.n_constraints,
-                                            owner=self.name or type(self).__name__)
-        if name == "qlognehvi":  # reported with the first step's metrics, outside every step's own timing
+        self.acquisition = load_acquisition(
+            name,
+            objectives="multi",
+            constraints=self.problem.n_constraints,
+            owner=self.name or type(self).__name__,
+        )
+        if (
+            name == "qlognehvi"
+        ):  # reported with the first step's metrics, outside every step's own timing
             self.last_timing["warmup_seconds"] = warm_up_hypervolume_kernel()
 
     def ref_point(self, data: TrainingData) -> Tensor:
@@ -67,20 +78,30 @@ class MultiObjectiveBO(BayesOptimizer):
         return infer_reference_point(y[feasible] if bool(feasible.any()) else y)
 
     def propose(self, n: int, model: SingleTaskGP, data: TrainingData) -> Tensor:
-        options = AcquisitionOptions(q=1 if self.per_point else n, mc_samples=self.config.mc_samples,
-                                     ref_point=self.ref_point(data))
+        options = AcquisitionOptions(
+            q=1 if self.per_point else n,
+            mc_samples=self.config.mc_samples,
+            ref_point=self.ref_point(data),
+        )
         if not self.per_point:
-            x, self.last_method = optimize_acquisition(self.acquisition(model, data, options), self.problem.space,
-                                                       n, self.settings)
+            x, self.last_method = optimize_acquisition(
+                self.acquisition(model, data, options), self.problem.space, n, self.settings
+            )
             return x.to(device=self.device, dtype=self.dtype)
         points: list[Tensor] = []
         for _ in range(n):
             chosen = self.problem.space.encode(torch.cat(points)) if points else None
             pending = [p for p in (data.pending, chosen) if p is not None]
-            step = TrainingData(data.X, data.Y, data.n_objectives, data.n_constraints,
-                                torch.cat(pending) if pending else None)
-            x, self.last_method = optimize_acquisition(self.acquisition(model, step, options), self.problem.space,
-                                                       1, self.settings)
+            step = TrainingData(
+                data.X,
+                data.Y,
+                data.n_objectives,
+                data.n_constraints,
+                torch.cat(pending) if pending else None,
+            )
+            x, self.last_method = optimize_acquisition(
+                self.acquisition(model, step, options), self.problem.space, 1, self.settings
+            )
             points.append(x.to(data.X))
         return torch.cat(points).to(device=self.device, dtype=self.dtype)
 

@@ -31,8 +31,17 @@ from botorch.acquisition.analytic import (
 from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
 
-__all__ = ["FastLogConstrainedEI", "FastLogEI", "FastLogPoF", "FastUCB", "PosteriorMoments", "log_ei_and_grad",
-           "matern52", "sq_dist", "training_tensors"]
+__all__ = [
+    "FastLogConstrainedEI",
+    "FastLogEI",
+    "FastLogPoF",
+    "FastUCB",
+    "PosteriorMoments",
+    "log_ei_and_grad",
+    "matern52",
+    "sq_dist",
+    "training_tensors",
+]
 
 
 #: BoTorch's floor on the posterior variance in its analytic acquisitions
@@ -87,18 +96,37 @@ class PosteriorMoments:
     ``... x k`` in the model's original outcome units.
     """
 
-    def __init__(self, X: Tensor, y: Tensor, lengthscale: Tensor, outputscale: Tensor, noise: Tensor,
-                 constant: Tensor, kernel: Any, y_mean: Tensor, y_std: Tensor) -> None:
+    def __init__(
+        self,
+        X: Tensor,
+        y: Tensor,
+        lengthscale: Tensor,
+        outputscale: Tensor,
+        noise: Tensor,
+        constant: Tensor,
+        kernel: Any,
+        y_mean: Tensor,
+        y_std: Tensor,
+    ) -> None:
         from linear_operator.utils.cholesky import psd_safe_cholesky
 
-        self.kernel, self.lengthscale, self.outputscale, self.constant = kernel, lengthscale, outputscale, constant
+        self.kernel, self.lengthscale, self.outputscale, self.constant = (
+            kernel,
+            lengthscale,
+            outputscale,
+            constant,
+        )
         self.y_mean, self.y_std = y_mean, y_std
-        self.center = (X / lengthscale).mean(dim=-2, keepdim=True)  # k x 1 x e: GPyTorch centres the same way
+        self.center = (X / lengthscale).mean(
+            dim=-2, keepdim=True
+        )  # k x 1 x e: GPyTorch centres the same way
         self.Z = X / lengthscale - self.center  # k x n x e
         K = outputscale[:, None, None] * kernel(sq_dist(self.Z, self.Z))
         K = K + noise[:, None, None] * torch.eye(X.shape[-2], dtype=X.dtype, device=X.device)
         self.L = psd_safe_cholesky(K)  # k x n x n
-        self.alpha = torch.cholesky_solve((y - constant[:, None]).unsqueeze(-1), self.L)  # k x n x 1
+        self.alpha = torch.cholesky_solve(
+            (y - constant[:, None]).unsqueeze(-1), self.L
+        )  # k x n x 1
 
     @classmethod
     def of(cls, model: Any) -> PosteriorMoments | None:
@@ -125,7 +153,11 @@ class PosteriorMoments:
         scaled = isinstance(covar, ScaleKernel)
         base = covar.base_kernel if scaled else covar
         kernel = _kernel_function(base)
-        if kernel is None or base.active_dims is not None or (scaled and covar.active_dims is not None):
+        if (
+            kernel is None
+            or base.active_dims is not None
+            or (scaled and covar.active_dims is not None)
+        ):
             return None
         if not isinstance(model.mean_module, (ConstantMean, ZeroMean)):
             return None
@@ -133,14 +165,22 @@ class PosteriorMoments:
         with torch.no_grad():
             X, y = training_tensors(model)
             lengthscale = base.lengthscale.detach().reshape(k, 1, -1)
-            outputscale = (covar.outputscale.detach().reshape(k) if scaled
-                           else torch.ones(k, dtype=X.dtype, device=X.device))
+            outputscale = (
+                covar.outputscale.detach().reshape(k)
+                if scaled
+                else torch.ones(k, dtype=X.dtype, device=X.device)
+            )
             noise = model.likelihood.noise.detach().reshape(-1).expand(k)
-            constant = (model.mean_module.constant.detach().reshape(-1).expand(k)
-                        if isinstance(model.mean_module, ConstantMean)
-                        else torch.zeros(k, dtype=X.dtype, device=X.device))
+            constant = (
+                model.mean_module.constant.detach().reshape(-1).expand(k)
+                if isinstance(model.mean_module, ConstantMean)
+                else torch.zeros(k, dtype=X.dtype, device=X.device)
+            )
             if transform is not None:
-                y_mean, y_std = transform.means.detach().reshape(k), transform.stdvs.detach().reshape(k)
+                y_mean, y_std = (
+                    transform.means.detach().reshape(k),
+                    transform.stdvs.detach().reshape(k),
+                )
             else:
                 y_mean, y_std = torch.zeros_like(constant), torch.ones_like(constant)
             if lengthscale.shape[-1] not in (1, X.shape[-1]):
@@ -156,7 +196,9 @@ class PosteriorMoments:
             z = x.reshape(1, -1, x.shape[-1]) / self.lengthscale - self.center  # k x b x e
             Ks = self.outputscale[:, None, None] * self.kernel(sq_dist(z, self.Z))  # k x b x n
             mean = self.constant[:, None] + (Ks @ self.alpha).squeeze(-1)  # k x b
-            V = torch.linalg.solve_triangular(self.L, Ks.transpose(-1, -2), upper=False)  # k x n x b
+            V = torch.linalg.solve_triangular(
+                self.L, Ks.transpose(-1, -2), upper=False
+            )  # k x n x b
             var = (self.outputscale[:, None] - (V**2).sum(dim=-2)).clamp_min(0.0)  # k x b
         mean = mean * self.y_std[:, None] + self.y_mean[:, None]
         var = var * (self.y_std**2)[:, None]
@@ -177,13 +219,21 @@ def _matern52_forward(x: Tensor, m: PosteriorMoments) -> tuple[Tensor, Tensor, t
     return mean, var.clamp_min(0.0), (z, r, decay, V, var)
 
 
-def _matern52_backward(saved: tuple[Tensor, ...], m: PosteriorMoments, g_mean: Tensor, g_var: Tensor) -> Tensor:
+def _matern52_backward(
+    saved: tuple[Tensor, ...], m: PosteriorMoments, g_mean: Tensor, g_var: Tensor
+) -> Tensor:
     """``b x e`` gradient at ``x`` of a loss with gradients ``g_mean``, ``g_var`` (``k x b``) on the moments."""
     z, r, decay, V, var = saved
     g_var = g_var * (var > 0)  # the clamp
-    beta = torch.linalg.solve_triangular(m.L.transpose(-1, -2), V, upper=True)  # K^-1 Ks^T: k x n x b
-    G = g_mean.unsqueeze(-1) * m.alpha.transpose(-1, -2) - 2 * g_var.unsqueeze(-1) * beta.transpose(-1, -2)
-    H = G * (-5.0 / 6.0) * m.outputscale[:, None, None] * (1 + math.sqrt(5) * r) * decay  # k x b x n
+    beta = torch.linalg.solve_triangular(
+        m.L.transpose(-1, -2), V, upper=True
+    )  # K^-1 Ks^T: k x n x b
+    G = g_mean.unsqueeze(-1) * m.alpha.transpose(-1, -2) - 2 * g_var.unsqueeze(-1) * beta.transpose(
+        -1, -2
+    )
+    H = (
+        G * (-5.0 / 6.0) * m.outputscale[:, None, None] * (1 + math.sqrt(5) * r) * decay
+    )  # k x b x n
     gz = 2 * (z * H.sum(-1, keepdim=True) - H @ m.Z)  # k x b x e
     return (gz / m.lengthscale).sum(0)
 
@@ -208,8 +258,9 @@ class _Matern52Moments(torch.autograd.Function):
         return _matern52_backward(ctx.saved_tensors, ctx.moments, g_mean, g_var), None
 
 
-def _log_ei_forward(mean: Tensor, var: Tensor, best_f: Tensor, maximize: bool,
-                    min_var: float) -> tuple[Tensor, tuple[Tensor, ...]]:
+def _log_ei_forward(
+    mean: Tensor, var: Tensor, best_f: Tensor, maximize: bool, min_var: float
+) -> tuple[Tensor, tuple[Tensor, ...]]:
     """BoTorch's LogEI ``log h(u) + log sigma`` from the posterior ``(mean, variance)``, and what the gradient
     needs."""
     from botorch.acquisition.analytic import _log_ei_helper
@@ -220,7 +271,9 @@ def _log_ei_forward(mean: Tensor, var: Tensor, best_f: Tensor, maximize: bool,
     return log_h + sigma.log(), (u, sigma, log_h, var > min_var)
 
 
-def _log_ei_backward(saved: tuple[Tensor, ...], grad: Tensor, maximize: bool) -> tuple[Tensor, Tensor]:
+def _log_ei_backward(
+    saved: tuple[Tensor, ...], grad: Tensor, maximize: bool
+) -> tuple[Tensor, Tensor]:
     """Gradients on ``(mean, variance)`` of a loss with gradient ``grad`` on LogEI (see :class:`_LogEIOfMoments`)."""
     u, sigma, log_h, above = saved
     ratio = torch.exp(torch.special.log_ndtr(u) - log_h)  # Phi(u) / h(u)
@@ -239,8 +292,14 @@ class _LogEIOfMoments(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, mean: Tensor, var: Tensor, best_f: Tensor, maximize: bool,  # type: ignore[override]
-                min_var: float) -> Tensor:
+    def forward(
+        ctx: Any,
+        mean: Tensor,
+        var: Tensor,
+        best_f: Tensor,
+        maximize: bool,  # type: ignore[override]
+        min_var: float,
+    ) -> Tensor:
         value, saved = _log_ei_forward(mean, var, best_f, maximize, min_var)
         ctx.save_for_backward(*saved)
         ctx.maximize = maximize
@@ -252,8 +311,9 @@ class _LogEIOfMoments(torch.autograd.Function):
         return g_mean, g_var, None, None, None
 
 
-def log_ei_and_grad(m: PosteriorMoments, x: Tensor, best_f: Tensor, maximize: bool = True,
-                    min_var: float = _MIN_VAR) -> tuple[Tensor, Tensor]:
+def log_ei_and_grad(
+    m: PosteriorMoments, x: Tensor, best_f: Tensor, maximize: bool = True, min_var: float = _MIN_VAR
+) -> tuple[Tensor, Tensor]:
     """LogEI of a one-output Matern-5/2 model at ``x: b x e`` and its ``b x e`` gradient, without autograd: the
     values and gradients of ``FastLogEI`` (the same functions), for an optimizer that asks for both at once."""
     with torch.no_grad():
@@ -261,7 +321,9 @@ def log_ei_and_grad(m: PosteriorMoments, x: Tensor, best_f: Tensor, maximize: bo
         mean_o, var_o = mean * m.y_std[:, None] + m.y_mean[:, None], var * (m.y_std**2)[:, None]
         value, saved_ei = _log_ei_forward(mean_o, var_o, best_f, maximize, min_var)
         g_mean, g_var = _log_ei_backward(saved_ei, torch.ones_like(value), maximize)
-        grad = _matern52_backward(saved_m, m, g_mean * m.y_std[:, None], g_var * (m.y_std**2)[:, None])
+        grad = _matern52_backward(
+            saved_m, m, g_mean * m.y_std[:, None], g_var * (m.y_std**2)[:, None]
+        )
     return value[0], grad
 
 
@@ -270,8 +332,9 @@ class _FastMoments:
 
     moments: PosteriorMoments | None = None
 
-    def _mean_and_sigma(self, X: Tensor, compute_sigma: bool = True,
-                        min_var: float = _MIN_VAR) -> tuple[Tensor, Tensor | None]:
+    def _mean_and_sigma(
+        self, X: Tensor, compute_sigma: bool = True, min_var: float = _MIN_VAR
+    ) -> tuple[Tensor, Tensor | None]:
         if self.moments is None or getattr(self, "posterior_transform", None) is not None:
             return super()._mean_and_sigma(X, compute_sigma=compute_sigma, min_var=min_var)  # type: ignore[misc]
         mean, var = self.moments(X.squeeze(-2))  # (b1 x ... bk) x k, as BoTorch's version returns
@@ -299,8 +362,14 @@ def _fast(cls: type, *mixins: type) -> type:
         cls.__init__(self, model, *args, **kwargs)
         self.moments = PosteriorMoments.of(model)
 
-    return type(f"Fast{cls.__name__}", (*mixins, _FastMoments, cls),
-                {"__init__": __init__, "__doc__": f"BoTorch's ``{cls.__name__}`` on :class:`PosteriorMoments`."})
+    return type(
+        f"Fast{cls.__name__}",
+        (*mixins, _FastMoments, cls),
+        {
+            "__init__": __init__,
+            "__doc__": f"BoTorch's ``{cls.__name__}`` on :class:`PosteriorMoments`.",
+        },
+    )
 
 
 FastLogEI = _fast(LogExpectedImprovement, _FastLogEIForward)

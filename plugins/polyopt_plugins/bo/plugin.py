@@ -7,24 +7,53 @@ from polyopt import hookimpl
 from polyopt.registry import Registry
 
 _OPTIMIZERS = {
-    "ego": ("ego:EGO", "EGO: Sobol start, GP, LogEI (qLogNEI for batches/pending), UCB or Thompson; constraints"),
-    "config": ("config:CONFIG", "CONFIG: optimistic constrained BO that can declare a problem infeasible"),
-    "qlognehvi": ("mobo:QLogNEHVI", "multi-objective BO with qLogNEHVI (2 to 4 objectives), constraints"),
-    "qlogparego": ("mobo:QLogNParEGO", "multi-objective BO with qLogNParEGO (any number of objectives)"),
+    "ego": (
+        "ego:EGO",
+        "EGO: Sobol start, GP, LogEI (qLogNEI for batches/pending), UCB or Thompson; constraints",
+    ),
+    "config": (
+        "config:CONFIG",
+        "CONFIG: optimistic constrained BO that can declare a problem infeasible",
+    ),
+    "qlognehvi": (
+        "mobo:QLogNEHVI",
+        "multi-objective BO with qLogNEHVI (2 to 4 objectives), constraints",
+    ),
+    "qlogparego": (
+        "mobo:QLogNParEGO",
+        "multi-objective BO with qLogNParEGO (any number of objectives)",
+    ),
     "turbo": ("turbo:TuRBO", "TuRBO-1: trust-region BO for higher-dimensional continuous problems"),
-    "aegis": ("aegis:AEGiS", "AEGiS: asynchronous epsilon-greedy BO; never re-suggests pending points"),
+    "aegis": (
+        "aegis:AEGiS",
+        "AEGiS: asynchronous epsilon-greedy BO; never re-suggests pending points",
+    ),
 }
 
 _ACQUISITIONS = {
-    "log-ei": ("log_ei", "LogEI; constrained LogEI with constraints; qLogNEI for batches or pending points"),
-    "constrained-log-ei": ("constrained_log_ei", "feasibility-weighted LogEI, probability of feasibility "
-                                                 "while nothing feasible is known"),
-    "probability-of-feasibility": ("probability_of_feasibility", "log probability that all constraints hold"),
+    "log-ei": (
+        "log_ei",
+        "LogEI; constrained LogEI with constraints; qLogNEI for batches or pending points",
+    ),
+    "constrained-log-ei": (
+        "constrained_log_ei",
+        "feasibility-weighted LogEI, probability of feasibility while nothing feasible is known",
+    ),
+    "probability-of-feasibility": (
+        "probability_of_feasibility",
+        "log probability that all constraints hold",
+    ),
     "qlognei": ("qlognei", "batch noisy expected improvement (log form), with constraints"),
     "ucb": ("ucb", "upper confidence bound mean + sqrt(beta) * std (qUCB for batches)"),
     "thompson": ("thompson", "pathwise Thompson sampling"),
-    "qlognehvi": ("qlognehvi", "noisy expected hypervolume improvement (log form), with constraints"),
-    "qlogparego": ("qlogparego", "ParEGO: qLogNEI on random Chebyshev scalarizations, with constraints"),
+    "qlognehvi": (
+        "qlognehvi",
+        "noisy expected hypervolume improvement (log form), with constraints",
+    ),
+    "qlogparego": (
+        "qlogparego",
+        "ParEGO: qLogNEI on random Chebyshev scalarizations, with constraints",
+    ),
 }
 
 

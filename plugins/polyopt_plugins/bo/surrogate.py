@@ -46,7 +46,15 @@ from linear_operator.utils.errors import NotPSDError
 from torch import Tensor
 from torch.distributions import constraints
 
-__all__ = ["MODELS", "TrainingData", "fit_surrogate", "hyperparameters", "lengthscales", "new_model", "valid_rows"]
+__all__ = [
+    "MODELS",
+    "TrainingData",
+    "fit_surrogate",
+    "hyperparameters",
+    "lengthscales",
+    "new_model",
+    "valid_rows",
+]
 
 #: The GP priors ``fit_surrogate`` can build (see the module docstring).
 MODELS = ("polyopt", "botorch")
@@ -73,7 +81,7 @@ class TrainingData:
     @property
     def feasible(self) -> Tensor:
         """``n`` bool: rows whose constraints are all met."""
-        return (self.Y[:, self.n_objectives:] <= 0).all(dim=-1)
+        return (self.Y[:, self.n_objectives :] <= 0).all(dim=-1)
 
     def best_feasible(self) -> Tensor | None:
         """The best (largest) maximization-form value of objective 0 among feasible rows; None if none."""
@@ -97,8 +105,13 @@ def valid_rows(f: Tensor, g: Tensor | None, failed: Tensor) -> Tensor:
     return ok
 
 
-def fit_surrogate(data: TrainingData, *, warm_start: dict[str, Tensor] | None = None,
-                  maxiter: int = 200, kind: str = "polyopt") -> tuple[SingleTaskGP, bool]:
+def fit_surrogate(
+    data: TrainingData,
+    *,
+    warm_start: dict[str, Tensor] | None = None,
+    maxiter: int = 200,
+    kind: str = "polyopt",
+) -> tuple[SingleTaskGP, bool]:
     """Fit a GP with one independent output per outcome (a batched multi-output ``SingleTaskGP``).
 
     Every outcome shares the inputs (a failed row is dropped as a whole), so one batched model serves what a
@@ -160,11 +173,14 @@ def map_objective(theta: Tensor, X: Tensor, y: Tensor) -> Tensor:
     ls, s = theta[:, :e].exp(), theta[:, e].exp()
     noise, c = _NOISE_FLOOR + theta[:, e + 1].exp(), theta[:, e + 2]
     Z = X / ls.unsqueeze(-2)
-    K = s[:, None, None] * matern52(sq_dist(Z, Z)) + noise[:, None, None] * torch.eye(n, dtype=X.dtype,
-                                                                                        device=X.device)
+    K = s[:, None, None] * matern52(sq_dist(Z, Z)) + noise[:, None, None] * torch.eye(
+        n, dtype=X.dtype, device=X.device
+    )
     L = torch.linalg.cholesky(K)
     r = (y - c[:, None]).unsqueeze(-1)
-    fit = -0.5 * (r * torch.cholesky_solve(r, L)).sum((-1, -2)) - L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    fit = -0.5 * (r * torch.cholesky_solve(r, L)).sum((-1, -2)) - L.diagonal(
+        dim1=-2, dim2=-1
+    ).log().sum(-1)
     fit = fit - 0.5 * n * math.log(2 * math.pi)
     prior = (-0.1 * (ls**2 + ls.pow(-2))).sum(-1) + _gamma_log_prob(s, *_OUTPUTSCALE_PRIOR)
     prior = prior + _gamma_log_prob(noise, *_NOISE_PRIOR)
@@ -204,12 +220,18 @@ def map_loss_and_grad(theta: Tensor, X: Tensor, y: Tensor) -> tuple[Tensor, Tens
     res = (y - c[:, None]).unsqueeze(-1)  # k x n x 1
     alpha = torch.cholesky_solve(res, L)
     W = alpha @ alpha.transpose(-1, -2) - torch.cholesky_inverse(L)  # k x n x n
-    mll = (-0.5 * (res * alpha).sum((-1, -2)) - L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-           - 0.5 * n * math.log(2 * math.pi))
+    mll = (
+        -0.5 * (res * alpha).sum((-1, -2))
+        - L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        - 0.5 * n * math.log(2 * math.pi)
+    )
     a_s, b_s = _OUTPUTSCALE_PRIOR
     a_n, b_n = _NOISE_PRIOR
-    prior = ((-0.1 * (ls**2 + ls.pow(-2))).sum(-1) + _gamma_log_density(s, a_s, b_s)
-             + _gamma_log_density(noise, a_n, b_n))
+    prior = (
+        (-0.1 * (ls**2 + ls.pow(-2))).sum(-1)
+        + _gamma_log_density(s, a_s, b_s)
+        + _gamma_log_density(noise, a_n, b_n)
+    )
     A = W * (s[:, None, None] * 5.0 / 3.0 * (1 + math.sqrt(5) * r) * decay)  # k x n x n, symmetric
     # sum_ab A_ab (z_aj - z_bj)^2 = 2 sum_a z_aj^2 rowsum(A)_a - 2 sum_a z_aj (A Z)_aj
     g_ls = (Z**2 * A.sum(-1, keepdim=True)).sum(-2) - (Z * (A @ Z)).sum(-2)  # = tr(W dK) / 2
@@ -241,25 +263,44 @@ def _fit_map(model: SingleTaskGP, maxiter: int) -> bool:
     e = X.shape[-1]
     base, covar = model.covar_module.base_kernel, model.covar_module
     with torch.no_grad():
-        start = torch.cat([base.lengthscale.reshape(k, e).log(), covar.outputscale.reshape(k, 1).log(),
-                           (model.likelihood.noise.reshape(-1).expand(k) - _NOISE_FLOOR).clamp_min(1e-12)
-                           .log().reshape(k, 1), model.mean_module.constant.reshape(-1).expand(k).reshape(k, 1)],
-                          dim=1)
+        start = torch.cat(
+            [
+                base.lengthscale.reshape(k, e).log(),
+                covar.outputscale.reshape(k, 1).log(),
+                (model.likelihood.noise.reshape(-1).expand(k) - _NOISE_FLOOR)
+                .clamp_min(1e-12)
+                .log()
+                .reshape(k, 1),
+                model.mean_module.constant.reshape(-1).expand(k).reshape(k, 1),
+            ],
+            dim=1,
+        )
     shape = start.shape
-    bounds = ([(math.log(_LENGTHSCALE_FLOOR) + 1e-6, math.log(1e3))] * e + [(-10.0, 10.0), (-25.0, 5.0),
-                                                                          (None, None)]) * k
+    bounds = (
+        [(math.log(_LENGTHSCALE_FLOOR) + 1e-6, math.log(1e3))] * e
+        + [(-10.0, 10.0), (-25.0, 5.0), (None, None)]
+    ) * k
 
     def loss_and_grad(flat: np.ndarray) -> tuple[float, np.ndarray]:
         loss, grad = map_loss_and_grad(torch.from_numpy(flat).to(X).reshape(shape), X, y)
         return float(loss), grad.reshape(-1).cpu().numpy().astype(np.float64)
 
     x0 = start.reshape(-1).cpu().numpy().astype(np.float64)
-    x0 = np.clip(x0, [b[0] if b[0] is not None else -np.inf for b in bounds],
-                 [b[1] if b[1] is not None else np.inf for b in bounds])
+    x0 = np.clip(
+        x0,
+        [b[0] if b[0] is not None else -np.inf for b in bounds],
+        [b[1] if b[1] is not None else np.inf for b in bounds],
+    )
     try:
         with torch.no_grad():
-            res = minimize(loss_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                           options={"maxiter": maxiter})
+            res = minimize(
+                loss_and_grad,
+                x0,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": maxiter},
+            )
     except (RuntimeError, ValueError):  # a covariance that Cholesky rejects along the way
         return False
     if not np.isfinite(res.fun):
@@ -268,7 +309,9 @@ def _fit_map(model: SingleTaskGP, maxiter: int) -> bool:
     with torch.no_grad():
         base.lengthscale = theta[:, :e].exp().reshape(base.lengthscale.shape)
         covar.outputscale = theta[:, e].exp().reshape(covar.outputscale.shape)
-        model.likelihood.noise = (_NOISE_FLOOR + theta[:, e + 1].exp()).reshape(model.likelihood.noise.shape)
+        model.likelihood.noise = (_NOISE_FLOOR + theta[:, e + 1].exp()).reshape(
+            model.likelihood.noise.shape
+        )
         model.mean_module.constant = theta[:, e + 2].reshape(model.mean_module.constant.shape)
     return True
 
@@ -282,8 +325,11 @@ def lengthscales(model: SingleTaskGP) -> Tensor:
 
 def hyperparameters(model: SingleTaskGP) -> dict[str, Tensor]:
     """The fitted hyperparameters of ``model`` (no training data), for :func:`fit_surrogate`'s warm start."""
-    return {k: v.detach().clone() for k, v in model.state_dict().items()
-            if "outcome_transform" not in k and "input_transform" not in k}
+    return {
+        k: v.detach().clone()
+        for k, v in model.state_dict().items()
+        if "outcome_transform" not in k and "input_transform" not in k
+    }
 
 
 def new_model(data: TrainingData, kind: str) -> SingleTaskGP:
@@ -292,15 +338,27 @@ def new_model(data: TrainingData, kind: str) -> SingleTaskGP:
     if kind == "botorch":
         return SingleTaskGP(data.X, data.Y, outcome_transform=Standardize(m=k))
     batch = torch.Size([k]) if k > 1 else torch.Size()
-    base = MaternKernel(nu=2.5, ard_num_dims=data.X.shape[-1], batch_shape=batch,
-                        lengthscale_prior=_LengthscalePrior(),
-                        lengthscale_constraint=GreaterThan(_LENGTHSCALE_FLOOR))
+    base = MaternKernel(
+        nu=2.5,
+        ard_num_dims=data.X.shape[-1],
+        batch_shape=batch,
+        lengthscale_prior=_LengthscalePrior(),
+        lengthscale_constraint=GreaterThan(_LENGTHSCALE_FLOOR),
+    )
     covar = ScaleKernel(base, batch_shape=batch, outputscale_prior=GammaPrior(*_OUTPUTSCALE_PRIOR))
-    likelihood = GaussianLikelihood(noise_prior=GammaPrior(*_NOISE_PRIOR), noise_constraint=GreaterThan(_NOISE_FLOOR),
-                                    batch_shape=batch)
+    likelihood = GaussianLikelihood(
+        noise_prior=GammaPrior(*_NOISE_PRIOR),
+        noise_constraint=GreaterThan(_NOISE_FLOOR),
+        batch_shape=batch,
+    )
     base.lengthscale, covar.outputscale, likelihood.noise = 1.0, 1.0, 1e-2
-    return SingleTaskGP(data.X, data.Y, likelihood=likelihood, covar_module=covar,
-                        outcome_transform=Standardize(m=k)).to(data.X)
+    return SingleTaskGP(
+        data.X,
+        data.Y,
+        likelihood=likelihood,
+        covar_module=covar,
+        outcome_transform=Standardize(m=k),
+    ).to(data.X)
 
 
 class _LengthscalePrior(Prior):

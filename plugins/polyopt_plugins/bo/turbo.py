@@ -46,11 +46,17 @@ class TuRBOConfig(BOConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0 < self.length_min < self.length_init <= self.length_max:
-            raise ValueError(f"length_min={self.length_min}, length_init={self.length_init}, length_max="
-                             f"{self.length_max}; expected 0 < length_min < length_init <= length_max")
-        if self.success_tolerance < 1 or (self.failure_tolerance is not None and self.failure_tolerance < 1):
-            raise ValueError(f"success_tolerance={self.success_tolerance}, failure_tolerance="
-                             f"{self.failure_tolerance}; expected at least 1")
+            raise ValueError(
+                f"length_min={self.length_min}, length_init={self.length_init}, length_max="
+                f"{self.length_max}; expected 0 < length_min < length_init <= length_max"
+            )
+        if self.success_tolerance < 1 or (
+            self.failure_tolerance is not None and self.failure_tolerance < 1
+        ):
+            raise ValueError(
+                f"success_tolerance={self.success_tolerance}, failure_tolerance="
+                f"{self.failure_tolerance}; expected at least 1"
+            )
 
 
 class TuRBO(BayesOptimizer):
@@ -63,8 +69,9 @@ class TuRBO(BayesOptimizer):
     space_kinds = frozenset({"continuous"})
 
     def setup_bo(self) -> None:
-        self.acquisition = load_acquisition(self.config.acquisition, objectives="single", constraints=0,
-                                            owner="turbo")
+        self.acquisition = load_acquisition(
+            self.config.acquisition, objectives="single", constraints=0, owner="turbo"
+        )
         d, q = self.problem.space.dim, self.config.batch_size
         self.failure_tolerance = self.config.failure_tolerance or math.ceil(max(4.0, d) / q)
         self.length, self.successes, self.failures = self.config.length_init, 0, 0
@@ -76,8 +83,11 @@ class TuRBO(BayesOptimizer):
         return self.x_all.shape[0] - self.region_start
 
     def fit_data(self) -> tuple[Tensor, Tensor, Tensor | None]:
-        x, f, failed = self.x_all[self.region_start:], self.f_all[self.region_start:], \
-            self.failed_all[self.region_start:]
+        x, f, failed = (
+            self.x_all[self.region_start :],
+            self.f_all[self.region_start :],
+            self.failed_all[self.region_start :],
+        )
         ok = valid_rows(f, None, failed)
         return x[ok], f[ok], None
 
@@ -89,7 +99,9 @@ class TuRBO(BayesOptimizer):
             return
         batch_best = float(f.min())
         improved = batch_best < self.best - 1e-3 * abs(self.best)
-        self.successes, self.failures = (self.successes + 1, 0) if improved else (0, self.failures + 1)
+        self.successes, self.failures = (
+            (self.successes + 1, 0) if improved else (0, self.failures + 1)
+        )
         self.best = min(self.best, batch_best)
         if self.successes >= self.config.success_tolerance:
             self.length, self.successes = min(2.0 * self.length, self.config.length_max), 0
@@ -108,17 +120,30 @@ class TuRBO(BayesOptimizer):
         return torch.stack([(center - half).clamp(0.0, 1.0), (center + half).clamp(0.0, 1.0)])
 
     def propose(self, n: int, model: SingleTaskGP, data: TrainingData) -> Tensor:
-        acqf = self.acquisition(model, data, AcquisitionOptions(q=n, mc_samples=self.config.mc_samples))
-        x, self.last_method = optimize_acquisition(acqf, self.problem.space, n, self.settings,
-                                                   bounds=self.region(model, data))
+        acqf = self.acquisition(
+            model, data, AcquisitionOptions(q=n, mc_samples=self.config.mc_samples)
+        )
+        x, self.last_method = optimize_acquisition(
+            acqf, self.problem.space, n, self.settings, bounds=self.region(model, data)
+        )
         return x.to(device=self.device, dtype=self.dtype)
 
     def step_metrics(self, x: Tensor, evaluation: Evaluation) -> dict[str, float]:
-        return {**super().step_metrics(x, evaluation), "length": self.length, "restarts": float(self.restarts)}
+        return {
+            **super().step_metrics(x, evaluation),
+            "length": self.length,
+            "restarts": float(self.restarts),
+        }
 
     def extra_state(self) -> dict[str, Any]:
-        return {"length": self.length, "successes": self.successes, "failures": self.failures,
-                "best": self.best, "region_start": self.region_start, "restarts": self.restarts}
+        return {
+            "length": self.length,
+            "successes": self.successes,
+            "failures": self.failures,
+            "best": self.best,
+            "region_start": self.region_start,
+            "restarts": self.restarts,
+        }
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.length, self.best = float(state["length"]), float(state["best"])

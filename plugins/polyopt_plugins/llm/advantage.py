@@ -15,17 +15,30 @@ from torch import Tensor
 
 from polyopt_plugins.llm.rollout import AdvantageParams, Rollout
 
-__all__ = ["requires", "gae", "grpo", "dr_grpo", "rloo", "remax", "reinforce_pp", "reinforce_pp_baseline",
-           "bnpo", "ngrpo", "whiten"]
+__all__ = [
+    "requires",
+    "gae",
+    "grpo",
+    "dr_grpo",
+    "rloo",
+    "remax",
+    "reinforce_pp",
+    "reinforce_pp_baseline",
+    "bnpo",
+    "ngrpo",
+    "whiten",
+]
 
 Estimator = Callable[[Rollout, AdvantageParams], tuple[Tensor, Tensor | None]]
 
 
 def requires(*needs: str) -> Callable[[Estimator], Estimator]:
     """Mark an estimator with what it needs from the rollout."""
+
     def mark(fn: Estimator) -> Estimator:
         fn.requires = frozenset(needs)  # type: ignore[attr-defined]
         return fn
+
     return mark
 
 
@@ -97,7 +110,7 @@ def _returns(token_rewards: Tensor, mask: Tensor, gamma: float) -> Tensor:
     t = token_rewards.shape[1]
     idx = torch.arange(t, device=token_rewards.device)
     power = (idx.view(-1, 1) - idx.view(1, -1)).clamp_min(0).to(token_rewards.dtype)
-    weight = torch.where(idx.view(-1, 1) >= idx.view(1, -1), gamma ** power, 0.0)
+    weight = torch.where(idx.view(-1, 1) >= idx.view(1, -1), gamma**power, 0.0)
     return (token_rewards * mask) @ weight * mask
 
 
@@ -134,8 +147,11 @@ def bnpo(r: Rollout, p: AdvantageParams) -> tuple[Tensor, None]:
     mu, var = pq.mean(), pq.var(unbiased=False).clamp_min(p.eps)
     common = (mu * (1 - mu) / var - 1).clamp_min(p.eps)
     alpha, beta = 1 + mu * common / 3, 1 + (1 - mu) * common / 3
-    log_density = ((alpha - 1) * pq.log() + (beta - 1) * torch.log1p(-pq)
-                   - (torch.lgamma(alpha) + torch.lgamma(beta) - torch.lgamma(alpha + beta)))
+    log_density = (
+        (alpha - 1) * pq.log()
+        + (beta - 1) * torch.log1p(-pq)
+        - (torch.lgamma(alpha) + torch.lgamma(beta) - torch.lgamma(alpha + beta))
+    )
     adv = (g - pq) / log_density.exp()
     return _broadcast(adv.flatten(), r.mask), None
 

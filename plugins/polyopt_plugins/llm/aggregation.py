@@ -24,7 +24,9 @@ def batch_totals(mask: Tensor) -> dict[str, Tensor]:
     return {"tokens": mask.sum().clamp_min(1.0), "seqs": mask.new_tensor(float(mask.shape[0]))}
 
 
-def aggregate(loss: Tensor, mask: Tensor, mode: str, totals: dict[str, Tensor], max_len: int) -> Tensor:
+def aggregate(
+    loss: Tensor, mask: Tensor, mode: str, totals: dict[str, Tensor], max_len: int
+) -> Tensor:
     """Reduce ``loss`` (``b x T``, a micro-batch or the full batch) to its share of the full-batch loss.
 
     Args:

@@ -104,15 +104,27 @@ class TrainerConfig:
     """Critic learning rate (estimators that require values)."""
 
     def __post_init__(self) -> None:
-        positive = {"prompts_per_step": self.prompts_per_step, "update_epochs": self.update_epochs,
-                    "micro_batches": self.micro_batches, "n_layer": self.n_layer, "n_head": self.n_head,
-                    "d_model": self.d_model, "completions_per_prompt": self.completions_per_prompt}
+        positive = {
+            "prompts_per_step": self.prompts_per_step,
+            "update_epochs": self.update_epochs,
+            "micro_batches": self.micro_batches,
+            "n_layer": self.n_layer,
+            "n_head": self.n_head,
+            "d_model": self.d_model,
+            "completions_per_prompt": self.completions_per_prompt,
+        }
         for key, value in positive.items():
             if value < 1:
                 raise ValueError(f"{key}={value}; expected at least 1")
-        nonneg = {"max_new_tokens": self.max_new_tokens, "sft_steps": self.sft_steps, "kl_coef": self.kl_coef,
-                  "lora_rank": self.lora_rank, "max_refills": self.max_refills, "temperature": self.temperature,
-                  "max_grad_norm": self.max_grad_norm}
+        nonneg = {
+            "max_new_tokens": self.max_new_tokens,
+            "sft_steps": self.sft_steps,
+            "kl_coef": self.kl_coef,
+            "lora_rank": self.lora_rank,
+            "max_refills": self.max_refills,
+            "temperature": self.temperature,
+            "max_grad_norm": self.max_grad_norm,
+        }
         for key, value in nonneg.items():
             if value < 0:
                 raise ValueError(f"{key}={value}; expected >= 0")
@@ -121,7 +133,11 @@ class TrainerConfig:
         if self.kl_in not in ("loss", "reward"):
             raise ValueError(f"kl_in={self.kl_in!r}; expected 'loss' or 'reward'")
         if self.loss_aggregation not in aggregation.MODES:
-            raise ValueError(f"loss_aggregation={self.loss_aggregation!r}; expected one of {aggregation.MODES}")
+            raise ValueError(
+                f"loss_aggregation={self.loss_aggregation!r}; expected one of {aggregation.MODES}"
+            )
         if self.reward_normalization not in reward_mix.MODES:
-            raise ValueError(f"reward_normalization={self.reward_normalization!r}; expected one of "
-                             f"{reward_mix.MODES}")
+            raise ValueError(
+                f"reward_normalization={self.reward_normalization!r}; expected one of "
+                f"{reward_mix.MODES}"
+            )

@@ -25,7 +25,11 @@ class Critic(nn.Module):
         nn.init.zeros_(self.value_head.weight)
         nn.init.zeros_(self.value_head.bias)
 
-    def forward(self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor, completion_mask: Tensor) -> Tensor:
+    def forward(
+        self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor, completion_mask: Tensor
+    ) -> Tensor:
         """``n x L`` values of the states before each completion token (zero on padding)."""
-        hidden = self.body.completion_hidden(prompt, prompt_mask, completion, completion_mask)  # (n, L, d)
+        hidden = self.body.completion_hidden(
+            prompt, prompt_mask, completion, completion_mask
+        )  # (n, L, d)
         return self.value_head(hidden).squeeze(-1) * completion_mask

@@ -22,8 +22,15 @@ import torch
 from torch import Tensor
 
 from polyopt.errors import ConfigError
-from polyopt_plugins.llm.hf_lean import (LeanCache, lean_completion_hidden, lean_decode, lean_hidden, lean_prefill,
-                                         returned_cache, supports_lean)
+from polyopt_plugins.llm.hf_lean import (
+    LeanCache,
+    lean_completion_hidden,
+    lean_decode,
+    lean_hidden,
+    lean_prefill,
+    returned_cache,
+    supports_lean,
+)
 from polyopt_plugins.llm.policy import Policy, positions
 from polyopt_plugins.llm.tokenizer import DEFAULT_CHARS
 
@@ -34,7 +41,9 @@ def _transformers() -> Any:
     try:
         import transformers
     except ImportError as exc:
-        raise ConfigError("a Hugging Face model needs transformers: pip install 'polyopt[llm]'") from exc
+        raise ConfigError(
+            "a Hugging Face model needs transformers: pip install 'polyopt[llm]'"
+        ) from exc
     return transformers
 
 
@@ -59,14 +68,16 @@ class HFTokenizer:
     def decode(self, ids: list[int]) -> str:
         return self.tok.decode(ids, skip_special_tokens=True)
 
-    def batch_encode(self, texts: list[str], device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+    def batch_encode(
+        self, texts: list[str], device: torch.device | str = "cpu"
+    ) -> tuple[Tensor, Tensor]:
         head = [self.bos_id] if self.bos_id is not None else []
         rows = [head + self.encode(t) for t in texts]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.bool)
         for i, r in enumerate(rows):
-            ids[i, width - len(r):], mask[i, width - len(r):] = torch.tensor(r), True
+            ids[i, width - len(r) :], mask[i, width - len(r) :] = torch.tensor(r), True
         return ids.to(device), mask.to(device)
 
 
@@ -103,13 +114,17 @@ class HFPolicy(Policy):
         """Load a model and tokenizer from a local directory; with ``lora_rank``, wrap it in LoRA adapters."""
         tf = _transformers()
         if not Path(path).is_dir():
-            raise ConfigError(f"model={path!r}; expected 'tiny' or a local directory with a Hugging Face model")
+            raise ConfigError(
+                f"model={path!r}; expected 'tiny' or a local directory with a Hugging Face model"
+            )
         model = tf.AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
         tok = tf.AutoTokenizer.from_pretrained(path)
         if lora_rank:
             import peft
 
-            config = peft.LoraConfig(r=lora_rank, lora_alpha=2 * lora_rank, target_modules="all-linear")
+            config = peft.LoraConfig(
+                r=lora_rank, lora_alpha=2 * lora_rank, target_modules="all-linear"
+            )
             model = peft.get_peft_model(model, config)
         return cls(model, tok)
 
@@ -120,34 +135,50 @@ class HFPolicy(Policy):
     def hidden(self, ids: Tensor, mask: Tensor) -> Tensor:
         if self.lean:
             return lean_hidden(self._decoder(), ids, mask)
-        out = self._decoder()(input_ids=ids, attention_mask=mask.long(), position_ids=positions(mask),
-                              use_cache=False)
+        out = self._decoder()(
+            input_ids=ids, attention_mask=mask.long(), position_ids=positions(mask), use_cache=False
+        )
         return out.last_hidden_state
 
-    def completion_hidden(self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor,
-                          completion_mask: Tensor) -> Tensor:
+    def completion_hidden(
+        self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor, completion_mask: Tensor
+    ) -> Tensor:
         if self.lean:
-            return lean_completion_hidden(self._decoder(), prompt, prompt_mask, completion, completion_mask)
+            return lean_completion_hidden(
+                self._decoder(), prompt, prompt_mask, completion, completion_mask
+            )
         return super().completion_hidden(prompt, prompt_mask, completion, completion_mask)
 
     def head(self, hidden: Tensor) -> Tensor:
         return self.model.get_output_embeddings()(hidden)
 
-    def prefill(self, ids: Tensor, mask: Tensor, max_new_tokens: int) -> tuple[Tensor, _Cache | LeanCache]:
+    def prefill(
+        self, ids: Tensor, mask: Tensor, max_new_tokens: int
+    ) -> tuple[Tensor, _Cache | LeanCache]:
         if self.lean:
             return lean_prefill(self.model, ids, mask, max_new_tokens)
         n, p = ids.shape
         full = torch.cat([mask, mask.new_ones(n, max_new_tokens)], dim=1)
-        out = self.model(input_ids=ids, attention_mask=mask.long(), position_ids=positions(mask), use_cache=True,
-                         logits_to_keep=1)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask.long(),
+            position_ids=positions(mask),
+            use_cache=True,
+            logits_to_keep=1,
+        )
         return out.logits[:, -1], _Cache(returned_cache(out), full, mask.long().sum(-1), p)
 
     def decode(self, token: Tensor, cache: _Cache | LeanCache, t: int) -> Tensor:
         if isinstance(cache, LeanCache):
             return lean_decode(self._decoder(), self.model.get_output_embeddings(), token, cache, t)
         at = cache.prompt_len + t
-        out = self.model(input_ids=token.unsqueeze(1), attention_mask=cache.mask[:, :at + 1].long(),
-                         position_ids=cache.next_pos.unsqueeze(1), use_cache=True, **{self._cache_keyword: cache.past})
+        out = self.model(
+            input_ids=token.unsqueeze(1),
+            attention_mask=cache.mask[:, : at + 1].long(),
+            position_ids=cache.next_pos.unsqueeze(1),
+            use_cache=True,
+            **{self._cache_keyword: cache.past},
+        )
         cache.past, cache.next_pos = returned_cache(out), cache.next_pos + 1
         return out.logits[:, -1]
 
@@ -160,8 +191,15 @@ class HFPolicy(Policy):
             yield
 
 
-def save_char_llama(path: str | Path, *, n_layer: int = 2, d_model: int = 128, n_head: int = 4,
-                    chars: str = DEFAULT_CHARS, seed: int = 0) -> Path:
+def save_char_llama(
+    path: str | Path,
+    *,
+    n_layer: int = 2,
+    d_model: int = 128,
+    n_head: int = 4,
+    chars: str = DEFAULT_CHARS,
+    seed: int = 0,
+) -> Path:
     """Write a randomly initialized tiny ``LlamaForCausalLM`` with a character tokenizer to ``path``.
 
     Returns:
@@ -175,12 +213,22 @@ def save_char_llama(path: str | Path, *, n_layer: int = 2, d_model: int = 128, n
     backend.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
     backend.decoder = decoders.Fuse()
     # no bos token: prompts are then tokenized the same way by polyopt and by TRL (which adds none)
-    tok = tf.PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>",
-                                     unk_token="<pad>")
-    config = tf.LlamaConfig(vocab_size=len(vocab), hidden_size=d_model, intermediate_size=4 * d_model,
-                            num_hidden_layers=n_layer, num_attention_heads=n_head, num_key_value_heads=n_head,
-                            max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2,
-                            tie_word_embeddings=True)
+    tok = tf.PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>", unk_token="<pad>"
+    )
+    config = tf.LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=d_model,
+        intermediate_size=4 * d_model,
+        num_hidden_layers=n_layer,
+        num_attention_heads=n_head,
+        num_key_value_heads=n_head,
+        max_position_embeddings=128,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        tie_word_embeddings=True,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = tf.LlamaForCausalLM(config)

@@ -14,24 +14,44 @@ _OPTIMIZERS = {
     "remax": ("ReMax", "ReMax: greedy-decoding baseline, no critic"),
     "ppo": ("PPO", "PPO with a learned critic, GAE and a KL penalty in the reward"),
     "reinforce-pp": ("ReinforcePP", "REINFORCE++: batch-whitened returns with KL in the reward"),
-    "reinforce-pp-baseline": ("ReinforcePPBaseline", "REINFORCE++-baseline: group mean, then whitening"),
+    "reinforce-pp-baseline": (
+        "ReinforcePPBaseline",
+        "REINFORCE++-baseline: group mean, then whitening",
+    ),
     "dapo": ("DAPO", "DAPO: clip-higher, token-mean, dynamic sampling, overlong masking"),
     "bnpo": ("BNPO", "BNPO: Beta-normalized advantages"),
     "ngrpo": ("NGRPO", "NGRPO: virtual max-reward calibration, asymmetric clipping"),
     "gspo": ("GSPO", "GSPO: sequence-level importance ratio"),
 }
-_ADVANTAGES = {"gae": "gae", "grpo": "grpo", "dr-grpo": "dr_grpo", "rloo": "rloo", "remax": "remax",
-               "reinforce-pp": "reinforce_pp", "reinforce-pp-baseline": "reinforce_pp_baseline", "bnpo": "bnpo",
-               "ngrpo": "ngrpo"}
-_LOSSES = {"ppo-clip": "ppo_clip", "clip-higher": "clip_higher", "dual-clip": "dual_clip", "gspo": "gspo",
-           "reinforce": "reinforce"}
-_TASKS = {"text-addition": ("Addition", "n-digit addition (\"47+85=\" -> \"132\")"),
-          "text-sort": ("SortDigits", "sort a digit string"),
-          "text-reverse": ("Reverse", "reverse a lowercase string"),
-          "text-countdown": ("Countdown", "reach a target with + - * over given digits")}
-_REWARDS = {"exact-match": ("exact_match", "1 if the completion equals the answer"),
-            "partial-credit": ("partial_credit", "fraction of positions matching the answer"),
-            "brevity": ("brevity", "-len(completion)/10, prefers short answers")}
+_ADVANTAGES = {
+    "gae": "gae",
+    "grpo": "grpo",
+    "dr-grpo": "dr_grpo",
+    "rloo": "rloo",
+    "remax": "remax",
+    "reinforce-pp": "reinforce_pp",
+    "reinforce-pp-baseline": "reinforce_pp_baseline",
+    "bnpo": "bnpo",
+    "ngrpo": "ngrpo",
+}
+_LOSSES = {
+    "ppo-clip": "ppo_clip",
+    "clip-higher": "clip_higher",
+    "dual-clip": "dual_clip",
+    "gspo": "gspo",
+    "reinforce": "reinforce",
+}
+_TASKS = {
+    "text-addition": ("Addition", 'n-digit addition ("47+85=" -> "132")'),
+    "text-sort": ("SortDigits", "sort a digit string"),
+    "text-reverse": ("Reverse", "reverse a lowercase string"),
+    "text-countdown": ("Countdown", "reach a target with + - * over given digits"),
+}
+_REWARDS = {
+    "exact-match": ("exact_match", "1 if the completion equals the answer"),
+    "partial-credit": ("partial_credit", "fraction of positions matching the answer"),
+    "brevity": ("brevity", "-len(completion)/10, prefers short answers"),
+}
 
 
 @hookimpl
@@ -39,11 +59,15 @@ def polyopt_register(registry: Registry) -> None:
     for name, (cls, summary) in _OPTIMIZERS.items():
         registry.add("optimizer", name, f"{_P}.presets:{cls}", summary=summary)
     for name, fn in _ADVANTAGES.items():
-        registry.add("advantage", name, f"{_P}.advantage:{fn}", summary=f"{name} advantage estimator")
+        registry.add(
+            "advantage", name, f"{_P}.advantage:{fn}", summary=f"{name} advantage estimator"
+        )
     for name, fn in _LOSSES.items():
         registry.add("policy_loss", name, f"{_P}.policy_loss:{fn}", summary=f"{name} policy loss")
     for name in ("k1", "k2", "k3"):
-        registry.add("kl_estimator", name, f"{_P}.kl:{name}", summary=f"Schulman's {name} KL estimator")
+        registry.add(
+            "kl_estimator", name, f"{_P}.kl:{name}", summary=f"Schulman's {name} KL estimator"
+        )
     for name, (cls, summary) in _TASKS.items():
         registry.add("environment", name, f"polyopt_envs.text.tasks:{cls}", summary=summary)
     for name, (fn, summary) in _REWARDS.items():

@@ -14,7 +14,14 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Policy", "Tokenizer", "causal_allowed", "completion_logprobs", "distinct_prompts", "positions"]
+__all__ = [
+    "Policy",
+    "Tokenizer",
+    "causal_allowed",
+    "completion_logprobs",
+    "distinct_prompts",
+    "positions",
+]
 
 
 class Tokenizer(Protocol):
@@ -23,7 +30,9 @@ class Tokenizer(Protocol):
     pad_id: int
     eos_id: int
 
-    def batch_encode(self, texts: list[str], device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]: ...
+    def batch_encode(
+        self, texts: list[str], device: torch.device | str = "cpu"
+    ) -> tuple[Tensor, Tensor]: ...
 
     def encode(self, text: str) -> list[int]: ...
 
@@ -58,7 +67,8 @@ def distinct_prompts(prompt: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     _, inverse = torch.unique(prompt.masked_fill(~mask, -1), dim=0, return_inverse=True)
     u = int(inverse.max()) + 1
     first = torch.full((u,), n, dtype=torch.long, device=prompt.device).scatter_reduce_(
-        0, inverse, torch.arange(n, device=prompt.device), "amin")
+        0, inverse, torch.arange(n, device=prompt.device), "amin"
+    )
     return first, inverse
 
 
@@ -76,14 +86,15 @@ class Policy(nn.Module):
     def head(self, hidden: Tensor) -> Tensor:
         """``... x V`` logits from ``... x d`` hidden states."""
 
-    def completion_hidden(self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor,
-                          completion_mask: Tensor) -> Tensor:
+    def completion_hidden(
+        self, prompt: Tensor, prompt_mask: Tensor, completion: Tensor, completion_mask: Tensor
+    ) -> Tensor:
         """``n x L x d`` hidden states that predict each completion token: position ``P - 1 + j`` of the prompt
         (``n x P``, left-padded) followed by the completion (``n x L``). One forward over the concatenation; a
         model may override it to run each distinct prompt once (the completions of a group share theirs)."""
         ids = torch.cat([prompt, completion], dim=1)
         mask = torch.cat([prompt_mask, completion_mask], dim=1)
-        return self.hidden(ids, mask)[:, prompt.shape[1] - 1:-1]
+        return self.hidden(ids, mask)[:, prompt.shape[1] - 1 : -1]
 
     @abstractmethod
     def prefill(self, ids: Tensor, mask: Tensor, max_new_tokens: int) -> tuple[Tensor, Any]:
@@ -95,9 +106,16 @@ class Policy(nn.Module):
         """Append ``token`` (``n``) as generated position ``t`` (0-based) and return its ``n x V`` logits."""
 
 
-def completion_logprobs(policy: Policy, prompt: Tensor, prompt_mask: Tensor, completion: Tensor,
-                        completion_mask: Tensor, *, full: bool = False,
-                        temperature: float = 1.0) -> tuple[Tensor, Tensor | None]:
+def completion_logprobs(
+    policy: Policy,
+    prompt: Tensor,
+    prompt_mask: Tensor,
+    completion: Tensor,
+    completion_mask: Tensor,
+    *,
+    full: bool = False,
+    temperature: float = 1.0,
+) -> tuple[Tensor, Tensor | None]:
     """Log-probabilities of the completion tokens given the prompt, in one forward pass.
 
     Args:
@@ -113,6 +131,8 @@ def completion_logprobs(policy: Policy, prompt: Tensor, prompt_mask: Tensor, com
     """
     hidden = policy.completion_hidden(prompt, prompt_mask, completion, completion_mask)  # (n, L, d)
     logits = policy.head(hidden).float()
-    log_probs = torch.log_softmax(logits if temperature == 1 else logits / temperature, dim=-1)  # (n, L, V)
+    log_probs = torch.log_softmax(
+        logits if temperature == 1 else logits / temperature, dim=-1
+    )  # (n, L, V)
     token = log_probs.gather(-1, completion.unsqueeze(-1)).squeeze(-1) * completion_mask
     return token, (log_probs if full else None)

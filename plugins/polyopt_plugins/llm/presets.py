@@ -22,8 +22,19 @@ from dataclasses import dataclass
 from polyopt_plugins.llm.config import TrainerConfig
 from polyopt_plugins.llm.trainer import PolicyGradientTrainer
 
-__all__ = ["GRPO", "DrGRPO", "RLOO", "ReMax", "PPO", "ReinforcePP", "ReinforcePPBaseline", "DAPO", "BNPO",
-           "NGRPO", "GSPO"]
+__all__ = [
+    "GRPO",
+    "DrGRPO",
+    "RLOO",
+    "ReMax",
+    "PPO",
+    "ReinforcePP",
+    "ReinforcePPBaseline",
+    "DAPO",
+    "BNPO",
+    "NGRPO",
+    "GSPO",
+]
 
 
 class GRPO(PolicyGradientTrainer):

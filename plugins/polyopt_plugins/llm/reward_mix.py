@@ -20,8 +20,16 @@ __all__ = ["MODES", "combine"]
 MODES = ("none", "per-reward", "dynamic")
 
 
-def combine(rewards: Tensor, weights: Tensor, mode: str, n_groups: int, scale: Tensor | None = None,
-            *, momentum: float = 0.9, eps: float = 1e-6) -> tuple[Tensor, Tensor | None]:
+def combine(
+    rewards: Tensor,
+    weights: Tensor,
+    mode: str,
+    n_groups: int,
+    scale: Tensor | None = None,
+    *,
+    momentum: float = 0.9,
+    eps: float = 1e-6,
+) -> tuple[Tensor, Tensor | None]:
     """Weighted combination of ``rewards`` (``n x m``, groups contiguous).
 
     Args:

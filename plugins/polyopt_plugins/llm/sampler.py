@@ -46,14 +46,18 @@ class Generation:
     truncated: Tensor
 
 
-def sample_token(logits: Tensor, params: SamplingParams, generator: torch.Generator | None) -> Tensor:
+def sample_token(
+    logits: Tensor, params: SamplingParams, generator: torch.Generator | None
+) -> Tensor:
     """``n`` token ids from ``n x V`` logits."""
     if params.temperature == 0:
         return logits.argmax(-1)
     probs = torch.softmax(logits.float() / params.temperature, dim=-1)
     if params.top_p < 1:
         sorted_p, order = probs.sort(-1, descending=True)
-        drop = (sorted_p.cumsum(-1) - sorted_p) >= params.top_p  # mass before this token already reached
+        drop = (
+            sorted_p.cumsum(-1) - sorted_p
+        ) >= params.top_p  # mass before this token already reached
         sorted_p = sorted_p.masked_fill(drop, 0.0)
         pick = torch.multinomial(sorted_p, 1, generator=generator)
         return order.gather(-1, pick).squeeze(-1)
@@ -61,8 +65,15 @@ def sample_token(logits: Tensor, params: SamplingParams, generator: torch.Genera
 
 
 @torch.no_grad()
-def generate(policy: Policy, prompt: Tensor, prompt_mask: Tensor, params: SamplingParams, *,
-             stop_ids: tuple[int, ...], generator: torch.Generator | None = None) -> Generation:
+def generate(
+    policy: Policy,
+    prompt: Tensor,
+    prompt_mask: Tensor,
+    params: SamplingParams,
+    *,
+    stop_ids: tuple[int, ...],
+    generator: torch.Generator | None = None,
+) -> Generation:
     """Sample completions of a left-padded prompt batch.
 
     Args:

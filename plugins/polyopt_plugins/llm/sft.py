@@ -17,18 +17,27 @@ from torch import Tensor
 from polyopt_plugins.llm.policy import Policy, completion_logprobs
 from polyopt_plugins.llm.sampler import SamplingParams, generate
 
-__all__ = ["sft", "lr_factor", "encode_completions", "decode_completions", "greedy_scores", "greedy_accuracy"]
+__all__ = [
+    "sft",
+    "lr_factor",
+    "encode_completions",
+    "decode_completions",
+    "greedy_scores",
+    "greedy_accuracy",
+]
 
 
-def encode_completions(policy: Policy, texts: list[str], device: torch.device) -> tuple[Tensor, Tensor]:
+def encode_completions(
+    policy: Policy, texts: list[str], device: torch.device
+) -> tuple[Tensor, Tensor]:
     """Right-padded ``n x L`` ids of ``text + <eos>`` and their bool mask."""
     tok = policy.tokenizer
-    rows = [tok.encode(t) + [tok.eos_id] for t in texts]
+    rows = [[*tok.encode(t), tok.eos_id] for t in texts]
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), tok.pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.bool)
     for i, r in enumerate(rows):
-        ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), True
+        ids[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), True
     return ids.to(device), mask.to(device)
 
 
@@ -44,8 +53,17 @@ def lr_factor(step: int, steps: int, warmup: int) -> float:
     return ramp * (0.1 + 0.45 * (1 + math.cos(math.pi * min(step, steps) / max(steps, 1))))
 
 
-def sft(policy: Policy, task: Any, *, steps: int, batch_size: int = 64, lr: float = 1e-3,
-        warmup: int | None = None, max_grad_norm: float = 1.0, generator: torch.Generator) -> list[float]:
+def sft(
+    policy: Policy,
+    task: Any,
+    *,
+    steps: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    warmup: int | None = None,
+    max_grad_norm: float = 1.0,
+    generator: torch.Generator,
+) -> list[float]:
     """Train ``policy`` on the task's reference completions (cross-entropy on completion tokens).
 
     Args:
@@ -84,7 +102,9 @@ def sft(policy: Policy, task: Any, *, steps: int, batch_size: int = 64, lr: floa
 
 
 @torch.no_grad()
-def greedy_scores(policy: Policy, task: Any, batch: Any, *, max_new_tokens: int | None = None) -> Tensor:
+def greedy_scores(
+    policy: Policy, task: Any, batch: Any, *, max_new_tokens: int | None = None
+) -> Tensor:
     """``n`` values of the task's first reward (exact match) for greedy completions of ``batch``'s prompts."""
     device = next(policy.parameters()).device
     ids, mask = policy.tokenizer.batch_encode(batch.prompts, device)
@@ -93,7 +113,15 @@ def greedy_scores(policy: Policy, task: Any, batch: Any, *, max_new_tokens: int 
     return task.score(batch, decode_completions(policy, gen.tokens, gen.mask))[:, 0]
 
 
-def greedy_accuracy(policy: Policy, task: Any, *, n: int, generator: torch.Generator,
-                    max_new_tokens: int | None = None) -> float:
+def greedy_accuracy(
+    policy: Policy,
+    task: Any,
+    *,
+    n: int,
+    generator: torch.Generator,
+    max_new_tokens: int | None = None,
+) -> float:
     """Mean of the task's first reward (exact match) for greedy completions of ``n`` fresh prompts."""
-    return float(greedy_scores(policy, task, task.sample(n, generator), max_new_tokens=max_new_tokens).mean())
+    return float(
+        greedy_scores(policy, task, task.sample(n, generator), max_new_tokens=max_new_tokens).mean()
+    )

@@ -35,18 +35,22 @@ class CharTokenizer:
         try:
             return [self._ids[c] for c in text]
         except KeyError as exc:
-            raise ValueError(f"character {exc.args[0]!r} in {text!r} is not in the tokenizer's alphabet "
-                             f"{self.chars!r}") from None
+            raise ValueError(
+                f"character {exc.args[0]!r} in {text!r} is not in the tokenizer's alphabet "
+                f"{self.chars!r}"
+            ) from None
 
     def decode(self, ids: list[int]) -> str:
         """Text of ``ids``; special tokens are dropped."""
         return "".join(self.chars[i - 3] for i in ids if i >= 3)
 
-    def batch_encode(self, texts: list[str], device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+    def batch_encode(
+        self, texts: list[str], device: torch.device | str = "cpu"
+    ) -> tuple[Tensor, Tensor]:
         """Left-padded ``n x P`` ids and ``n x P`` bool mask (``<bos>`` first on every row)."""
-        rows = [[self.bos_id] + self.encode(t) for t in texts]
+        rows = [[self.bos_id, *self.encode(t)] for t in texts]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         for i, r in enumerate(rows):
-            ids[i, width - len(r):] = torch.tensor(r)
+            ids[i, width - len(r) :] = torch.tensor(r)
         return ids.to(device), (ids != self.pad_id).to(device)

@@ -58,7 +58,9 @@ class _Tasks:
     fields: dict[str, list[Any]]
 
     def rows(self, idx: list[int]) -> _Tasks:
-        return _Tasks([self.prompts[i] for i in idx], {k: [v[i] for i in idx] for k, v in self.fields.items()})
+        return _Tasks(
+            [self.prompts[i] for i in idx], {k: [v[i] for i in idx] for k, v in self.fields.items()}
+        )
 
 
 @dataclass
@@ -79,7 +81,12 @@ def _cat(parts: list[_Batch], n: int) -> _Batch:
     """The first ``n`` rows of the concatenated parts."""
     prompts = [p for b in parts for p in b.tasks.prompts][:n]
     fields = {k: [x for b in parts for x in b.tasks.fields[k]][:n] for k in parts[0].tasks.fields}
-    gen = Generation(*(torch.cat([getattr(b.gen, f) for b in parts])[:n] for f in ("tokens", "mask", "truncated")))
+    gen = Generation(
+        *(
+            torch.cat([getattr(b.gen, f) for b in parts])[:n]
+            for f in ("tokens", "mask", "truncated")
+        )
+    )
     return _Batch(_Tasks(prompts, fields), torch.cat([b.raw for b in parts])[:n], gen)
 
 
@@ -103,8 +110,13 @@ class PolicyGradientTrainer(Optimizer):
         """A one-digit addition task and a one-layer model: a few steps take well under a second."""
         from polyopt_envs.text import Addition
 
-        return Addition(n_digits=1), {"n_layer": 1, "d_model": 32, "n_head": 2, "prompts_per_step": 2,
-                                      "completions_per_prompt": 2}
+        return Addition(n_digits=1), {
+            "n_layer": 1,
+            "d_model": 32,
+            "n_head": 2,
+            "prompts_per_step": 2,
+            "completions_per_prompt": 2,
+        }
 
     # -- setup -------------------------------------------------------------------------------------------------
 
@@ -115,34 +127,61 @@ class PolicyGradientTrainer(Optimizer):
         self.kl_fn = reg.get("kl_estimator", cfg.kl_estimator)
         self.needs = frozenset(getattr(self.advantage_fn, "requires", ()))
         if self.needs - REQUIREMENTS:
-            raise ConfigError(f"advantage {cfg.advantage!r} requires {sorted(self.needs - REQUIREMENTS)}; the "
-                              f"trainer provides {sorted(REQUIREMENTS)}")
+            raise ConfigError(
+                f"advantage {cfg.advantage!r} requires {sorted(self.needs - REQUIREMENTS)}; the "
+                f"trainer provides {sorted(REQUIREMENTS)}"
+            )
         if ("groups" in self.needs or cfg.dynamic_sampling) and cfg.completions_per_prompt < 2:
-            raise ConfigError(f"completions_per_prompt={cfg.completions_per_prompt} with advantage "
-                              f"{cfg.advantage!r}/dynamic sampling; expected at least 2 (groups are compared)")
+            raise ConfigError(
+                f"completions_per_prompt={cfg.completions_per_prompt} with advantage "
+                f"{cfg.advantage!r}/dynamic sampling; expected at least 2 (groups are compared)"
+            )
         if "greedy" in self.needs and cfg.reward_normalization != "none":
-            raise ConfigError(f"reward_normalization={cfg.reward_normalization!r} with a greedy baseline; "
-                              "expected 'none' (the baseline must be scored like the samples)")
+            raise ConfigError(
+                f"reward_normalization={cfg.reward_normalization!r} with a greedy baseline; "
+                "expected 'none' (the baseline must be scored like the samples)"
+            )
         self.reward_fns = self._resolve_rewards()
         weights = cfg.reward_weights or self._default_weights()
         if len(weights) != len(self.reward_fns):
-            raise ConfigError(f"reward_weights={weights}; expected {len(self.reward_fns)} weights for rewards "
-                              f"{list(self.reward_fns)}")
+            raise ConfigError(
+                f"reward_weights={weights}; expected {len(self.reward_fns)} weights for rewards "
+                f"{list(self.reward_fns)}"
+            )
         self.weights = torch.tensor(weights, dtype=torch.float32, device=self.device)
         self.max_new = cfg.max_new_tokens or int(getattr(self.problem, "completion_len", 16))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the model's initial weights follow the run seed
-            self.policy = build_policy(cfg.model, n_layer=cfg.n_layer, n_head=cfg.n_head, d_model=cfg.d_model,
-                                       init_from=cfg.init_from, lora_rank=cfg.lora_rank, device=self.device)
+            self.policy = build_policy(
+                cfg.model,
+                n_layer=cfg.n_layer,
+                n_head=cfg.n_head,
+                d_model=cfg.d_model,
+                init_from=cfg.init_from,
+                lora_rank=cfg.lora_rank,
+                device=self.device,
+            )
             if cfg.sft_steps:
-                sft(self.policy, self.problem, steps=cfg.sft_steps, lr=cfg.sft_lr, generator=self.generator)
+                sft(
+                    self.policy,
+                    self.problem,
+                    steps=cfg.sft_steps,
+                    lr=cfg.sft_lr,
+                    generator=self.generator,
+                )
             self.critic = Critic(self.policy).to(self.device) if "values" in self.needs else None
         want_ref = cfg.kl_coef > 0 or "ref_logp" in self.needs
         self.ref = self._snapshot() if want_ref else None
-        self.opt = torch.optim.AdamW([p for p in self.policy.parameters() if p.requires_grad], lr=cfg.lr,
-                                     weight_decay=cfg.weight_decay)
-        self.critic_opt = (torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr)
-                           if self.critic is not None else None)
+        self.opt = torch.optim.AdamW(
+            [p for p in self.policy.parameters() if p.requires_grad],
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+        )
+        self.critic_opt = (
+            torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr)
+            if self.critic is not None
+            else None
+        )
         self.history = torch.zeros(0, len(self.reward_fns))
         self.combined_history = torch.zeros(0)
         self.reward_scale: Tensor | None = None
@@ -150,7 +189,10 @@ class PolicyGradientTrainer(Optimizer):
     def _resolve_rewards(self) -> dict[str, Any]:
         own = dict(getattr(self.problem, "reward_fns", {}))
         names = self.config.rewards or list(own)
-        return {name: own[name] if name in own else polyopt.registry().get("reward", name) for name in names}
+        return {
+            name: own[name] if name in own else polyopt.registry().get("reward", name)
+            for name in names
+        }
 
     def _default_weights(self) -> list[float]:
         defaults = list(getattr(self.problem, "default_weights", ()))
@@ -169,15 +211,25 @@ class PolicyGradientTrainer(Optimizer):
     # -- collect -----------------------------------------------------------------------------------------------
 
     def _score(self, batch: Any, texts: list[str]) -> Tensor:
-        cols = [fn(batch.prompts, texts, **batch.fields).to(self.device, torch.float32)
-                for fn in self.reward_fns.values()]
+        cols = [
+            fn(batch.prompts, texts, **batch.fields).to(self.device, torch.float32)
+            for fn in self.reward_fns.values()
+        ]
         return torch.stack(cols, dim=-1)  # (n, m)
 
     def _generate(self, prompts: list[str], temperature: float) -> Generation:
         ids, mask = self.policy.tokenizer.batch_encode(prompts, self.device)
-        params = SamplingParams(max_new_tokens=self.max_new, temperature=temperature, top_p=self.config.top_p)
-        gen = generate(self.policy, ids, mask, params, stop_ids=(self.policy.tokenizer.eos_id,),
-                       generator=self.generator)
+        params = SamplingParams(
+            max_new_tokens=self.max_new, temperature=temperature, top_p=self.config.top_p
+        )
+        gen = generate(
+            self.policy,
+            ids,
+            mask,
+            params,
+            stop_ids=(self.policy.tokenizer.eos_id,),
+            generator=self.generator,
+        )
         self.n_env_steps += len(prompts)
         return gen
 
@@ -210,7 +262,9 @@ class PolicyGradientTrainer(Optimizer):
             return [last], n_prompts  # type: ignore[list-item]
         return kept, n_prompts - max(need, 0)
 
-    def _collect(self, timer: dict[str, float]) -> tuple[Tensor, Tensor, Generation, Tensor, Rollout]:
+    def _collect(
+        self, timer: dict[str, float]
+    ) -> tuple[Tensor, Tensor, Generation, Tensor, Rollout]:
         """Sample and score a batch; return prompt ids and mask (``n x P``), the generation, the raw rewards
         (``n x m``) and the rollout the estimator reads."""
         cfg, k = self.config, self.config.completions_per_prompt
@@ -218,18 +272,28 @@ class PolicyGradientTrainer(Optimizer):
         batch = _cat(parts, n_groups * k)
         raw, gen = batch.raw, batch.gen
         ids, pmask = self.policy.tokenizer.batch_encode(batch.tasks.prompts, self.device)
-        score, self.reward_scale = combine(raw, self.weights, cfg.reward_normalization, n_groups, self.reward_scale)
+        score, self.reward_scale = combine(
+            raw, self.weights, cfg.reward_normalization, n_groups, self.reward_scale
+        )
         mask = gen.mask.float()
-        rollout = Rollout(scores=score, token_rewards=score.unsqueeze(-1) * _last_token(mask), mask=mask,
-                          n_groups=n_groups)
+        rollout = Rollout(
+            scores=score,
+            token_rewards=score.unsqueeze(-1) * _last_token(mask),
+            mask=mask,
+            n_groups=n_groups,
+        )
         t0 = time.perf_counter()
-        self._fill_requirements(rollout, batch.tasks.rows(list(range(0, n_groups * k, k))), ids, pmask, gen)
+        self._fill_requirements(
+            rollout, batch.tasks.rows(list(range(0, n_groups * k, k))), ids, pmask, gen
+        )
         timer["scoring"] += time.perf_counter() - t0
         self._record(raw, score)
         return ids, pmask, gen, raw, rollout
 
     @torch.no_grad()
-    def _fill_requirements(self, r: Rollout, unique: _Tasks, ids: Tensor, pmask: Tensor, gen: Generation) -> None:
+    def _fill_requirements(
+        self, r: Rollout, unique: _Tasks, ids: Tensor, pmask: Tensor, gen: Generation
+    ) -> None:
         """Compute what the estimator requires — and the KL pieces the config asks for — nothing else."""
         cfg, k = self.config, self.config.completions_per_prompt
         if "greedy" in self.needs:
@@ -246,7 +310,9 @@ class PolicyGradientTrainer(Optimizer):
             r.ref_logp = self._ref_logprobs(ids, pmask, gen)
         if kl_in_reward:
             assert r.old_logp is not None and r.ref_logp is not None
-            r.token_rewards = r.token_rewards - cfg.kl_coef * self.kl_fn(r.old_logp, r.ref_logp) * r.mask
+            r.token_rewards = (
+                r.token_rewards - cfg.kl_coef * self.kl_fn(r.old_logp, r.ref_logp) * r.mask
+            )
 
     @torch.no_grad()
     def _ref_logprobs(self, ids: Tensor, pmask: Tensor, gen: Generation) -> Tensor:
@@ -255,21 +321,39 @@ class PolicyGradientTrainer(Optimizer):
         with self.policy.adapters_disabled():  # type: ignore[attr-defined]
             return self._logprobs(self.policy, ids, pmask, gen.tokens, gen.mask)[0]
 
-    def _logprobs(self, model: Any, ids: Tensor, pmask: Tensor, comp: Tensor, cmask: Tensor,
-                  full: bool = False) -> tuple[Tensor, Tensor | None]:
+    def _logprobs(
+        self,
+        model: Any,
+        ids: Tensor,
+        pmask: Tensor,
+        comp: Tensor,
+        cmask: Tensor,
+        full: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
         """Completion log-probabilities under the sampling temperature (the distribution the rollouts came
         from, as in TRL and verl; top-p truncation is not applied). Greedy rollouts (temperature 0) use 1."""
         temperature = self.config.temperature or 1.0
-        return completion_logprobs(model, ids, pmask, comp, cmask, full=full, temperature=temperature)
+        return completion_logprobs(
+            model, ids, pmask, comp, cmask, full=full, temperature=temperature
+        )
 
     def _record(self, raw: Tensor, score: Tensor) -> None:
         self.history = torch.cat([self.history, raw.mean(0).detach().cpu().view(1, -1)])
-        self.combined_history = torch.cat([self.combined_history, score.mean().detach().cpu().view(1)])
+        self.combined_history = torch.cat(
+            [self.combined_history, score.mean().detach().cpu().view(1)]
+        )
 
     # -- update ------------------------------------------------------------------------------------------------
 
-    def _update(self, ids: Tensor, pmask: Tensor, gen: Generation, r: Rollout, adv: Tensor,
-                targets: Tensor | None) -> dict[str, Tensor]:
+    def _update(
+        self,
+        ids: Tensor,
+        pmask: Tensor,
+        gen: Generation,
+        r: Rollout,
+        adv: Tensor,
+        targets: Tensor | None,
+    ) -> dict[str, Tensor]:
         """``update_epochs`` optimizer steps over the batch in ``micro_batches`` chunks; returns summed metrics."""
         cfg = self.config
         lmask = r.mask * (~gen.truncated).float().unsqueeze(-1) if cfg.mask_truncated else r.mask
@@ -279,8 +363,18 @@ class PolicyGradientTrainer(Optimizer):
         for epoch in range(cfg.update_epochs):
             self.opt.zero_grad(set_to_none=True)
             for rows in chunks:
-                part = self._micro_loss(ids[rows], pmask[rows], gen.tokens[rows], gen.mask[rows], r, rows, adv,
-                                        lmask, totals, first=epoch == 0)
+                part = self._micro_loss(
+                    ids[rows],
+                    pmask[rows],
+                    gen.tokens[rows],
+                    gen.mask[rows],
+                    r,
+                    rows,
+                    adv,
+                    lmask,
+                    totals,
+                    first=epoch == 0,
+                )
                 for key, value in part.items():
                     stats[key] = stats.get(key, 0.0) + value.detach()
             self._clip_and_step(self.policy, self.opt)
@@ -288,20 +382,37 @@ class PolicyGradientTrainer(Optimizer):
                 self._critic_update(ids, pmask, gen, targets, lmask, totals, chunks)
         return stats
 
-    def _micro_loss(self, ids: Tensor, pmask: Tensor, comp: Tensor, cmask: Tensor, r: Rollout, rows: Tensor,
-                    adv: Tensor, lmask: Tensor, totals: dict[str, Tensor], first: bool) -> dict[str, Tensor]:
+    def _micro_loss(
+        self,
+        ids: Tensor,
+        pmask: Tensor,
+        comp: Tensor,
+        cmask: Tensor,
+        r: Rollout,
+        rows: Tensor,
+        adv: Tensor,
+        lmask: Tensor,
+        totals: dict[str, Tensor],
+        first: bool,
+    ) -> dict[str, Tensor]:
         cfg = self.config
         exact = first and cfg.log_exact_kl and r.ref_logp is not None and self.ref is not None
         logp, full = self._logprobs(self.policy, ids, pmask, comp, cmask, full=exact)
         old = r.old_logp[rows] if r.old_logp is not None else logp.detach()
         token_loss = self.loss_fn(logp, old, adv[rows], lmask[rows], self.loss_params)
-        out = {"policy_loss": aggregate(token_loss, lmask[rows], cfg.loss_aggregation, totals, self.max_new)}
+        out = {
+            "policy_loss": aggregate(
+                token_loss, lmask[rows], cfg.loss_aggregation, totals, self.max_new
+            )
+        }
         loss = out["policy_loss"]
         if r.ref_logp is not None:
             kl = self.kl_fn(logp, r.ref_logp[rows]) * lmask[rows]
             out["kl_estimate"] = aggregate(kl, lmask[rows], "token-mean", totals, self.max_new)
             if cfg.kl_coef > 0 and cfg.kl_in == "loss":
-                loss = loss + cfg.kl_coef * aggregate(kl, lmask[rows], cfg.loss_aggregation, totals, self.max_new)
+                loss = loss + cfg.kl_coef * aggregate(
+                    kl, lmask[rows], cfg.loss_aggregation, totals, self.max_new
+                )
         if exact:
             with torch.no_grad():
                 _, ref_full = self._logprobs(self.ref, ids, pmask, comp, cmask, full=True)
@@ -313,8 +424,16 @@ class PolicyGradientTrainer(Optimizer):
         loss.backward()
         return out
 
-    def _critic_update(self, ids: Tensor, pmask: Tensor, gen: Generation, targets: Tensor, lmask: Tensor,
-                       totals: dict[str, Tensor], chunks: tuple[Tensor, ...]) -> None:
+    def _critic_update(
+        self,
+        ids: Tensor,
+        pmask: Tensor,
+        gen: Generation,
+        targets: Tensor,
+        lmask: Tensor,
+        totals: dict[str, Tensor],
+        chunks: tuple[Tensor, ...],
+    ) -> None:
         assert self.critic is not None and self.critic_opt is not None
         self.critic_opt.zero_grad(set_to_none=True)
         for rows in chunks:
@@ -325,8 +444,9 @@ class PolicyGradientTrainer(Optimizer):
 
     def _clip_and_step(self, module: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
         if self.config.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_([p for p in module.parameters() if p.requires_grad],
-                                           self.config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(
+                [p for p in module.parameters() if p.requires_grad], self.config.max_grad_norm
+            )
         opt.step()
 
     @property
@@ -340,14 +460,23 @@ class PolicyGradientTrainer(Optimizer):
         timer = {"generation": 0.0, "scoring": 0.0, "update": 0.0}
         steps_before = self.n_env_steps
         ids, pmask, gen, raw, rollout = self._collect(timer)
-        adv, targets = self.advantage_fn(rollout, AdvantageParams(gamma=self.config.gamma, lam=self.config.lam))
+        adv, targets = self.advantage_fn(
+            rollout, AdvantageParams(gamma=self.config.gamma, lam=self.config.lam)
+        )
         t0 = time.perf_counter()
         stats = self._update(ids, pmask, gen, rollout, adv, targets)
         timer["update"] = time.perf_counter() - t0
         self.n_steps += 1
-        metrics = {"reward": rollout.scores.mean(), "tokens": gen.mask.sum(), "groups": float(rollout.n_groups),
-                   "truncated": gen.truncated.float().mean(), **stats}
-        metrics.update({f"reward/{name}": raw[:, j].mean() for j, name in enumerate(self.reward_fns)})
+        metrics = {
+            "reward": rollout.scores.mean(),
+            "tokens": gen.mask.sum(),
+            "groups": float(rollout.n_groups),
+            "truncated": gen.truncated.float().mean(),
+            **stats,
+        }
+        metrics.update(
+            {f"reward/{name}": raw[:, j].mean() for j, name in enumerate(self.reward_fns)}
+        )
         out = {k: float(v) for k, v in metrics.items()}  # the one host sync of the step
         out.update({f"time/{k}": v for k, v in timer.items()})
         out["completions"] = float(self.n_env_steps - steps_before)
@@ -365,19 +494,34 @@ class PolicyGradientTrainer(Optimizer):
         else:
             best = c.argmax().view(1) if c.numel() else torch.zeros(0, dtype=torch.long)
             x, f = steps[best], c[best].view(-1, 1)
-        return Result(x=x, f=f, n_steps=self.n_steps, n_env_steps=self.n_env_steps, wall_time=self.elapsed,
-                      directions=("maximize",) * f.shape[1], optimizer=self.name or type(self).__name__,
-                      problem=getattr(self.problem, "name", type(self.problem).__name__),
-                      extras={"policy": self.policy, "reward_names": list(self.reward_fns),
-                              "reward_history": h.clone(), "reward_front_steps": x.flatten().long().tolist()})
+        return Result(
+            x=x,
+            f=f,
+            n_steps=self.n_steps,
+            n_env_steps=self.n_env_steps,
+            wall_time=self.elapsed,
+            directions=("maximize",) * f.shape[1],
+            optimizer=self.name or type(self).__name__,
+            problem=getattr(self.problem, "name", type(self.problem).__name__),
+            extras={
+                "policy": self.policy,
+                "reward_names": list(self.reward_fns),
+                "reward_history": h.clone(),
+                "reward_front_steps": x.flatten().long().tolist(),
+            },
+        )
 
     def get_state(self) -> dict[str, Any]:
-        return {"policy": self.policy.state_dict(), "opt": self.opt.state_dict(),
-                "ref": None if self.ref is None else self.ref.state_dict(),
-                "critic": None if self.critic is None else self.critic.state_dict(),
-                "critic_opt": None if self.critic_opt is None else self.critic_opt.state_dict(),
-                "history": self.history, "combined_history": self.combined_history,
-                "reward_scale": self.reward_scale}
+        return {
+            "policy": self.policy.state_dict(),
+            "opt": self.opt.state_dict(),
+            "ref": None if self.ref is None else self.ref.state_dict(),
+            "critic": None if self.critic is None else self.critic.state_dict(),
+            "critic_opt": None if self.critic_opt is None else self.critic_opt.state_dict(),
+            "history": self.history,
+            "combined_history": self.combined_history,
+            "reward_scale": self.reward_scale,
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.policy.load_state_dict(state["policy"])

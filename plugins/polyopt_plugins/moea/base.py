@@ -68,21 +68,30 @@ class EAConfig:
         if self.n_offsprings is not None and self.n_offsprings < 1:
             raise ValueError(f"n_offsprings={self.n_offsprings}; expected at least 1 or None")
         if self.constraint_handling not in ("feasibility", "penalty"):
-            raise ValueError(f"constraint_handling={self.constraint_handling!r}; "
-                             "expected 'feasibility' or 'penalty'")
+            raise ValueError(
+                f"constraint_handling={self.constraint_handling!r}; "
+                "expected 'feasibility' or 'penalty'"
+            )
         if not 0.0 <= self.crossover_prob <= 1.0:
-            raise ValueError(f"crossover_prob={self.crossover_prob}; expected a probability in [0, 1]")
+            raise ValueError(
+                f"crossover_prob={self.crossover_prob}; expected a probability in [0, 1]"
+            )
         if self.mutation_prob_var is not None and not 0.0 <= self.mutation_prob_var <= 1.0:
-            raise ValueError(f"mutation_prob_var={self.mutation_prob_var}; expected a probability in [0, 1]")
+            raise ValueError(
+                f"mutation_prob_var={self.mutation_prob_var}; expected a probability in [0, 1]"
+            )
         if self.crossover_eta <= 0 or self.mutation_eta <= 0:
-            raise ValueError(f"crossover_eta={self.crossover_eta}, mutation_eta={self.mutation_eta}; "
-                             "expected > 0")
+            raise ValueError(
+                f"crossover_eta={self.crossover_eta}, mutation_eta={self.mutation_eta}; "
+                "expected > 0"
+            )
         if self.penalty_weight < 0:
             raise ValueError(f"penalty_weight={self.penalty_weight}; expected >= 0")
 
 
-def selection_values(f: Tensor, g: Tensor | None, failed: Tensor, constraint_handling: str,
-                     penalty_weight: float) -> tuple[Tensor, Tensor]:
+def selection_values(
+    f: Tensor, g: Tensor | None, failed: Tensor, constraint_handling: str, penalty_weight: float
+) -> tuple[Tensor, Tensor]:
     """Objectives and violations that selection compares (minimization form).
 
     Args:
@@ -122,9 +131,13 @@ class EvolutionaryOptimizer(AskTellOptimizer):
     def make_variation(self) -> Variation:
         """Crossover and mutation for the problem's space, from the config."""
         c = self.config
-        return default_variation(self.problem.space, crossover=c.crossover, mutation=c.mutation,
-                                 crossover_options={"prob": c.crossover_prob, "eta": c.crossover_eta},
-                                 mutation_options={"eta": c.mutation_eta, "prob_var": c.mutation_prob_var})
+        return default_variation(
+            self.problem.space,
+            crossover=c.crossover,
+            mutation=c.mutation,
+            crossover_options={"prob": c.crossover_prob, "eta": c.crossover_eta},
+            mutation_options={"eta": c.mutation_eta, "prob_var": c.mutation_prob_var},
+        )
 
     def target_pop_size(self) -> int:
         """Survivors wanted now (constant except for dNSGA-II)."""
@@ -137,8 +150,15 @@ class EvolutionaryOptimizer(AskTellOptimizer):
     def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
         """``n_matings x n_parents`` parent indices by pymoo NSGA-II's tournament (violation, dominance,
         crowding)."""
-        return binary_tournament(self.pop_fsel, self.pop_v, n_matings, n_parents, self.generator,
-                                 crowding=self.pop_crowding, compare="dominance")
+        return binary_tournament(
+            self.pop_fsel,
+            self.pop_v,
+            n_matings,
+            n_parents,
+            self.generator,
+            crowding=self.pop_crowding,
+            compare="dominance",
+        )
 
     def survive(self, f: Tensor, v: Tensor, n_survive: int) -> Survivors:
         """Run the survival on merged selection values ``f`` (``N x m``) and ``v`` (``N``)."""
@@ -189,7 +209,10 @@ class EvolutionaryOptimizer(AskTellOptimizer):
             self._need = self.batch_size
         while self._queue.shape[0] < n:
             x, tag = self._fresh(n - self._queue.shape[0])
-            self._queue, self._queue_tag = torch.cat([self._queue, x]), torch.cat([self._queue_tag, tag])
+            self._queue, self._queue_tag = (
+                torch.cat([self._queue, x]),
+                torch.cat([self._queue_tag, tag]),
+            )
         out, self._queue = self._queue[:n], self._queue[n:]
         self._pending_tag = torch.cat([self._pending_tag, self._queue_tag[:n]])
         self._queue_tag = self._queue_tag[n:]
@@ -209,7 +232,11 @@ class EvolutionaryOptimizer(AskTellOptimizer):
                 x, tag = self.initial_points(n) if self.pop_x is None else self.offspring(n)
             else:
                 x, _ = self.initial_points(n)
-                tag = torch.full((x.shape[0],), -1, device=self.device) if self.pop_x is not None else _
+                tag = (
+                    torch.full((x.shape[0],), -1, device=self.device)
+                    if self.pop_x is not None
+                    else _
+                )
             if not self.config.eliminate_duplicates:
                 return x, tag
             parts = [self._queue, self._told_x] + ([] if self.pop_x is None else [self.pop_x])
@@ -221,7 +248,9 @@ class EvolutionaryOptimizer(AskTellOptimizer):
     def initial_points(self, n: int | None = None) -> tuple[Tensor, Tensor]:
         """The initial sample: ``n`` (default ``pop_size``) uniform points, tagged by position."""
         n = self.target_pop_size() if n is None else n
-        x = self.problem.space.sample(n, generator=self.generator, dtype=self.dtype, device=self.device)
+        x = self.problem.space.sample(
+            n, generator=self.generator, dtype=self.dtype, device=self.device
+        )
         return x, torch.arange(n, device=self.device)
 
     def offspring(self, n: int | None = None) -> tuple[Tensor, Tensor]:
@@ -230,7 +259,9 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         v = self.variation
         idx = self.select_parents(v.n_matings(n), v.n_parents)  # matings x parents
         children = v(self.pop_x[idx].transpose(0, 1), self.generator)[:n]
-        return self.problem.space.repair(children), torch.full((children.shape[0],), -1, device=self.device)
+        return self.problem.space.repair(children), torch.full(
+            (children.shape[0],), -1, device=self.device
+        )
 
     def tell(self, x: Tensor, evaluation: Evaluation) -> None:
         k = x.shape[0]
@@ -272,12 +303,17 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         chosen = self.survive(fsel, v, self.target_pop_size())
         self.set_population(x, f, g, failed, chosen)
 
-    def selection_values(self, f: Tensor, g: Tensor | None, failed: Tensor) -> tuple[Tensor, Tensor]:
+    def selection_values(
+        self, f: Tensor, g: Tensor | None, failed: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """See :func:`selection_values`."""
-        return selection_values(f, g, failed, self.config.constraint_handling, self.config.penalty_weight)
+        return selection_values(
+            f, g, failed, self.config.constraint_handling, self.config.penalty_weight
+        )
 
-    def set_population(self, x: Tensor, f: Tensor, g: Tensor | None, failed: Tensor,
-                       chosen: Survivors) -> None:
+    def set_population(
+        self, x: Tensor, f: Tensor, g: Tensor | None, failed: Tensor, chosen: Survivors
+    ) -> None:
         """Keep the rows ``chosen.index`` of the merged population as the new population."""
         i = chosen.index
         self.pop_x, self.pop_f, self.pop_failed = x[i], f[i], failed[i]
@@ -306,11 +342,18 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         if self.pop_x is not None:
             metrics["pop_size"] = float(self.pop_x.shape[0])
         ref = getattr(self.problem, "ref_point", None)
-        if (self._advanced and self.config.track_hypervolume and ref is not None and self.pop_x is not None
-                and self.problem.n_objectives <= 3):
+        if (
+            self._advanced
+            and self.config.track_hypervolume
+            and ref is not None
+            and self.pop_x is not None
+            and self.problem.n_objectives <= 3
+        ):
             from polyopt.metrics import hypervolume
 
-            ok = Evaluation(f=self.pop_f, g=self.pop_g, failed=self.pop_failed).feasible()  # truly feasible
+            ok = Evaluation(
+                f=self.pop_f, g=self.pop_g, failed=self.pop_failed
+            ).feasible()  # truly feasible
             ref_min = torch.as_tensor(ref, dtype=torch.float64) * self.problem.signs
             metrics["hypervolume"] = hypervolume(self.pop_f[ok], ref_min) if bool(ok.any()) else 0.0
         self._advanced = False
@@ -319,14 +362,32 @@ class EvolutionaryOptimizer(AskTellOptimizer):
     def get_state(self) -> dict[str, Any]:
         pop = None
         if self.pop_x is not None:
-            pop = {"x": self.pop_x, "f": self.pop_f, "g": self.pop_g, "failed": self.pop_failed,
-                   "rank": self.pop_rank, "crowding": self.pop_crowding}
-        told = {"x": self._told_x, "f": self._told_f, "g": self._told_g, "failed": self._told_failed,
-                "tag": self._told_tag}
-        return {"pop": pop, "queue": self._queue, "queue_tag": self._queue_tag,
-                "pending_tag": self._pending_tag,
-                "told": told, "n_generations": self.n_generations, "need": self._need,
-                "survival": self.survival.state_dict(), "extra": self.extra_state()}
+            pop = {
+                "x": self.pop_x,
+                "f": self.pop_f,
+                "g": self.pop_g,
+                "failed": self.pop_failed,
+                "rank": self.pop_rank,
+                "crowding": self.pop_crowding,
+            }
+        told = {
+            "x": self._told_x,
+            "f": self._told_f,
+            "g": self._told_g,
+            "failed": self._told_failed,
+            "tag": self._told_tag,
+        }
+        return {
+            "pop": pop,
+            "queue": self._queue,
+            "queue_tag": self._queue_tag,
+            "pending_tag": self._pending_tag,
+            "told": told,
+            "n_generations": self.n_generations,
+            "need": self._need,
+            "survival": self.survival.state_dict(),
+            "extra": self.extra_state(),
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         dev = self.device
@@ -338,7 +399,9 @@ class EvolutionaryOptimizer(AskTellOptimizer):
             self.pop_failed = pop["failed"].to(dev)
             self.pop_g = None if pop["g"] is None else pop["g"].to(dev)
             self.pop_rank, self.pop_crowding = pop["rank"].to(dev), pop["crowding"].to(dev)
-            self.pop_fsel, self.pop_v = self.selection_values(self.pop_f, self.pop_g, self.pop_failed)
+            self.pop_fsel, self.pop_v = self.selection_values(
+                self.pop_f, self.pop_g, self.pop_failed
+            )
         self._queue, self._queue_tag = state["queue"].to(dev), state["queue_tag"].to(dev)
         self._pending_tag = state["pending_tag"].to(dev)
         told = state["told"]

@@ -51,6 +51,8 @@ def is_new(candidates: Tensor, existing: Tensor) -> Tensor:
     h = row_hash(torch.cat([existing, candidates]))
     _, inverse = torch.unique(h, return_inverse=True)
     first = torch.full((h.shape[0],), h.shape[0], dtype=torch.int64, device=h.device)
-    first = first.scatter_reduce(0, inverse, torch.arange(h.shape[0], device=h.device), reduce="amin")
+    first = first.scatter_reduce(
+        0, inverse, torch.arange(h.shape[0], device=h.device), reduce="amin"
+    )
     own = torch.arange(existing.shape[0], h.shape[0], device=h.device)
-    return first[inverse[existing.shape[0]:]] == own
+    return first[inverse[existing.shape[0] :]] == own

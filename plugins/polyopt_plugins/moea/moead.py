@@ -65,11 +65,17 @@ class MOEADConfig(EAConfig):
         if self.n_neighbors < 2:
             raise ValueError(f"n_neighbors={self.n_neighbors}; expected at least 2")
         if self.decomposition not in ("auto", "tchebycheff", "pbi"):
-            raise ValueError(f"decomposition={self.decomposition!r}; expected 'auto', 'tchebycheff' or 'pbi'")
+            raise ValueError(
+                f"decomposition={self.decomposition!r}; expected 'auto', 'tchebycheff' or 'pbi'"
+            )
         if not 0.0 <= self.prob_neighbor_mating <= 1.0:
-            raise ValueError(f"prob_neighbor_mating={self.prob_neighbor_mating}; expected a probability")
+            raise ValueError(
+                f"prob_neighbor_mating={self.prob_neighbor_mating}; expected a probability"
+            )
         if self.replacement_limit is not None and self.replacement_limit < 1:
-            raise ValueError(f"replacement_limit={self.replacement_limit}; expected at least 1 or None")
+            raise ValueError(
+                f"replacement_limit={self.replacement_limit}; expected at least 1 or None"
+            )
 
 
 class MOEAD(EvolutionaryOptimizer):
@@ -81,14 +87,25 @@ class MOEAD(EvolutionaryOptimizer):
     def make_survival(self) -> Any:
         c = self.config
         m = self.problem.n_objectives
-        self.weights = make_ref_dirs("das-dennis", m, n_partitions=c.n_partitions, dtype=self.dtype,
-                                     device=self.device)
+        self.weights = make_ref_dirs(
+            "das-dennis", m, n_partitions=c.n_partitions, dtype=self.dtype, device=self.device
+        )
         if c.pop_size is not None and c.pop_size != self.weights.shape[0]:
-            self.weights = make_ref_dirs("riesz", m, n_points=c.pop_size, seed=self.seed, dtype=self.dtype,
-                                         device=self.device)
+            self.weights = make_ref_dirs(
+                "riesz",
+                m,
+                n_points=c.pop_size,
+                seed=self.seed,
+                dtype=self.dtype,
+                device=self.device,
+            )
         t = min(c.n_neighbors, self.weights.shape[0])
-        self.neighbors = torch.cdist(self.weights, self.weights).argsort(dim=1, stable=True)[:, :t]  # N x T
-        self.kind = c.decomposition if c.decomposition != "auto" else ("tchebycheff" if m <= 2 else "pbi")
+        self.neighbors = torch.cdist(self.weights, self.weights).argsort(dim=1, stable=True)[
+            :, :t
+        ]  # N x T
+        self.kind = (
+            c.decomposition if c.decomposition != "auto" else ("tchebycheff" if m <= 2 else "pbi")
+        )
         self.ideal: Tensor | None = None
         return _NoSurvival()
 
@@ -102,12 +119,20 @@ class MOEAD(EvolutionaryOptimizer):
     def breed(self, owners: Tensor) -> Tensor:
         """One child for each subproblem in ``owners`` (``k``): ``k x d``."""
         v = self.variation
-        parents = neighborhood_selection(self.neighbors[owners], self.pop_x.shape[0], v.n_parents,
-                                         self.config.prob_neighbor_mating, self.generator)
-        children = v(self.pop_x[parents].transpose(0, 1), self.generator)  # (O * k) x d, children-major
+        parents = neighborhood_selection(
+            self.neighbors[owners],
+            self.pop_x.shape[0],
+            v.n_parents,
+            self.config.prob_neighbor_mating,
+            self.generator,
+        )
+        children = v(
+            self.pop_x[parents].transpose(0, 1), self.generator
+        )  # (O * k) x d, children-major
         children = children.reshape(v.n_offsprings, owners.shape[0], -1)
-        pick = torch.randint(0, v.n_offsprings, (owners.shape[0],), generator=self.generator,
-                             device=self.device)
+        pick = torch.randint(
+            0, v.n_offsprings, (owners.shape[0],), generator=self.generator, device=self.device
+        )
         child = children[pick, torch.arange(owners.shape[0], device=self.device)]
         return self.problem.space.repair(child)
 
@@ -128,12 +153,22 @@ class MOEAD(EvolutionaryOptimizer):
         if self.pop_x is None:  # the initial sample: subproblem i gets the i-th point told
             n = self.target_pop_size()
             idx = torch.arange(n, device=self.device)
-            self.set_population(x, f, g, failed, Survivors(idx, torch.zeros_like(idx), fsel[:n, 0] * 0))
+            self.set_population(
+                x, f, g, failed, Survivors(idx, torch.zeros_like(idx), fsel[:n, 0] * 0)
+            )
             return
         self.replace_batched(x, f, g, failed, fsel, v, tag)
 
-    def replace_batched(self, x: Tensor, f: Tensor, g: Tensor | None, failed: Tensor, fsel: Tensor, v: Tensor,
-                        owner: Tensor) -> None:
+    def replace_batched(
+        self,
+        x: Tensor,
+        f: Tensor,
+        g: Tensor | None,
+        failed: Tensor,
+        fsel: Tensor,
+        v: Tensor,
+        owner: Tensor,
+    ) -> None:
         """Each subproblem takes its best improving offspring among those whose neighbourhood holds it."""
         owner = owner.clamp(min=0)  # untagged points (told without asking) count as subproblem 0's
         nb = self.neighbors[owner]  # k x T subproblems each offspring may replace
@@ -176,7 +211,9 @@ class SequentialMOEAD(MOEAD):
     def offspring(self, n: int | None = None) -> tuple[Tensor, Tensor]:
         """One child, for the next subproblem of the current pass."""
         if self._order.numel() == 0:  # a new pass over the subproblems in random order
-            self._order = torch.randperm(self.weights.shape[0], generator=self.generator, device=self.device)
+            self._order = torch.randperm(
+                self.weights.shape[0], generator=self.generator, device=self.device
+            )
         owner, self._order = self._order[:1], self._order[1:]
         return self.breed(owner), owner
 
@@ -185,18 +222,32 @@ class SequentialMOEAD(MOEAD):
             super().advance(x, f, g, failed, tag)
             return
         fsel, v = self.selection_values(f, g, failed)
-        for i in range(x.shape[0]):  # the original algorithm is sequential by definition: one child at a time
+        for i in range(
+            x.shape[0]
+        ):  # the original algorithm is sequential by definition: one child at a time
             self.update_ideal(fsel[i : i + 1], v[i : i + 1])
-            self.replace_one(x[i], f[i], None if g is None else g[i], failed[i], fsel[i], v[i], int(tag[i]))
+            self.replace_one(
+                x[i], f[i], None if g is None else g[i], failed[i], fsel[i], v[i], int(tag[i])
+            )
 
-    def replace_one(self, x: Tensor, f: Tensor, g: Tensor | None, failed: Tensor, fsel: Tensor, v: Tensor,
-                    owner: int) -> None:
+    def replace_one(
+        self,
+        x: Tensor,
+        f: Tensor,
+        g: Tensor | None,
+        failed: Tensor,
+        fsel: Tensor,
+        v: Tensor,
+        owner: int,
+    ) -> None:
         """Replace the neighbours of ``owner`` that the child improves (at most ``replacement_limit``)."""
         nb = self.neighbors[max(owner, 0)]
         if self.config.replacement_limit is not None:
             nb = nb[torch.randperm(nb.numel(), generator=self.generator, device=self.device)]
         w = self.weights[nb]
-        improves = better(v, self.scalarize(fsel, w), self.pop_v[nb], self.scalarize(self.pop_fsel[nb], w))
+        improves = better(
+            v, self.scalarize(fsel, w), self.pop_v[nb], self.scalarize(self.pop_fsel[nb], w)
+        )
         improves &= torch.isfinite(v)
         if self.config.replacement_limit is not None:
             improves &= torch.cumsum(improves.long(), dim=0) <= self.config.replacement_limit

@@ -43,11 +43,18 @@ class HyperplaneNormalization:
         self.worst = high if self.worst is None else torch.maximum(self.worst, high)
         front = f[nd]
         self.extremes = extreme_points(front, self.ideal, self.extremes)
-        self.nadir = nadir_point(self.extremes, self.ideal, self.worst, front.max(dim=0).values, high)
+        self.nadir = nadir_point(
+            self.extremes, self.ideal, self.worst, front.max(dim=0).values, high
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """The tracked points (None before the first update)."""
-        return {"ideal": self.ideal, "worst": self.worst, "extremes": self.extremes, "nadir": self.nadir}
+        return {
+            "ideal": self.ideal,
+            "worst": self.worst,
+            "extremes": self.extremes,
+            "nadir": self.nadir,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
@@ -71,8 +78,13 @@ def extreme_points(f: Tensor, ideal: Tensor, previous: Tensor | None) -> Tensor:
     return pts[asf.argmin(dim=1)]
 
 
-def nadir_point(extremes: Tensor, ideal: Tensor, worst: Tensor, worst_of_front: Tensor,
-                worst_of_population: Tensor) -> Tensor:
+def nadir_point(
+    extremes: Tensor,
+    ideal: Tensor,
+    worst: Tensor,
+    worst_of_front: Tensor,
+    worst_of_population: Tensor,
+) -> Tensor:
     """Intercepts of the hyperplane through the extreme points, with pymoo's fallbacks.
 
     Returns:
@@ -121,18 +133,25 @@ def _associate_2d(z: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
     (``O(N log K)`` by binary search instead of ``N x K`` projections)."""
     angle_u = torch.atan2(u[:, 1], u[:, 0])
     order = torch.argsort(angle_u)
-    pos = torch.searchsorted(angle_u[order].contiguous(), torch.atan2(z[:, 1], z[:, 0]).contiguous())
-    cand = order[torch.stack([(pos - 1).clamp(min=0), pos.clamp(max=u.shape[0] - 1)], dim=1)]  # N x 2
+    pos = torch.searchsorted(
+        angle_u[order].contiguous(), torch.atan2(z[:, 1], z[:, 0]).contiguous()
+    )
+    cand = order[
+        torch.stack([(pos - 1).clamp(min=0), pos.clamp(max=u.shape[0] - 1)], dim=1)
+    ]  # N x 2
     proj = (z.unsqueeze(1) * u[cand]).sum(dim=2)  # N x 2
     # ties go to the lower direction index, as an argmax over all directions would
-    take_second = (proj[:, 1] > proj[:, 0]) | ((proj[:, 1] == proj[:, 0]) & (cand[:, 1] < cand[:, 0]))
+    take_second = (proj[:, 1] > proj[:, 0]) | (
+        (proj[:, 1] == proj[:, 0]) & (cand[:, 1] < cand[:, 0])
+    )
     k = torch.where(take_second, cand[:, 1], cand[:, 0])
     best = torch.where(take_second, proj[:, 1], proj[:, 0])
     return k, ((z * z).sum(dim=1) - best * best).clamp(min=0).sqrt()
 
 
-def niching(niche: Tensor, dist: Tensor, niche_count: Tensor, n_select: int,
-            generator: torch.Generator) -> Tensor:
+def niching(
+    niche: Tensor, dist: Tensor, niche_count: Tensor, n_select: int, generator: torch.Generator
+) -> Tensor:
     """Pick ``n_select`` of the last front's candidates (see the module docstring).
 
     Args:
@@ -148,7 +167,8 @@ def niching(niche: Tensor, dist: Tensor, niche_count: Tensor, n_select: int,
     n = niche.shape[0]
     key = torch.rand(n, generator=generator, device=niche.device, dtype=dist.dtype)
     closest = torch.full_like(niche_count, -1, dtype=dist.dtype).scatter_reduce(
-        0, niche, dist, reduce="amin", include_self=False)
+        0, niche, dist, reduce="amin", include_self=False
+    )
     empty_first = (niche_count[niche] == 0) & (dist == closest[niche])
     key = torch.where(empty_first, key - 1.0, key)  # the closest goes first in an empty niche
     order = lexsort([niche, key])
@@ -174,7 +194,9 @@ class ReferenceDirectionSurvival:
         self.ref_dirs = ref_dirs
         self.norm = HyperplaneNormalization()
 
-    def __call__(self, f: Tensor, violation: Tensor, n_survive: int, generator: torch.Generator) -> Survivors:
+    def __call__(
+        self, f: Tensor, violation: Tensor, n_survive: int, generator: torch.Generator
+    ) -> Survivors:
         """Choose ``n_survive`` of the ``N x m`` points ``f``."""
         return feasibility_first(self.select, f, violation, n_survive, generator)
 
@@ -189,7 +211,9 @@ class ReferenceDirectionSurvival:
         before = (rank < last).nonzero().squeeze(1)
         front = (rank == last).nonzero().squeeze(1)
         count = torch.bincount(niche[before], minlength=dirs.shape[0])
-        picked = front[niching(niche[front], dist[front], count, n_survive - before.numel(), generator)]
+        picked = front[
+            niching(niche[front], dist[front], count, n_survive - before.numel(), generator)
+        ]
         idx = torch.cat([before, picked])
         return Survivors(idx, rank[idx], torch.zeros(idx.numel(), dtype=f.dtype, device=f.device))
 

@@ -50,5 +50,13 @@ class NSGA2(EvolutionaryOptimizer):
         return RankAndCrowdingSurvival()
 
     def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
-        return binary_tournament(self.pop_fsel, self.pop_v, n_matings, n_parents, self.generator,
-                                 crowding=self.pop_crowding, rank=self.pop_rank, compare=self.config.tournament)
+        return binary_tournament(
+            self.pop_fsel,
+            self.pop_v,
+            n_matings,
+            n_parents,
+            self.generator,
+            crowding=self.pop_crowding,
+            rank=self.pop_rank,
+            compare=self.config.tournament,
+        )

@@ -53,14 +53,21 @@ class NSGA3(EvolutionaryOptimizer):
 
     def make_survival(self) -> ReferenceDirectionSurvival:
         c = self.config
-        self.ref_dirs = make_ref_dirs(c.ref_dirs, self.problem.n_objectives, n_partitions=c.n_partitions,
-                                      n_points=c.n_ref_dirs, seed=self.seed, dtype=self.dtype,
-                                      device=self.device)
+        self.ref_dirs = make_ref_dirs(
+            c.ref_dirs,
+            self.problem.n_objectives,
+            n_partitions=c.n_partitions,
+            n_points=c.n_ref_dirs,
+            seed=self.seed,
+            dtype=self.dtype,
+            device=self.device,
+        )
         return ReferenceDirectionSurvival(self.ref_dirs)
 
     def target_pop_size(self) -> int:
         return self.config.pop_size or self.ref_dirs.shape[0]
 
     def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
-        return binary_tournament(self.pop_fsel, self.pop_v, n_matings, n_parents, self.generator,
-                                 compare="random")
+        return binary_tournament(
+            self.pop_fsel, self.pop_v, n_matings, n_parents, self.generator, compare="random"
+        )

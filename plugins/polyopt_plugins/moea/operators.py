@@ -23,8 +23,18 @@ from torch import Tensor
 from polyopt.errors import ConfigError
 from polyopt.spaces import Space
 
-__all__ = ["Crossover", "Mutation", "SBX", "IntegerSBX", "PolynomialMutation", "IntegerPolynomialMutation",
-           "DERand1Bin", "UniformCrossover", "BitFlip", "CategoricalResample"]
+__all__ = [
+    "Crossover",
+    "Mutation",
+    "SBX",
+    "IntegerSBX",
+    "PolynomialMutation",
+    "IntegerPolynomialMutation",
+    "DERand1Bin",
+    "UniformCrossover",
+    "BitFlip",
+    "CategoricalResample",
+]
 
 
 def _rand(shape: tuple[int, ...], like: Tensor, generator: torch.Generator) -> Tensor:
@@ -53,8 +63,9 @@ class Crossover:
 
     def __init__(self, space: Space, *, prob: float = 0.9) -> None:
         if self.space_kinds and space.kind not in self.space_kinds:
-            raise ConfigError(f"{type(self).__name__} handles {sorted(self.space_kinds)} spaces, "
-                              f"not {space!r}")
+            raise ConfigError(
+                f"{type(self).__name__} handles {sorted(self.space_kinds)} spaces, not {space!r}"
+            )
         self.space = space
         self.prob = _check_prob("prob", prob)
 
@@ -84,11 +95,14 @@ class Mutation:
 
     def __init__(self, space: Space, *, prob: float = 1.0, prob_var: float | None = None) -> None:
         if self.space_kinds and space.kind not in self.space_kinds:
-            raise ConfigError(f"{type(self).__name__} handles {sorted(self.space_kinds)} spaces, "
-                              f"not {space!r}")
+            raise ConfigError(
+                f"{type(self).__name__} handles {sorted(self.space_kinds)} spaces, not {space!r}"
+            )
         self.space = space
         self.prob = _check_prob("prob", prob)
-        self.prob_var = min(0.5, 1.0 / space.dim) if prob_var is None else _check_prob("prob_var", prob_var)
+        self.prob_var = (
+            min(0.5, 1.0 / space.dim) if prob_var is None else _check_prob("prob_var", prob_var)
+        )
 
     def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """Mutate ``x`` (``n x d``)."""
@@ -120,8 +134,16 @@ class SBX(Crossover):
 
     space_kinds = frozenset({"continuous"})
 
-    def __init__(self, space: Space, *, eta: float = 15.0, prob: float = 0.9, prob_var: float = 0.5,
-                 prob_bin: float = 0.5, eps: float = 1e-14) -> None:
+    def __init__(
+        self,
+        space: Space,
+        *,
+        eta: float = 15.0,
+        prob: float = 0.9,
+        prob_var: float = 0.5,
+        prob_bin: float = 0.5,
+        eps: float = 1e-14,
+    ) -> None:
         super().__init__(space, prob=prob)
         if eta <= 0:
             raise ConfigError(f"eta={eta!r}; expected a positive distribution index")
@@ -131,7 +153,9 @@ class SBX(Crossover):
     def _betaq(self, beta: Tensor, u: Tensor) -> Tensor:
         alpha = 2.0 - beta.pow(-(self.eta + 1.0))
         inv = 1.0 / (self.eta + 1.0)
-        return torch.where(u <= 1.0 / alpha, (u * alpha).pow(inv), (1.0 / (2.0 - u * alpha)).pow(inv))
+        return torch.where(
+            u <= 1.0 / alpha, (u * alpha).pow(inv), (1.0 / (2.0 - u * alpha)).pow(inv)
+        )
 
     def _do(self, parents: Tensor, generator: torch.Generator) -> Tensor:
         p1, p2 = parents[0], parents[1]  # n x d each
@@ -173,8 +197,9 @@ class PolynomialMutation(Mutation):
 
     space_kinds = frozenset({"continuous"})
 
-    def __init__(self, space: Space, *, eta: float = 20.0, prob: float = 0.9,
-                 prob_var: float | None = None) -> None:
+    def __init__(
+        self, space: Space, *, eta: float = 20.0, prob: float = 0.9, prob_var: float | None = None
+    ) -> None:
         super().__init__(space, prob=prob, prob_var=prob_var)
         if eta <= 0:
             raise ConfigError(f"eta={eta!r}; expected a positive distribution index")
@@ -188,7 +213,9 @@ class PolynomialMutation(Mutation):
         u = _rand(tuple(x.shape), x, generator)
         power = 1.0 / (self.eta + 1.0)
         low_side = (2.0 * u + (1.0 - 2.0 * u) * (1.0 - delta1).pow(self.eta + 1.0)).pow(power) - 1.0
-        high_side = 1.0 - (2.0 * (1.0 - u) + 2.0 * (u - 0.5) * (1.0 - delta2).pow(self.eta + 1.0)).pow(power)
+        high_side = 1.0 - (
+            2.0 * (1.0 - u) + 2.0 * (u - 0.5) * (1.0 - delta2).pow(self.eta + 1.0)
+        ).pow(power)
         y = x + torch.where(u <= 0.5, low_side, high_side) * span
         return torch.where(mut, y.clamp(lower, upper), x)
 
@@ -229,10 +256,13 @@ class DERand1Bin(Crossover):
         target, r1, r2, r3 = parents[0], parents[1], parents[2], parents[3]  # n x d each
         lower, upper = self.space.bounds.to(parents)
         v = r1 + self.f * (r2 - r3)
-        v = torch.where(v < lower, 0.5 * (lower + r1), torch.where(v > upper, 0.5 * (upper + r1), v))
+        v = torch.where(
+            v < lower, 0.5 * (lower + r1), torch.where(v > upper, 0.5 * (upper + r1), v)
+        )
         take = _rand(tuple(target.shape), target, generator) < self.cr
-        forced = torch.randint(0, target.shape[1], (target.shape[0], 1), generator=generator,
-                               device=target.device)
+        forced = torch.randint(
+            0, target.shape[1], (target.shape[0], 1), generator=generator, device=target.device
+        )
         take |= torch.arange(target.shape[1], device=target.device)[None, :] == forced
         return torch.where(take, v, target).unsqueeze(0)
 

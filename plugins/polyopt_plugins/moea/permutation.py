@@ -16,7 +16,9 @@ from .operators import Crossover, Mutation
 __all__ = ["OrderCrossover", "PartiallyMappedCrossover", "SwapMutation", "InversionMutation"]
 
 
-def _segments(n: int, length: int, like: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+def _segments(
+    n: int, length: int, like: Tensor, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
     """Two sorted cut points per row, ``start <= end`` (inclusive), each ``n x 1`` int64."""
     cuts = torch.randint(0, length, (n, 2), generator=generator, device=like.device)
     cuts = cuts.sort(dim=1).values
@@ -44,7 +46,9 @@ def _order_child(receiver: Tensor, donor: Tensor, start: Tensor, end: Tensor) ->
     keep = ~taken.gather(1, receiver)  # n x L: receiver items that fill the other positions
     k = torch.cumsum(keep.long(), dim=1) - 1  # order of each kept item among kept items
     target = torch.where(k < start, k, k + (end - start + 1))  # skip the segment's positions
-    target = torch.where(keep, target, torch.full_like(target, length))  # dropped items go to a spare slot
+    target = torch.where(
+        keep, target, torch.full_like(target, length)
+    )  # dropped items go to a spare slot
     child = torch.zeros(n, length + 1, dtype=receiver.dtype, device=receiver.device)
     child.scatter_(1, target, receiver)
     return torch.where(in_seg, donor, child[:, :length])
@@ -67,7 +71,9 @@ class OrderCrossover(Crossover):
     def _do(self, parents: Tensor, generator: torch.Generator) -> Tensor:
         a, b = parents[0].long(), parents[1].long()
         start, end = _segments(a.shape[0], a.shape[1], parents, generator)
-        return torch.stack([_order_child(a, b, start, end), _order_child(b, a, start, end)]).to(parents.dtype)
+        return torch.stack([_order_child(a, b, start, end), _order_child(b, a, start, end)]).to(
+            parents.dtype
+        )
 
 
 def _pmx_child(base: Tensor, donor: Tensor, start: Tensor, end: Tensor) -> Tensor:
@@ -89,7 +95,9 @@ def _pmx_child(base: Tensor, donor: Tensor, start: Tensor, end: Tensor) -> Tenso
     in_donor_seg = torch.zeros(n, length, dtype=torch.bool, device=base.device)
     in_donor_seg.scatter_(1, donor, in_seg)  # item v is one of the donor's segment items
     mapping = torch.arange(length, device=base.device).expand(n, length).clone()
-    mapping.scatter_(1, donor, torch.where(in_seg, base, donor))  # donor[i] -> base[i] inside the segment
+    mapping.scatter_(
+        1, donor, torch.where(in_seg, base, donor)
+    )  # donor[i] -> base[i] inside the segment
     values = base.clone()
     # a chain of mappings is at most as long as the segment; iterate a fixed number of times (one host read)
     for _ in range(int((end - start).max()) + 1):
@@ -114,7 +122,9 @@ class PartiallyMappedCrossover(Crossover):
     def _do(self, parents: Tensor, generator: torch.Generator) -> Tensor:
         a, b = parents[0].long(), parents[1].long()
         start, end = _segments(a.shape[0], a.shape[1], parents, generator)
-        return torch.stack([_pmx_child(a, b, start, end), _pmx_child(b, a, start, end)]).to(parents.dtype)
+        return torch.stack([_pmx_child(a, b, start, end), _pmx_child(b, a, start, end)]).to(
+            parents.dtype
+        )
 
 
 class SwapMutation(Mutation):

@@ -11,23 +11,40 @@ _OPTIMIZERS = {
     "nsga2": ("nsga2:NSGA2", "NSGA-II: rank and crowding, pymoo defaults; any space, constraints"),
     "nsga3": ("nsga3:NSGA3", "NSGA-III: reference-direction niching (Das-Dennis or Riesz energy)"),
     "moead": ("moead:MOEAD", "MOEA/D, batched: every subproblem updated at once per generation"),
-    "moead-sequential": ("moead:SequentialMOEAD", "MOEA/D as Zhang & Li 2007: one subproblem at a time"),
+    "moead-sequential": (
+        "moead:SequentialMOEAD",
+        "MOEA/D as Zhang & Li 2007: one subproblem at a time",
+    ),
     "sms-emoa": ("sms_emoa:SMSEMOA", "SMS-EMOA: least hypervolume contribution removed"),
     "rvea": ("rvea:RVEA", "RVEA: angle-penalized distance with adaptive reference vectors"),
-    "dnsga2": ("dnsga2:DNSGA2", "NSGA-II whose population starts at 4 and doubles every tau evaluations"),
+    "dnsga2": (
+        "dnsga2:DNSGA2",
+        "NSGA-II whose population starts at 4 and doubles every tau evaluations",
+    ),
 }
 
 _SURVIVALS = {
-    "rank-and-crowding": ("survival:RankAndCrowdingSurvival", "NSGA-II fronts then crowding distance"),
-    "reference-direction": ("niching:ReferenceDirectionSurvival", "NSGA-III normalization and niching"),
-    "hv-contribution": ("survival:HVContributionSurvival", "SMS-EMOA least hypervolume contribution"),
+    "rank-and-crowding": (
+        "survival:RankAndCrowdingSurvival",
+        "NSGA-II fronts then crowding distance",
+    ),
+    "reference-direction": (
+        "niching:ReferenceDirectionSurvival",
+        "NSGA-III normalization and niching",
+    ),
+    "hv-contribution": (
+        "survival:HVContributionSurvival",
+        "SMS-EMOA least hypervolume contribution",
+    ),
     "apd": ("survival:APDSurvival", "RVEA angle-penalized distance"),
 }
 
 
 @hookimpl
 def polyopt_register(registry: Registry) -> None:
-    from polyopt_plugins.moea.variation import OPERATORS  # a plain table; imports torch only (already loaded)
+    from polyopt_plugins.moea.variation import (
+        OPERATORS,  # a plain table; imports torch only (already loaded)
+    )
 
     for name, (target, summary) in _OPTIMIZERS.items():
         registry.add("optimizer", name, f"{_PKG}.{target}", summary=summary)

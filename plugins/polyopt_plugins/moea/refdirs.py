@@ -19,9 +19,16 @@ def default_partitions(n_obj: int) -> int:
     return _PARTITIONS.get(n_obj, 2)
 
 
-def make_ref_dirs(kind: str, n_obj: int, *, n_partitions: int | None = None, n_points: int | None = None,
-                  seed: int = 0, dtype: torch.dtype = torch.float64,
-                  device: torch.device | str = "cpu") -> Tensor:
+def make_ref_dirs(
+    kind: str,
+    n_obj: int,
+    *,
+    n_partitions: int | None = None,
+    n_points: int | None = None,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+) -> Tensor:
     """Reference directions on the unit simplex.
 
     Args:

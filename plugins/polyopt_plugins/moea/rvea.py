@@ -56,9 +56,13 @@ class RVEA(EvolutionaryOptimizer):
     name = "rvea"
 
     def make_survival(self) -> APDSurvival:
-        self.ref_dirs = make_ref_dirs("das-dennis", self.problem.n_objectives,
-                                      n_partitions=self.config.n_partitions, dtype=self.dtype,
-                                      device=self.device)
+        self.ref_dirs = make_ref_dirs(
+            "das-dennis",
+            self.problem.n_objectives,
+            n_partitions=self.config.n_partitions,
+            dtype=self.dtype,
+            device=self.device,
+        )
         return APDSurvival(self.ref_dirs, alpha=self.config.alpha)
 
     def target_pop_size(self) -> int:
@@ -77,7 +81,9 @@ class RVEA(EvolutionaryOptimizer):
         return 100
 
     def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
-        return random_selection(self.pop_x.shape[0], n_matings, n_parents, self.generator, self.device)
+        return random_selection(
+            self.pop_x.shape[0], n_matings, n_parents, self.generator, self.device
+        )
 
     def survive(self, f: Tensor, v: Tensor, n_survive: int) -> Survivors:
         # pymoo passes the generation counter before this generation's increment (0 at the initial survival)
@@ -85,14 +91,20 @@ class RVEA(EvolutionaryOptimizer):
         self.survival.progress = min(1.0, self.n_generations / t_max)
         chosen = self.survival(f, v, n_survive, self.generator)
         freq = None if self.config.adapt_freq is None else math.ceil(t_max * self.config.adapt_freq)
-        if freq and (self.n_generations + 1) % freq == 0:  # pymoo's counter is one ahead of ours here
+        if (
+            freq and (self.n_generations + 1) % freq == 0
+        ):  # pymoo's counter is one ahead of ours here
             self.survival.adapt()
         return chosen
 
     def advance(self, x: Tensor, f: Tensor, g: Tensor | None, failed: Tensor, tag: Tensor) -> None:
-        if self.pop_x is None:  # as pymoo: the whole initial sample is the first population, no survival
+        if (
+            self.pop_x is None
+        ):  # as pymoo: the whole initial sample is the first population, no survival
             n = x.shape[0]
             zeros = torch.zeros(n, dtype=torch.int64, device=x.device)
-            self.set_population(x, f, g, failed, Survivors(torch.arange(n, device=x.device), zeros, f[:, 0] * 0))
+            self.set_population(
+                x, f, g, failed, Survivors(torch.arange(n, device=x.device), zeros, f[:, 0] * 0)
+            )
             return
         super().advance(x, f, g, failed, tag)

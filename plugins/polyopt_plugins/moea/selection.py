@@ -10,11 +10,18 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["random_permutations", "binary_tournament", "random_selection", "distinct_indices",
-           "neighborhood_selection"]
+__all__ = [
+    "random_permutations",
+    "binary_tournament",
+    "random_selection",
+    "distinct_indices",
+    "neighborhood_selection",
+]
 
 
-def random_permutations(n_pop: int, n: int, generator: torch.Generator, device: torch.device) -> Tensor:
+def random_permutations(
+    n_pop: int, n: int, generator: torch.Generator, device: torch.device
+) -> Tensor:
     """``n`` indices from concatenated random permutations of ``range(n_pop)`` (pymoo's way of drawing
     tournament contestants: every individual takes part about equally often)."""
     n_perms = math.ceil(n / n_pop)
@@ -31,9 +38,17 @@ def _prefer(better_a: Tensor, better_b: Tensor, a: Tensor, b: Tensor, fallback: 
     return torch.where(better_a, a, torch.where(better_b, b, fallback))
 
 
-def binary_tournament(f: Tensor, violation: Tensor, n_select: int, n_parents: int, generator: torch.Generator,
-                      *, crowding: Tensor | None = None, rank: Tensor | None = None,
-                      compare: str = "dominance") -> Tensor:
+def binary_tournament(
+    f: Tensor,
+    violation: Tensor,
+    n_select: int,
+    n_parents: int,
+    generator: torch.Generator,
+    *,
+    crowding: Tensor | None = None,
+    rank: Tensor | None = None,
+    compare: str = "dominance",
+) -> Tensor:
     """Binary tournaments, each decided as pymoo's NSGA-II / SMS-EMOA / NSGA-III tournaments.
 
     If either contestant is infeasible the smaller violation wins. Otherwise, by ``compare``:
@@ -85,14 +100,18 @@ def binary_tournament(f: Tensor, violation: Tensor, n_select: int, n_parents: in
     return winner.reshape(n_select, n_parents)
 
 
-def random_selection(n_pop: int, n_select: int, n_parents: int, generator: torch.Generator,
-                     device: torch.device) -> Tensor:
+def random_selection(
+    n_pop: int, n_select: int, n_parents: int, generator: torch.Generator, device: torch.device
+) -> Tensor:
     """Parents drawn from random permutations (pymoo's ``RandomSelection``): ``n_select x n_parents``."""
-    return random_permutations(n_pop, n_select * n_parents, generator, device).reshape(n_select, n_parents)
+    return random_permutations(n_pop, n_select * n_parents, generator, device).reshape(
+        n_select, n_parents
+    )
 
 
-def distinct_indices(n_rows: int, n_pop: int, k: int, generator: torch.Generator,
-                     device: torch.device) -> Tensor:
+def distinct_indices(
+    n_rows: int, n_pop: int, k: int, generator: torch.Generator, device: torch.device
+) -> Tensor:
     """``n_rows x k`` indices into ``range(n_pop)``, distinct within each row, uniformly drawn without an
     ``n_rows x n_pop`` matrix: the j-th draw is uniform over ``n_pop - j`` slots and skips the earlier draws
     in ascending order."""
@@ -108,8 +127,9 @@ def distinct_indices(n_rows: int, n_pop: int, k: int, generator: torch.Generator
     return torch.stack(chosen, dim=1)
 
 
-def neighborhood_selection(neighbors: Tensor, n_pop: int, n_parents: int, prob_neighbor: float,
-                           generator: torch.Generator) -> Tensor:
+def neighborhood_selection(
+    neighbors: Tensor, n_pop: int, n_parents: int, prob_neighbor: float, generator: torch.Generator
+) -> Tensor:
     """MOEA/D mating: for each row of ``neighbors`` (``n x T``), ``n_parents`` distinct neighbours with
     probability ``prob_neighbor``, else distinct members of the whole population (``n_pop`` of them).
 

@@ -49,8 +49,9 @@ class SMSEMOA(EvolutionaryOptimizer):
         return HVContributionSurvival(eps=self.config.eps, n_samples=self.config.n_samples)
 
     def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
-        return binary_tournament(self.pop_fsel, self.pop_v, n_matings, n_parents, self.generator,
-                                 compare="dominance")
+        return binary_tournament(
+            self.pop_fsel, self.pop_v, n_matings, n_parents, self.generator, compare="dominance"
+        )
 
     def survive(self, f: Tensor, v: Tensor, n_survive: int) -> Survivors:
         self.survival.bounds = None

@@ -21,8 +21,15 @@ from torch import Tensor
 from polyopt.metrics import hv_contributions
 from polyopt.pareto import crowding_distance, non_dominated_sort
 
-__all__ = ["Survivors", "lexsort", "feasibility_first", "RankAndCrowdingSurvival", "HVContributionSurvival",
-           "APDSurvival", "mc_hv_contributions"]
+__all__ = [
+    "Survivors",
+    "lexsort",
+    "feasibility_first",
+    "RankAndCrowdingSurvival",
+    "HVContributionSurvival",
+    "APDSurvival",
+    "mc_hv_contributions",
+]
 
 
 @dataclass
@@ -51,8 +58,9 @@ def lexsort(keys: list[Tensor]) -> Tensor:
 Inner = Callable[[Tensor, int, torch.Generator], Survivors]
 
 
-def feasibility_first(inner: Inner, f: Tensor, violation: Tensor, n_survive: int,
-                      generator: torch.Generator) -> Survivors:
+def feasibility_first(
+    inner: Inner, f: Tensor, violation: Tensor, n_survive: int, generator: torch.Generator
+) -> Survivors:
     """Apply ``inner(f_feasible, n, generator)`` to the feasible points, then fill with infeasible ones.
 
     Args:
@@ -94,7 +102,9 @@ class RankAndCrowdingSurvival:
     """NSGA-II survival: whole fronts in rank order, the splitting front by descending crowding distance
     (ties broken at random), exactly pymoo's ``RankAndCrowding(crowding_func="cd")``."""
 
-    def __call__(self, f: Tensor, violation: Tensor, n_survive: int, generator: torch.Generator) -> Survivors:
+    def __call__(
+        self, f: Tensor, violation: Tensor, n_survive: int, generator: torch.Generator
+    ) -> Survivors:
         """Choose ``n_survive`` of the ``N x m`` points ``f`` (see the module docstring)."""
         return feasibility_first(self.select, f, violation, n_survive, generator)
 
@@ -115,7 +125,9 @@ class RankAndCrowdingSurvival:
         """No state."""
 
 
-def mc_hv_contributions(f: Tensor, ref: Tensor, n_samples: int, generator: torch.Generator) -> Tensor:
+def mc_hv_contributions(
+    f: Tensor, ref: Tensor, n_samples: int, generator: torch.Generator
+) -> Tensor:
     """Monte Carlo exclusive hypervolume contributions (any number of objectives, any device).
 
     Samples uniformly in ``[min f, ref]``; a sample dominated by exactly one point counts for that point.
@@ -138,7 +150,9 @@ def mc_hv_contributions(f: Tensor, ref: Tensor, n_samples: int, generator: torch
         covered &= f[:, k].unsqueeze(0) <= s[:, k : k + 1]
     single = covered.sum(dim=1) == 1
     owner = covered.to(torch.int8).argmax(dim=1)
-    hits = torch.zeros(f.shape[0], dtype=f.dtype, device=f.device).index_add_(0, owner, single.to(f.dtype))
+    hits = torch.zeros(f.shape[0], dtype=f.dtype, device=f.device).index_add_(
+        0, owner, single.to(f.dtype)
+    )
     return hits / n_samples * box.prod()
 
 
@@ -159,7 +173,9 @@ class HVContributionSurvival:
         self.eps, self.n_samples = float(eps), int(n_samples)
         self.bounds: tuple[Tensor, Tensor] | None = None
 
-    def __call__(self, f: Tensor, violation: Tensor, n_survive: int, generator: torch.Generator) -> Survivors:
+    def __call__(
+        self, f: Tensor, violation: Tensor, n_survive: int, generator: torch.Generator
+    ) -> Survivors:
         """Choose ``n_survive`` of the ``N x m`` points ``f``."""
         return feasibility_first(self.select, f, violation, n_survive, generator)
 
@@ -176,7 +192,9 @@ class HVContributionSurvival:
         order = torch.argsort(rank, stable=True)
         last = rank[order[n_survive - 1]] if n_survive > 0 else rank.min()
         keep, front = order[rank[order] < last], order[rank[order] == last]
-        ideal, nadir = self.bounds if self.bounds is not None else (f.min(dim=0).values, f.max(dim=0).values)
+        ideal, nadir = (
+            self.bounds if self.bounds is not None else (f.min(dim=0).values, f.max(dim=0).values)
+        )
         fn = (f[front] - ideal) / (nadir - ideal).clamp(min=1e-32)
         n_remove = keep.numel() + front.numel() - n_survive
         for _ in range(n_remove):  # greedy removal: each removal changes the others' contributions
@@ -223,7 +241,9 @@ class APDSurvival:
             base = self.ref_dirs / self.ref_dirs.norm(dim=1, keepdim=True)
             self.vectors, self.gamma = self._vectors(base * (self.nadir - self.ideal))
 
-    def __call__(self, f: Tensor, violation: Tensor, n_survive: int, generator: torch.Generator) -> Survivors:
+    def __call__(
+        self, f: Tensor, violation: Tensor, n_survive: int, generator: torch.Generator
+    ) -> Survivors:
         """Choose at most ``n_survive`` of the ``N x m`` points ``f``."""
         return feasibility_first(self.select, f, violation, n_survive, generator)
 
@@ -244,11 +264,18 @@ class APDSurvival:
         first[1:] = niche[order][1:] != niche[order][:-1]
         idx = order[first][:n_survive]
         self.nadir = f[idx].max(dim=0).values
-        return Survivors(idx, torch.zeros_like(idx), torch.zeros(idx.numel(), dtype=f.dtype, device=f.device))
+        return Survivors(
+            idx, torch.zeros_like(idx), torch.zeros(idx.numel(), dtype=f.dtype, device=f.device)
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """Ideal and nadir points and the adapted vectors."""
-        return {"ideal": self.ideal, "nadir": self.nadir, "vectors": self.vectors, "gamma": self.gamma}
+        return {
+            "ideal": self.ideal,
+            "nadir": self.nadir,
+            "vectors": self.vectors,
+            "gamma": self.gamma,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""

@@ -30,32 +30,68 @@ from polyopt.spaces import Product, Space
 
 from .operators import Crossover
 
-__all__ = ["OPERATORS", "ProductOperator", "Variation", "default_variation", "make_operator",
-           "resolve_operator"]
+__all__ = [
+    "OPERATORS",
+    "ProductOperator",
+    "Variation",
+    "default_variation",
+    "make_operator",
+    "resolve_operator",
+]
 
 #: Builtin operators by registry name (``plugin.py`` registers exactly these).
 OPERATORS: dict[str, tuple[str, str]] = {
-    "sbx": ("operators:SBX", "simulated binary crossover (pymoo defaults eta=15, prob=0.9, prob_var=0.5)"),
+    "sbx": (
+        "operators:SBX",
+        "simulated binary crossover (pymoo defaults eta=15, prob=0.9, prob_var=0.5)",
+    ),
     "integer-sbx": ("operators:IntegerSBX", "SBX on integer values, then rounded"),
-    "polynomial-mutation": ("operators:PolynomialMutation", "polynomial mutation (eta=20, prob_var=1/d)"),
-    "integer-pm": ("operators:IntegerPolynomialMutation", "polynomial mutation on integers, then rounded"),
-    "de-rand-1-bin": ("operators:DERand1Bin", "differential evolution DE/rand/1/bin (F=0.5, CR=0.9)"),
-    "uniform-crossover": ("operators:UniformCrossover", "each variable from either parent (binary, "
-                          "categorical, integer, continuous)"),
+    "polynomial-mutation": (
+        "operators:PolynomialMutation",
+        "polynomial mutation (eta=20, prob_var=1/d)",
+    ),
+    "integer-pm": (
+        "operators:IntegerPolynomialMutation",
+        "polynomial mutation on integers, then rounded",
+    ),
+    "de-rand-1-bin": (
+        "operators:DERand1Bin",
+        "differential evolution DE/rand/1/bin (F=0.5, CR=0.9)",
+    ),
+    "uniform-crossover": (
+        "operators:UniformCrossover",
+        "each variable from either parent (binary, categorical, integer, continuous)",
+    ),
     "bit-flip": ("operators:BitFlip", "flip each bit with probability 1/d"),
-    "categorical-resample": ("operators:CategoricalResample", "redraw categorical values uniformly"),
+    "categorical-resample": (
+        "operators:CategoricalResample",
+        "redraw categorical values uniformly",
+    ),
     "ox": ("permutation:OrderCrossover", "order crossover for permutations"),
     "pmx": ("permutation:PartiallyMappedCrossover", "partially mapped crossover for permutations"),
     "swap-mutation": ("permutation:SwapMutation", "swap two positions of a permutation"),
     "inversion-mutation": ("permutation:InversionMutation", "reverse a segment of a permutation"),
-    "product": ("variation:ProductOperator", "each part's operator on its columns of a Product space"),
+    "product": (
+        "variation:ProductOperator",
+        "each part's operator on its columns of a Product space",
+    ),
 }
 
 _DEFAULTS = {
-    "crossover": {"continuous": "sbx", "integer": "integer-sbx", "binary": "uniform-crossover",
-                  "categorical": "uniform-crossover", "permutation": "ox"},
-    "mutation": {"continuous": "polynomial-mutation", "integer": "integer-pm", "binary": "bit-flip",
-                 "categorical": "categorical-resample", "permutation": "inversion-mutation"},
+    "crossover": {
+        "continuous": "sbx",
+        "integer": "integer-sbx",
+        "binary": "uniform-crossover",
+        "categorical": "uniform-crossover",
+        "permutation": "ox",
+    },
+    "mutation": {
+        "continuous": "polynomial-mutation",
+        "integer": "integer-pm",
+        "binary": "bit-flip",
+        "categorical": "categorical-resample",
+        "permutation": "inversion-mutation",
+    },
 }
 
 
@@ -69,7 +105,9 @@ def resolve_operator(name: str) -> type:
     reg = polyopt.registry()
     if ("operator", name) not in reg:
         names = sorted(set(OPERATORS) | set(reg.names("operator")))
-        raise ConfigError(f"unknown operator {name!r}.{did_you_mean(name, names)} Known: {', '.join(names)}")
+        raise ConfigError(
+            f"unknown operator {name!r}.{did_you_mean(name, names)} Known: {', '.join(names)}"
+        )
     return reg.get("operator", name)
 
 
@@ -104,8 +142,14 @@ class ProductOperator:
         options: options passed to default operators (see :func:`make_operator`).
     """
 
-    def __init__(self, space: Product, parts: Mapping[str, Any] | None = None, *, role: str = "crossover",
-                 options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        space: Product,
+        parts: Mapping[str, Any] | None = None,
+        *,
+        role: str = "crossover",
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
         if not isinstance(space, Product):
             raise ConfigError(f"the product operator needs a Product space, got {space!r}")
         if role not in _DEFAULTS:
@@ -113,25 +157,33 @@ class ProductOperator:
         given = dict(parts or {})
         unknown = set(given) - set(space.parts)
         if unknown:
-            raise ConfigError(f"operators given for unknown parts {sorted(unknown)}; "
-                              f"parts are {list(space.parts)}")
+            raise ConfigError(
+                f"operators given for unknown parts {sorted(unknown)}; "
+                f"parts are {list(space.parts)}"
+            )
         self.space, self.role = space, role
-        self.parts = {name: given.get(name) or make_operator(_DEFAULTS[role][_kind(p)], p, options)
-                      for name, p in space.parts.items()}
+        self.parts = {
+            name: given.get(name) or make_operator(_DEFAULTS[role][_kind(p)], p, options)
+            for name, p in space.parts.items()
+        }
         ops = list(self.parts.values())
         self.is_crossover = isinstance(ops[0], (Crossover, ProductOperator)) and getattr(
-            ops[0], "is_crossover", True)
+            ops[0], "is_crossover", True
+        )
         if self.is_crossover:
             shapes = {(op.n_parents, op.n_offsprings) for op in ops}
             if len(shapes) != 1:
-                raise ConfigError("crossovers of a Product space must agree on (parents, children), "
-                                  f"got {shapes}")
+                raise ConfigError(
+                    f"crossovers of a Product space must agree on (parents, children), got {shapes}"
+                )
             self.n_parents, self.n_offsprings = shapes.pop()
 
     def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """Apply each part's operator to its columns: ``P x n x d -> O x n x d`` or ``n x d -> n x d``."""
-        return torch.cat([op(x[..., self.space.slices[name]], generator) for name, op in self.parts.items()],
-                         dim=-1)
+        return torch.cat(
+            [op(x[..., self.space.slices[name]], generator) for name, op in self.parts.items()],
+            dim=-1,
+        )
 
 
 def _kind(space: Space) -> str:
@@ -181,19 +233,29 @@ def _operator_for(space: Space, role: str, name: str, options: Mapping[str, Any]
     if name != "auto":
         cls = resolve_operator(name)
         kinds = getattr(cls, "space_kinds", frozenset())
-        parts = {k: make_operator(name, p, options) for k, p in space.parts.items()
-                 if not isinstance(p, Product) and p.kind in kinds}
+        parts = {
+            k: make_operator(name, p, options)
+            for k, p in space.parts.items()
+            if not isinstance(p, Product) and p.kind in kinds
+        }
         if not parts:
-            raise ConfigError(f"{role} {name!r} handles {sorted(kinds)} columns; no part of {space!r} is one")
+            raise ConfigError(
+                f"{role} {name!r} handles {sorted(kinds)} columns; no part of {space!r} is one"
+            )
     for k, p in space.parts.items():
         if k not in parts and isinstance(p, Product):
             parts[k] = _operator_for(p, role, "auto", options)
     return ProductOperator(space, parts, role=role, options=options)
 
 
-def default_variation(space: Space, *, crossover: str = "auto", mutation: str = "auto",
-                      crossover_options: Mapping[str, Any] | None = None,
-                      mutation_options: Mapping[str, Any] | None = None) -> Variation:
+def default_variation(
+    space: Space,
+    *,
+    crossover: str = "auto",
+    mutation: str = "auto",
+    crossover_options: Mapping[str, Any] | None = None,
+    mutation_options: Mapping[str, Any] | None = None,
+) -> Variation:
     """The variation for any space: named operators where given, the kind's defaults elsewhere.
 
     For a Product space each part gets its own operator; a named operator is used for the parts whose kind
@@ -213,5 +275,7 @@ def default_variation(space: Space, *, crossover: str = "auto", mutation: str = 
     mopts = dict(mutation_options or {})
     if isinstance(space, Product) and mopts.get("prob_var") is None:
         mopts["prob_var"] = min(0.5, 1.0 / space.dim)
-    return Variation(_operator_for(space, "crossover", crossover, dict(crossover_options or {})),
-                     _operator_for(space, "mutation", mutation, mopts))
+    return Variation(
+        _operator_for(space, "crossover", crossover, dict(crossover_options or {})),
+        _operator_for(space, "mutation", mutation, mopts),
+    )

@@ -42,8 +42,9 @@ class RandomSearch(AskTellOptimizer):
         return self.config.batch_size
 
     def ask(self, n: int | None = None) -> Tensor:
-        return self.problem.space.sample(n or self.batch_size, generator=self.generator, dtype=self.dtype,
-                                         device=self.device)
+        return self.problem.space.sample(
+            n or self.batch_size, generator=self.generator, dtype=self.dtype, device=self.device
+        )
 
     def tell(self, x: Tensor, evaluation: Evaluation) -> None:
         self.archive.update(x, evaluation.f, evaluation.g, evaluation.violation())
@@ -67,10 +68,13 @@ class SobolSearch(RandomSearch):
 
     def setup(self) -> None:
         super().setup()
-        self._sobol_seed = int(torch.randint(0, 2**31 - 1, (), generator=self.generator, device=self.device))
+        self._sobol_seed = int(
+            torch.randint(0, 2**31 - 1, (), generator=self.generator, device=self.device)
+        )
         self._drawn = 0
-        self._engine = torch.quasirandom.SobolEngine(self.problem.space.encoded_dim, scramble=True,
-                                                     seed=self._sobol_seed)
+        self._engine = torch.quasirandom.SobolEngine(
+            self.problem.space.encoded_dim, scramble=True, seed=self._sobol_seed
+        )
 
     def ask(self, n: int | None = None) -> Tensor:
         n = n or self.batch_size
@@ -84,6 +88,7 @@ class SobolSearch(RandomSearch):
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
         self._drawn, self._sobol_seed = int(state["drawn"]), int(state["sobol_seed"])
-        self._engine = torch.quasirandom.SobolEngine(self.problem.space.encoded_dim, scramble=True,
-                                                     seed=self._sobol_seed)
+        self._engine = torch.quasirandom.SobolEngine(
+            self.problem.space.encoded_dim, scramble=True, seed=self._sobol_seed
+        )
         self._engine.fast_forward(self._drawn)

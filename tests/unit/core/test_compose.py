@@ -9,8 +9,12 @@ from polyopt.compose import constrain, desirability, noisy, scalarize, stack
 
 
 def two() -> polyopt.FunctionObjective:
-    return polyopt.FunctionObjective(lambda x: torch.stack([x[:, 0], 1 - x[:, 0]], -1), Box([0.0], [1.0]),
-                                     n_objectives=2, name="two")
+    return polyopt.FunctionObjective(
+        lambda x: torch.stack([x[:, 0], 1 - x[:, 0]], -1),
+        Box([0.0], [1.0]),
+        n_objectives=2,
+        name="two",
+    )
 
 
 X = torch.tensor([[0.25], [0.5]], dtype=torch.float64)
@@ -28,12 +32,23 @@ def test_scalarize_methods_match_their_formulas() -> None:
 
 
 def test_scalarize_negates_maximized_objectives_first() -> None:
-    obj = polyopt.FunctionObjective(lambda x: torch.stack([x[:, 0], x[:, 0]], -1), Box([0.0], [1.0]),
-                                    n_objectives=2, directions=["minimize", "maximize"])
+    obj = polyopt.FunctionObjective(
+        lambda x: torch.stack([x[:, 0], x[:, 0]], -1),
+        Box([0.0], [1.0]),
+        n_objectives=2,
+        directions=["minimize", "maximize"],
+    )
     assert polyopt.evaluate(scalarize(obj, [1.0, 1.0], "linear"), X).f.abs().max() == 0
 
 
-@pytest.mark.parametrize(("w", "msg"), [([1.0], "has 1 values; expected 2"), ([-1.0, 1.0], "non-negative"), ([0.0, 0.0], "not all zero")])
+@pytest.mark.parametrize(
+    ("w", "msg"),
+    [
+        ([1.0], "has 1 values; expected 2"),
+        ([-1.0, 1.0], "non-negative"),
+        ([0.0, 0.0], "not all zero"),
+    ],
+)
 def test_bad_weights_raise(w, msg) -> None:
     with pytest.raises(ConfigError, match=msg):
         scalarize(two(), w)
@@ -49,7 +64,9 @@ def test_stack_and_constrain() -> None:
 
 
 def test_noisy_is_reproducible_and_has_the_requested_spread() -> None:
-    obj = polyopt.FunctionObjective(lambda x: torch.zeros(x.shape[0], dtype=x.dtype), Box([0.0], [1.0]))
+    obj = polyopt.FunctionObjective(
+        lambda x: torch.zeros(x.shape[0], dtype=x.dtype), Box([0.0], [1.0])
+    )
     x = torch.zeros(4000, 1, dtype=torch.float64)
     a, b = noisy(obj, 0.5, seed=1).evaluate(x).f, noisy(obj, 0.5, seed=1).evaluate(x).f
     assert torch.equal(a, b) and a.std().item() == pytest.approx(0.5, rel=0.05)

@@ -29,14 +29,20 @@ def test_defaults_and_values() -> None:
 
 
 def test_unknown_keys_get_a_suggestion_and_the_known_keys() -> None:
-    with pytest.raises(ConfigError, match=r"unknown config key 'pop_sise' for nsga2\. Did you mean 'pop_size'\?"):
+    with pytest.raises(
+        ConfigError, match=r"unknown config key 'pop_sise' for nsga2\. Did you mean 'pop_size'\?"
+    ):
         build_config(Demo, {"pop_sise": 8}, owner="nsga2")
 
 
 @pytest.mark.parametrize(
     ("values", "message"),
-    [({"pop_size": 1.5}, "'pop_size'.*1.5.*expected int"), ({"eta": "fast"}, "'eta'.*'fast'.*expected float"),
-     ({"pop_size": True}, "'pop_size'.*True.*expected int"), ({"tags": 3}, "'tags'.*expected list")],
+    [
+        ({"pop_size": 1.5}, "'pop_size'.*1.5.*expected int"),
+        ({"eta": "fast"}, "'eta'.*'fast'.*expected float"),
+        ({"pop_size": True}, "'pop_size'.*True.*expected int"),
+        ({"tags": 3}, "'tags'.*expected list"),
+    ],
 )
 def test_mistyped_values_are_refused(values, message) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -31,8 +31,14 @@ def _rollout(env: polyopt.Environment, seed: int, steps: int) -> tuple[torch.Ten
 
 def test_cartpole_spaces_shapes_and_dtypes() -> None:
     with _cartpole() as env:
-        assert isinstance(env.observation_space, Box) and env.observation_space.bounds.shape == (2, 4)
-        assert isinstance(env.action_space, Integer) and env.action_space.bounds.tolist() == [[0.0], [1.0]]
+        assert isinstance(env.observation_space, Box) and env.observation_space.bounds.shape == (
+            2,
+            4,
+        )
+        assert isinstance(env.action_space, Integer) and env.action_space.bounds.tolist() == [
+            [0.0],
+            [1.0],
+        ]
         assert env.reward_dim == 1
         obs = env.reset(seed=0)
         assert obs.shape == (4, 4) and obs.dtype == torch.float32
@@ -75,7 +81,9 @@ class _TwoRewards(gym.Env):
     action_space = gym.spaces.Discrete(2)
     reward_space = gym.spaces.Box(np.array([0.0, -1.0]), np.array([1.0, -1.0]), dtype=np.float32)
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+    def reset(
+        self, *, seed: int | None = None, options: dict | None = None
+    ) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         self.t = 0
         return np.zeros(1, dtype=np.float32), {}
@@ -95,7 +103,9 @@ def test_vector_rewards_are_detected_behind_wrappers(vectorization: str) -> None
         step = env.step(torch.tensor([[0.0], [1.0], [1.0]]))
         assert step.reward.shape == (3, 2)
         assert step.reward.tolist() == [[0.0, -1.0], [1.0, -1.0], [1.0, -1.0]]
-        assert torch.equal(step.info["t"], torch.ones(3, dtype=step.info["t"].dtype))  # info as tensors
+        assert torch.equal(
+            step.info["t"], torch.ones(3, dtype=step.info["t"].dtype)
+        )  # info as tensors
 
 
 def test_deep_sea_treasure_has_two_objectives() -> None:
@@ -104,7 +114,9 @@ def test_deep_sea_treasure_has_two_objectives() -> None:
         assert env.reward_dim == 2
         assert env.observation_space.bounds.shape == (2, 2)
         env.reset(seed=0)
-        step = env.step(torch.tensor([[1.0], [1.0]]))  # down from the start reaches the first treasure
+        step = env.step(
+            torch.tensor([[1.0], [1.0]])
+        )  # down from the start reaches the first treasure
         assert step.reward.shape == (2, 2)
         assert step.reward[:, 1].tolist() == [-1.0, -1.0]  # time penalty
         assert step.reward[:, 0].tolist() == pytest.approx([0.7, 0.7])

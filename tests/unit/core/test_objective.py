@@ -37,13 +37,18 @@ def test_non_finite_values_mark_the_row_failed_and_keep_it(bad: float) -> None:
 
     ev = polyopt.evaluate(flaky, torch.rand(3, 1, dtype=torch.float64))
     assert ev.failed.tolist() == [False, True, False]
-    assert ev.f[1, 0].item() != ev.f[1, 0].item() or abs(ev.f[1, 0].item()) == float("inf")  # raw value kept
+    assert ev.f[1, 0].item() != ev.f[1, 0].item() or abs(ev.f[1, 0].item()) == float(
+        "inf"
+    )  # raw value kept
     assert ev.violation()[1] == float("inf") and ev.feasible().tolist() == [True, False, True]
 
 
 def test_nan_constraints_mark_the_row_failed() -> None:
-    obj = polyopt.FunctionObjective(lambda x: (x[:, 0], torch.stack([x[:, 0] * float("nan")], -1)), Box([0.0], [1.0]),
-                                    n_constraints=1)
+    obj = polyopt.FunctionObjective(
+        lambda x: (x[:, 0], torch.stack([x[:, 0] * float("nan")], -1)),
+        Box([0.0], [1.0]),
+        n_constraints=1,
+    )
     assert polyopt.evaluate(obj, torch.ones(2, 1, dtype=torch.float64)).failed.all()
 
 
@@ -51,9 +56,18 @@ def test_nan_constraints_mark_the_row_failed() -> None:
     ("fn", "message"),
     [
         (lambda x: torch.zeros(x.shape[0], 3, dtype=x.dtype), r"shape \(4, 3\); expected \(4, 1\)"),
-        (lambda x: torch.zeros(x.shape[0] + 1, dtype=x.dtype), r"shape \(5, 1\); expected \(4, 1\)"),
-        (lambda x: Evaluation(f=torch.zeros(x.shape[0], 1, dtype=torch.long)), "dtype torch.int64; expected a floating"),
-        (lambda x: torch.zeros(x.shape[0], dtype=torch.long), None),  # plain functions' ints are converted
+        (
+            lambda x: torch.zeros(x.shape[0] + 1, dtype=x.dtype),
+            r"shape \(5, 1\); expected \(4, 1\)",
+        ),
+        (
+            lambda x: Evaluation(f=torch.zeros(x.shape[0], 1, dtype=torch.long)),
+            "dtype torch.int64; expected a floating",
+        ),
+        (
+            lambda x: torch.zeros(x.shape[0], dtype=torch.long),
+            None,
+        ),  # plain functions' ints are converted
         (lambda x: [0.0] * x.shape[0], None),  # and so are lists
     ],
 )
@@ -90,6 +104,8 @@ def test_wrong_direction_names_raise() -> None:
 
 
 def test_failure_and_cat_and_indexing() -> None:
-    ev = Evaluation.cat([Evaluation(f=torch.ones(2, 2)), Evaluation.failure(1, 2, dtype=torch.float32)])
+    ev = Evaluation.cat(
+        [Evaluation(f=torch.ones(2, 2)), Evaluation.failure(1, 2, dtype=torch.float32)]
+    )
     assert ev.failed_mask.tolist() == [False, False, True]
     assert ev[2].failed_mask.tolist() == [True] and len(ev[0:2]) == 2

@@ -32,7 +32,9 @@ def point_sets(draw: st.DrawFn, max_n: int = 40, tied: bool | None = None) -> np
     n = draw(st.integers(1, max_n))
     m = draw(st.integers(1, 4))
     tied = draw(st.booleans()) if tied is None else tied
-    elements = st.integers(0, 3).map(float) if tied else st.floats(-10, 10, allow_nan=False, width=32)
+    elements = (
+        st.integers(0, 3).map(float) if tied else st.floats(-10, 10, allow_nan=False, width=32)
+    )
     return draw(arrays(np.float64, (n, m), elements=elements))
 
 
@@ -71,7 +73,7 @@ def test_ranks_match_moocore_and_pymoo(points: np.ndarray) -> None:
 
 @FAST
 @given(point_sets(max_n=60, tied=True))
-def test_tiled_torch_path_matches_moocore(points: np.ndarray) -> None:
+def test_tiled_torch_path_with_tiny_blocks_matches_moocore(points: np.ndarray) -> None:
     with pytest.MonkeyPatch.context() as mp:  # force the blocked (non-dense) path with tiny blocks
         mp.setattr(pareto, "_DENSE_MAX_POINTS", 0)
         mp.setattr(pareto, "_BLOCK_ELEMENTS", 7)
@@ -161,7 +163,9 @@ def test_crowding_matches_pymoo(points: np.ndarray, per_front: bool) -> None:
     cd = crowding_distance(f, ranks if per_front else None).numpy()
     for r in np.unique(ranks.numpy()):
         idx = np.flatnonzero(ranks.numpy() == r)
-        expected = np.full(len(idx), np.inf) if len(idx) <= 2 else calc_crowding_distance(points[idx])
+        expected = (
+            np.full(len(idx), np.inf) if len(idx) <= 2 else calc_crowding_distance(points[idx])
+        )
         np.testing.assert_allclose(cd[idx], expected, rtol=1e-10)
 
 
@@ -169,8 +173,9 @@ def test_crowding_with_duplicates_matches_pymoo_cd() -> None:
     from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
 
     points = np.array([[0.0, 3.0], [1.0, 2.0], [1.0, 2.0], [2.0, 1.0], [3.0, 0.0], [1.0, 2.0]])
-    np.testing.assert_allclose(crowding_distance(torch.from_numpy(points)).numpy(),
-                               calc_crowding_distance(points))
+    np.testing.assert_allclose(
+        crowding_distance(torch.from_numpy(points)).numpy(), calc_crowding_distance(points)
+    )
 
 
 @FAST
@@ -194,14 +199,23 @@ def test_pareto_filter_prefers_feasible() -> None:
 
 def test_archive_is_feasibility_first() -> None:
     arch = ParetoArchive(2)
-    arch.update(torch.tensor([[0.0], [1.0]]), torch.tensor([[0.0, 0.0], [5.0, 5.0]]),
-                violation=torch.tensor([2.0, 1.0]))
+    arch.update(
+        torch.tensor([[0.0], [1.0]]),
+        torch.tensor([[0.0, 0.0], [5.0, 5.0]]),
+        violation=torch.tensor([2.0, 1.0]),
+    )
     assert arch.f.tolist() == [[5.0, 5.0]]  # least violating while nothing is feasible
-    arch.update(torch.tensor([[2.0], [3.0]]), torch.tensor([[9.0, 9.0], [1.0, 1.0]]),
-                violation=torch.tensor([0.0, 0.5]))
+    arch.update(
+        torch.tensor([[2.0], [3.0]]),
+        torch.tensor([[9.0, 9.0], [1.0, 1.0]]),
+        violation=torch.tensor([0.0, 0.5]),
+    )
     assert arch.f.tolist() == [[9.0, 9.0]] and arch.x.tolist() == [[2.0]]
     arch.update(torch.tensor([[4.0], [5.0]]), torch.tensor([[8.0, 10.0], [9.0, 9.0]]))
-    assert arch.f.tolist() == [[9.0, 9.0], [8.0, 10.0]]  # duplicate of an archived point not re-added
+    assert arch.f.tolist() == [
+        [9.0, 9.0],
+        [8.0, 10.0],
+    ]  # duplicate of an archived point not re-added
     assert len(arch) == 2
 
 
@@ -209,8 +223,11 @@ def test_archive_drops_failed_rows_and_keeps_nothing_if_all_failed() -> None:
     arch = ParetoArchive(2)
     arch.update(torch.zeros(2, 1), torch.zeros(2, 2), violation=torch.tensor([math.inf, math.inf]))
     assert len(arch) == 0 and arch.f.shape == (0, 2)
-    arch.update(torch.zeros(2, 1), torch.tensor([[1.0, 1.0], [0.0, 0.0]]),
-                violation=torch.tensor([0.0, math.inf]))
+    arch.update(
+        torch.zeros(2, 1),
+        torch.tensor([[1.0, 1.0], [0.0, 0.0]]),
+        violation=torch.tensor([0.0, math.inf]),
+    )
     assert arch.f.tolist() == [[1.0, 1.0]]
 
 

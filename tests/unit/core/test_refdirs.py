@@ -8,7 +8,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyopt.refdirs import das_dennis, n_das_dennis, project_to_simplex, riesz_energy, riesz_energy_directions
+from polyopt.refdirs import (
+    das_dennis,
+    n_das_dennis,
+    project_to_simplex,
+    riesz_energy,
+    riesz_energy_directions,
+)
 
 pytest.importorskip("pymoo")
 
@@ -46,7 +52,9 @@ def test_riesz_energy_quality_close_to_pymoo(n_points: int, n_obj: int) -> None:
     ours = riesz_energy_directions(n_points, n_obj, seed=0)
     theirs = torch.as_tensor(get_reference_directions("energy", n_obj, n_points, seed=1))
     assert ours.shape == (n_points, n_obj)
-    assert (ours >= 0).all() and torch.allclose(ours.sum(dim=1), torch.ones(n_points, dtype=torch.float64))
+    assert (ours >= 0).all() and torch.allclose(
+        ours.sum(dim=1), torch.ones(n_points, dtype=torch.float64)
+    )
     # log mean energy within 1 % of pymoo's and minimum spacing within 15 %
     assert float(riesz_energy(ours)) <= 1.01 * float(riesz_energy(theirs))
     assert _min_spacing(ours) >= 0.85 * _min_spacing(theirs)

@@ -16,8 +16,16 @@ from polyopt.registry import KINDS, Registry
 @pytest.fixture
 def reg() -> Registry:
     r = Registry()
-    r.add("optimizer", "random-search", "polyopt_plugins.search.random:RandomSearch", summary="random")
-    r.add("optimizer", "nsga2", "polyopt_plugins.search.random:RandomSearch", plugin="moea", distribution="polyopt")
+    r.add(
+        "optimizer", "random-search", "polyopt_plugins.search.random:RandomSearch", summary="random"
+    )
+    r.add(
+        "optimizer",
+        "nsga2",
+        "polyopt_plugins.search.random:RandomSearch",
+        plugin="moea",
+        distribution="polyopt",
+    )
     r.add("objective", "sphere", "polyopt_envs.basic:Sphere")
     return r
 
@@ -89,8 +97,9 @@ def test_entries_record_the_current_plugin(reg: Registry) -> None:
 
 
 def test_targets_are_imported_on_first_use_only(module_dir: Path) -> None:
-    (module_dir / "reg_lazy_target.py").write_text("LOADS = []\nLOADS.append(1)\nclass Outer:\n    class Inner:\n"
-                                                   "        pass\n")
+    (module_dir / "reg_lazy_target.py").write_text(
+        "LOADS = []\nLOADS.append(1)\nclass Outer:\n    class Inner:\n        pass\n"
+    )
     r = Registry()
     r.add("objective", "lazy", "reg_lazy_target:Outer.Inner")
     assert "reg_lazy_target" not in sys.modules
@@ -102,9 +111,17 @@ def test_targets_are_imported_on_first_use_only(module_dir: Path) -> None:
 
 def test_a_target_that_cannot_be_imported_says_which_entry_and_plugin() -> None:
     r = Registry()
-    r.add("optimizer", "ghost", "no_such_module_xyz:Ghost", plugin="acme", distribution="acme-polyopt 0.2")
+    r.add(
+        "optimizer",
+        "ghost",
+        "no_such_module_xyz:Ghost",
+        plugin="acme",
+        distribution="acme-polyopt 0.2",
+    )
     r.add("optimizer", "typo", "polyopt_plugins.search.random:RandomSerch")
-    with pytest.raises(PluginError, match="optimizer 'ghost' .plugin 'acme', acme-polyopt 0.2.*no_such_module_xyz"):
+    with pytest.raises(
+        PluginError, match="optimizer 'ghost' .plugin 'acme', acme-polyopt 0.2.*no_such_module_xyz"
+    ):
         r.get("optimizer", "ghost")
     with pytest.raises(PluginError, match="RandomSerch"):
         r.get("optimizer", "typo")
@@ -137,7 +154,9 @@ def test_create_lets_optimizers_validate_their_own_config(reg: Registry) -> None
     problem = reg.create("objective", "sphere", dim=2)
     opt = reg.create("optimizer", "random-search", problem, seed=0, batch_size=3)
     assert opt.config.batch_size == 3
-    with pytest.raises(ConfigError, match="unknown config key 'batch_sise'.*Did you mean 'batch_size'"):
+    with pytest.raises(
+        ConfigError, match="unknown config key 'batch_sise'.*Did you mean 'batch_size'"
+    ):
         reg.create("optimizer", "random-search", problem, batch_sise=3)
 
 

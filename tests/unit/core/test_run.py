@@ -12,7 +12,9 @@ from polyopt_plugins.search.random import RandomSearch
 
 
 def test_optimize_by_names_with_options() -> None:
-    result = polyopt.optimize("random-search", "zdt1", budget=Budget(evaluations=64), seed=0, batch_size=8)
+    result = polyopt.optimize(
+        "random-search", "zdt1", budget=Budget(evaluations=64), seed=0, batch_size=8
+    )
     assert result.n_evaluations == 64 and result.n_steps == 8
     assert result.f.shape[1] == 2 and result.extras["seed"] == 0
 
@@ -25,21 +27,29 @@ def test_optimize_accepts_classes_instances_and_made_problems() -> None:
 
 
 def test_budget_stops_at_whichever_limit_comes_first() -> None:
-    r = polyopt.optimize("random-search", "sphere", budget={"evaluations": 1000, "steps": 3}, seed=0)
+    r = polyopt.optimize(
+        "random-search", "sphere", budget={"evaluations": 1000, "steps": 3}, seed=0
+    )
     assert r.n_steps == 3 and r.n_evaluations == 48
     r = polyopt.optimize("random-search", "sphere", budget=Budget(evaluations=10), seed=0)
     assert r.n_evaluations == 10  # the last ask is cut to what is left
 
 
 def test_seconds_budget_ends_the_run() -> None:
-    r = polyopt.optimize("random-search", "sphere", budget=Budget(seconds=0.2), seed=0, batch_size=1)
+    r = polyopt.optimize(
+        "random-search", "sphere", budget=Budget(seconds=0.2), seed=0, batch_size=1
+    )
     assert r.n_steps > 0 and r.wall_time < 5
 
 
 @pytest.mark.parametrize(
     ("budget", "message"),
-    [(Budget, "sets no limit"), ({"evaluation": 10}, "'evaluation'.*Did you mean 'evaluations'"),
-     ({"steps": -1}, "steps=-1; expected a positive"), ("ten", "budget='ten'")],
+    [
+        (Budget, "sets no limit"),
+        ({"evaluation": 10}, "'evaluation'.*Did you mean 'evaluations'"),
+        ({"steps": -1}, "steps=-1; expected a positive"),
+        ("ten", "budget='ten'"),
+    ],
 )
 def test_bad_budgets_raise(budget, message) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -73,15 +83,21 @@ def test_callbacks_see_every_step_and_can_stop() -> None:
         seen.append(metrics["n_evaluations"])
         return opt.n_steps >= 3
 
-    r = polyopt.optimize("random-search", "sphere", budget=1000, seed=0, batch_size=2, callbacks=[stop_at_three])
+    r = polyopt.optimize(
+        "random-search", "sphere", budget=1000, seed=0, batch_size=2, callbacks=[stop_at_three]
+    )
     assert seen == [2.0, 4.0, 6.0] and r.n_steps == 3
 
 
 def test_observation_hooks_are_called() -> None:
     calls: list[str] = []
     plugin = types.SimpleNamespace(
-        polyopt_run_started=polyopt.hookimpl(lambda optimizer, problem, budget: calls.append("start")),
-        polyopt_step_finished=polyopt.hookimpl(lambda optimizer, step, metrics: calls.append(f"step{step}")),
+        polyopt_run_started=polyopt.hookimpl(
+            lambda optimizer, problem, budget: calls.append("start")
+        ),
+        polyopt_step_finished=polyopt.hookimpl(
+            lambda optimizer, step, metrics: calls.append(f"step{step}")
+        ),
         polyopt_run_finished=polyopt.hookimpl(lambda optimizer, result: calls.append("end")),
     )
     pm = plugin_manager()
@@ -126,12 +142,18 @@ def test_incompatible_problems_are_refused_with_the_reason() -> None:
 
 
 def test_results_prefer_feasible_points_and_say_when_none_is() -> None:
-    obj = polyopt.FunctionObjective(lambda x: (x[:, 0], (0.5 - x[:, 0]).unsqueeze(-1)), polyopt.Box([0.0], [1.0]),
-                                    n_constraints=1)
+    obj = polyopt.FunctionObjective(
+        lambda x: (x[:, 0], (0.5 - x[:, 0]).unsqueeze(-1)),
+        polyopt.Box([0.0], [1.0]),
+        n_constraints=1,
+    )
     r = polyopt.optimize("random-search", obj, budget=200, seed=0)
     assert r.feasible and r.f_best >= 0.5 and r.g[0, 0] <= 0
-    never = polyopt.FunctionObjective(lambda x: (x[:, 0], (2.0 - x[:, 0]).unsqueeze(-1)), polyopt.Box([0.0], [1.0]),
-                                      n_constraints=1)
+    never = polyopt.FunctionObjective(
+        lambda x: (x[:, 0], (2.0 - x[:, 0]).unsqueeze(-1)),
+        polyopt.Box([0.0], [1.0]),
+        n_constraints=1,
+    )
     r = polyopt.optimize("random-search", never, budget=50, seed=0)
     assert not r.feasible and "no feasible point" in r.summary()
 

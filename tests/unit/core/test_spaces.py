@@ -13,7 +13,9 @@ SPACES = {
     "categorical": Categorical(["a", "b", "c", "d"]),
     "binary": Binary(5),
     "permutation": Permutation(6),
-    "mixed": Product({"x": Box([0.0], [1.0]), "n": Integer(1, 3), "c": Categorical([1, 2]), "p": Permutation(3)}),
+    "mixed": Product(
+        {"x": Box([0.0], [1.0]), "n": Integer(1, 3), "c": Categorical([1, 2]), "p": Permutation(3)}
+    ),
 }
 
 
@@ -34,17 +36,25 @@ def test_samples_lie_in_the_space_and_survive_encoding(name: str, seed: int, n: 
 @given(seed=st.integers(0, 2**31 - 1))
 def test_decode_of_any_unit_point_is_valid(name: str, seed: int) -> None:
     space = SPACES[name]
-    z = torch.rand(7, space.encoded_dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    z = torch.rand(
+        7, space.encoded_dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
+    )
     space.validate(space.decode(z))
 
 
 @pytest.mark.parametrize("name", SPACES)
 @given(seed=st.integers(0, 2**31 - 1))
-def test_repair_maps_arbitrary_values_into_the_space_and_keeps_valid_points(name: str, seed: int) -> None:
+def test_repair_maps_arbitrary_values_into_the_space_and_keeps_valid_points(
+    name: str, seed: int
+) -> None:
     space = SPACES[name]
     gen = torch.Generator().manual_seed(seed)
     lower, upper = space.bounds
-    wild = lower - 2 + torch.rand(9, space.dim, generator=gen, dtype=torch.float64) * (upper - lower + 4)
+    wild = (
+        lower
+        - 2
+        + torch.rand(9, space.dim, generator=gen, dtype=torch.float64) * (upper - lower + 4)
+    )
     space.validate(space.repair(wild))
     valid = space.sample(9, generator=gen, dtype=torch.float64)
     assert torch.equal(space.repair(valid), valid)

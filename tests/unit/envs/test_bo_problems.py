@@ -34,14 +34,20 @@ def test_values_match_botorch(name: str, options: dict, reference) -> None:
         torch.testing.assert_close(ev.g, -ref.evaluate_slack_true(x), rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["branin", "hartmann6", "ackley", "levy", "rosenbrock", "gramacy",
-                                  "constrained-hartmann6"])
+@pytest.mark.parametrize(
+    "name",
+    ["branin", "hartmann6", "ackley", "levy", "rosenbrock", "gramacy", "constrained-hartmann6"],
+)
 def test_optimum_is_reached_at_the_known_optimizers(name: str) -> None:
     ours = polyopt.make("objective", name)
     x = torch.tensor(ours.optimizers, dtype=torch.float64)
     ev = ours.evaluate(x)
-    torch.testing.assert_close(ev.f.squeeze(1), torch.full((x.shape[0],), ours.optimum, dtype=torch.float64),
-                               rtol=0, atol=5e-6)
+    torch.testing.assert_close(
+        ev.f.squeeze(1),
+        torch.full((x.shape[0],), ours.optimum, dtype=torch.float64),
+        rtol=0,
+        atol=5e-6,
+    )
     if ours.n_constraints:
         assert bool((ev.g <= 1e-4).all()), "the known optimizer must be feasible"
     # no random feasible point does better than the documented optimum

@@ -26,7 +26,10 @@ def test_reset_and_step_shapes() -> None:
     assert obs.shape == (4, 2) and obs.dtype == torch.float32 and bool((obs == 0).all())
     step = env.step(torch.full((4,), RIGHT))
     assert step.obs.shape == (4, 2) and step.reward.shape == (4, env.reward_dim) == (4, 2)
-    assert step.terminated.shape == step.truncated.shape == (4,) and step.terminated.dtype == torch.bool
+    assert (
+        step.terminated.shape == step.truncated.shape == (4,)
+        and step.terminated.dtype == torch.bool
+    )
 
 
 @pytest.mark.parametrize("index", range(10))

@@ -28,7 +28,9 @@ def _pymoo(name: str, ours: polyopt.Objective):
     if name in DTLZ or name in CDTLZ:
         return pymoo_problems.get_problem(pname, n_var=ours.n_var, n_obj=ours.n_objectives)
     if name in WFG:
-        return pymoo_problems.get_problem(pname, n_var=ours.n_var, n_obj=ours.n_objectives, k=ours.k)
+        return pymoo_problems.get_problem(
+            pname, n_var=ours.n_var, n_obj=ours.n_objectives, k=ours.k
+        )
     if name.startswith(("mw", "zdt")):
         return pymoo_problems.get_problem(pname, n_var=ours.n_var)
     return pymoo_problems.get_problem(pname)
@@ -50,7 +52,9 @@ def test_values_match_pymoo(name: str, options: dict) -> None:
     torch.testing.assert_close(ev.f, f_ref, rtol=1e-8, atol=1e-8 * f_ref.abs().max().item())
     if ours.n_constraints:
         g_ref = torch.as_tensor(out[1])
-        torch.testing.assert_close(ev.g, g_ref, rtol=1e-8, atol=1e-8 * max(g_ref.abs().max().item(), 1.0))
+        torch.testing.assert_close(
+            ev.g, g_ref, rtol=1e-8, atol=1e-8 * max(g_ref.abs().max().item(), 1.0)
+        )
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -104,15 +108,21 @@ def test_spherical_fronts_lie_on_their_sphere(name: str, m: int) -> None:
         front = front * torch.ones(m, dtype=torch.float64)
         f2 = front**2
         active = 1.0 - f2 / 4.0 - (f2.sum(dim=1, keepdim=True) - f2)
-        torch.testing.assert_close(active.amax(dim=1), torch.zeros(front.shape[0], dtype=torch.float64))
+        torch.testing.assert_close(
+            active.amax(dim=1), torch.zeros(front.shape[0], dtype=torch.float64)
+        )
         return
-    torch.testing.assert_close((front**2).sum(dim=1), torch.ones(front.shape[0], dtype=torch.float64))
+    torch.testing.assert_close(
+        (front**2).sum(dim=1), torch.ones(front.shape[0], dtype=torch.float64)
+    )
 
 
 def test_dtlz1_front_sums_to_half_and_is_large_on_request() -> None:
     front = _make("dtlz1", n_obj=3).pareto_front(10_000)
     assert front.shape[0] >= 10_000
-    torch.testing.assert_close(front.sum(dim=1), torch.full((front.shape[0],), 0.5, dtype=torch.float64))
+    torch.testing.assert_close(
+        front.sum(dim=1), torch.full((front.shape[0],), 0.5, dtype=torch.float64)
+    )
 
 
 def test_dtlz_front_points_are_reached_at_their_pareto_set() -> None:
@@ -124,26 +134,46 @@ def test_dtlz_front_points_are_reached_at_their_pareto_set() -> None:
     torch.testing.assert_close((f**2).sum(dim=1), torch.ones(4, dtype=torch.float64))
 
 
-FRONT_CASES = [("dtlz1", {"n_obj": 3}), ("dtlz2", {"n_obj": 3}), ("dtlz4", {"n_obj": 2}),
-               ("dtlz5", {"n_obj": 2}), ("dtlz6", {"n_obj": 2}), ("dtlz7", {"n_obj": 2}),
-               ("c1-dtlz1", {"n_obj": 3}), ("c2-dtlz2", {"n_obj": 3}), ("c3-dtlz4", {"n_obj": 3}),
-               ("wfg9", {"n_obj": 3}), ("wfg4", {"n_obj": 2}), ("wfg3", {"n_obj": 2}),
-               ("mw1", {}), ("mw2", {}), ("mw3", {}), ("bnh", {}), ("srn", {})]
+FRONT_CASES = [
+    ("dtlz1", {"n_obj": 3}),
+    ("dtlz2", {"n_obj": 3}),
+    ("dtlz4", {"n_obj": 2}),
+    ("dtlz5", {"n_obj": 2}),
+    ("dtlz6", {"n_obj": 2}),
+    ("dtlz7", {"n_obj": 2}),
+    ("c1-dtlz1", {"n_obj": 3}),
+    ("c2-dtlz2", {"n_obj": 3}),
+    ("c3-dtlz4", {"n_obj": 3}),
+    ("wfg9", {"n_obj": 3}),
+    ("wfg4", {"n_obj": 2}),
+    ("wfg3", {"n_obj": 2}),
+    ("mw1", {}),
+    ("mw2", {}),
+    ("mw3", {}),
+    ("bnh", {}),
+    ("srn", {}),
+]
 
 
 @pytest.mark.parametrize(("name", "options"), FRONT_CASES, ids=lambda v: str(v))
 def test_pymoo_front_lies_on_ours(name: str, options: dict) -> None:
     ours = _make(name, **options)
     ref_front = torch.as_tensor(_pymoo(name, ours).pareto_front(), dtype=torch.float64)
-    ref_front = ref_front[non_dominated_mask(ref_front)]  # pymoo's DTLZ7 front keeps dominated samples
+    ref_front = ref_front[
+        non_dominated_mask(ref_front)
+    ]  # pymoo's DTLZ7 front keeps dominated samples
     front = ours.pareto_front(2000)
     scale = (front.amax(dim=0) - front.amin(dim=0)).norm().item()
-    assert igd(front, ref_front) < 1e-2 * scale  # every pymoo point is close to our front (lattice spacing)
+    assert (
+        igd(front, ref_front) < 1e-2 * scale
+    )  # every pymoo point is close to our front (lattice spacing)
 
 
 @pytest.mark.parametrize("name", DTLZ + WFG + CDTLZ)
 @pytest.mark.parametrize(("option", "value"), [("n_obj", 1), ("n_obj", 0), ("k", -1)])
-def test_bad_options_raise_config_error_naming_the_value(name: str, option: str, value: int) -> None:
+def test_bad_options_raise_config_error_naming_the_value(
+    name: str, option: str, value: int
+) -> None:
     with pytest.raises(ConfigError, match=f"{option}={value}"):
         _make(name, **{option: value})
 

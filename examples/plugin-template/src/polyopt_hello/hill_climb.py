@@ -39,7 +39,9 @@ class HillClimbConfig:
         if not 0.0 < self.sigma <= 1.0:
             raise ValueError(f"sigma={self.sigma}; expected a step in (0, 1]")
         if not 0.0 < self.min_sigma <= self.sigma:
-            raise ValueError(f"min_sigma={self.min_sigma}; expected a value in (0, sigma={self.sigma}]")
+            raise ValueError(
+                f"min_sigma={self.min_sigma}; expected a value in (0, sigma={self.sigma}]"
+            )
 
 
 class HillClimb(AskTellOptimizer):
@@ -61,9 +63,13 @@ class HillClimb(AskTellOptimizer):
     def setup(self) -> None:
         space = self.problem.space
         like = {"dtype": self.dtype, "device": self.device}
-        self.x_best = torch.zeros(space.dim, **like)  # d: the incumbent (meaningless while f_best is inf)
+        self.x_best = torch.zeros(
+            space.dim, **like
+        )  # d: the incumbent (meaningless while f_best is inf)
         self.z_best = torch.zeros(space.encoded_dim, **like)  # D: the incumbent in the unit cube
-        self.f_best = torch.full((), float("inf"), **like)  # minimization form; inf = no valid point yet
+        self.f_best = torch.full(
+            (), float("inf"), **like
+        )  # minimization form; inf = no valid point yet
         self.sigma = torch.full((), self.config.sigma, **like)
 
     @property
@@ -83,11 +89,15 @@ class HillClimb(AskTellOptimizer):
     def tell(self, x: Tensor, evaluation: Evaluation) -> None:
         """Keep the best of ``x`` (``n x d``) if it beats the incumbent; failed rows never do."""
         f = torch.where(evaluation.failed_mask, torch.inf, evaluation.f[:, 0])  # (n,)
-        success = (f < self.f_best).to(self.dtype).mean()  # share of candidates that beat the incumbent
+        success = (
+            (f < self.f_best).to(self.dtype).mean()
+        )  # share of candidates that beat the incumbent
         i = f.argmin()
         better = f[i] < self.f_best  # a 0-d bool tensor: no host sync
         self.x_best = torch.where(better, x[i], self.x_best)
-        self.z_best = torch.where(better, self.problem.space.encode(x[i].unsqueeze(0))[0], self.z_best)
+        self.z_best = torch.where(
+            better, self.problem.space.encode(x[i].unsqueeze(0))[0], self.z_best
+        )
         self.f_best = torch.where(better, f[i], self.f_best)
         if self.config.adapt:
             # 1/5th success rule: the step is stationary when one candidate in five improves
@@ -96,10 +106,17 @@ class HillClimb(AskTellOptimizer):
     def result(self) -> Result:
         failed = ~torch.isfinite(self.f_best)
         evaluation = Evaluation(f=self.f_best.view(1, 1), failed=failed.view(1))
-        return self.make_result(self.x_best.unsqueeze(0), evaluation, extras={"sigma": float(self.sigma)})
+        return self.make_result(
+            self.x_best.unsqueeze(0), evaluation, extras={"sigma": float(self.sigma)}
+        )
 
     def get_state(self) -> dict[str, Any]:
-        return {"x_best": self.x_best, "z_best": self.z_best, "f_best": self.f_best, "sigma": self.sigma}
+        return {
+            "x_best": self.x_best,
+            "z_best": self.z_best,
+            "f_best": self.f_best,
+            "sigma": self.sigma,
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         like = {"dtype": self.dtype, "device": self.device}

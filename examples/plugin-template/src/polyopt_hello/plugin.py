@@ -14,7 +14,15 @@ from polyopt.registry import Registry
 @hookimpl
 def polyopt_register(registry: Registry) -> None:
     """Add this plugin's optimizer and objective to polyopt's registry."""
-    registry.add("optimizer", "hello.hill-climb", "polyopt_hello.hill_climb:HillClimb",
-                 summary="(1+lambda) hill climbing with a 1/5th-success step size; one objective")
-    registry.add("objective", "hello.bowl", "polyopt_hello.bowl:Bowl",
-                 summary="shifted quadratic bowl, any dimension; optimum 0")
+    registry.add(
+        "optimizer",
+        "hello.hill-climb",
+        "polyopt_hello.hill_climb:HillClimb",
+        summary="(1+lambda) hill climbing with a 1/5th-success step size; one objective",
+    )
+    registry.add(
+        "objective",
+        "hello.bowl",
+        "polyopt_hello.bowl:Bowl",
+        summary="shifted quadratic bowl, any dimension; optimum 0",
+    )

@@ -18,7 +18,9 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         return
     base = os.environ.get("POLYOPT_TEST_POSTGRES_URL")
     if not base:
-        pytest.skip("POLYOPT_TEST_POSTGRES_URL is not set (CI's .ci/run starts a PostgreSQL server and sets it)")
+        pytest.skip(
+            "POLYOPT_TEST_POSTGRES_URL is not set (CI's .ci/run starts a PostgreSQL server and sets it)"
+        )
     from polyopt.study.pgschema import drop_schema, schema_url
 
     schema = f"test_{uuid.uuid4().hex[:12]}"

@@ -34,8 +34,11 @@ def _study(**kw):
 
 
 def test_grid_is_optimizers_times_problems_times_seeds() -> None:
-    s = _study(optimizers={"random-search": {"batch_size": 4}, "sobol-search": {}},
-               problems=["zdt1", {"name": "sphere", "options": {"dim": 2}}], seeds=[3, 5])
+    s = _study(
+        optimizers={"random-search": {"batch_size": 4}, "sobol-search": {}},
+        problems=["zdt1", {"name": "sphere", "options": {"dim": 2}}],
+        seeds=[3, 5],
+    )
     keys = [r.key for r in s.runs()]
     assert len(keys) == 8 and len(set(keys)) == 8
     assert "sobol-search/sphere/5" in keys
@@ -44,11 +47,17 @@ def test_grid_is_optimizers_times_problems_times_seeds() -> None:
 
 
 def test_budget_overrides_go_optimizer_then_problem_then_study() -> None:
-    s = _study(optimizers=[{"name": "random-search", "budget": {"evaluations": 10}}, "sobol-search"],
-               problems=["zdt1", {"name": "sphere", "budget": {"steps": 3}}])
+    s = _study(
+        optimizers=[{"name": "random-search", "budget": {"evaluations": 10}}, "sobol-search"],
+        problems=["zdt1", {"name": "sphere", "budget": {"steps": 3}}],
+    )
     budgets = {r.key.rsplit("/", 1)[0]: r.budget for r in s.runs()}
-    assert budgets == {"random-search/zdt1": {"evaluations": 10}, "random-search/sphere": {"evaluations": 10},
-                       "sobol-search/zdt1": {"evaluations": 64}, "sobol-search/sphere": {"steps": 3}}
+    assert budgets == {
+        "random-search/zdt1": {"evaluations": 10},
+        "random-search/sphere": {"evaluations": 10},
+        "sobol-search/zdt1": {"evaluations": 64},
+        "sobol-search/sphere": {"steps": 3},
+    }
     with pytest.raises(ConfigError, match="optimizer 'random-search' budget"):
         _study(optimizers=[{"name": "random-search", "budget": {"evals": 3}}]).validate()
 
@@ -106,10 +115,12 @@ def test_duplicate_labels_and_bad_seeds_are_refused() -> None:
 
 def test_toml_file_is_parsed_and_storage_goes_beside_it(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text('[study]\nname = "x"\nseeds = 2\nbudget = { evaluations = 32 }\n'
-                    '[metrics]\nrecord = ["hv"]\nevery = 3\n'
-                    '[[optimizers]]\nname = "random-search"\nconfig = { batch_size = 8 }\n'
-                    '[[problems]]\nname = "zdt1"\noptions = { n_var = 3 }\n')
+    path.write_text(
+        '[study]\nname = "x"\nseeds = 2\nbudget = { evaluations = 32 }\n'
+        '[metrics]\nrecord = ["hv"]\nevery = 3\n'
+        '[[optimizers]]\nname = "random-search"\nconfig = { batch_size = 8 }\n'
+        '[[problems]]\nname = "zdt1"\noptions = { n_var = 3 }\n'
+    )
     s = load_study(path)
     s.validate()
     assert s.metrics.every == 3 and len(s.runs()) == 2
@@ -118,16 +129,22 @@ def test_toml_file_is_parsed_and_storage_goes_beside_it(tmp_path: Path) -> None:
 
 def test_toml_typos_in_sections_and_keys_get_suggestions(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text('[study]\nname = "x"\nseed = 2\n[[optimizers]]\nname = "random-search"\n'
-                    '[[problems]]\nname = "zdt1"\n')
+    path.write_text(
+        '[study]\nname = "x"\nseed = 2\n[[optimizers]]\nname = "random-search"\n'
+        '[[problems]]\nname = "zdt1"\n'
+    )
     with pytest.raises(ConfigError, match="Did you mean 'seeds'"):
         load_study(path)
-    path.write_text('[study]\nname = "x"\n[metric]\n[[optimizers]]\nname = "random-search"\n'
-                    '[[problems]]\nname = "zdt1"\n')
+    path.write_text(
+        '[study]\nname = "x"\n[metric]\n[[optimizers]]\nname = "random-search"\n'
+        '[[problems]]\nname = "zdt1"\n'
+    )
     with pytest.raises(ConfigError, match="Did you mean 'metrics'"):
         load_study(path)
-    path.write_text('[study]\nname = "x"\n[metrics]\nrecord = ["hvv"]\n[[optimizers]]\nname = "random-search"\n'
-                    '[[problems]]\nname = "zdt1"\n')
+    path.write_text(
+        '[study]\nname = "x"\n[metrics]\nrecord = ["hvv"]\n[[optimizers]]\nname = "random-search"\n'
+        '[[problems]]\nname = "zdt1"\n'
+    )
     with pytest.raises(ConfigError, match="Did you mean 'hv'"):
         load_study(path)
 
@@ -139,7 +156,9 @@ def test_fingerprint_covers_recording_settings_not_lease_timings() -> None:
 
 
 def test_stored_definition_round_trips() -> None:
-    s = _study(optimizers={"random-search": {"batch_size": 4}}, metrics={"record": ["hv"], "every": 2})
+    s = _study(
+        optimizers={"random-search": {"batch_size": 4}}, metrics={"record": ["hv"], "every": 2}
+    )
     again = Study.from_stored(s.to_dict())
     assert again.fingerprint() == s.fingerprint() and again.runs() == s.runs()
 

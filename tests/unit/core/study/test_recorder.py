@@ -14,15 +14,23 @@ from polyopt.study.recorder import MetricComputer
 
 
 def _spec(ref: list[float] | None = None):
-    return Study("m", optimizers=["random-search"], problems=[{"name": "zdt1", "ref_point": ref}], seeds=1,
-                 budget=8).runs()[0]
+    return Study(
+        "m",
+        optimizers=["random-search"],
+        problems=[{"name": "zdt1", "ref_point": ref}],
+        seeds=1,
+        budget=8,
+    ).runs()[0]
 
 
 def test_hypervolume_of_a_maximized_objective_uses_the_users_direction() -> None:
     problem = polyopt.make_problem("zdt1", n_var=3)
     compute = MetricComputer(problem, _spec(ref=[0.0, 0.0]), MetricsSpec(record=["hv"]))
-    result = Result(x=torch.zeros(1, 3), f=torch.tensor([[2.0, 3.0]], dtype=torch.float64),
-                    directions=("maximize", "maximize"))
+    result = Result(
+        x=torch.zeros(1, 3),
+        f=torch.tensor([[2.0, 3.0]], dtype=torch.float64),
+        directions=("maximize", "maximize"),
+    )
     assert compute(result)["hv"] == pytest.approx(6.0)
 
 
@@ -32,6 +40,8 @@ def test_igd_is_zero_on_the_true_front_and_undefined_without_a_feasible_point() 
     front = problem.pareto_front(50)
     values = compute(Result(x=torch.zeros(50, 3), f=front, directions=("minimize", "minimize")))
     assert values["igd"] == pytest.approx(0.0, abs=1e-8)
-    assert values["hv"] == pytest.approx(0.1 + 2 / 3 + 0.11, abs=0.02)  # the analytic ZDT1 value, 50 points
+    assert values["hv"] == pytest.approx(
+        0.1 + 2 / 3 + 0.11, abs=0.02
+    )  # the analytic ZDT1 value, 50 points
     infeasible = compute(Result(x=torch.zeros(1, 3), f=front[:1], feasible=False))
     assert infeasible["hv"] == 0.0 and math.isnan(infeasible["igd"])

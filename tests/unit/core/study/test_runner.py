@@ -25,8 +25,15 @@ class Exploding(RandomSearch):
 
 
 def _setup(tmp_path: Path, **kw) -> tuple[Storage, int, Study]:
-    base = dict(optimizers={"random-search": {"batch_size": 10}}, problems=[{"name": "zdt1", "options":
-                {"n_var": 3}}], seeds=1, budget=205, base_dir=tmp_path, checkpoint_every=5, metrics=["hv", "igd"])
+    base = dict(
+        optimizers={"random-search": {"batch_size": 10}},
+        problems=[{"name": "zdt1", "options": {"n_var": 3}}],
+        seeds=1,
+        budget=205,
+        base_dir=tmp_path,
+        checkpoint_every=5,
+        metrics=["hv", "igd"],
+    )
     study = Study("r", **{**base, **kw})
     storage = Storage(study.storage_url)
     return storage, storage.add_study(study), study
@@ -37,13 +44,18 @@ def test_a_run_spends_its_budget_and_stores_evaluations_per_checkpoint(tmp_path:
     assert Worker(storage, "r").run_all() == 1
     run = storage.runs(sid)[0]
     assert run.status == "done" and run.n_evaluations == 205 and run.n_steps == 21
-    assert run.result["config"] == {"batch_size": 10, "archive_size": None}  # resolved, defaults included
+    assert run.result["config"] == {
+        "batch_size": 10,
+        "archive_size": None,
+    }  # resolved, defaults included
     assert run.result["device"] == "cpu" and run.result["dtype"] == "float64"
     ev = storage.evaluations(run.id)
     assert ev.x.shape == (205, 3) and ev.f.shape == (205, 2) and not ev.failed.any()
     with storage.engine.connect() as conn:
         inserts = conn.execute(select(func.count()).select_from(s.evaluation_batches)).scalar()
-    assert inserts == 5  # 21 steps, a checkpoint every 5 steps, plus the final one: not one INSERT per point
+    assert (
+        inserts == 5
+    )  # 21 steps, a checkpoint every 5 steps, plus the final one: not one INSERT per point
     metrics = storage.metrics(run.id)
     assert [m["step"] for m in metrics] == list(range(1, 22))
     assert metrics[-1]["values"]["hv"] == pytest.approx(run.result["metrics"]["hv"])
@@ -68,7 +80,9 @@ def test_a_worker_that_lost_its_lease_writes_nothing(tmp_path: Path) -> None:
     storage, sid, _ = _setup(tmp_path)
     slow, fast = Worker(storage, "r", owner="slow"), Worker(storage, "r", owner="fast")
     record = slow.claim()
-    assert storage.claim(sid, "fast", stale_after=-1.0) is not None  # "fast" takes over the stale lease
+    assert (
+        storage.claim(sid, "fast", stale_after=-1.0) is not None
+    )  # "fast" takes over the stale lease
     assert slow.execute(record) == "lost"
     assert storage.evaluations(record.id) is None and storage.checkpoint(record.id) is None
     assert fast.execute(storage.run(record.id)) == "done"
@@ -78,8 +92,10 @@ def test_a_worker_that_lost_its_lease_writes_nothing(tmp_path: Path) -> None:
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_a_cuda_run_is_recorded_and_checkpointed(tmp_path: Path) -> None:
-    storage, sid, _ = _setup(tmp_path, optimizers=[{"name": "random-search", "config": {"batch_size": 10},
-                                                    "device": "cuda"}])
+    storage, sid, _ = _setup(
+        tmp_path,
+        optimizers=[{"name": "random-search", "config": {"batch_size": 10}, "device": "cuda"}],
+    )
     Worker(storage, "r").run_all()
     run = storage.runs(sid)[0]
     assert run.status == "done", run.error

@@ -12,20 +12,26 @@ import torch
 
 pytest.importorskip("pymoo")
 
-import polyopt  # noqa: E402
-from polyopt.errors import ConfigError, IncompatibleProblemError  # noqa: E402
-from polyopt.objective import Evaluation, Objective  # noqa: E402
-from polyopt.spaces import Box, Integer, Permutation, Product  # noqa: E402
-from polyopt_plugins.adapters.pymoo_optimizer import FAILURE_PENALTY, GA, NSGA2  # noqa: E402
-from polyopt_plugins.adapters.pymoo_problem import PymooProblem  # noqa: E402
-from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2  # noqa: E402
-from pymoo.optimize import minimize  # noqa: E402
-from pymoo.problems import get_problem  # noqa: E402
+from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
+from pymoo.optimize import minimize
+from pymoo.problems import get_problem
+
+import polyopt
+from polyopt.errors import ConfigError, IncompatibleProblemError
+from polyopt.objective import Evaluation, Objective
+from polyopt.spaces import Box, Integer, Permutation, Product
+from polyopt_plugins.adapters.pymoo_optimizer import FAILURE_PENALTY, GA, NSGA2
+from polyopt_plugins.adapters.pymoo_problem import PymooProblem
 
 
 def _pymoo_run(name: str, seed: int, evaluations: int, pop_size: int, **problem_options: object):
-    return minimize(get_problem(name, **problem_options), PymooNSGA2(pop_size=pop_size), ("n_eval", evaluations),
-                    seed=seed, verbose=False)
+    return minimize(
+        get_problem(name, **problem_options),
+        PymooNSGA2(pop_size=pop_size),
+        ("n_eval", evaluations),
+        seed=seed,
+        verbose=False,
+    )
 
 
 @pytest.mark.parametrize("name", ["zdt1", "bnh"])  # unconstrained and constrained
@@ -45,7 +51,9 @@ def test_nsga2_on_polyopts_zdt1_reaches_pymoos_igd() -> None:
     problem = PymooProblem("zdt1")
     front = problem.pareto_front(200)
     ours = igd(result.f, front)
-    theirs = np.mean([igd(torch.from_numpy(_pymoo_run("zdt1", s, 2000, 40).F), front) for s in (0, 1)])
+    theirs = np.mean(
+        [igd(torch.from_numpy(_pymoo_run("zdt1", s, 2000, 40).F), front) for s in (0, 1)]
+    )
     assert ours < 0.6  # converging: random search with the same budget scores about 1.9
     assert ours < 1.5 * theirs, (ours, theirs)  # pymoo itself: 0.28-0.39 over seeds
 
@@ -97,7 +105,9 @@ def test_options_reach_pymoo() -> None:
 
 def test_mixed_and_permutation_spaces_are_refused() -> None:
     for space in (Permutation(4), Product({"a": Box(0.0, 1.0), "b": Permutation(3)})):
-        problem = polyopt.objective(space, n_objectives=2)(lambda x: torch.stack([x[:, 0], x[:, 1]], -1))
+        problem = polyopt.objective(space, n_objectives=2)(
+            lambda x: torch.stack([x[:, 0], x[:, 1]], -1)
+        )
         with pytest.raises(IncompatibleProblemError, match="space"):
             NSGA2(problem, seed=0)
 
@@ -151,9 +161,11 @@ def test_resume_in_the_middle_of_a_generation_is_exact() -> None:
 
 
 def test_registering_does_not_import_pymoo() -> None:
-    code = ("import sys; from polyopt.registry import Registry; "
-            "from polyopt_plugins.adapters.plugin import polyopt_register; r = Registry(); polyopt_register(r); "
-            "assert 'pymoo' not in sys.modules and 'gymnasium' not in sys.modules, 'imported'; "
-            "print(len(r.names('optimizer')))")
+    code = (
+        "import sys; from polyopt.registry import Registry; "
+        "from polyopt_plugins.adapters.plugin import polyopt_register; r = Registry(); polyopt_register(r); "
+        "assert 'pymoo' not in sys.modules and 'gymnasium' not in sys.modules, 'imported'; "
+        "print(len(r.names('optimizer')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "8"

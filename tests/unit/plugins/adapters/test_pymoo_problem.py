@@ -8,12 +8,13 @@ import torch
 
 pytest.importorskip("pymoo")
 
-import polyopt  # noqa: E402
-from polyopt.errors import ConfigError, SpaceError, UnknownNameError  # noqa: E402
-from polyopt.spaces import Integer  # noqa: E402
-from polyopt_plugins.adapters.pymoo_problem import EQ_TOLERANCE, PymooProblem  # noqa: E402
-from pymoo.core.problem import Problem  # noqa: E402
-from pymoo.problems import get_problem  # noqa: E402
+from pymoo.core.problem import Problem
+from pymoo.problems import get_problem
+
+import polyopt
+from polyopt.errors import ConfigError, SpaceError, UnknownNameError
+from polyopt.spaces import Integer
+from polyopt_plugins.adapters.pymoo_problem import EQ_TOLERANCE, PymooProblem
 
 
 def _points(problem: PymooProblem, n: int = 16, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -24,10 +25,12 @@ class _Equality(Problem):
     """x0 + x1 = 1 as an equality constraint, x0 <= 0.8 as an inequality; integer-typed when asked."""
 
     def __init__(self, vtype: type = float) -> None:
-        super().__init__(n_var=2, n_obj=1, n_ieq_constr=1, n_eq_constr=1, xl=0.0, xu=5.0, vtype=vtype)
+        super().__init__(
+            n_var=2, n_obj=1, n_ieq_constr=1, n_eq_constr=1, xl=0.0, xu=5.0, vtype=vtype
+        )
 
     def _evaluate(self, x: np.ndarray, out: dict, *args: object, **kwargs: object) -> None:
-        out["F"] = (x ** 2).sum(axis=1)
+        out["F"] = (x**2).sum(axis=1)
         out["G"] = x[:, 0] - 0.8
         out["H"] = x[:, 0] + x[:, 1] - 1.0
 
@@ -62,7 +65,11 @@ def test_equality_constraints_become_tolerance_inequalities() -> None:
     ev = problem.evaluate(x)
     assert problem.n_constraints == 2
     assert torch.allclose(ev.g[:, 1], (x.sum(-1) - 1).abs() - EQ_TOLERANCE)
-    assert ev.feasible().tolist() == [True, True, False]  # within pymoo's tolerance of h = 0 counts as feasible
+    assert ev.feasible().tolist() == [
+        True,
+        True,
+        False,
+    ]  # within pymoo's tolerance of h = 0 counts as feasible
 
 
 def test_integer_vtype_gives_an_integer_space() -> None:
@@ -71,10 +78,14 @@ def test_integer_vtype_gives_an_integer_space() -> None:
 
 
 def test_pareto_front_is_pymoos() -> None:
-    assert np.allclose(PymooProblem("zdt1").pareto_front(7).numpy(), get_problem("zdt1").pareto_front(7))
+    assert np.allclose(
+        PymooProblem("zdt1").pareto_front(7).numpy(), get_problem("zdt1").pareto_front(7)
+    )
     front = PymooProblem("dtlz2", n_obj=3).pareto_front(60)
     assert front.shape[1] == 3 and 20 <= front.shape[0] <= 60
-    assert torch.allclose(front.norm(dim=1), torch.ones(front.shape[0], dtype=front.dtype))  # DTLZ2: unit sphere
+    assert torch.allclose(
+        front.norm(dim=1), torch.ones(front.shape[0], dtype=front.dtype)
+    )  # DTLZ2: unit sphere
 
 
 def test_registered_entry_takes_a_name_and_options() -> None:

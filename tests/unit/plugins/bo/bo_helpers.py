@@ -6,7 +6,13 @@ import torch
 
 import polyopt
 
-SMALL = {"num_restarts": 2, "raw_samples": 16, "mc_samples": 16, "acq_maxiter": 15, "fit_maxiter": 60}
+SMALL = {
+    "num_restarts": 2,
+    "raw_samples": 16,
+    "mc_samples": 16,
+    "acq_maxiter": 15,
+    "fit_maxiter": 60,
+}
 
 
 def bowl_2d() -> polyopt.Objective:

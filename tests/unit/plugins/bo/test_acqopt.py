@@ -21,8 +21,11 @@ class _WrongGradientBowl(AcquisitionFunction):
 
     def __init__(self) -> None:
         torch.manual_seed(0)
-        super().__init__(model=SingleTaskGP(torch.rand(3, 2, dtype=torch.float64),
-                                            torch.rand(3, 1, dtype=torch.float64)))
+        super().__init__(
+            model=SingleTaskGP(
+                torch.rand(3, 2, dtype=torch.float64), torch.rand(3, 1, dtype=torch.float64)
+            )
+        )
         self.calls: list[int] = []
 
     def forward(self, X: Tensor) -> Tensor:
@@ -37,10 +40,17 @@ def test_an_abnormal_start_does_not_throw_the_other_starts_away() -> None:
     plain = _WrongGradientBowl()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        optimize_acqf(plain, torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64), q=1,
-                      num_restarts=settings.num_restarts, raw_samples=settings.raw_samples)
+        optimize_acqf(
+            plain,
+            torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64),
+            q=1,
+            num_restarts=settings.num_restarts,
+            raw_samples=settings.raw_samples,
+        )
     raw = [n for n in plain.calls if n > settings.num_restarts]
-    assert sum(raw) == 2 * settings.raw_samples  # BoTorch by itself started over with new raw samples
+    assert (
+        sum(raw) == 2 * settings.raw_samples
+    )  # BoTorch by itself started over with new raw samples
 
     acqf = _WrongGradientBowl()
     x, method = optimize_acquisition(acqf, Box(torch.zeros(2), torch.ones(2)), 1, settings)
@@ -52,7 +62,9 @@ def test_an_abnormal_start_does_not_throw_the_other_starts_away() -> None:
 
 def test_hypervolume_acquisitions_score_raw_samples_in_chunks_that_fit_the_budget() -> None:
     acqf = _WrongGradientBowl()
-    acqf.cell_lower_bounds = torch.zeros(128, 33, 2)  # what qLogNEHVI keeps: MC samples x cells x objectives
+    acqf.cell_lower_bounds = torch.zeros(
+        128, 33, 2
+    )  # what qLogNEHVI keeps: MC samples x cells x objectives
     optimize_acquisition(acqf, Box(torch.zeros(2), torch.ones(2)), 1, AcqOptSettings())
     raw = [n for n in acqf.calls if n > 10]
     assert sum(raw) == 512

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from bo_helpers import SMALL, run_steps
 
 import polyopt
 from polyopt_plugins.bo.config import CONFIG
-
-from bo_helpers import SMALL, run_steps
 
 
 def test_declares_a_problem_whose_constraint_can_never_hold_infeasible() -> None:

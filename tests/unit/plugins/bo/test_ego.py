@@ -8,14 +8,13 @@ import sys
 
 import pytest
 import torch
+from bo_helpers import SMALL, bowl_2d, run_steps
 
 import polyopt
 from polyopt import Categorical, Evaluation, Integer, Product
 from polyopt.errors import ConfigError, EvaluationError, IncompatibleProblemError
 from polyopt_plugins.bo import acqopt, base
 from polyopt_plugins.bo.ego import EGO
-
-from bo_helpers import SMALL, bowl_2d, run_steps
 
 
 def best_of(opt: EGO, rows: int) -> float:
@@ -50,7 +49,9 @@ def test_pending_points_are_not_suggested_again(acquisition: str) -> None:
 
 
 def mixed_problem() -> polyopt.Objective:
-    space = Product({"x": polyopt.Box([-1.0], [1.0]), "k": Integer(0, 4), "c": Categorical(["a", "b", "c"])})
+    space = Product(
+        {"x": polyopt.Box([-1.0], [1.0]), "k": Integer(0, 4), "c": Categorical(["a", "b", "c"])}
+    )
 
     @polyopt.objective(space, name="mixed")
     def mixed(x: torch.Tensor) -> torch.Tensor:
@@ -59,7 +60,9 @@ def mixed_problem() -> polyopt.Objective:
     return mixed
 
 
-def test_mixed_space_uses_discrete_optimization_not_rounding(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mixed_space_uses_discrete_optimization_not_rounding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def no_continuous(*args: object, **kwargs: object) -> None:
         raise AssertionError("a mixed space must not be optimized as a continuous relaxation")
 
@@ -89,7 +92,9 @@ def test_failed_evaluations_are_excluded_from_the_fit(monkeypatch: pytest.Monkey
     opt = EGO(half_broken, seed=0, n_initial=6, **SMALL)
     run_steps(opt, 12)
     assert bool(opt.failed_all.any()), "the problem should have produced failures"
-    last = fitted[-1]  # fitted before the last point was asked: on every earlier row but the failed ones
+    last = fitted[
+        -1
+    ]  # fitted before the last point was asked: on every earlier row but the failed ones
     assert bool(torch.isfinite(last.Y).all())
     assert last.X.shape[0] == int((~opt.failed_all[:-1]).sum())
     assert torch.isfinite(torch.tensor(opt.result().f_best))
@@ -132,12 +137,16 @@ def roundtrip(state: dict) -> dict:
     return torch.load(buf, weights_only=True)
 
 
-@pytest.mark.parametrize(("name", "extra"), [("ego", {"warm_start": True}), ("turbo", {}), ("aegis", {})])
+@pytest.mark.parametrize(
+    ("name", "extra"), [("ego", {"warm_start": True}), ("turbo", {}), ("aegis", {})]
+)
 def test_resume_from_state_dict_continues_exactly(name: str, extra: dict) -> None:
     cls = polyopt.registry().get("optimizer", name)
     straight = cls(bowl_2d(), seed=5, n_initial=4, **SMALL, **extra)
     run_steps(straight, 6)
-    saved = roundtrip(straight.state_dict())  # serialized now: what a run stopped here would have left
+    saved = roundtrip(
+        straight.state_dict()
+    )  # serialized now: what a run stopped here would have left
     run_steps(straight, 8)
     resumed = cls(bowl_2d(), seed=77, n_initial=4, **SMALL, **extra)
     resumed.load_state_dict(saved)
@@ -159,7 +168,9 @@ def greedy_acquisition(model, data, options):  # type: ignore[no-untyped-def]
 def test_a_plugin_can_add_an_acquisition_component() -> None:
     registry = polyopt.registry()
     if ("acquisition", "test.greedy") not in registry:
-        registry.add("acquisition", "test.greedy", greedy_acquisition, summary="posterior mean (test)")
+        registry.add(
+            "acquisition", "test.greedy", greedy_acquisition, summary="posterior mean (test)"
+        )
     GREEDY_CALLS.clear()
     opt = EGO(bowl_2d(), seed=0, n_initial=4, acquisition="test.greedy", **SMALL)
     run_steps(opt, 6)
@@ -180,15 +191,19 @@ def test_permutation_spaces_are_refused_with_a_reason() -> None:
 
 
 def test_ucb_refuses_constraints() -> None:
-    problem = polyopt.FunctionObjective(lambda x: (x[:, 0], x), polyopt.Box([0.0], [1.0]), n_constraints=1)
+    problem = polyopt.FunctionObjective(
+        lambda x: (x[:, 0], x), polyopt.Box([0.0], [1.0]), n_constraints=1
+    )
     with pytest.raises(ConfigError, match="ignores constraints"):
         EGO(problem, acquisition="ucb")
 
 
 def test_registering_the_plugin_does_not_import_botorch() -> None:
-    code = ("import sys; from polyopt.registry import Registry; from polyopt_plugins.bo import plugin; "
-            "r = Registry(); plugin.polyopt_register(r); "
-            "assert 'botorch' not in sys.modules, 'botorch imported'; print(len(r.names('acquisition')))")
+    code = (
+        "import sys; from polyopt.registry import Registry; from polyopt_plugins.bo import plugin; "
+        "r = Registry(); plugin.polyopt_register(r); "
+        "assert 'botorch' not in sys.modules, 'botorch imported'; print(len(r.names('acquisition')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(out.stdout) >= 8
 
@@ -219,6 +234,6 @@ def test_suggests_what_a_plain_botorch_loop_suggests_on_the_same_data() -> None:
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     acqf = LogExpectedImprovement(model, best_f=y.max())
     unit = torch.stack([torch.zeros(2), torch.ones(2)]).to(z)
-    z_plain, value_plain = optimize_acqf(acqf, unit, q=1, num_restarts=4, raw_samples=128)
+    _z_plain, value_plain = optimize_acqf(acqf, unit, q=1, num_restarts=4, raw_samples=128)
     value = acqf(((x - lower) / (upper - lower)).unsqueeze(1))
     assert float(value) >= float(value_plain) - 0.1

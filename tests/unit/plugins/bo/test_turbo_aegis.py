@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import torch
+from bo_helpers import SMALL, bowl_2d, run_steps
 
 import polyopt
 from polyopt_plugins.bo.aegis import AEGiS
 from polyopt_plugins.bo.turbo import TuRBO
-
-from bo_helpers import SMALL, bowl_2d, run_steps
 
 
 def test_turbo_improves_and_shrinks_its_region_when_stuck() -> None:
@@ -19,7 +18,15 @@ def test_turbo_improves_and_shrinks_its_region_when_stuck() -> None:
 
 
 def test_turbo_restarts_with_a_fresh_design_when_the_region_collapses() -> None:
-    opt = TuRBO(bowl_2d(), seed=0, n_initial=3, length_init=0.01, length_min=0.005, failure_tolerance=1, **SMALL)
+    opt = TuRBO(
+        bowl_2d(),
+        seed=0,
+        n_initial=3,
+        length_init=0.01,
+        length_min=0.005,
+        failure_tolerance=1,
+        **SMALL,
+    )
     run_steps(opt, 6)
     assert opt.restarts >= 1
     assert opt.region_start > 0
@@ -33,7 +40,9 @@ def test_aegis_improves_over_its_sobol_design() -> None:
 
 def test_aegis_asking_while_points_are_pending_never_resuggests_them() -> None:
     problem = bowl_2d()
-    opt = AEGiS(problem, seed=0, n_initial=4, n_candidates=256, epsilon=0.0, **SMALL)  # always exploit
+    opt = AEGiS(
+        problem, seed=0, n_initial=4, n_candidates=256, epsilon=0.0, **SMALL
+    )  # always exploit
     run_steps(opt, 4)  # the Sobol design: every ask below uses the model
     asked = torch.cat([opt.ask(1) for _ in range(4)])  # four workers busy at once
     distances = torch.cdist(asked, asked) + torch.eye(4, dtype=asked.dtype)

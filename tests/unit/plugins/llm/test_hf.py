@@ -9,10 +9,10 @@ import torch
 
 pytest.importorskip("transformers")
 
-import polyopt  # noqa: E402
-from polyopt_envs.text import Addition  # noqa: E402
-from polyopt_plugins.llm.hf import HFPolicy, save_char_llama  # noqa: E402
-from polyopt_plugins.llm.sampler import SamplingParams, generate  # noqa: E402
+import polyopt
+from polyopt_envs.text import Addition
+from polyopt_plugins.llm.hf import HFPolicy, save_char_llama
+from polyopt_plugins.llm.sampler import SamplingParams, generate
 
 GREEDY = SamplingParams(max_new_tokens=5, temperature=0.0)
 
@@ -44,7 +44,7 @@ def test_greedy_with_cache_equals_full_forward_and_padding_is_neutral(policy: HF
     for _ in range(5):
         tok = policy.head(policy.hidden(seq, sm)[:, -1]).argmax(-1)
         seq, sm = torch.cat([seq, tok[:, None]], 1), torch.cat([sm, torch.ones_like(sm[:, :1])], 1)
-    assert torch.equal(gen.tokens, seq[:, ids.shape[1]:])
+    assert torch.equal(gen.tokens, seq[:, ids.shape[1] :])
     alone = generate(policy, *policy.tokenizer.batch_encode(["12+3="]), GREEDY, stop_ids=(-1,))
     assert torch.equal(alone.tokens[0], gen.tokens[0])
 
@@ -55,8 +55,10 @@ def test_lean_decode_equals_the_models_own_forward(policy: HFPolicy, temperature
     generic = HFPolicy(policy.model, policy.tokenizer.tok, lean=False)
     ids, mask = policy.tokenizer.batch_encode(["12+3=", "4+56=", "rev:abc=", "7"])
     params = SamplingParams(max_new_tokens=6, temperature=temperature)
-    a, b = (generate(p, ids, mask, params, stop_ids=(2,), generator=torch.Generator().manual_seed(5))
-            for p in (policy, generic))
+    a, b = (
+        generate(p, ids, mask, params, stop_ids=(2,), generator=torch.Generator().manual_seed(5))
+        for p in (policy, generic)
+    )
     assert torch.equal(a.tokens, b.tokens) and torch.equal(a.mask, b.mask)
     with torch.no_grad():
         la, ca = policy.prefill(ids, mask, 3)
@@ -68,7 +70,9 @@ def test_lean_decode_equals_the_models_own_forward(policy: HFPolicy, temperature
             tok = la.argmax(-1)
 
 
-def test_lean_whole_sequence_forward_and_its_gradient_equal_the_models_own(policy: HFPolicy) -> None:
+def test_lean_whole_sequence_forward_and_its_gradient_equal_the_models_own(
+    policy: HFPolicy,
+) -> None:
     generic = HFPolicy(policy.model, policy.tokenizer.tok, lean=False)
     ids, mask = policy.tokenizer.batch_encode(["12+3=45", "4+56=", "rev:abc=cba", "7"])
     mask[1, -1] = False  # a padded completion position inside the sequence, as after an early stop
@@ -90,14 +94,26 @@ class Varied(Addition):
 
     def __init__(self) -> None:
         super().__init__(n_digits=1)
-        self.reward_fns = {"distinct": lambda prompts, completions, **_: torch.tensor(
-            [len(set(c)) / 5 for c in completions])}
+        self.reward_fns = {
+            "distinct": lambda prompts, completions, **_: torch.tensor(
+                [len(set(c)) / 5 for c in completions]
+            )
+        }
         self.default_weights = (1.0,)
 
 
 def test_trainer_runs_on_a_model_path(model_dir: Path) -> None:
-    opt = polyopt.make("optimizer", "grpo", Varied(), seed=0, device="cpu", model=str(model_dir),
-                       prompts_per_step=2, completions_per_prompt=4, temperature=2.0)
+    opt = polyopt.make(
+        "optimizer",
+        "grpo",
+        Varied(),
+        seed=0,
+        device="cpu",
+        model=str(model_dir),
+        prompts_per_step=2,
+        completions_per_prompt=4,
+        temperature=2.0,
+    )
     before = [p.detach().clone() for p in opt.policy.parameters()]
     metrics = opt.step()
     assert metrics["completions"] == 8
@@ -106,11 +122,26 @@ def test_trainer_runs_on_a_model_path(model_dir: Path) -> None:
 
 def test_lora_trains_adapters_only_and_uses_the_base_as_reference(model_dir: Path) -> None:
     pytest.importorskip("peft")
-    opt = polyopt.make("optimizer", "grpo", Addition(n_digits=1), seed=0, device="cpu", model=str(model_dir),
-                       lora_rank=2, kl_coef=0.1, prompts_per_step=2, completions_per_prompt=2, lr=1e-2)
+    opt = polyopt.make(
+        "optimizer",
+        "grpo",
+        Addition(n_digits=1),
+        seed=0,
+        device="cpu",
+        model=str(model_dir),
+        lora_rank=2,
+        kl_coef=0.1,
+        prompts_per_step=2,
+        completions_per_prompt=2,
+        lr=1e-2,
+    )
     assert opt.ref is None  # no copy: adapters off is the reference
-    frozen = {n: p.detach().clone() for n, p in opt.policy.named_parameters() if not p.requires_grad}
+    frozen = {
+        n: p.detach().clone() for n, p in opt.policy.named_parameters() if not p.requires_grad
+    }
     for _ in range(2):
         metrics = opt.step()
     assert "kl_estimate" in metrics
-    assert frozen and all(torch.equal(frozen[n], p) for n, p in opt.policy.named_parameters() if n in frozen)
+    assert frozen and all(
+        torch.equal(frozen[n], p) for n, p in opt.policy.named_parameters() if n in frozen
+    )

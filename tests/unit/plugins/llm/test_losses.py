@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from polyopt_plugins.llm import kl, policy_loss as L
+from polyopt_plugins.llm import kl
+from polyopt_plugins.llm import policy_loss as L
 from polyopt_plugins.llm.aggregation import MODES, aggregate, batch_totals
 
 P = L.LossParams(clip_low=0.2, clip_high=0.28, dual_clip=3.0)
@@ -50,8 +51,9 @@ def test_gspo_uses_one_sequence_ratio() -> None:
     assert logp.grad.tolist()[0] == pytest.approx([-s / 2, -s / 2])
 
 
-def _model_loss(w: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, mode: str,
-                totals: dict[str, torch.Tensor]) -> torch.Tensor:
+def _model_loss(
+    w: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, mode: str, totals: dict[str, torch.Tensor]
+) -> torch.Tensor:
     token_loss = torch.tanh(x @ w) * mask  # (b, T)
     return aggregate(token_loss, mask, mode, totals, max_len=x.shape[1])
 
@@ -81,8 +83,12 @@ def test_aggregation_modes_weigh_tokens_and_sequences_as_documented() -> None:
     mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
     totals = batch_totals(mask)
     assert float(aggregate(loss, mask, "token-mean", totals, 3)) == pytest.approx(7 / 4)
-    assert float(aggregate(loss, mask, "seq-mean-token-mean", totals, 3)) == pytest.approx((1 + 4) / 2)
-    assert float(aggregate(loss, mask, "seq-mean-token-sum-norm", totals, 3)) == pytest.approx(7 / 6)
+    assert float(aggregate(loss, mask, "seq-mean-token-mean", totals, 3)) == pytest.approx(
+        (1 + 4) / 2
+    )
+    assert float(aggregate(loss, mask, "seq-mean-token-sum-norm", totals, 3)) == pytest.approx(
+        7 / 6
+    )
 
 
 def _distributions() -> tuple[torch.Tensor, torch.Tensor]:

@@ -41,7 +41,9 @@ def test_greedy_with_kv_cache_equals_greedy_without(model: TinyGPT) -> None:
 
 def test_left_padding_does_not_change_the_completion(model: TinyGPT) -> None:
     alone = generate(model, *model.tokenizer.batch_encode(["7+8="]), GREEDY, stop_ids=(-1,))
-    padded = generate(model, *model.tokenizer.batch_encode(["7+8=", "rev:abcdefgh="]), GREEDY, stop_ids=(-1,))
+    padded = generate(
+        model, *model.tokenizer.batch_encode(["7+8=", "rev:abcdefgh="]), GREEDY, stop_ids=(-1,)
+    )
     assert torch.equal(alone.tokens[0], padded.tokens[0])
     ids, mask = model.tokenizer.batch_encode(["7+8=", "rev:abcdefgh="])
     one = model.head(model.hidden(*model.tokenizer.batch_encode(["7+8="]))[:, -1])
@@ -52,18 +54,24 @@ def test_stop_tokens_end_the_completion_and_pad_after(model: TinyGPT) -> None:
     ids, mask = model.tokenizer.batch_encode(["12+3=", "4+56="])
     free = generate(model, ids, mask, GREEDY, stop_ids=(-1,))
     row = free.tokens[0].tolist()
-    cut = max(i for i in range(6) if row[i] not in row[:i])  # the latest first occurrence of a token
+    cut = max(
+        i for i in range(6) if row[i] not in row[:i]
+    )  # the latest first occurrence of a token
     gen = generate(model, ids, mask, GREEDY, stop_ids=(row[cut],))
-    assert gen.tokens[0, :cut + 1].tolist() == row[:cut + 1]
+    assert gen.tokens[0, : cut + 1].tolist() == row[: cut + 1]
     assert gen.mask[0].tolist() == [True] * (cut + 1) + [False] * (5 - cut)
-    assert bool((gen.tokens[0, cut + 1:] == model.tokenizer.pad_id).all())
+    assert bool((gen.tokens[0, cut + 1 :] == model.tokenizer.pad_id).all())
     assert not bool(gen.truncated[0])
 
 
-def test_tiny_top_p_samples_the_argmax_and_the_generator_makes_it_repeatable(model: TinyGPT) -> None:
+def test_tiny_top_p_samples_the_argmax_and_the_generator_makes_it_repeatable(
+    model: TinyGPT,
+) -> None:
     ids, mask = model.tokenizer.batch_encode(["12+3=", "4+56="])
     nucleus = SamplingParams(max_new_tokens=6, temperature=1.0, top_p=1e-6)
-    gen = generate(model, ids, mask, nucleus, stop_ids=(-1,), generator=torch.Generator().manual_seed(0))
+    gen = generate(
+        model, ids, mask, nucleus, stop_ids=(-1,), generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(gen.tokens, generate(model, ids, mask, GREEDY, stop_ids=(-1,)).tokens)
     hot = SamplingParams(max_new_tokens=6, temperature=2.0)
     a = generate(model, ids, mask, hot, stop_ids=(-1,), generator=torch.Generator().manual_seed(3))

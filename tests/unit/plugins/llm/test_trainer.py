@@ -11,13 +11,24 @@ import polyopt
 from polyopt.errors import ConfigError
 from polyopt_envs.text import Addition
 
-SMALL: dict[str, Any] = {"n_layer": 1, "d_model": 32, "n_head": 2, "prompts_per_step": 3,
-                         "completions_per_prompt": 4}
+SMALL: dict[str, Any] = {
+    "n_layer": 1,
+    "d_model": 32,
+    "n_head": 2,
+    "prompts_per_step": 3,
+    "completions_per_prompt": 4,
+}
 
 
 def make(name: str, task: Any = None, seed: int = 0, **config: Any) -> Any:
-    return polyopt.make("optimizer", name, task or Addition(n_digits=1), seed=seed, device="cpu",
-                        **{**SMALL, **config})
+    return polyopt.make(
+        "optimizer",
+        name,
+        task or Addition(n_digits=1),
+        seed=seed,
+        device="cpu",
+        **{**SMALL, **config},
+    )
 
 
 def test_group_estimators_get_no_critic_no_reference_no_greedy_rollout() -> None:
@@ -56,13 +67,15 @@ class ParityTask(Addition):
 
     @staticmethod
     def _reward(prompts: list[str], completions: list[str], **_: Any) -> torch.Tensor:
-        return torch.tensor([1.0 if int(p[0]) % 2 == 0 else float(len(c) % 2) for p, c in zip(prompts, completions)])
+        return torch.tensor(
+            [1.0 if int(p[0]) % 2 == 0 else float(len(c) % 2) for p, c in zip(prompts, completions)]
+        )
 
 
 def test_dynamic_sampling_drops_flat_groups_and_refills() -> None:
     opt = make("dapo", ParityTask(), prompts_per_step=4, max_refills=8, temperature=2.0)
     timer = {"generation": 0.0, "scoring": 0.0, "update": 0.0}
-    _, _, gen, raw, rollout = opt._collect(timer)
+    _, _, _gen, raw, rollout = opt._collect(timer)
     assert rollout.n_groups == 4 and raw.shape[0] == 16
     assert bool((rollout.grouped().std(1) > 0).all()), "a group without reward spread was kept"
     assert opt.n_env_steps > 16, "no refill happened"
@@ -72,12 +85,19 @@ def test_truncation_masking_removes_truncated_completions_from_the_loss() -> Non
     changed = {}
     for mask_truncated in (True, False):
         opt = make("grpo", mask_truncated=mask_truncated)
-        ids, pmask, gen, _, rollout = opt._collect({"generation": 0.0, "scoring": 0.0, "update": 0.0})
+        ids, pmask, gen, _, rollout = opt._collect(
+            {"generation": 0.0, "scoring": 0.0, "update": 0.0}
+        )
         gen.truncated[:] = True
-        adv = torch.randn(rollout.mask.shape, generator=torch.Generator().manual_seed(0)) * rollout.mask
+        adv = (
+            torch.randn(rollout.mask.shape, generator=torch.Generator().manual_seed(0))
+            * rollout.mask
+        )
         before = [p.detach().clone() for p in opt.policy.parameters()]
         opt._update(ids, pmask, gen, rollout, adv, None)
-        changed[mask_truncated] = any(not torch.equal(a, b) for a, b in zip(before, opt.policy.parameters()))
+        changed[mask_truncated] = any(
+            not torch.equal(a, b) for a, b in zip(before, opt.policy.parameters())
+        )
     assert changed == {True: False, False: True}
 
 
@@ -91,14 +111,18 @@ def test_log_probabilities_are_those_of_the_sampling_distribution() -> None:
     logits, cache = opt.policy.prefill(ids, pmask, length)  # replay the sampler, token by token
     sampled = []
     for t in range(length):
-        sampled.append(torch.log_softmax(logits / 0.5, -1).gather(-1, gen.tokens[:, t:t + 1]).squeeze(-1))
+        sampled.append(
+            torch.log_softmax(logits / 0.5, -1).gather(-1, gen.tokens[:, t : t + 1]).squeeze(-1)
+        )
         if t + 1 < length:
             logits = opt.policy.decode(gen.tokens[:, t], cache, t)
     expected = torch.stack(sampled, 1) * gen.mask
     assert torch.allclose(rollout.old_logp, expected, atol=1e-4)
 
 
-@pytest.mark.parametrize("aggregation", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"])
+@pytest.mark.parametrize(
+    "aggregation", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"]
+)
 def test_micro_batches_do_not_change_the_update(aggregation: str) -> None:
     kwargs = {"loss_aggregation": aggregation, "reward_weights": [0.0, 1.0], "temperature": 2.0}
     a, b = make("grpo", seed=1, **kwargs), make("grpo", seed=1, micro_batches=3, **kwargs)
@@ -108,8 +132,13 @@ def test_micro_batches_do_not_change_the_update(aggregation: str) -> None:
 
 
 def test_several_rewards_are_logged_and_the_result_is_a_reward_front() -> None:
-    opt = make("grpo", rewards=["exact-match", "brevity"], reward_weights=[1.0, 1.0], multi_objective=True,
-               reward_normalization="per-reward")
+    opt = make(
+        "grpo",
+        rewards=["exact-match", "brevity"],
+        reward_weights=[1.0, 1.0],
+        multi_objective=True,
+        reward_normalization="per-reward",
+    )
     metrics = [opt.step() for _ in range(4)]
     assert {"reward/exact-match", "reward/brevity"} <= set(metrics[0])
     result = opt.result()
@@ -122,7 +151,9 @@ def test_several_rewards_are_logged_and_the_result_is_a_reward_front() -> None:
 
 
 def test_dynamic_reward_weighting_tracks_reward_scales() -> None:
-    opt = make("grpo", rewards=["partial", "brevity"], reward_normalization="dynamic", temperature=2.0)
+    opt = make(
+        "grpo", rewards=["partial", "brevity"], reward_normalization="dynamic", temperature=2.0
+    )
     opt.step()
     assert opt.reward_scale is not None and opt.reward_scale.shape == (2,)
 
@@ -144,14 +175,30 @@ def test_grpo_improves_greedy_accuracy_after_a_warm_start() -> None:
     torch.set_num_threads(1)
     task = Addition(n_digits=1)
     # 30 steps on the builtin tiny model: a larger step than the default, which is set for runs of hundreds
-    opt = polyopt.make("optimizer", "grpo", task, seed=0, device="cpu", sft_steps=150, prompts_per_step=8,
-                       completions_per_prompt=8, lr=3e-5)
-    held_out = lambda: greedy_accuracy(opt.policy, task, n=256, generator=torch.Generator().manual_seed(123))  # noqa: E731
+    opt = polyopt.make(
+        "optimizer",
+        "grpo",
+        task,
+        seed=0,
+        device="cpu",
+        sft_steps=150,
+        prompts_per_step=8,
+        completions_per_prompt=8,
+        lr=3e-5,
+    )
+
+    def held_out():
+        return greedy_accuracy(
+            opt.policy, task, n=256, generator=torch.Generator().manual_seed(123)
+        )
+
     before = held_out()
     for _ in range(30):
         opt.step()
     after = held_out()
-    assert 0.2 < before < 0.8, f"warm start out of the range where the test is informative: {before}"
+    assert 0.2 < before < 0.8, (
+        f"warm start out of the range where the test is informative: {before}"
+    )
     assert after >= before + 0.05, (before, after)  # the bar: +5 points
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import pytest
 import torch
@@ -13,25 +14,44 @@ from polyopt.objective import Evaluation, FunctionObjective
 from polyopt.spaces import Binary, Box, Categorical, Integer, Permutation, Product
 
 ALGORITHMS = ["nsga2", "nsga3", "moead", "moead-sequential", "sms-emoa", "rvea", "dnsga2"]
-SMALL = {"nsga2": {"pop_size": 12}, "nsga3": {"n_partitions": 6}, "moead": {"n_partitions": 11},
-         "moead-sequential": {"n_partitions": 11}, "sms-emoa": {"pop_size": 12}, "rvea": {"n_partitions": 11},
-         "dnsga2": {"pop_size": 16, "tau": 20}}
+SMALL = {
+    "nsga2": {"pop_size": 12},
+    "nsga3": {"n_partitions": 6},
+    "moead": {"n_partitions": 11},
+    "moead-sequential": {"n_partitions": 11},
+    "sms-emoa": {"pop_size": 12},
+    "rvea": {"n_partitions": 11},
+    "dnsga2": {"pop_size": 16, "tau": 20},
+}
 
 
 def _constrained() -> FunctionObjective:
     """BNH-like: two quadratic objectives, one constraint cutting away the region near (2.5, 2.5)."""
 
     def fn(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f = torch.stack([4 * x[:, 0] ** 2 + 4 * x[:, 1] ** 2, (x[:, 0] - 5) ** 2 + (x[:, 1] - 5) ** 2], dim=1)
-        g = (1.0 - ((x[:, 0] - 2.5) ** 2 + (x[:, 1] - 2.5) ** 2)).unsqueeze(1)  # outside the unit disc
+        f = torch.stack(
+            [4 * x[:, 0] ** 2 + 4 * x[:, 1] ** 2, (x[:, 0] - 5) ** 2 + (x[:, 1] - 5) ** 2], dim=1
+        )
+        g = (1.0 - ((x[:, 0] - 2.5) ** 2 + (x[:, 1] - 2.5) ** 2)).unsqueeze(
+            1
+        )  # outside the unit disc
         return f, g
 
-    return FunctionObjective(fn, Box([0.0, 0.0], [5.0, 5.0]), n_objectives=2, n_constraints=1, name="bnh-like")
+    return FunctionObjective(
+        fn, Box([0.0, 0.0], [5.0, 5.0]), n_objectives=2, n_constraints=1, name="bnh-like"
+    )
 
 
 def _mixed() -> FunctionObjective:
-    space = Product({"x": Box(0.0, 1.0, dim=2), "n": Integer(0, 5), "c": Categorical(["a", "b", "c"]),
-                     "bits": Binary(4), "order": Permutation(4)})
+    space = Product(
+        {
+            "x": Box(0.0, 1.0, dim=2),
+            "n": Integer(0, 5),
+            "c": Categorical(["a", "b", "c"]),
+            "bits": Binary(4),
+            "order": Permutation(4),
+        }
+    )
 
     def fn(x: torch.Tensor) -> torch.Tensor:
         parts = space.unflatten(x)
@@ -45,9 +65,12 @@ def _mixed() -> FunctionObjective:
 
 @pytest.mark.parametrize("name", ALGORITHMS)
 @pytest.mark.parametrize("handling", ["feasibility", "penalty"])
-def test_runs_on_a_constrained_problem_and_returns_feasible_points(name: str, handling: str) -> None:
-    result = polyopt.optimize(name, _constrained(), budget=600, seed=0, constraint_handling=handling,
-                              **SMALL[name])
+def test_runs_on_a_constrained_problem_and_returns_feasible_points(
+    name: str, handling: str
+) -> None:
+    result = polyopt.optimize(
+        name, _constrained(), budget=600, seed=0, constraint_handling=handling, **SMALL[name]
+    )
     assert result.feasible and result.f.shape[0] >= 1
     assert bool((result.g <= 0).all())
     assert result.n_evaluations == 600
@@ -97,24 +120,33 @@ def test_dnsga2_population_doubles_every_tau_evaluations() -> None:
     assert seen[0] == 4
     sizes = sorted(set(seen))
     assert sizes == [4, 8, 16, 32, 40]
-    for size, nxt in zip(sizes, sizes[1:]):  # never shrinks, only doubles (capped at mu)
+    for size, nxt in itertools.pairwise(sizes):  # never shrinks, only doubles (capped at mu)
         assert seen.index(nxt) > seen.index(size) and nxt == min(40, 2 * size)
 
 
 def test_duplicates_are_eliminated_without_a_distance_matrix() -> None:
-    problem = FunctionObjective(lambda x: torch.stack([x.sum(1), (1 - x).sum(1)], 1), Binary(8), n_objectives=2)
+    problem = FunctionObjective(
+        lambda x: torch.stack([x.sum(1), (1 - x).sum(1)], 1), Binary(8), n_objectives=2
+    )
     opt = polyopt.make("optimizer", "nsga2", problem, seed=0, pop_size=20)
     polyopt.run(opt, polyopt.Budget(evaluations=300))
     assert torch.unique(opt.pop_x, dim=0).shape[0] == opt.pop_x.shape[0]
-    off = polyopt.make("optimizer", "nsga2", problem, seed=0, pop_size=20, eliminate_duplicates=False)
+    off = polyopt.make(
+        "optimizer", "nsga2", problem, seed=0, pop_size=20, eliminate_duplicates=False
+    )
     polyopt.run(off, polyopt.Budget(evaluations=300))
-    assert torch.unique(off.pop_x, dim=0).shape[0] < off.pop_x.shape[0]  # copies of good points pile up
+    assert (
+        torch.unique(off.pop_x, dim=0).shape[0] < off.pop_x.shape[0]
+    )  # copies of good points pile up
 
 
 def test_failed_rows_never_survive_over_valid_ones() -> None:
     base = polyopt.make("objective", "zdt1", n_var=4)
     problem = FunctionObjective(
-        lambda x: torch.where((x[:, 1:2] > 0.5), torch.nan, base.evaluate(x).f), base.space, n_objectives=2)
+        lambda x: torch.where((x[:, 1:2] > 0.5), torch.nan, base.evaluate(x).f),
+        base.space,
+        n_objectives=2,
+    )
     opt = polyopt.make("optimizer", "nsga2", problem, seed=0, pop_size=10)
     polyopt.run(opt, polyopt.Budget(evaluations=200))
     assert not bool(opt.pop_failed.any())
@@ -131,7 +163,9 @@ def test_hypervolume_is_reported_once_per_generation() -> None:
 def test_moead_batched_and_sequential_share_weights_and_neighbourhoods() -> None:
     problem = polyopt.make("objective", "zdt1", n_var=5)
     a = polyopt.make("optimizer", "moead", problem, seed=0, n_partitions=19, n_neighbors=5)
-    b = polyopt.make("optimizer", "moead-sequential", problem, seed=0, n_partitions=19, n_neighbors=5)
+    b = polyopt.make(
+        "optimizer", "moead-sequential", problem, seed=0, n_partitions=19, n_neighbors=5
+    )
     assert a.batch_size == 20 and torch.equal(a.neighbors, b.neighbors)
     a.step(), b.step()
     assert b.batch_size == 1 and a.batch_size == 20
@@ -152,14 +186,22 @@ def test_nsga3_riesz_directions_and_bad_config() -> None:
 def test_registered_components() -> None:
     reg = polyopt.registry()
     assert set(ALGORITHMS) <= set(reg.names("optimizer"))
-    assert {"sbx", "polynomial-mutation", "de-rand-1-bin", "ox", "pmx", "product"} <= set(reg.names("operator"))
-    assert {"rank-and-crowding", "reference-direction", "hv-contribution", "apd"} <= set(reg.names("survival"))
+    assert {"sbx", "polynomial-mutation", "de-rand-1-bin", "ox", "pmx", "product"} <= set(
+        reg.names("operator")
+    )
+    assert {"rank-and-crowding", "reference-direction", "hv-contribution", "apd"} <= set(
+        reg.names("survival")
+    )
 
 
 def test_result_is_the_feasible_non_dominated_set_in_user_direction() -> None:
     base = polyopt.make("objective", "zdt1", n_var=5)
-    flipped = FunctionObjective(lambda x: -base.evaluate(x).f, base.space, n_objectives=2,
-                                directions=("maximize", "maximize"))
+    flipped = FunctionObjective(
+        lambda x: -base.evaluate(x).f,
+        base.space,
+        n_objectives=2,
+        directions=("maximize", "maximize"),
+    )
     a = polyopt.optimize("nsga2", base, budget=300, seed=2, pop_size=20)
     b = polyopt.optimize("nsga2", flipped, budget=300, seed=2, pop_size=20)
     assert torch.allclose(a.f, -b.f)

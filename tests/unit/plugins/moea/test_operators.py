@@ -18,9 +18,16 @@ SPACES: dict[str, Space] = {
     "binary": Binary(9),
     "categorical": Categorical(["a", "b", "c", "d", "e"]),
     "permutation": Permutation(8),
-    "product": Product({"x": Box(0.0, 1.0, dim=2), "n": Integer(1, 4), "c": Categorical([0.1, 0.2]),
-                        "bits": Binary(3), "order": Permutation(5),
-                        "nested": Product({"y": Box(-1.0, 1.0, dim=1), "k": Integer(0, 2)})}),
+    "product": Product(
+        {
+            "x": Box(0.0, 1.0, dim=2),
+            "n": Integer(1, 4),
+            "c": Categorical([0.1, 0.2]),
+            "bits": Binary(3),
+            "order": Permutation(5),
+            "nested": Product({"y": Box(-1.0, 1.0, dim=1), "k": Integer(0, 2)}),
+        }
+    ),
 }
 
 
@@ -41,8 +48,13 @@ def test_default_variation_stays_in_the_space(name: str, seed: int, n: int) -> N
     assert bool(space.contains(out).all())
 
 
-_KIND_OF = {"box": "continuous", "integer": "integer", "binary": "binary", "categorical": "categorical",
-            "permutation": "permutation"}
+_KIND_OF = {
+    "box": "continuous",
+    "integer": "integer",
+    "binary": "binary",
+    "categorical": "categorical",
+    "permutation": "permutation",
+}
 
 
 @pytest.mark.parametrize("op", [o for o in OPERATORS if o != "product"])
@@ -70,7 +82,9 @@ def test_operator_rejects_a_space_it_cannot_handle() -> None:
         make_operator("ox", Box(0.0, 1.0, dim=3))
     with pytest.raises(ConfigError, match="no part"):
         default_variation(Product({"a": Binary(2), "b": Permutation(3)}), crossover="de-rand-1-bin")
-    with pytest.raises(ConfigError, match="agree"):  # DE takes 4 parents, the other parts' crossovers 2
+    with pytest.raises(
+        ConfigError, match="agree"
+    ):  # DE takes 4 parents, the other parts' crossovers 2
         default_variation(SPACES["product"], crossover="de-rand-1-bin")
 
 
@@ -129,15 +143,31 @@ def test_sbx_and_pm_match_pymoo_statistics() -> None:
     parents = space.sample(2 * 4000, generator=g, dtype=torch.float64).reshape(2, 4000, 10)
     ours = make_operator("sbx", space, {"prob": 1.0})(parents, g)
     rs = np.random.default_rng(0)
-    theirs = cross_sbx(parents.numpy(), np.zeros(10), np.ones(10), np.full((4000, 1), 15.0),
-                       np.full((4000, 1), 0.5), np.full((4000, 1), 0.5), random_state=rs)
+    theirs = cross_sbx(
+        parents.numpy(),
+        np.zeros(10),
+        np.ones(10),
+        np.full((4000, 1), 15.0),
+        np.full((4000, 1), 0.5),
+        np.full((4000, 1), 0.5),
+        random_state=rs,
+    )
     moved = lambda c: (torch.as_tensor(c) - parents).abs().mean().item()  # noqa: E731
     assert moved(ours) == pytest.approx(moved(theirs), rel=0.05)
     x = parents[0]
     pm = make_operator("polynomial-mutation", space, {"prob": 1.0})(x, g)
-    theirs_pm = mut_pm(x.numpy(), np.zeros(10), np.ones(10), np.full(4000, 20.0), np.full(4000, 0.1), False,
-                       random_state=rs)
-    assert (pm - x).abs().mean().item() == pytest.approx(np.abs(theirs_pm - x.numpy()).mean(), rel=0.1)
+    theirs_pm = mut_pm(
+        x.numpy(),
+        np.zeros(10),
+        np.ones(10),
+        np.full(4000, 20.0),
+        np.full(4000, 0.1),
+        False,
+        random_state=rs,
+    )
+    assert (pm - x).abs().mean().item() == pytest.approx(
+        np.abs(theirs_pm - x.numpy()).mean(), rel=0.1
+    )
     assert isinstance(Problem, type)
 
 

@@ -20,7 +20,9 @@ SEEDS = (0, 1, 2)
 RATIO, SLACK = 1.25, 0.005
 
 
-def _pymoo_igd(algorithm, problem_name: str, kwargs: dict, evals: int, front: np.ndarray, seed: int) -> float:
+def _pymoo_igd(
+    algorithm, problem_name: str, kwargs: dict, evals: int, front: np.ndarray, seed: int
+) -> float:
     from pymoo.indicators.igd import IGD
     from pymoo.optimize import minimize
     from pymoo.problems import get_problem
@@ -74,5 +76,8 @@ def test_nsga2_on_c2_dtlz2_matches_pymoo() -> None:
     front = problem.pareto_front(2000)
     seeds = range(5)
     ours = [_ours_igd("nsga2", problem, 92 * 25, front, s, pop_size=92) for s in seeds]
-    theirs = [_pymoo_igd(NSGA2(pop_size=92), "c2dtlz2", {"n_obj": 3}, 92 * 25, front.numpy(), s) for s in seeds]
+    theirs = [
+        _pymoo_igd(NSGA2(pop_size=92), "c2dtlz2", {"n_obj": 3}, 92 * 25, front.numpy(), s)
+        for s in seeds
+    ]
     assert np.median(ours) <= RATIO * np.median(theirs) + SLACK, (ours, theirs)

@@ -28,8 +28,16 @@ def _problem(m: int, n_constr: int = 0) -> Problem:
 
 def _pymoo_survivors(survival, f: np.ndarray, n: int, seed: int, **kw) -> list[int]:
     pop = Population.new("F", f)
-    return sorted(survival.do(_problem(f.shape[1]), pop, n_survive=n, random_state=np.random.default_rng(seed),
-                              return_indices=True, **kw))
+    return sorted(
+        survival.do(
+            _problem(f.shape[1]),
+            pop,
+            n_survive=n,
+            random_state=np.random.default_rng(seed),
+            return_indices=True,
+            **kw,
+        )
+    )
 
 
 def _ours(survival, f: np.ndarray, n: int, seed: int = 0, violation: torch.Tensor | None = None):
@@ -43,7 +51,9 @@ def _check_rank_and_crowding(f: np.ndarray, k: int, seed: int) -> None:
     (rank, crowding) multisets must agree, and the sets themselves whenever the cut is tie-free."""
     ours = _ours(RankAndCrowdingSurvival(), f, k, seed)
     pop = Population.new("F", f)
-    chosen = RankAndCrowding().do(_problem(f.shape[1]), pop, n_survive=k, random_state=np.random.default_rng(seed))
+    chosen = RankAndCrowding().do(
+        _problem(f.shape[1]), pop, n_survive=k, random_state=np.random.default_rng(seed)
+    )
     theirs = sorted(zip(chosen.get("rank").tolist(), np.round(chosen.get("crowding"), 12).tolist()))
     mine = sorted(zip(ours.rank.tolist(), np.round(ours.crowding.numpy(), 12).tolist()))
     assert mine == theirs
@@ -56,17 +66,27 @@ def _check_rank_and_crowding(f: np.ndarray, k: int, seed: int) -> None:
         assert sorted(ours.index.tolist()) == _pymoo_survivors(RankAndCrowding(), f, k, seed)
 
 
-@given(seed=st.integers(0, 2**31 - 1), m=st.integers(2, 4), n=st.integers(4, 60), frac=st.floats(0.1, 0.95))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    m=st.integers(2, 4),
+    n=st.integers(4, 60),
+    frac=st.floats(0.1, 0.95),
+)
 @settings(max_examples=40, deadline=None)
-def test_rank_and_crowding_equals_pymoo_on_random_points(seed: int, m: int, n: int, frac: float) -> None:
-    _check_rank_and_crowding(np.random.default_rng(seed).random((n, m)), max(1, int(frac * n)), seed)
+def test_rank_and_crowding_equals_pymoo_on_random_points(
+    seed: int, m: int, n: int, frac: float
+) -> None:
+    _check_rank_and_crowding(
+        np.random.default_rng(seed).random((n, m)), max(1, int(frac * n)), seed
+    )
 
 
 def test_rank_and_crowding_equals_pymoo_when_the_cut_is_tie_free() -> None:
     f = np.random.default_rng(0).random((200, 3))
     for k in (42, 99, 156):  # the splitting fronts need all their inf extremes and a tie-free rest
         assert sorted(_ours(RankAndCrowdingSurvival(), f, k).index.tolist()) == _pymoo_survivors(
-            RankAndCrowding(), f, k, 0)
+            RankAndCrowding(), f, k, 0
+        )
 
 
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(4, 50), frac=st.floats(0.1, 0.95))
@@ -81,9 +101,20 @@ def test_feasibility_first_fills_with_least_violating() -> None:
     f = np.random.default_rng(0).random((10, 2))
     v = torch.tensor([0, 0, 3.0, 1.0, 0, float("inf"), 2.0, 0.5, 0, 0])
     ours = _ours(RankAndCrowdingSurvival(), f, 8, violation=v)
-    assert set(ours.index.tolist()) == {0, 1, 4, 8, 9, 7, 3, 6}  # the 5 feasible, then violations .5, 1, 2
+    assert set(ours.index.tolist()) == {
+        0,
+        1,
+        4,
+        8,
+        9,
+        7,
+        3,
+        6,
+    }  # the 5 feasible, then violations .5, 1, 2
     assert ours.rank[-3:].tolist() == sorted(ours.rank[-3:].tolist())
-    assert 5 not in _ours(RankAndCrowdingSurvival(), f, 9, violation=v).index.tolist()  # failed row last
+    assert (
+        5 not in _ours(RankAndCrowdingSurvival(), f, 9, violation=v).index.tolist()
+    )  # failed row last
 
 
 def _nsga3_inputs(seed: int, n: int, m: int) -> np.ndarray:
@@ -93,7 +124,9 @@ def _nsga3_inputs(seed: int, n: int, m: int) -> np.ndarray:
 
 @pytest.mark.parametrize("m,h", [(2, 12), (3, 6), (4, 4)])
 @pytest.mark.parametrize("seed", range(6))
-def test_nsga3_normalization_association_and_niche_counts_equal_pymoo(seed: int, m: int, h: int) -> None:
+def test_nsga3_normalization_association_and_niche_counts_equal_pymoo(
+    seed: int, m: int, h: int
+) -> None:
     dirs = das_dennis(h, m)
     theirs = ReferenceDirectionSurvival(dirs.numpy())
     ours = OurRefDirSurvival(dirs)
@@ -107,7 +140,9 @@ def test_nsga3_normalization_association_and_niche_counts_equal_pymoo(seed: int,
         np.testing.assert_allclose(norm.extremes.numpy(), theirs.norm.extreme_points, rtol=1e-12)
         np.testing.assert_allclose(norm.nadir.numpy(), theirs.norm.nadir_point, rtol=1e-10)
         niche, dist = associate(torch.as_tensor(f), dirs, norm.ideal, norm.nadir)
-        p_niche, p_dist, _ = associate_to_niches(f, dirs.numpy(), theirs.norm.ideal_point, theirs.norm.nadir_point)
+        p_niche, p_dist, _ = associate_to_niches(
+            f, dirs.numpy(), theirs.norm.ideal_point, theirs.norm.nadir_point
+        )
         assert niche.tolist() == p_niche.tolist()
         np.testing.assert_allclose(dist.numpy(), p_dist, rtol=1e-7, atol=1e-9)
         assert len(kept) == 30
@@ -130,23 +165,38 @@ def test_nsga3_survivors_equal_pymoo(seed: int, m: int, n: int) -> None:
     chosen = _ours(ours, f, k, seed).index
     assume(torch.unique(ours.norm.extremes, dim=0).shape[0] == m)
     niche, _ = associate(torch.as_tensor(f), dirs, ours.norm.ideal, ours.norm.nadir)
-    kept = ReferenceDirectionSurvival(dirs.numpy()).do(_problem(m), Population.new("F", f), n_survive=k,
-                                                       random_state=np.random.default_rng(seed))
+    kept = ReferenceDirectionSurvival(dirs.numpy()).do(
+        _problem(m), Population.new("F", f), n_survive=k, random_state=np.random.default_rng(seed)
+    )
     profile = lambda niches: sorted(np.bincount(niches, minlength=len(dirs)).tolist())  # noqa: E731
     assert profile(niche[chosen].numpy()) == profile(kept.get("niche"))
-    sets = {tuple(_pymoo_survivors(ReferenceDirectionSurvival(dirs.numpy()), f, k, s)) for s in range(30)}
+    sets = {
+        tuple(_pymoo_survivors(ReferenceDirectionSurvival(dirs.numpy()), f, k, s))
+        for s in range(30)
+    }
     if len(sets) == 1:
         assert tuple(sorted(chosen.tolist())) in sets
 
 
-@given(seed=st.integers(0, 2**31 - 1), m=st.integers(2, 3), n=st.integers(4, 40), removed=st.integers(1, 3))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    m=st.integers(2, 3),
+    n=st.integers(4, 40),
+    removed=st.integers(1, 3),
+)
 @settings(max_examples=40, deadline=None)
-def test_sms_emoa_removes_the_same_individuals_as_pymoo(seed: int, m: int, n: int, removed: int) -> None:
+def test_sms_emoa_removes_the_same_individuals_as_pymoo(
+    seed: int, m: int, n: int, removed: int
+) -> None:
     f = np.random.default_rng(seed).random((n, m))
-    prev = np.random.default_rng(seed + 1).random((n, m))  # the "previous population" sets the scale
+    prev = np.random.default_rng(seed + 1).random(
+        (n, m)
+    )  # the "previous population" sets the scale
     ideal, nadir = prev.min(axis=0), prev.max(axis=0) + 1e-32
     k = n - removed
-    theirs = _pymoo_survivors(LeastHypervolumeContributionSurvival(), f, k, seed, ideal=ideal, nadir=nadir)
+    theirs = _pymoo_survivors(
+        LeastHypervolumeContributionSurvival(), f, k, seed, ideal=ideal, nadir=nadir
+    )
     ours = HVContributionSurvival()
     ours.bounds = (torch.as_tensor(ideal), torch.as_tensor(nadir))
     assert sorted(_ours(ours, f, k).index.tolist()) == theirs
