@@ -5,8 +5,13 @@ Tables (current version, :data:`SCHEMA_VERSION`):
 - ``schema_version(version)``: one row; :func:`migrate` brings any older database up to date.
 - ``studies(id, name, fingerprint, definition, created_at)``: ``definition`` is the study as JSON.
 - ``runs(id, study_id, key, spec, status, attempts, lease_owner, heartbeat_at, started_at, finished_at,
-  n_evaluations, n_steps, wall_time, error, result, resources)``: ``spec`` is the resolved run (JSON),
-  ``status`` one of pending/running/done/failed, ``result`` the final front as JSON.
+  n_evaluations, n_steps, wall_time, error, result, resources, crashes, lease_host, lease_pid,
+  live_evaluations)``: ``spec`` is the resolved run (JSON), ``status`` one of pending/running/done/failed,
+  ``result`` the final front as JSON. ``attempts`` counts the claims since the run was last made pending by a
+  resume; ``crashes`` counts the leases its workers abandoned (died or stalled), and no resume resets it.
+  ``n_evaluations`` is what is stored (the latest checkpoint's count); ``live_evaluations`` is what the
+  leasing worker reports in its heartbeat (progress only). ``lease_host``/``lease_pid`` name the leasing
+  process, so a worker on the same host can tell that it no longer exists.
 - ``checkpoints(run_id, step, n_evaluations, state, created_at)``: the latest optimizer ``state_dict`` of a
   run, ``torch.save`` bytes, read back with ``torch.load(weights_only=True)``.
 - ``evaluation_batches(run_id, first_index, n, x, f, g, failed, elapsed)``: the evaluations between two
@@ -49,7 +54,7 @@ __all__ = [
     "current_version",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -84,6 +89,10 @@ runs = Table(
     Column("error", Text),
     Column("result", Text),
     Column("resources", Text, nullable=False, server_default="{}"),  # version 2
+    Column("crashes", Integer, nullable=False, server_default="0"),  # version 3
+    Column("lease_host", String(200)),  # version 3
+    Column("lease_pid", Integer),  # version 3
+    Column("live_evaluations", Integer, nullable=False, server_default="0"),  # version 3
     UniqueConstraint("study_id", "key"),
 )
 
@@ -158,8 +167,20 @@ def _v2(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE runs ADD COLUMN resources TEXT NOT NULL DEFAULT '{}'"))
 
 
+def _v3(conn: Connection) -> None:
+    """Version 3: abandoned leases are counted (``crashes``), leases name their process (``lease_host``,
+    ``lease_pid``), and heartbeat progress (``live_evaluations``) is kept apart from the stored count."""
+    for sql in (
+        "ALTER TABLE runs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN lease_host VARCHAR(200)",
+        "ALTER TABLE runs ADD COLUMN lease_pid INTEGER",
+        "ALTER TABLE runs ADD COLUMN live_evaluations INTEGER NOT NULL DEFAULT 0",
+    ):
+        conn.execute(text(sql))
+
+
 #: version produced -> migration function
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 
 
 def current_version(conn: Connection) -> int:
