@@ -6,8 +6,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from polyopt.study.storage import RunRecord, Storage
+
+if TYPE_CHECKING:  # rich is imported when bars are shown
+    from rich.progress import Progress, TaskID
 
 __all__ = ["watch"]
 
@@ -30,7 +34,7 @@ def watch(
         TimeElapsedColumn(),
         transient=False,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     stop = threading.Event()
 
     def refresh() -> None:
@@ -56,30 +60,30 @@ def watch(
             refresh()
 
 
-def _update(progress: object, tasks: dict[str, int], records: list[RunRecord]) -> None:
+def _update(progress: Progress, tasks: dict[str, TaskID], records: list[RunRecord]) -> None:
     by_label: dict[str, list[RunRecord]] = {}
     for r in records:
         by_label.setdefault(r.spec.optimizer_label, []).append(r)
     for label, runs in by_label.items():
         total = sum(_target(r) for r in runs)
+        # a running run shows what its worker reports (live), which may be ahead of what is stored
         done = sum(
-            _target(r) if r.status in ("done", "failed") else min(r.n_evaluations, _target(r))
+            _target(r)
+            if r.status in ("done", "failed")
+            else min(max(r.live_evaluations, r.n_evaluations), _target(r))
             for r in runs
         )
         failed = sum(r.status == "failed" for r in runs)
         note = f"[red]{failed} failed" if failed else ""
         if label not in tasks:
-            tasks[label] = progress.add_task(label, total=total, note=note)  # type: ignore[attr-defined]
-        progress.update(tasks[label], completed=done, total=total, note=note)  # type: ignore[attr-defined]
+            tasks[label] = progress.add_task(label, total=total, note=note)
+        progress.update(tasks[label], completed=done, total=total, note=note)
     finished = sum(r.status in ("done", "failed") for r in records)
     running = sum(r.status == "running" for r in records)
     if "runs" not in tasks:
-        tasks["runs"] = progress.add_task("runs", total=len(records), note="")  # type: ignore[attr-defined]
+        tasks["runs"] = progress.add_task("runs", total=len(records), note="")
     progress.update(
-        tasks["runs"],
-        completed=finished,
-        total=len(records),  # type: ignore[attr-defined]
-        note=f"{running} running",
+        tasks["runs"], completed=finished, total=len(records), note=f"{running} running"
     )
 
 

@@ -10,14 +10,20 @@ as before — the black box is called again for them (at-least-once evaluation),
 evaluation exactly once, and the finished run is identical to an uninterrupted run with the same seed (for a
 deterministic objective). A worker that lost its lease (it stalled past ``stale_after_seconds`` and another
 worker took the run over) cannot write anything more for that run.
+
+A seconds budget is the run's, not one worker's: a resumed run stops once the time recorded in its checkpoint
+plus this worker's time reaches it. A worker with nothing left to claim waits while other workers hold leases
+on the study's runs, and takes over any lease they abandon (see :meth:`Worker.run_all`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -67,13 +73,11 @@ class _Heartbeat(threading.Thread):
         self, storage: Storage, run_id: int, owner: str, period: float, progress: Callable[[], int]
     ) -> None:
         super().__init__(daemon=True, name=f"polyopt-heartbeat-{run_id}")
-        self.storage, self.run_id, self.owner, self.period, self.progress = (
-            storage,
-            run_id,
-            owner,
-            period,
-            progress,
-        )
+        self.storage = storage
+        self.run_id = run_id
+        self.owner = owner
+        self.period = period
+        self.progress = progress
         self.lost = threading.Event()
         self._stop = threading.Event()
 
@@ -83,9 +87,7 @@ class _Heartbeat(threading.Thread):
                 if not self.storage.heartbeat(self.run_id, self.owner, self.progress()):
                     self.lost.set()
                     return
-            except (
-                Exception
-            ):  # a transient database error: the next beat retries; staleness is generous
+            except Exception:  # the database stayed unreachable (Storage retried): beat again later
                 continue
 
     def stop(self) -> None:
@@ -116,19 +118,50 @@ class Worker:
         self.study_id = self.storage.study_id(study)
         self.owner = owner or worker_id()
         self.on_run = on_run
+        #: keys of the runs this worker handed back on Ctrl-C
+        self.released: list[str] = []
 
-    def run_all(self) -> int:
-        """Claim and execute runs until none is claimable; return how many this worker executed."""
+    def run_all(self, *, wait: bool = True) -> int:
+        """Claim and execute runs until none is left; return how many this worker executed.
+
+        Args:
+            wait: when nothing is claimable but other workers still hold leases on runs of the study, wait
+                for them (polling every ``heartbeat_seconds`` at most), taking over any lease they abandon;
+                so this returns when every run is done or failed. ``False`` returns at once instead.
+        """
         n = 0
-        while (record := self.claim()) is not None:
-            self.execute(record)
-            n += 1
-        return n
+        while True:
+            record = self.claim()
+            if record is not None:
+                self.execute(record)
+                n += 1
+                continue
+            pause = self._pause() if wait else None
+            if pause is None:
+                return n
+            time.sleep(pause)
+
+    def _pause(self) -> float | None:
+        """Seconds to wait before the next claim while other workers hold leases; None when none does."""
+        records = self.storage.runs(self.study_id, with_results=False)
+        if any(r.status == "pending" for r in records):  # another worker was quicker: claim again
+            return 0.05
+        beats = [r.heartbeat_at or 0.0 for r in records if r.status == "running"]
+        if not beats:
+            return None
+        d = self.definition
+        until_stale = min(beats) + d.stale_after_seconds - time.time()
+        return min(d.heartbeat_seconds, max(0.2, until_stale + 0.05))
 
     def claim(self, run_id: int | None = None) -> RunRecord | None:
-        """Take a pending run or one with a stale lease (``run_id`` to take that one only)."""
+        """Take a pending run or one whose lease was abandoned (``run_id`` to take that one only); a run
+        whose workers died ``max_attempts`` times is failed on the way ("worker died")."""
         return self.storage.claim(
-            self.study_id, self.owner, self.definition.stale_after_seconds, run_id=run_id
+            self.study_id,
+            self.owner,
+            self.definition.stale_after_seconds,
+            run_id=run_id,
+            max_attempts=self.definition.max_attempts,
         )
 
     def execute(self, record: RunRecord) -> str:
@@ -154,11 +187,26 @@ class Worker:
         except LeaseLost:
             status = "lost"
         except KeyboardInterrupt:
-            self.storage.release(record.id, self.owner)
+            try:
+                self.storage.release(record.id, self.owner)
+                self.released.append(record.key)
+            except Exception:
+                # the database is unreachable too: the lease names this process, which is ending, so a
+                # resume on this host reclaims the run at once
+                pass
             raise
         except Exception:
             status = self.storage.fail(
                 record.id, self.owner, traceback.format_exc(), d.max_attempts
+            )
+        except (
+            SystemExit
+        ) as exc:  # sys.exit() inside an objective or optimizer fails the run, not the worker
+            status = self.storage.fail(
+                record.id,
+                self.owner,
+                f"{traceback.format_exc()}\nthe run called sys.exit({exc.code!r})",
+                d.max_attempts,
             )
         finally:
             if beat is not None:
@@ -186,7 +234,16 @@ class Worker:
             if o.n_steps % every == 0:
                 self._save(o, record, recorder)
 
-        result = run(opt, Budget.coerce(record.spec.budget), [after_step])
+        budget = Budget.coerce(record.spec.budget)
+        callbacks: list[Callable[[Optimizer, dict[str, float]], Any]] = [after_step]
+        if budget.seconds is not None:
+            # run() counts seconds from its own start; the budget is the run's, across resumes, so stop at
+            # the optimizer's total time (restored with its checkpoint) -- after at most one more step
+            seconds = budget.seconds
+            callbacks.append(lambda o, _metrics: o.elapsed >= seconds)
+            if opt.n_steps and opt.elapsed >= seconds:  # spent before the worker died: finish now
+                budget = dataclasses.replace(budget, steps=opt.n_steps)
+        result = run(opt, budget, callbacks)
         recorder.after_step(force=True)
         final = result_to_json(result, recorder.last_values)
         # the resolved run: every config field with its default filled in, and the device/dtype used

@@ -1,16 +1,22 @@
-"""The worker: budgets, batched evaluation storage, metrics cadence, failures and lost leases."""
+"""The worker: budgets (seconds across resumes), batched evaluation storage, metrics cadence, failures, lost
+leases, and waiting for runs other workers hold."""
 
 from __future__ import annotations
 
+import io
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import torch
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from polyopt.study import Study
 from polyopt.study import schema as s
-from polyopt.study.runner import Worker
+from polyopt.study.recorder import Recorder
+from polyopt.study.runner import Worker, build_optimizer
 from polyopt.study.storage import Storage
 from polyopt_plugins.search.random import RandomSearch
 
@@ -21,6 +27,15 @@ class Exploding(RandomSearch):
     def step(self) -> dict[str, float]:
         if self.n_steps == 2:
             raise RuntimeError("boom on step 3")
+        return super().step()
+
+
+class Exiting(RandomSearch):
+    """Random search whose second step calls sys.exit, as a careless objective might."""
+
+    def step(self) -> dict[str, float]:
+        if self.n_steps == 1:
+            sys.exit(3)
         return super().step()
 
 
@@ -87,6 +102,81 @@ def test_a_worker_that_lost_its_lease_writes_nothing(tmp_path: Path) -> None:
     assert storage.evaluations(record.id) is None and storage.checkpoint(record.id) is None
     assert fast.execute(storage.run(record.id)) == "done"
     assert storage.evaluations(record.id).x.shape[0] == 205
+
+
+def test_sys_exit_in_a_run_fails_the_run_not_the_worker(tmp_path: Path) -> None:
+    storage, sid, _ = _setup(tmp_path, optimizers=[f"{__name__}:Exiting"], max_attempts=1, seeds=2)
+    assert Worker(storage, "r").run_all() == 2
+    runs = storage.runs(sid)
+    assert [r.status for r in runs] == ["failed", "failed"]
+    assert runs[0].last_error == "the run called sys.exit(3)"
+
+
+def test_a_seconds_budget_counts_the_time_spent_before_a_resume(tmp_path: Path) -> None:
+    storage, sid, _ = _setup(tmp_path, budget={"seconds": 30})
+    worker = Worker(storage, "r", owner="first")
+    record = worker.claim()
+    opt = build_optimizer(record)
+    recorder = Recorder(opt, record.spec, worker.definition.metrics)
+    opt.listeners.append(recorder.on_evaluate)
+    opt.step()
+    opt.step()
+    state = opt.state_dict()
+    state["counters"]["elapsed"] = 31.0  # the first worker had spent the budget when it died
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    batch, metrics = recorder.drain()
+    storage.save(
+        record.id,
+        "first",
+        step=2,
+        n_evaluations=opt.n_evaluations,
+        wall_time=31.0,
+        state=buf.getvalue(),
+        batch=batch,
+        metrics=metrics,
+    )
+    storage.release(record.id, "first")
+    Worker(storage, "r").run_all()
+    run = storage.runs(sid)[0]
+    assert run.status == "done" and run.n_steps == 2 and run.n_evaluations == 20
+    assert run.result["wall_time"] >= 31.0
+    assert storage.evaluations(run.id).x.shape[0] == 20
+
+
+def test_a_worker_waits_for_a_run_another_worker_holds_and_takes_it_over_when_abandoned(
+    tmp_path: Path,
+) -> None:
+    storage, _, _ = _setup(tmp_path, seeds=2, heartbeat_seconds=0.1, stale_after_seconds=0.6)
+    held = Worker(storage, "r", owner="stalled").claim()  # claimed, then never renewed
+    assert Worker(storage, "r").run_all(wait=False) == 1  # the free run only
+    assert storage.run(held.id).status == "running"
+    started = time.monotonic()
+    assert Worker(storage, "r").run_all() == 1  # waits until the lease is stale, then takes it over
+    assert time.monotonic() - started >= 0.3
+    run = storage.run(held.id)
+    assert run.status == "done" and run.crashes == 1 and run.n_evaluations == 205
+
+
+def test_a_waiting_worker_returns_when_the_other_worker_finishes(tmp_path: Path) -> None:
+    storage, _, _ = _setup(tmp_path, seeds=1, heartbeat_seconds=0.1)
+    record = Worker(storage, "r", owner="other").claim()
+
+    def finish() -> None:  # the other worker completes its run while this one waits
+        with storage.engine.begin() as conn:
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.id == record.id)
+                .values(status="done", lease_owner=None)
+            )
+
+    timer = threading.Timer(0.5, finish)
+    timer.start()
+    started = time.monotonic()
+    assert Worker(storage, "r").run_all() == 0  # nothing taken over: the lease was live
+    timer.join()
+    assert time.monotonic() - started >= 0.4
+    assert storage.run(record.id).crashes == 0
 
 
 @pytest.mark.gpu
