@@ -1,18 +1,23 @@
-"""`polyopt study ...` as a user types it: validate, run (report path last), status, report, resume."""
+"""`polyopt study ...` as a user types it: validate, run (report path last), status, report, resume, delete;
+exit codes (0 all done, 1 a run failed or is unfinished, 2 bad input) and one line per failed run."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from polyopt.study.cli import app
+from polyopt.study.storage import Storage
 
 STUDY = """
 [study]
 name = "cli"
 seeds = 2
 budget = { evaluations = 40 }
+max_attempts = 2
 
 [metrics]
 record = ["hv"]
@@ -26,8 +31,21 @@ name = "zdt1"
 options = { n_var = 3 }
 """
 
+EXPLODING = '''
+from polyopt_plugins.search.random import RandomSearch
 
-def test_run_status_report_resume(tmp_path: Path) -> None:
+class Exploding(RandomSearch):
+    """Random search that raises on its third step with seed 1."""
+    def step(self):
+        if self.seed == 1 and self.n_steps == 2:
+            raise RuntimeError("boom on step 3")
+        return super().step()
+'''
+
+WIDE = {"COLUMNS": "200"}  # rich folds a table's cells to the terminal's width
+
+
+def test_run_status_report_resume_delete(tmp_path: Path) -> None:
     study_file = tmp_path / "cli.toml"
     study_file.write_text(STUDY)
     runner = CliRunner()
@@ -40,7 +58,7 @@ def test_run_status_report_resume(tmp_path: Path) -> None:
     report = Path(out.output.strip().splitlines()[-1])
     assert report == tmp_path / "cli.polyopt" / "report" / "index.html" and report.is_file()
 
-    out = runner.invoke(app, ["status", str(study_file), "--runs"])
+    out = runner.invoke(app, ["status", str(study_file), "--runs"], env=WIDE)
     assert out.exit_code == 0 and "random-search/zdt1/1" in out.output
     assert "done" in out.output
 
@@ -53,14 +71,105 @@ def test_run_status_report_resume(tmp_path: Path) -> None:
     )  # nothing left: just the report
     assert out.exit_code == 0 and out.output.strip().endswith("index.html")
 
+    out = runner.invoke(app, ["delete", str(study_file)], input="n\n")
+    assert out.exit_code == 1 and Storage(f"sqlite:///{db}").study_names() == ["cli"]
+    out = runner.invoke(app, ["delete", str(db)], input="y\n")
+    assert out.exit_code == 0, out.output
+    assert (
+        "delete study 'cli' (2 runs, 2 done)" in out.output and "deleted study 'cli'" in out.output
+    )
+    assert Storage(f"sqlite:///{db}").study_names() == []
+    out = runner.invoke(app, ["delete", str(study_file), "--yes"])
+    assert out.exit_code == 2 and "no study named 'cli'" in out.output
 
-def test_mistakes_are_one_line_errors_with_suggestions(tmp_path: Path) -> None:
+
+def test_failed_runs_exit_1_with_one_line_each_and_say_how_to_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "exploding.py").write_text(EXPLODING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    study_file = tmp_path / "cli.toml"
+    study_file.write_text(STUDY.replace('"random-search"', '"exploding:Exploding"'))
+    runner = CliRunner()
+
+    out = runner.invoke(app, ["run", str(study_file), "--quiet"])
+    assert out.exit_code == 1, out.output
+    lines = out.output.strip().splitlines()
+    assert "Traceback" not in out.output
+    assert lines[0] == "failed: exploding:Exploding/zdt1/1: RuntimeError: boom on step 3"
+    assert lines[1] == f"1 of 2 runs failed; retry them with: polyopt study resume {study_file}"
+    assert lines[2].endswith("index.html") and len(lines) == 3  # the report of what is there
+
+    out = runner.invoke(app, ["status", str(study_file), "--runs"], env=WIDE)
+    assert out.exit_code == 0 and "RuntimeError: boom on step 3" in out.output
+
+    out = runner.invoke(app, ["resume", str(study_file), "--quiet"])  # it fails again
+    assert out.exit_code == 1 and "retrying 1 run (exploding:Exploding/zdt1/1)" in out.output
+    assert "failed: exploding:Exploding/zdt1/1: RuntimeError: boom on step 3" in out.output
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     study_file = tmp_path / "bad.toml"
     study_file.write_text(STUDY.replace('"random-search"', '"random-serch"'))
-    out = CliRunner().invoke(app, ["run", str(study_file), "--quiet"])
-    assert out.exit_code == 1 and "Did you mean 'random-search'" in out.output
-    assert not (
-        tmp_path / "cli.polyopt"
-    ).exists()  # validation refused it before anything was stored
-    out = CliRunner().invoke(app, ["status", "nosuchstudy"])
-    assert out.exit_code == 1 and "--storage" in out.output
+    runner = CliRunner()
+    out = runner.invoke(app, ["run", str(study_file), "--quiet"])
+    assert out.exit_code == 2 and "Did you mean 'random-search'" in out.output
+    # validation refused it before anything was stored
+    assert not (tmp_path / "cli.polyopt").exists()
+
+    good = tmp_path / "good.toml"
+    good.write_text(STUDY)
+    cases = [
+        (["status", "nosuchstudy"], "--storage"),
+        (["status", str(tmp_path / "missing.sqlite")], "does not exist"),
+        (["run", str(tmp_path / "missing.toml")], "does not exist"),
+        (["run", str(good), "--executor", "proces"], "Did you mean 'process'"),
+        (["run", str(good), "--workers", "0"], "workers=0"),
+        (["run", str(good), "--storage", "mysql://u:pw@h/db"], "expected a sqlite"),
+        (["resume", "cli", "--storage", f"sqlite:///{tmp_path / 'x.sqlite'}"], "no study named"),
+        (["run"], "Missing argument"),
+        (["run", str(good), "--no-such-option"], "No such option"),
+    ]
+    for args, message in cases:
+        out = runner.invoke(app, args)
+        assert out.exit_code == 2, (args, out.output)
+        assert message in out.output and "Traceback" not in out.output, (args, out.output)
+        assert "u:pw@" not in out.output
+
+
+def test_an_unreachable_database_is_one_line_with_the_password_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("polyopt.study.storage.FIRST_CONNECT_SECONDS", 0.2)
+    url = "postgresql+psycopg://polyopt:s3cret@127.0.0.1:9/polyopt_test"  # port 9: nothing listens
+    out = CliRunner().invoke(app, ["status", "anything", "--storage", url])
+    assert out.exit_code == 1, out.output
+    assert "polyopt:***@127.0.0.1:9" in out.output and "s3cret" not in out.output
+    assert len(out.output.strip().splitlines()) == 1
+
+
+@pytest.mark.postgres
+def test_status_masks_the_password_of_a_postgres_storage(tmp_path: Path) -> None:
+    base = os.environ.get("POLYOPT_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("POLYOPT_TEST_POSTGRES_URL is not set")
+    from sqlalchemy.engine import make_url
+
+    from polyopt.study.pgschema import drop_schema, schema_url
+
+    password = make_url(base).password
+    url = schema_url(base, "test_cli_mask")
+    try:
+        study_file = tmp_path / "cli.toml"
+        study_file.write_text(STUDY)
+        runner = CliRunner()
+        out = runner.invoke(app, ["run", str(study_file), "--storage", url, "--quiet"])
+        assert out.exit_code == 0, out.output
+        out = runner.invoke(app, ["status", "cli", "--storage", url])
+        assert out.exit_code == 0 and ":***@" in out.output
+        out = runner.invoke(app, ["status", "nope", "--storage", url])
+        assert out.exit_code == 2 and "no study named 'nope'" in out.output
+        for text in (out.output,):
+            assert f":{password}@" not in text
+    finally:
+        drop_schema(base, "test_cli_mask")
