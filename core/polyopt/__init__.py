@@ -11,6 +11,7 @@ Heavy libraries (botorch, pymoo, gymnasium, transformers, ray) load only when a 
 
 from __future__ import annotations
 
+from polyopt import components
 from polyopt.environment import Environment, GymnasiumEnv, Step
 from polyopt.errors import (
     ConfigError,
@@ -24,9 +25,10 @@ from polyopt.errors import (
 )
 from polyopt.hookspecs import hookimpl
 from polyopt.objective import Evaluation, FunctionObjective, Objective, evaluate, objective
-from polyopt.optimizer import AskTellOptimizer, Optimizer
+from polyopt.optimizer import AskTellOptimizer, ObjectiveOptimizer, Optimizer, Trainer
 from polyopt.plugins import registry
-from polyopt.result import Result
+from polyopt.registry import Registry
+from polyopt.result import Result, RunResult, TrainerResult
 from polyopt.run import Budget, make, make_problem, optimize, run
 from polyopt.spaces import Binary, Box, Categorical, Integer, Permutation, Product, Space
 
@@ -57,18 +59,24 @@ __all__ = [
     "IncompatibleProblemError",
     "Integer",
     "Objective",
+    "ObjectiveOptimizer",
     "Optimizer",
     "Permutation",
     "PluginCollisionError",
     "PluginError",
     "PolyoptError",
     "Product",
+    "Registry",
     "Result",
+    "RunResult",
     "Space",
     "SpaceError",
     "Step",
     "Study",
+    "Trainer",
+    "TrainerResult",
     "UnknownNameError",
+    "components",
     "evaluate",
     "hookimpl",
     "make",

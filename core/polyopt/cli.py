@@ -58,10 +58,8 @@ _USAGE_ERRORS = (ConfigError, IncompatibleProblemError, SpaceError)
 
 def _kind_aliases() -> dict[str, str]:
     """``{"optimizers": "optimizer", "policy-loss": "policy_loss", ...}``: every spelling a user may type."""
-    from polyopt.registry import KINDS
-
     aliases = {}
-    for kind in KINDS:
+    for kind in _registry(report_failed=False).kinds():
         for form in (kind, kind.replace("_", "-")):
             aliases[form] = aliases[_plural(form)] = kind
     return aliases
@@ -184,13 +182,12 @@ def list_command(
 
 
 def _resolve_kinds(kind: str) -> list[str]:
-    from polyopt.registry import KINDS
-
+    kinds = _registry(report_failed=False).kinds()
     if kind.lower() == "all":
-        return list(KINDS)
+        return kinds
     aliases = _kind_aliases()
     if kind.lower() not in aliases:
-        plurals = [_plural(k) for k in KINDS]
+        plurals = [_plural(k) for k in kinds]
         hint = did_you_mean(kind.lower(), plurals) or did_you_mean(kind.lower(), aliases)
         raise UnknownNameError(f"unknown kind {kind!r}.{hint} Kinds: {', '.join(plurals)}, all")
     return [aliases[kind.lower()]]

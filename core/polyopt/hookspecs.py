@@ -14,7 +14,7 @@ import pluggy
 if TYPE_CHECKING:
     from polyopt.optimizer import Optimizer
     from polyopt.registry import Registry
-    from polyopt.result import Result
+    from polyopt.result import RunResult
 
 hookspec = pluggy.HookspecMarker("polyopt")
 hookimpl = pluggy.HookimplMarker("polyopt")
@@ -57,7 +57,7 @@ def polyopt_step_finished(optimizer: Optimizer, step: int, metrics: dict[str, fl
 
 
 @hookspec
-def polyopt_run_finished(optimizer: Optimizer, result: Result) -> None:
+def polyopt_run_finished(optimizer: Optimizer, result: RunResult) -> None:
     """Called once after the last step.
 
     Args:

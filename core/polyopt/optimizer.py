@@ -1,17 +1,34 @@
-"""The Optimizer contract.
+"""The Optimizer contract: search optimizers and trainers.
 
 Lifecycle (what :func:`polyopt.optimize` and the study runner do):
 
 1. ``opt = Algo(problem, seed=..., device=..., dtype=..., **config)`` — config keys are validated against
-   ``Algo.Config``; the problem is checked against what the algorithm supports; then :meth:`Optimizer.setup`.
-2. ``metrics = opt.step()`` until the budget is spent — one iteration; returns a dict of floats.
-3. ``opt.result()`` — the best point(s) in the user's direction.
+   ``Algo.Config``; the problem is checked against what the algorithm supports; the dtype is honoured or
+   refused; then :meth:`Optimizer.setup`.
+2. ``metrics = opt.step()`` until the budget is spent — one iteration (:meth:`Optimizer.iterate`), counted
+   here and nowhere else; returns a dict of floats.
+3. ``opt.result()`` — a :class:`~polyopt.Result` (search) or a :class:`~polyopt.TrainerResult` (trainers).
 
-``state_dict()`` holds only tensors, numbers, strings and containers of them (loadable with
-``torch.load(weights_only=True)``), including the RNG state, so ``load_state_dict`` continues a run exactly.
-A subclass implements :meth:`Optimizer.step`, :meth:`Optimizer.result`, and :meth:`Optimizer.get_state` /
-:meth:`Optimizer.set_state` for its own mutable state; an :class:`AskTellOptimizer` implements ``ask``/``tell``
-instead of ``step``.
+Three bases, one per way of running:
+
+- :class:`ObjectiveOptimizer` searches an :class:`~polyopt.Objective`; it declares what it can handle (space
+  kinds, objective counts, constraints) and builds its result with :meth:`ObjectiveOptimizer.make_result`.
+- :class:`AskTellOptimizer` is an objective optimizer driven by ``ask``/``tell``.
+- :class:`Trainer` learns a policy on an :class:`~polyopt.Environment` (collect -> update).
+
+House rules every optimizer follows (the conformance kit in :mod:`polyopt.testing` checks them):
+
+- **Seeding**: every random number comes from ``self.generator`` (seeded from the run seed), never from
+  torch's global RNG, so runs repeat exactly and the caller's global RNG is left alone. A library that only
+  draws from the global RNG is called inside ``torch.random.fork_rng`` seeded from ``self.generator``.
+- **State**: ``state_dict()`` holds only tensors, numbers, strings and containers of them (loadable with
+  ``torch.load(weights_only=True)``), including the generator, so ``load_state_dict`` continues a run exactly.
+- **dtype**: the optimizer computes in ``self.dtype`` and returns results in it, or lists the dtypes it
+  supports in ``dtypes`` and refuses others when constructed.
+- **ask(n)**: returns exactly ``n`` points (default ``batch_size``), never evaluates them, and may be called
+  again before the earlier points are told (pending points).
+- **Threads**: optimizers do not change torch's thread settings; :func:`polyopt.optimize` and studies run
+  steps under :func:`polyopt.devices.threads` (see there for the default and why).
 """
 
 from __future__ import annotations
@@ -20,18 +37,31 @@ import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, final
 
 import torch
 from torch import Tensor
 
 from polyopt.config import build_config, config_to_dict
 from polyopt.devices import resolve_device, resolve_dtype
-from polyopt.errors import IncompatibleProblemError
+from polyopt.environment import Environment
+from polyopt.errors import ConfigError, IncompatibleProblemError
 from polyopt.objective import Evaluation, Objective, evaluate
-from polyopt.result import Result
+from polyopt.result import Result, RunResult, TrainerResult
 
-__all__ = ["Optimizer", "AskTellOptimizer", "NoConfig", "EvaluationListener"]
+if TYPE_CHECKING:
+    from polyopt.run import Budget
+
+__all__ = [
+    "ALL_SPACES",
+    "AskTellOptimizer",
+    "EvaluationListener",
+    "NoConfig",
+    "ObjectiveOptimizer",
+    "Optimizer",
+    "Trainer",
+    "problem_name",
+]
 
 #: Called with ``(x: n x d, evaluation)`` after every batch of evaluations (minimization form).
 EvaluationListener = Callable[[Tensor, Evaluation], None]
@@ -44,27 +74,29 @@ class NoConfig:
     """This optimizer has no options."""
 
 
-class Optimizer(ABC):
-    """Base class of every optimizer and trainer.
+def problem_name(problem: Any) -> str:
+    """A problem's display name: its ``name`` (the registered one for builtins), else its class name."""
+    return getattr(problem, "name", "") or type(problem).__name__
 
-    Class attributes describe what the algorithm can handle; :meth:`compatibility` turns them into a reason
-    (used before a run and by study validation).
+
+class Optimizer(ABC):
+    """Base of every optimizer and trainer: lifecycle, seeding, state and counters.
+
+    Subclasses implement :meth:`iterate` (one iteration), :meth:`result`, and :meth:`get_state` /
+    :meth:`set_state` for their own mutable state; they may override :meth:`setup`.
     """
 
     Config: ClassVar[type] = NoConfig
-    #: Registry name, set by the registry when resolved by name; class name otherwise.
-    name: ClassVar[str] = ""
-    #: Problem type accepted (Objective, or Environment for RL trainers).
-    problem_type: ClassVar[type] = Objective
-    #: Space kinds the algorithm handles.
-    space_kinds: ClassVar[frozenset[str]] = ALL_SPACES
-    min_objectives: ClassVar[int] = 1
-    max_objectives: ClassVar[int | None] = None
-    supports_constraints: ClassVar[bool] = True
+    #: Problem type accepted (an Objective, or an Environment for trainers).
+    problem_type: ClassVar[type] = object
+    #: Budget limits this optimizer can spend (``Budget`` field names); a budget setting none is refused.
+    spends: ClassVar[frozenset[str]] = frozenset({"steps", "seconds"})
     #: ``"auto"`` (the GPU when there is one) or ``"cpu"``; ``default_dtype`` None means float64 on CPU,
     #: float32 on a GPU.
     default_device: ClassVar[str] = "auto"
     default_dtype: ClassVar[torch.dtype | None] = None
+    #: The floating dtypes it computes in; None means any. Others are refused when constructed.
+    dtypes: ClassVar[frozenset[torch.dtype] | None] = None
 
     def __init__(
         self,
@@ -73,25 +105,35 @@ class Optimizer(ABC):
         seed: int | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | str | None = None,
+        name: str | None = None,
         **config: Any,
     ) -> None:
-        owner = f"optimizer {self.name or type(self).__name__!r}"
+        #: The registry name (passed by the registry), else the one this class is registered under.
+        self.name: str = name or _registered_name(type(self))
+        owner = f"optimizer {self.name!r}"
         self.config = build_config(type(self).Config, config, owner=owner)
         reason = type(self).compatibility(problem)
         if reason:
             raise IncompatibleProblemError(
-                f"{owner} cannot run on {_problem_name(problem)}: {reason}"
+                f"{owner} cannot run on {problem_name(problem)}: {reason}"
             )
         self.problem = problem
         self.seed = int(torch.randint(0, 2**31 - 1, ()).item()) if seed is None else int(seed)
         self.device = resolve_device(device, self.default_device)
         self.dtype = resolve_dtype(dtype, self.device, self.default_dtype)
+        if self.dtypes is not None and self.dtype not in self.dtypes:
+            names = ", ".join(sorted(str(d).removeprefix("torch.") for d in self.dtypes))
+            raise ConfigError(
+                f"{owner} computes in {names}; dtype={str(self.dtype).removeprefix('torch.')} is "
+                "not supported"
+            )
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
         self.n_evaluations = 0
         self.n_steps = 0
         self.n_env_steps = 0
         #: Set by the run loop: evaluations still allowed (None = unlimited). Ask/tell steps ask for no more.
         self.evaluation_limit: int | None = None
+        #: Called after every batch of objective evaluations (studies record them this way).
         self.listeners: list[EvaluationListener] = []
         self._elapsed_before = 0.0
         self._clock = time.perf_counter()
@@ -101,30 +143,39 @@ class Optimizer(ABC):
     def compatibility(cls, problem: Any) -> str | None:
         """Return why this optimizer cannot handle ``problem``, or None if it can."""
         if not isinstance(problem, cls.problem_type):
-            return f"it needs a {cls.problem_type.__name__}, got {type(problem).__name__}"
-        if not isinstance(problem, Objective):
-            return None
-        kind = problem.space.kind
-        if kind not in cls.space_kinds:
-            return f"it handles {', '.join(sorted(cls.space_kinds))} spaces, not a {kind} space"
-        m = problem.n_objectives
-        if m < cls.min_objectives or (cls.max_objectives is not None and m > cls.max_objectives):
-            hi = "any number" if cls.max_objectives is None else cls.max_objectives
-            return f"it handles {cls.min_objectives} to {hi} objectives, the problem has {m}"
-        if problem.n_constraints and not cls.supports_constraints:
-            return f"it does not handle constraints, the problem has {problem.n_constraints}"
+            article = "an" if cls.problem_type.__name__[0] in "AEIOU" else "a"
+            return f"it needs {article} {cls.problem_type.__name__}, got {type(problem).__name__}"
         return None
+
+    @classmethod
+    def budget_problem(cls, budget: Budget) -> str | None:
+        """Return why ``budget`` could never stop this optimizer, or None."""
+        limits = {k for k in ("evaluations", "steps", "env_steps", "seconds") if getattr(budget, k)}
+        if limits & cls.spends:
+            return None
+        usable = " or ".join(
+            f"{k}=" for k in ("evaluations", "steps", "env_steps", "seconds") if k in cls.spends
+        )
+        what = "makes no objective evaluations" if "evaluations" in limits else "cannot spend it"
+        return f"it {what}; give Budget({usable}...) instead"
 
     def setup(self) -> None:
         """Initialize algorithm state (called at the end of ``__init__``; ``self.config`` is ready)."""
 
-    @abstractmethod
+    @final
     def step(self) -> dict[str, float]:
-        """Do one iteration and return its metrics."""
+        """Do one iteration and return its metrics; counts the step."""
+        metrics = self.iterate()
+        self.n_steps += 1
+        return metrics
 
     @abstractmethod
-    def result(self) -> Result:
-        """Return the best point(s) found so far."""
+    def iterate(self) -> dict[str, float]:
+        """One iteration (ask -> evaluate -> tell, or collect -> update); returns its metrics."""
+
+    @abstractmethod
+    def result(self) -> RunResult:
+        """Return what the run has produced so far."""
 
     def get_state(self) -> dict[str, Any]:
         """Return the algorithm's mutable state (tensors, numbers, strings, containers of them)."""
@@ -133,15 +184,6 @@ class Optimizer(ABC):
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`get_state` returned."""
 
-    def evaluate(self, x: Tensor) -> Evaluation:
-        """Evaluate ``x`` (``n x d``) on the problem: checked, minimization form, counted, and reported to
-        :attr:`listeners`."""
-        ev = evaluate(self.problem, x)
-        self.n_evaluations += x.shape[0]
-        for listener in self.listeners:
-            listener(x, ev)
-        return ev
-
     @property
     def elapsed(self) -> float:
         """Seconds spent by this optimizer, across resumes."""
@@ -149,14 +191,15 @@ class Optimizer(ABC):
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this run exactly (safe for ``torch.load(weights_only=True)``)."""
+        counters = {
+            "n_evaluations": self.n_evaluations,
+            "n_steps": self.n_steps,
+            "n_env_steps": self.n_env_steps,
+            "elapsed": self.elapsed,
+            "seed": self.seed,
+        }
         return {
-            "counters": {
-                "n_evaluations": self.n_evaluations,
-                "n_steps": self.n_steps,
-                "n_env_steps": self.n_env_steps,
-                "elapsed": self.elapsed,
-                "seed": self.seed,
-            },
+            "counters": counters,
             "generator": self.generator.get_state(),
             "config": config_to_dict(self.config),
             "state": self.get_state(),
@@ -169,13 +212,80 @@ class Optimizer(ABC):
         self.n_steps = int(counters["n_steps"])
         self.n_env_steps = int(counters.get("n_env_steps", 0))
         self.seed = int(counters["seed"])
-        self._elapsed_before, self._clock = float(counters["elapsed"]), time.perf_counter()
-        self.generator.set_state(
-            state["generator"].cpu()
-            if isinstance(state["generator"], Tensor)
-            else state["generator"]
-        )
+        self._elapsed_before = float(counters["elapsed"])
+        self._clock = time.perf_counter()
+        generator = state["generator"]
+        self.generator.set_state(generator.cpu() if isinstance(generator, Tensor) else generator)
         self.set_state(state["state"])
+
+    def _counters(self) -> dict[str, Any]:
+        """The result fields every run reports."""
+        return {
+            "n_evaluations": self.n_evaluations,
+            "n_steps": self.n_steps,
+            "n_env_steps": self.n_env_steps,
+            "wall_time": self.elapsed,
+            "optimizer": self.name,
+            "problem": problem_name(self.problem),
+        }
+
+
+def _registered_name(cls: type) -> str:
+    """The name ``cls`` is registered under, else its ``name`` attribute, else its class name."""
+    explicit = cls.__dict__.get("name")
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    from polyopt.plugins import registry
+
+    return registry().name_of("optimizer", cls) or cls.__name__
+
+
+class ObjectiveOptimizer(Optimizer):
+    """Base of the optimizers that search an :class:`~polyopt.Objective`.
+
+    Class attributes describe what the algorithm can handle; :meth:`compatibility` turns them into a reason
+    (used before a run and by study validation).
+    """
+
+    problem_type = Objective
+    spends = frozenset({"evaluations", "steps", "seconds"})
+    #: Space kinds the algorithm handles.
+    space_kinds: ClassVar[frozenset[str]] = ALL_SPACES
+    min_objectives: ClassVar[int] = 1
+    max_objectives: ClassVar[int | None] = None
+    supports_constraints: ClassVar[bool] = True
+
+    problem: Objective
+
+    @classmethod
+    def compatibility(cls, problem: Any) -> str | None:
+        reason = super().compatibility(problem)
+        if reason:
+            return reason
+        kind = problem.space.kind
+        if kind not in cls.space_kinds:
+            return f"it handles {', '.join(sorted(cls.space_kinds))} spaces, not a {kind} space"
+        m = problem.n_objectives
+        if m < cls.min_objectives or (cls.max_objectives is not None and m > cls.max_objectives):
+            return (
+                f"it handles {_count(cls.min_objectives, cls.max_objectives)}, the problem has {m}"
+            )
+        if problem.n_constraints and not cls.supports_constraints:
+            return f"it does not handle constraints, the problem has {problem.n_constraints}"
+        return None
+
+    def evaluate(self, x: Tensor) -> Evaluation:
+        """Evaluate ``x`` (``n x d``) on the problem: checked, minimization form, counted, and reported to
+        :attr:`listeners`."""
+        ev = evaluate(self.problem, x)
+        self.n_evaluations += x.shape[0]
+        for listener in self.listeners:
+            listener(x, ev)
+        return ev
+
+    @abstractmethod
+    def result(self) -> Result:
+        """Return the best point(s) found so far."""
 
     def make_result(
         self,
@@ -188,6 +298,8 @@ class Optimizer(ABC):
         """Build a :class:`Result` from evaluated points (minimization form): the best feasible point for one
         objective, the non-dominated feasible set for several; the least-violating points while none is
         feasible; failed rows never."""
+        from polyopt.pareto import non_dominated_unique
+
         ok = ~evaluation.failed_mask
         x, f, v = x[ok], evaluation.f[ok], evaluation.violation()[ok]
         g = None if evaluation.g is None else evaluation.g[ok]
@@ -195,52 +307,36 @@ class Optimizer(ABC):
         if f.shape[0]:
             keep = (v <= 0) if feasible else (v == v.min())
             x, f, g = x[keep], f[keep], None if g is None else g[keep]
-            if f.shape[1] == 1:
-                best = f[:, 0].argmin()
-                idx = best.view(1)
-            else:
-                idx = _non_dominated_unique(f)
+            idx = f[:, 0].argmin().view(1) if f.shape[1] == 1 else non_dominated_unique(f)
             x, f, g = x[idx], f[idx], None if g is None else g[idx]
         signs = self.problem.signs.to(f)
+        m = self.problem.n_objectives
         return Result(
             x=x,
             f=f * signs,
             g=g,
-            n_evaluations=self.n_evaluations,
-            n_steps=self.n_steps,
-            n_env_steps=self.n_env_steps,
-            wall_time=self.elapsed,
             feasible=feasible and f.shape[0] > 0,
             infeasible_declared=infeasible_declared,
-            directions=tuple(self.problem.directions or ("minimize",) * self.problem.n_objectives),
-            optimizer=self.name or type(self).__name__,
-            problem=_problem_name(self.problem),
+            directions=tuple(self.problem.directions or ("minimize",) * m),
             extras=extras or {},
+            **self._counters(),
         )
 
 
-def _non_dominated_unique(f: Tensor) -> Tensor:
-    """Indices of the non-dominated rows of ``f`` (``n x m``), one per distinct objective vector."""
-    from polyopt.pareto import non_dominated_mask
-
-    idx = non_dominated_mask(f).nonzero().flatten()
-    _, first = _unique_rows(f[idx])
-    return idx[first]
+def _count(lo: int, hi: int | None) -> str:
+    """``"2 or more objectives"``, ``"1 objective"``, ``"2 to 4 objectives"``."""
+    if hi is None:
+        return f"{lo} or more objectives"
+    return f"{lo} objective{'s' if lo != 1 else ''}" if lo == hi else f"{lo} to {hi} objectives"
 
 
-def _unique_rows(f: Tensor) -> tuple[Tensor, Tensor]:
-    uniq, inverse = torch.unique(f, dim=0, return_inverse=True)
-    first = torch.full((uniq.shape[0],), f.shape[0], dtype=torch.long, device=f.device)
-    first.scatter_reduce_(0, inverse, torch.arange(f.shape[0], device=f.device), reduce="amin")
-    return uniq, first.sort().values
+class AskTellOptimizer(ObjectiveOptimizer):
+    """An objective optimizer driven by ``ask``/``tell``; an iteration is ask → evaluate → tell.
 
-
-class AskTellOptimizer(Optimizer):
-    """An optimizer driven by ``ask``/``tell``; ``step`` is ask → evaluate → tell.
-
-    Points may be pending: ``ask`` can be called again before the earlier points are told, and ``tell`` takes
-    any evaluated subset. ``tell`` takes evaluations in minimization form, as :meth:`Optimizer.evaluate` and
-    :func:`polyopt.evaluate` return them; a black box that raised is told as ``Evaluation.failure(n, m)``.
+    ``ask(n)`` returns exactly ``n`` points (default :attr:`batch_size`) and may be called again before the
+    earlier points are told (pending points); ``tell`` takes any evaluated subset, in minimization form, as
+    :meth:`ObjectiveOptimizer.evaluate` and :func:`polyopt.evaluate` return it. A black box that raised is told
+    as ``Evaluation.failure(n, m)``.
 
     Example:
         >>> import polyopt
@@ -265,14 +361,13 @@ class AskTellOptimizer(Optimizer):
     def tell(self, x: Tensor, evaluation: Evaluation) -> None:
         """Record evaluated points ``x`` (``n x d``) and their evaluation (minimization form)."""
 
-    def step(self) -> dict[str, float]:
+    def iterate(self) -> dict[str, float]:
         n = self.batch_size
         if self.evaluation_limit is not None:
             n = max(1, min(n, self.evaluation_limit - self.n_evaluations))
         x = self.ask(n)
         ev = self.evaluate(x)
         self.tell(x, ev)
-        self.n_steps += 1
         return self.step_metrics(x, ev)
 
     def step_metrics(self, x: Tensor, evaluation: Evaluation) -> dict[str, float]:
@@ -289,5 +384,30 @@ class AskTellOptimizer(Optimizer):
         return metrics
 
 
-def _problem_name(problem: Any) -> str:
-    return getattr(problem, "name", "") or type(problem).__name__
+class Trainer(Optimizer):
+    """Base of the trainers: learn a policy on an :class:`~polyopt.Environment`; an iteration is
+    collect -> update.
+
+    A trainer counts the environment steps it takes in ``n_env_steps`` (what ``Budget(env_steps=...)``
+    limits) and returns a :class:`~polyopt.TrainerResult`. It makes no objective evaluations, so a budget of
+    evaluations alone is refused before the run.
+    """
+
+    problem_type = Environment
+    spends = frozenset({"steps", "env_steps", "seconds"})
+    default_dtype = torch.float32
+
+    problem: Environment
+
+    @abstractmethod
+    def result(self) -> TrainerResult:
+        """The policy and the returns it achieves so far."""
+
+    def make_result(
+        self,
+        policy: Any,
+        returns: Tensor,
+        **fields: Any,
+    ) -> TrainerResult:
+        """A :class:`TrainerResult` with this run's counters and names (``fields``: its other attributes)."""
+        return TrainerResult(policy=policy, returns=returns, **fields, **self._counters())

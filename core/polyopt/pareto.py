@@ -32,6 +32,7 @@ __all__ = [
     "dominates",
     "non_dominated_mask",
     "non_dominated_sort",
+    "non_dominated_unique",
     "pareto_filter",
 ]
 
@@ -353,6 +354,14 @@ def _first_unique(f: Tensor) -> Tensor:
     return torch.sort(first).values
 
 
+def non_dominated_unique(f: Tensor, violation: Tensor | None = None) -> Tensor:
+    """Indices (ascending) of the non-dominated rows of ``f`` (``n x m``), one per distinct objective vector
+    (the first of identical rows); with ``violation``, constrained domination (see :func:`non_dominated_mask`).
+    """
+    keep = non_dominated_mask(f, violation).nonzero().squeeze(1)
+    return keep[_first_unique(_nan_to_inf(f.detach()[keep]))]
+
+
 def pareto_filter(
     f: Tensor, violation: Tensor | None = None, x: Tensor | None = None
 ) -> tuple[Tensor, Tensor | None]:
@@ -368,8 +377,7 @@ def pareto_filter(
         ``(f_nd, x_nd)``: ``k x m`` objectives and ``k x d`` decisions (``None`` when ``x`` is None), in
         their original order; of identical rows of ``f``, the first is kept.
     """
-    keep = non_dominated_mask(f, violation).nonzero().squeeze(1)
-    keep = keep[_first_unique(_nan_to_inf(f.detach()[keep]))]
+    keep = non_dominated_unique(f, violation)
     return f[keep], (None if x is None else x[keep])
 
 
@@ -455,9 +463,7 @@ class ParetoArchive:
             f = torch.cat([self._f, f.to(device=dev, dtype=self._f.dtype)])
             v = torch.cat([self._violation, v.to(dev)])
             g = None if g is None else torch.cat([self._g, g.to(device=dev, dtype=self._g.dtype)])
-        keep = non_dominated_mask(f, v).nonzero().squeeze(1)
-        keep = keep[_first_unique(f[keep])]
-        keep = self._truncate(f, keep)
+        keep = self._truncate(f, non_dominated_unique(f, v))
         self._x, self._f, self._violation = x[keep], f[keep], v[keep]
         self._g = None if g is None else g[keep]
 

@@ -1,10 +1,18 @@
 """Plugin discovery and loading (DESIGN.md §3).
 
-Discovery finds entry points of the ``polyopt`` group without importing them, sorts them by name for
-determinism, drops exact duplicates (the same distribution seen twice on ``sys.path``), and raises
-:class:`PluginCollisionError` when two distributions claim one entry-point name. Then it loads one plugin at a
-time: a plugin that fails to import or to register is recorded with its name, distribution, version and
-exception, a warning is issued, and the others keep working.
+Discovery finds entry points of the ``polyopt`` group without importing them, de-duplicates them (the same
+distribution seen twice on ``sys.path``), and loads polyopt's own builtins first, then third-party plugins sorted
+by name, one at a time. One plugin never disables the others:
+
+- a plugin whose import or registration raises anything — ``SystemExit`` and ``KeyboardInterrupt`` included —
+  is recorded as failed with its name, distribution, version and exception, and a warning is issued;
+- two distributions claiming one plugin name: the later (by distribution name) is rejected, both are named;
+- a registered name that collides with an earlier plugin's rejects the later plugin (its names are removed),
+  naming both; builtins load first, so a third-party plugin can never shadow them;
+- third-party names must carry their plugin's prefix (``acme.hill-climb`` from plugin ``acme``);
+- an observer hook (``polyopt_run_started`` ...) that raises is reported once and unregistered.
+
+Asking for a name whose plugin failed says that plugin failed (see :meth:`Registry.entry`).
 
 Environment variables:
     POLYOPT_DISABLE_PLUGIN_AUTOLOAD=1: load only polyopt's own builtins (plus those in POLYOPT_PLUGINS).
@@ -24,17 +32,18 @@ from typing import Any
 import pluggy
 
 from polyopt import hookspecs
-from polyopt.errors import PluginCollisionError, PluginError
+from polyopt.errors import did_you_mean
 from polyopt.registry import Registry
 
 __all__ = [
+    "GROUP",
     "PluginInfo",
     "load_plugins",
-    "registry",
-    "plugin_manager",
+    "notify",
     "plugin_infos",
+    "plugin_manager",
+    "registry",
     "reset",
-    "GROUP",
 ]
 
 GROUP = "polyopt"
@@ -59,17 +68,34 @@ class _Found:
     value: str
     distribution: str
     version: str
-    entry_point: metadata.EntryPoint
+    entry_point: metadata.EntryPoint | None
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution == BUILTIN_DISTRIBUTION
 
 
 _lock = threading.RLock()
 _state: dict[str, Any] = {}
 
 
-def _find() -> list[_Found]:
-    """Entry points of the group, sorted, de-duplicated, without importing anything."""
+def _find() -> tuple[list[_Found], list[PluginInfo]]:
+    """Entry points of the group, de-duplicated, builtins first, without importing anything.
+
+    Returns:
+        ``(found, rejected)``: the plugins to consider, and the later claimants of a taken plugin name.
+    """
+    eps = sorted(
+        metadata.entry_points(group=GROUP),
+        key=lambda e: (
+            e.dist is None or e.dist.metadata["Name"] != BUILTIN_DISTRIBUTION,
+            e.dist.metadata["Name"] if e.dist is not None else "",
+            e.name,
+        ),
+    )
     seen: dict[str, _Found] = {}
-    for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: (e.name, e.value)):
+    rejected: list[PluginInfo] = []
+    for ep in eps:
         dist = ep.dist.metadata["Name"] if ep.dist is not None else "unknown"
         version = ep.dist.version if ep.dist is not None else "unknown"
         found = _Found(ep.name, ep.value, dist, version, ep)
@@ -77,37 +103,36 @@ def _find() -> list[_Found]:
         if old is None:
             seen[ep.name] = found
         elif (old.distribution, old.value) != (dist, ep.value):
-            raise PluginCollisionError(
-                f"plugin name {ep.name!r} is claimed by two distributions: {old.distribution} {old.version} "
-                f"({old.value}) and {dist} {version} ({ep.value}); uninstall one of them"
+            message = (
+                f"plugin name {ep.name!r} is claimed by two distributions: {old.distribution} "
+                f"{old.version} ({old.value}) and {dist} {version} ({ep.value}); {dist} was rejected. "
+                "Uninstall one of them"
             )
-    return [seen[k] for k in sorted(seen)]
+            rejected.append(_failed(found, message, warn=True))
+    builtins = sorted((f for f in seen.values() if f.builtin), key=lambda f: f.name)
+    others = sorted((f for f in seen.values() if not f.builtin), key=lambda f: f.name)
+    return builtins + others, rejected
 
 
-def _selected(found: list[_Found]) -> tuple[list[_Found], list[_Found]]:
+def _selected(found: list[_Found]) -> tuple[list[_Found], list[_Found], list[PluginInfo]]:
+    """``(load, skip, missing)``: what POLYOPT_PLUGINS / POLYOPT_DISABLE_PLUGIN_AUTOLOAD select; a name in
+    POLYOPT_PLUGINS that is not installed becomes a failed entry (so ``polyopt plugins`` shows it)."""
     only = [p.strip() for p in os.environ.get("POLYOPT_PLUGINS", "").split(",") if p.strip()]
-    disabled = os.environ.get("POLYOPT_DISABLE_PLUGIN_AUTOLOAD", "").lower() not in (
-        "",
-        "0",
-        "false",
-        "no",
-    )
-    if only:
-        known = {f.name for f in found}
-        missing = [n for n in only if n not in known]
-        if missing:
-            from polyopt.errors import did_you_mean
-
-            raise PluginError(
-                f"POLYOPT_PLUGINS names {missing[0]!r}, which is not installed."
-                f"{did_you_mean(missing[0], known)} Installed: {', '.join(sorted(known))}"
-            )
+    flag = os.environ.get("POLYOPT_DISABLE_PLUGIN_AUTOLOAD", "").lower()
+    disabled = flag not in ("", "0", "false", "no")
+    known = {f.name for f in found}
+    missing = []
+    for name in (n for n in only if n not in known):
+        message = (
+            f"POLYOPT_PLUGINS names {name!r}, which is not installed.{did_you_mean(name, known)} "
+            f"Installed: {', '.join(sorted(known))}"
+        )
+        missing.append(_failed(_Found(name, "", "not installed", "", None), message, warn=True))
     load, skip = [], []
     for f in found:
-        builtin = f.distribution == BUILTIN_DISTRIBUTION
-        wanted = builtin or (f.name in only if only else not disabled)
+        wanted = f.builtin or (f.name in only if only else not disabled)
         (load if wanted else skip).append(f)
-    return load, skip
+    return load, skip, missing
 
 
 def load_plugins() -> tuple[Registry, pluggy.PluginManager, list[PluginInfo]]:
@@ -115,49 +140,88 @@ def load_plugins() -> tuple[Registry, pluggy.PluginManager, list[PluginInfo]]:
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     reg = Registry()
-    found = _find()
-    if not any(f.distribution == BUILTIN_DISTRIBUTION for f in found):
+    found, rejected = _find()
+    if not any(f.builtin for f in found):
         warnings.warn(
             "polyopt's builtin plugins are not registered: polyopt is imported from a source tree "
             "without being installed. Install it with `pip install -e .` (or `make test`) from the "
             "repository root.",
             stacklevel=3,
         )
-    load, skip = _selected(found)
+    load, skip, missing = _selected(found)
     pm.hook.polyopt_register.call_historic(kwargs={"registry": reg})
     infos = [PluginInfo(f.name, f.distribution, f.version, f.value, "disabled") for f in skip]
+    infos += rejected + missing
+    reg.begin_loading()
     for f in load:
         infos.append(_load_one(f, pm, reg))
+    late = reg.finish_loading()
+    infos = [_failed(_found_of(i), late[i.name], warn=True) if i.name in late else i for i in infos]
+    for name in late:
+        _unregister(pm, name)
+    reg.failed_plugins.update({i.name: i.error for i in infos if i.status == "failed"})
     return reg, pm, sorted(infos, key=lambda i: i.name)
 
 
 def _load_one(f: _Found, pm: pluggy.PluginManager, reg: Registry) -> PluginInfo:
+    assert f.entry_point is not None
     try:
         module: ModuleType = f.entry_point.load()
-    except Exception as exc:  # a broken plugin must not break the others
-        return _failed(f, f"import failed: {type(exc).__name__}: {exc}")
-    reg.current_plugin = (f.name, f"{f.distribution} {f.version}")
+    except BaseException as exc:  # a broken plugin must not break the others, whatever it raises
+        return _failed(f, f"import failed: {type(exc).__name__}: {exc}", warn=True)
+    reg.set_source(f.name, f"{f.distribution} {f.version}", builtin=f.builtin)
     try:
         # polyopt_register is historic: registering the module runs its hook against the registry at once
         pm.register(module, name=f.name)
-    except PluginCollisionError:
-        raise
-    except Exception as exc:
+    except BaseException as exc:
         reg.remove_plugin(f.name)
-        if pm.is_registered(module):
-            pm.unregister(module)
-        return _failed(f, f"registration failed: {type(exc).__name__}: {exc}")
+        _unregister(pm, f.name)
+        return _failed(f, f"registration failed: {type(exc).__name__}: {exc}", warn=True)
     finally:
-        reg.current_plugin = ("", "")
+        reg.set_source()
     return PluginInfo(f.name, f.distribution, f.version, f.value)
 
 
-def _failed(f: _Found, message: str) -> PluginInfo:
-    warnings.warn(
-        f"polyopt plugin {f.name!r} from {f.distribution} {f.version} was not loaded: {message}",
-        stacklevel=4,
-    )
+def _unregister(pm: pluggy.PluginManager, name: str) -> None:
+    plugin = pm.get_plugin(name)
+    if plugin is not None:
+        pm.unregister(plugin)
+
+
+def _found_of(info: PluginInfo) -> _Found:
+    return _Found(info.name, info.value, info.distribution, info.version, None)
+
+
+def _failed(f: _Found, message: str, *, warn: bool = False) -> PluginInfo:
+    if warn:
+        warnings.warn(
+            f"polyopt plugin {f.name!r} from {f.distribution} {f.version} was not loaded: {message}",
+            stacklevel=4,
+        )
     return PluginInfo(f.name, f.distribution, f.version, f.value, "failed", message)
+
+
+def notify(hook: str, **kwargs: Any) -> None:
+    """Call the observer hook ``hook`` of every plugin; a plugin whose observer raises is warned about once,
+    recorded as failed, and unregistered, and the run goes on."""
+    pm = plugin_manager()
+    caller = getattr(pm.hook, hook)
+    for impl in caller.get_hookimpls():
+        try:
+            impl.function(**{k: kwargs[k] for k in impl.argnames})
+        except Exception as exc:
+            name = pm.get_name(impl.plugin) or "?"
+            message = f"its {hook} hook raised {type(exc).__name__}: {exc}"
+            warnings.warn(f"polyopt plugin {name!r} was disabled: {message}", stacklevel=2)
+            pm.unregister(impl.plugin)
+            with _lock:
+                infos = _state.get("infos", [])
+                _state["infos"] = [
+                    PluginInfo(i.name, i.distribution, i.version, i.value, "failed", message)
+                    if i.name == name
+                    else i
+                    for i in infos
+                ]
 
 
 def _ensure() -> dict[str, Any]:

@@ -1,4 +1,15 @@
-"""The outcome of an optimization run, in the user's direction."""
+"""What a run produces, in the user's direction.
+
+Two kinds of run, two result types with a common base:
+
+- :class:`Result` — a search optimizer's best point(s): for one objective the best feasible point, for several
+  the non-dominated set ``x, f`` (and ``g``).
+- :class:`TrainerResult` — a trainer's policy and the return (reward) vectors it achieves, with the training
+  history and its last evaluation metrics.
+
+Both carry the objective values a study scores (``f`` with its ``directions``), the run's counters and wall
+time, and ``extras`` for anything else.
+"""
 
 from __future__ import annotations
 
@@ -11,49 +22,111 @@ from torch import Tensor
 
 from polyopt.errors import PolyoptError
 
-__all__ = ["Result"]
+__all__ = ["Result", "RunResult", "TrainerResult", "signs_of"]
 
 
-@dataclass
-class Result:
-    """Best point(s) found, with objective values in the direction the objective declared.
+def signs_of(directions: Sequence[str], m: int) -> Tensor:
+    """``m`` float64 signs: +1 for minimized, -1 for maximized objectives (multiply to get minimization form).
 
-    For one objective, ``x``/``f`` hold the single best point (``1 x d``/``1 x 1``) and :attr:`x_best`/
-    :attr:`f_best` unpack it; for several, ``x``/``f`` are the non-dominated set (``k x d``/``k x m``). Feasible
-    points are preferred; while none is known they are the least-violating ones and ``feasible`` is False.
+    Args:
+        directions: ``"minimize"``/``"maximize"`` per objective; empty means all minimized.
+        m: number of objectives.
+    """
+    dirs = tuple(directions) or ("minimize",) * m
+    return torch.tensor([-1.0 if d == "maximize" else 1.0 for d in dirs], dtype=torch.float64)
+
+
+@dataclass(kw_only=True)
+class RunResult:
+    """What every run reports: counters, wall time, names, and its objective values for scoring.
 
     Attributes:
-        x: ``k x d`` points.
-        f: ``k x m`` objective values (user's direction).
-        g: ``k x c`` constraint values or None.
         n_evaluations: objective evaluations spent.
         n_steps: optimizer steps taken.
-        wall_time: seconds spent in the run.
-        feasible: whether ``x`` satisfies every constraint.
-        infeasible_declared: the optimizer concluded that no feasible point exists (e.g. CONFIG).
-        directions: the objective's directions.
+        n_env_steps: environment steps (trainers).
+        wall_time: seconds spent in the run, across resumes.
+        directions: the direction of each column of ``f``.
         optimizer: the optimizer's registry name (or class name).
         problem: the problem's name.
-        extras: anything else (RL policies and their returns, a model, ...).
+        extras: anything else.
     """
 
-    x: Tensor
-    f: Tensor
-    g: Tensor | None = None
     n_evaluations: int = 0
     n_steps: int = 0
     n_env_steps: int = 0
     wall_time: float = 0.0
-    feasible: bool = True
-    infeasible_declared: bool = False
     directions: tuple[str, ...] = ()
     optimizer: str = ""
     problem: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def values(self) -> Tensor:
+        """``k x m`` objective values a study scores (user's direction)."""
+        raise NotImplementedError
+
+    @property
+    def scorable(self) -> bool:
+        """Whether :attr:`values` may be scored (there are valid, feasible rows)."""
+        return self.values.shape[0] > 0
+
+    @property
     def n_objectives(self) -> int:
-        return self.f.shape[-1]
+        return self.values.shape[-1]
+
+    def minimization_form(self) -> Tensor:
+        """``k x m`` values with maximized objectives negated (what metrics expect)."""
+        v = self.values
+        return v * signs_of(self.directions, v.shape[-1]).to(device=v.device, dtype=v.dtype)
+
+    def hypervolume(self, ref_point: Sequence[float] | Tensor) -> float:
+        """Hypervolume of :attr:`values` w.r.t. ``ref_point`` (user's direction); 0 when not scorable."""
+        from polyopt.metrics import hypervolume
+
+        if not self.scorable:
+            return 0.0
+        v = self.values.detach().cpu().to(torch.float64)
+        sign = signs_of(self.directions, v.shape[-1])
+        ref = torch.as_tensor(ref_point, dtype=torch.float64).cpu()
+        return hypervolume(v * sign, ref * sign)
+
+    def _header(self) -> str:
+        return (
+            f"{self.optimizer} on {self.problem}: {self.n_evaluations} evaluations, "
+            f"{self.n_steps} steps, {self.wall_time:.2f} s"
+        )
+
+
+@dataclass
+class Result(RunResult):
+    """Best point(s) a search optimizer found, with objective values in the objective's own direction.
+
+    For one objective, ``x``/``f`` hold the single best point (``1 x d``/``1 x 1``) and :attr:`x_best`/
+    :attr:`f_best` unpack it; for several, ``x``/``f`` are the non-dominated set (``k x d``/``k x m``).
+    Feasible points are preferred; while none is known they are the least-violating ones and ``feasible`` is
+    False.
+
+    Attributes:
+        x: ``k x d`` points.
+        f: ``k x m`` objective values (user's direction).
+        g: ``k x c`` constraint values or None.
+        feasible: whether ``x`` satisfies every constraint.
+        infeasible_declared: the optimizer concluded that no feasible point exists (e.g. CONFIG).
+    """
+
+    x: Tensor
+    f: Tensor
+    g: Tensor | None = None
+    feasible: bool = True
+    infeasible_declared: bool = False
+
+    @property
+    def values(self) -> Tensor:
+        return self.f
+
+    @property
+    def scorable(self) -> bool:
+        return self.feasible and self.f.shape[0] > 0
 
     @property
     def x_best(self) -> Tensor:
@@ -76,30 +149,9 @@ class Result:
         if self.x.shape[0] == 0:
             raise PolyoptError(f"{what}: no valid point was found (every evaluation failed)")
 
-    def minimization_form(self) -> Tensor:
-        """``k x m`` objective values with maximized objectives negated (what metrics expect)."""
-        return self.f * self._signs().to(self.f.device)
-
-    def _signs(self) -> Tensor:
-        dirs = self.directions or ("minimize",) * self.n_objectives
-        return torch.tensor([-1.0 if d == "maximize" else 1.0 for d in dirs], dtype=self.f.dtype)
-
-    def hypervolume(self, ref_point: Sequence[float] | Tensor) -> float:
-        """Hypervolume of ``f`` w.r.t. ``ref_point`` (user's direction), counting feasible points only."""
-        from polyopt.metrics import hypervolume
-
-        if not self.feasible or self.f.shape[0] == 0:
-            return 0.0
-        sign = self._signs()
-        ref = torch.as_tensor(ref_point, dtype=self.f.dtype).cpu()
-        return hypervolume(self.f.cpu() * sign, ref * sign)
-
     def summary(self) -> str:
         """One line per fact, for the CLI."""
-        lines = [
-            f"{self.optimizer} on {self.problem}: {self.n_evaluations} evaluations, {self.n_steps} steps, "
-            f"{self.wall_time:.2f} s"
-        ]
+        lines = [self._header()]
         if self.infeasible_declared:
             lines.append("the optimizer declared the problem infeasible")
         elif not self.feasible:
@@ -114,4 +166,54 @@ class Result:
             lines.append(
                 f"{self.x.shape[0]} non-dominated points in {self.n_objectives} objectives"
             )
+        return "\n".join(lines)
+
+
+@dataclass
+class TrainerResult(RunResult):
+    """What a trainer learned: its policy and the return vectors it achieves (maximized).
+
+    Attributes:
+        policy: the trained policy (a ``torch.nn.Module``), or one per row of ``returns`` (a list) when the
+            trainer learns several (multi-objective RL).
+        returns: ``k x m`` return (reward) vectors, higher is better: the best training step's mean reward
+            vector, or the non-dominated ones when the trainer reports a front.
+        labels: ``k`` what each row of ``returns`` is: the training step, or the index of its policy.
+        reward_names: the name of each of the ``m`` reward components.
+        history: ``s x m`` mean reward vector of each training step (or evaluation), oldest first.
+        metrics: the last evaluation's metrics (e.g. ``{"accuracy": 0.73}``), empty if none ran.
+    """
+
+    policy: Any
+    returns: Tensor
+    labels: Tensor | None = None
+    reward_names: list[str] = field(default_factory=list)
+    history: Tensor | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.directions:
+            self.directions = ("maximize",) * self.returns.shape[-1]
+
+    @property
+    def values(self) -> Tensor:
+        return self.returns
+
+    @property
+    def f(self) -> Tensor:
+        """The returns, as the objective values a study scores (``k x m``, maximized)."""
+        return self.returns
+
+    @property
+    def feasible(self) -> bool:
+        """Trainers have no constraints: always True."""
+        return True
+
+    def summary(self) -> str:
+        """One line per fact, for the CLI."""
+        lines = [self._header() + f", {self.n_env_steps} environment steps"]
+        names = self.reward_names or [f"r{j}" for j in range(self.returns.shape[-1])]
+        for row in self.returns.tolist()[:10]:
+            lines.append(", ".join(f"{n} = {v:.4g}" for n, v in zip(names, row)))
+        lines.extend(f"{k}: {v:.4g}" for k, v in self.metrics.items())
         return "\n".join(lines)

@@ -9,10 +9,10 @@ from typing import Any
 
 import torch
 
-from polyopt.errors import ConfigError, UnknownNameError
+from polyopt.errors import ConfigError, UnknownNameError, did_you_mean
 from polyopt.objective import Objective
 from polyopt.optimizer import Optimizer
-from polyopt.result import Result
+from polyopt.result import RunResult
 
 __all__ = ["Budget", "optimize", "make", "make_problem", "Callback"]
 
@@ -28,7 +28,9 @@ class Budget:
         evaluations: objective evaluations (an ask/tell step never asks for more than are left).
         steps: optimizer steps.
         env_steps: environment steps (RL trainers).
-        seconds: wall-clock seconds.
+        seconds: wall-clock seconds the optimizer has run, across resumes (its setup included).
+
+    Limits are checked before each step, so a run overshoots a budget by at most one step.
     """
 
     evaluations: int | None = None
@@ -72,7 +74,7 @@ class Budget:
         )
 
     def exhausted(self, optimizer: Optimizer, seconds: float) -> bool:
-        """Whether ``optimizer`` has spent this budget (``seconds`` since the run started)."""
+        """Whether ``optimizer`` has spent this budget (``seconds``: its elapsed time)."""
         return (
             (self.evaluations is not None and optimizer.n_evaluations >= self.evaluations)
             or (self.steps is not None and optimizer.n_steps >= self.steps)
@@ -103,18 +105,23 @@ def make_problem(problem: Any, **options: Any) -> Any:
     from polyopt.plugins import registry
 
     reg = registry()
-    if ("objective", problem) in reg or ("environment", problem) not in reg:
-        try:
-            return reg.create("objective", problem, **options)
-        except UnknownNameError as exc:
-            names = reg.names("objective") + reg.names("environment")
-            from polyopt.errors import did_you_mean
-
-            raise UnknownNameError(
-                f"unknown problem {problem!r}.{did_you_mean(problem, names)} "
-                "See `polyopt list objectives` and `polyopt list environments`."
-            ) from exc
-    return reg.create("environment", problem, **options)
+    for kind in ("objective", "environment"):
+        if (kind, problem) in reg:
+            return reg.create(kind, problem, **options)
+    other = [k for k in reg.kinds() if (k, problem) in reg]
+    if other:
+        what = " and ".join(
+            f"a{'n' if k[0] in 'aeiou' else ''} {k.replace('_', ' ')}" for k in other
+        )
+        raise UnknownNameError(
+            f"{problem!r} is {what}, not a problem; see `polyopt list objectives` and "
+            "`polyopt list environments`"
+        )
+    names = reg.names("objective") + reg.names("environment")
+    raise UnknownNameError(
+        f"unknown problem {problem!r}.{did_you_mean(problem, names)} "
+        "See `polyopt list objectives` and `polyopt list environments`."
+    )
 
 
 def _make_optimizer(
@@ -130,7 +137,9 @@ def _make_optimizer(
     if isinstance(optimizer, str):
         from polyopt.plugins import registry
 
-        optimizer = registry().get("optimizer", optimizer)
+        return registry().create(  # type: ignore[no-any-return]  # an optimizer entry builds an Optimizer
+            "optimizer", optimizer, problem, seed=seed, device=device, dtype=dtype, **config
+        )
     if not (isinstance(optimizer, type) and issubclass(optimizer, Optimizer)):
         raise ConfigError(
             f"optimizer={optimizer!r}; expected a registered name, an Optimizer class or instance"
@@ -148,8 +157,9 @@ def optimize(
     dtype: torch.dtype | str | None = None,
     callbacks: Iterable[Callback] = (),
     **config: Any,
-) -> Result:
-    """Run ``optimizer`` on ``problem`` until ``budget`` is spent and return the result.
+) -> RunResult:
+    """Run ``optimizer`` on ``problem`` until ``budget`` is spent and return the result (a
+    :class:`~polyopt.Result` from a search optimizer, a :class:`~polyopt.TrainerResult` from a trainer).
 
     Args:
         optimizer: a registered name (``"nsga2"``), an Optimizer class, or a constructed optimizer.
@@ -179,21 +189,29 @@ def optimize(
     return run(opt, budget, callbacks)
 
 
-def run(opt: Optimizer, budget: Budget, callbacks: Iterable[Callback] = ()) -> Result:
-    """Step ``opt`` until ``budget`` is spent (counting what it already spent), calling hooks and callbacks."""
-    from polyopt.plugins import plugin_manager
+def run(opt: Optimizer, budget: Budget, callbacks: Iterable[Callback] = ()) -> RunResult:
+    """Step ``opt`` until ``budget`` is spent, counting what it already spent (a resumed optimizer's
+    evaluations, steps and seconds count), calling plugin hooks and ``callbacks``.
 
-    hooks = plugin_manager().hook
+    The budget is checked before each step, so a run overshoots it by at most one step.
+
+    Raises:
+        ConfigError: ``budget`` sets no limit this optimizer can spend (e.g. evaluations for a trainer).
+    """
+    from polyopt.plugins import notify
+
+    reason = opt.budget_problem(budget)
+    if reason:
+        raise ConfigError(f"{budget} can never stop optimizer {opt.name!r}: {reason}")
     callbacks = list(callbacks)
     opt.evaluation_limit = budget.evaluations
-    start = opt.elapsed
-    hooks.polyopt_run_started(optimizer=opt, problem=opt.problem, budget=budget)
-    while not budget.exhausted(opt, opt.elapsed - start):
+    notify("polyopt_run_started", optimizer=opt, problem=opt.problem, budget=budget)
+    while not budget.exhausted(opt, opt.elapsed):
         metrics = opt.step()
-        hooks.polyopt_step_finished(optimizer=opt, step=opt.n_steps, metrics=metrics)
+        notify("polyopt_step_finished", optimizer=opt, step=opt.n_steps, metrics=metrics)
         if any(cb(opt, metrics) is True for cb in callbacks):
             break
     result = opt.result()
     result.extras.setdefault("seed", opt.seed)
-    hooks.polyopt_run_finished(optimizer=opt, result=result)
+    notify("polyopt_run_finished", optimizer=opt, result=result)
     return result

@@ -1,6 +1,7 @@
-"""Run the conformance kit over every registered optimizer, objective and environment.
+"""Run the conformance kit over every registered name of every kind.
 
-One test class per registered name is generated at collection, so a failure names the plugin entry.
+One test class per registered name is generated at collection, so a failure names the plugin entry; a kind
+without a conformance class fails too.
 """
 
 from __future__ import annotations
@@ -8,32 +9,35 @@ from __future__ import annotations
 import re
 
 import polyopt
-from polyopt.testing import EnvironmentContract, ObjectiveContract, OptimizerContract
-
-_CONTRACTS = {
-    "optimizer": OptimizerContract,
-    "objective": ObjectiveContract,
-    "environment": EnvironmentContract,
-}
+from polyopt.testing import CONTRACTS
 
 
 def _class_name(kind: str, name: str) -> str:
     return f"Test_{kind}_" + re.sub(r"\W", "_", name)
 
 
-for _kind, _contract in _CONTRACTS.items():
+for _kind in polyopt.registry().kinds():
+    _contract = CONTRACTS.get(_kind)
+    if _contract is None:
+        continue  # reported by test_every_kind_has_a_conformance_class
     for _entry in polyopt.registry().entries(_kind):
         _cls = type(_class_name(_kind, _entry.name), (_contract,), {_kind: _entry.name})
         globals()[_cls.__name__] = _cls
 
 
-def test_every_registered_name_imports() -> None:
-    """A name whose target cannot be imported is a broken plugin entry, not something to skip."""
+def test_every_kind_has_a_conformance_class() -> None:
+    missing = [k for k in polyopt.registry().kinds() if k not in CONTRACTS]
+    assert not missing, f"kinds without a conformance class in polyopt.testing: {missing}"
+
+
+def test_every_registered_name_imports_and_fits_its_kind() -> None:
+    """A name whose target cannot be imported, or does not fit its kind, is a broken plugin entry."""
     broken = []
-    for entry in polyopt.registry().entries():
+    reg = polyopt.registry()
+    for entry in reg.entries():
         try:
-            entry.load()
-        except polyopt.PluginError as exc:
+            reg.get(entry.kind, entry.name)
+        except (polyopt.PluginError, polyopt.ConfigError) as exc:
             broken.append(str(exc))
     assert not broken, "\n".join(broken)
 

@@ -2,7 +2,7 @@
 
 Example (in a plugin's ``tests/test_contract.py``)::
 
-    from polyopt.testing import ObjectiveContract, OptimizerContract
+    from polyopt.testing import AdvantageContract, ObjectiveContract, OptimizerContract
 
     class TestHillClimb(OptimizerContract):
         optimizer = "acme.hill-climb"          # a registered name or the class itself
@@ -10,10 +10,66 @@ Example (in a plugin's ``tests/test_contract.py``)::
     class TestBowl(ObjectiveContract):
         objective = "acme.bowl"                # a registered name, a class, or a zero-argument factory
 
-An optimizer that needs a special problem (a permutation space, an environment) or a small configuration to run
-fast defines ``contract_problem(cls) -> (problem, config)`` as a classmethod; the contract uses it.
+    class TestCentered(AdvantageContract):
+        advantage = "acme.centered"
+
+An optimizer contract runs on :func:`contract_problem`'s small problem and config; override
+``make_problem(self) -> (problem, config)`` to choose another. :data:`CONTRACTS` maps every kind polyopt's
+families declare to its conformance class; polyopt's own tests run each over every registered name.
 """
 
+from __future__ import annotations
+
+from polyopt.testing._fixtures import (
+    SMALL_CONFIG,
+    contract_problem,
+    small_gp,
+    small_rollout,
+    small_training_data,
+)
+from polyopt.testing.components import (
+    AcquisitionContract,
+    AdvantageContract,
+    KLEstimatorContract,
+    MetricContract,
+    OperatorContract,
+    PolicyLossContract,
+    RewardContract,
+    SurvivalContract,
+)
 from polyopt.testing.contracts import EnvironmentContract, ObjectiveContract, OptimizerContract
 
-__all__ = ["OptimizerContract", "ObjectiveContract", "EnvironmentContract"]
+#: The conformance class of each kind (the attribute a subclass sets is the kind's name).
+CONTRACTS: dict[str, type] = {
+    "optimizer": OptimizerContract,
+    "objective": ObjectiveContract,
+    "environment": EnvironmentContract,
+    "metric": MetricContract,
+    "operator": OperatorContract,
+    "survival": SurvivalContract,
+    "acquisition": AcquisitionContract,
+    "advantage": AdvantageContract,
+    "policy_loss": PolicyLossContract,
+    "kl_estimator": KLEstimatorContract,
+    "reward": RewardContract,
+}
+
+__all__ = [
+    "CONTRACTS",
+    "SMALL_CONFIG",
+    "AcquisitionContract",
+    "AdvantageContract",
+    "EnvironmentContract",
+    "KLEstimatorContract",
+    "MetricContract",
+    "ObjectiveContract",
+    "OperatorContract",
+    "OptimizerContract",
+    "PolicyLossContract",
+    "RewardContract",
+    "SurvivalContract",
+    "contract_problem",
+    "small_gp",
+    "small_rollout",
+    "small_training_data",
+]

@@ -1,4 +1,4 @@
-"""The three contract classes. Each test asserts a behaviour users rely on."""
+"""The conformance classes of the three core contracts. Each test asserts a behaviour users rely on."""
 
 from __future__ import annotations
 
@@ -14,37 +14,21 @@ import polyopt
 from polyopt.environment import Environment
 from polyopt.errors import ConfigError
 from polyopt.objective import Evaluation, FunctionObjective, Objective
-from polyopt.optimizer import AskTellOptimizer, Optimizer
+from polyopt.optimizer import AskTellOptimizer, ObjectiveOptimizer, Optimizer, Trainer
+from polyopt.testing._fixtures import assert_close, contract_problem
 
-__all__ = ["OptimizerContract", "ObjectiveContract", "EnvironmentContract"]
+__all__ = ["EnvironmentContract", "ObjectiveContract", "OptimizerContract"]
 
 
 def _resolve(kind: str, target: Any) -> Any:
     return polyopt.registry().get(kind, target) if isinstance(target, str) else target
 
 
-def default_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
-    """A small problem the optimizer supports, and a small config."""
-    if hasattr(cls, "contract_problem"):
-        return cls.contract_problem()
-    from polyopt_envs.basic import Sphere
-    from polyopt_envs.zdt import ZDT1
-
-    problem = ZDT1(n_var=6) if cls.min_objectives >= 2 else Sphere(dim=3)
-    return problem, {}
-
-
 def _roundtrip(state: dict[str, Any]) -> dict[str, Any]:
     buf = io.BytesIO()
     torch.save(state, buf)
     buf.seek(0)
-    return torch.load(buf, weights_only=True)
-
-
-def _same(a: Tensor | None, b: Tensor | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return a.shape == b.shape and torch.allclose(a, b, equal_nan=True, rtol=1e-6, atol=1e-9)
+    return torch.load(buf, weights_only=True)  # type: ignore[no-any-return]  # what was saved
 
 
 class _FailingRows(Objective):
@@ -58,15 +42,20 @@ class _FailingRows(Objective):
     def evaluate(self, x: Tensor) -> Evaluation:
         ev = self.base.evaluate(x)
         # deterministic in x: a row fails when the fractional part of a hash of its values is small
-        key = torch.frac(
-            (x * torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)).sum(-1) * 7.31
-        )
+        weights = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
+        key = torch.frac((x * weights).sum(-1) * 7.31)
         bad = (key.abs() < 0.33).unsqueeze(-1)
         return Evaluation(f=torch.where(bad, torch.nan, ev.f), g=ev.g)
 
 
 class OptimizerContract:
-    """Subclass with ``optimizer = "name"`` (or the class). Override :meth:`make_problem` to choose the problem."""
+    """Subclass with ``optimizer = "name"`` (or the class). Override :meth:`make_problem` to choose the problem.
+
+    Checks determinism for a fixed seed, exact resume from a ``state_dict`` loaded with
+    ``weights_only=True``, that the caller's global RNG and thread settings are left alone, that ``dtype`` is
+    honoured or refused, unknown config keys, and for search optimizers failed evaluations, the evaluation
+    limit, ``ask(n)`` and result directions; for trainers, their result type and budget refusal.
+    """
 
     optimizer: str | type[Optimizer]
     #: steps run in the tests (small: these run for every registered optimizer)
@@ -74,17 +63,21 @@ class OptimizerContract:
 
     @property
     def optimizer_cls(self) -> type[Optimizer]:
-        return _resolve("optimizer", self.optimizer)
+        return _resolve("optimizer", self.optimizer)  # type: ignore[no-any-return]
 
     def make_problem(self) -> tuple[Any, dict[str, Any]]:
         """Return ``(problem, config)``: a small supported problem and a small configuration."""
-        return default_problem(self.optimizer_cls)
+        return contract_problem(self.optimizer_cls)
 
     def build(self, seed: int = 0, problem: Any = None, **extra: Any) -> Optimizer:
         default, config = self.make_problem()
-        return self.optimizer_cls(
-            default if problem is None else problem, seed=seed, device="cpu", **{**config, **extra}
-        )
+        kwargs = {**config, **extra}
+        target = default if problem is None else problem
+        if isinstance(self.optimizer, str):
+            return polyopt.make(
+                "optimizer", self.optimizer, target, seed=seed, device="cpu", **kwargs
+            )  # type: ignore[no-any-return]
+        return self.optimizer_cls(target, seed=seed, device="cpu", **kwargs)
 
     def run_steps(self, opt: Optimizer, steps: int) -> list[dict[str, float]]:
         return [opt.step() for _ in range(steps)]
@@ -102,15 +95,20 @@ class OptimizerContract:
             ), metrics
         assert opt.n_steps == self.steps
         result = opt.result()
-        assert isinstance(result, polyopt.Result)
-        if isinstance(opt.problem, Objective):
+        assert isinstance(result, polyopt.RunResult)
+        assert result.optimizer == opt.name and result.n_steps == self.steps
+        if isinstance(opt, ObjectiveOptimizer):
+            assert isinstance(result, polyopt.Result)
             assert opt.n_evaluations > 0
             assert result.x.shape[0] == result.f.shape[0] >= 1
             assert result.f.shape[1] == opt.problem.n_objectives
-            assert bool(opt.problem.space.contains(result.x.to(torch.float64)).all()), (
-                "result outside the space"
-            )
+            inside = opt.problem.space.contains(result.x.to(torch.float64))
+            assert bool(inside.all()), "result outside the space"
             assert bool(torch.isfinite(result.f).all())
+        else:
+            assert isinstance(opt, Trainer) and isinstance(result, polyopt.TrainerResult)
+            assert opt.n_evaluations == 0, "a trainer makes no objective evaluations"
+            assert result.policy is not None and result.returns.dim() == 2
 
     def test_same_seed_same_result(self) -> None:
         results = []
@@ -118,7 +116,21 @@ class OptimizerContract:
             opt = self.build(seed=123)
             self.run_steps(opt, self.steps)
             results.append(opt.result())
-        assert _same(results[0].x, results[1].x) and _same(results[0].f, results[1].f)
+        a, b = results
+        assert assert_close(a.values, b.values)
+        if isinstance(a, polyopt.Result) and isinstance(b, polyopt.Result):
+            assert assert_close(a.x, b.x)
+
+    def test_leaves_the_global_rng_and_threads_alone(self) -> None:
+        torch.manual_seed(2024)
+        before, threads = torch.get_rng_state(), torch.get_num_threads()
+        opt = self.build(seed=5)
+        self.run_steps(opt, self.steps)
+        opt.result()
+        assert torch.equal(torch.get_rng_state(), before), (
+            "the optimizer drew from (or reseeded) torch's global RNG; draw from self.generator"
+        )
+        assert torch.get_num_threads() == threads, "the optimizer changed torch's thread count"
 
     def test_resume_from_state_dict_is_exact(self) -> None:
         straight = self.build(seed=7)
@@ -130,12 +142,37 @@ class OptimizerContract:
         resumed.load_state_dict(state)
         self.run_steps(resumed, 2)
         a, b = straight.result(), resumed.result()
-        assert (
-            resumed.n_steps == straight.n_steps and resumed.n_evaluations == straight.n_evaluations
-        )
-        assert _same(a.x, b.x) and _same(a.f, b.f), (
-            "a resumed run diverged from the uninterrupted one"
-        )
+        assert resumed.n_steps == straight.n_steps
+        assert resumed.n_evaluations == straight.n_evaluations
+        assert resumed.n_env_steps == straight.n_env_steps
+        assert assert_close(a.values, b.values), "a resumed run diverged from the uninterrupted one"
+        if isinstance(a, polyopt.Result) and isinstance(b, polyopt.Result):
+            assert assert_close(a.x, b.x), "a resumed run diverged from the uninterrupted one"
+
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+    def test_dtype_is_honoured_or_refused(self, dtype: torch.dtype) -> None:
+        try:
+            opt = self.build(dtype=dtype)
+        except ConfigError as exc:
+            assert "dtype" in str(exc)
+            return
+        assert opt.dtype == dtype
+        self.run_steps(opt, 2)
+        result = opt.result()
+        if isinstance(result, polyopt.Result):
+            assert result.f.dtype == dtype and result.x.dtype == dtype, (
+                f"asked for {dtype}, got f {result.f.dtype} and x {result.x.dtype}"
+            )
+
+    def test_a_budget_it_cannot_spend_is_refused_at_once(self) -> None:
+        opt = self.build()
+        for field in ("evaluations", "env_steps"):
+            budget = polyopt.Budget(**{field: 1})
+            if field in opt.spends:
+                continue
+            with pytest.raises(ConfigError, match="can never stop"):
+                polyopt.run(opt, budget)
+            assert opt.n_steps == 0
 
     def test_failed_evaluations_are_recorded_and_never_returned(self) -> None:
         problem, _ = self.make_problem()
@@ -149,7 +186,7 @@ class OptimizerContract:
         assert failed > 0, "the wrapper should have produced failed rows"
         assert sum(len(ev) for ev in seen) == opt.n_evaluations
         result = opt.result()
-        assert bool(torch.isfinite(result.f).all()), "a failed evaluation entered the result"
+        assert bool(torch.isfinite(result.values).all()), "a failed evaluation entered the result"
 
     def test_respects_the_evaluation_limit(self) -> None:
         opt = self.build()
@@ -157,6 +194,19 @@ class OptimizerContract:
             pytest.skip("only ask/tell optimizers bound their asks by the evaluation limit")
         result = polyopt.run(opt, polyopt.Budget(evaluations=5))
         assert result.n_evaluations == 5
+
+    def test_ask_returns_exactly_n_points_and_allows_pending_ones(self) -> None:
+        opt = self.build()
+        if not isinstance(opt, AskTellOptimizer):
+            pytest.skip("not an ask/tell optimizer")
+        first = opt.ask(3)
+        second = opt.ask(1)  # asked again before the first points are told: they are pending
+        assert first.shape == (3, opt.problem.space.dim) and second.shape[0] == 1
+        assert opt.n_evaluations == 0, "ask must not evaluate"
+        for x in (first, second):
+            opt.tell(x, polyopt.evaluate(opt.problem, x))
+        n = opt.batch_size
+        assert opt.ask().shape[0] == n
 
     def test_results_are_in_the_users_direction(self) -> None:
         problem, _ = self.make_problem()
@@ -168,7 +218,9 @@ class OptimizerContract:
         a, b = self.build(seed=3), self.build(seed=3, problem=flipped)
         self.run_steps(a, self.steps)
         self.run_steps(b, self.steps)
-        assert b.result().f_best == pytest.approx(-a.result().f_best, rel=1e-6, abs=1e-9)
+        ra, rb = a.result(), b.result()
+        assert isinstance(ra, polyopt.Result) and isinstance(rb, polyopt.Result)
+        assert rb.f_best == pytest.approx(-ra.f_best, rel=1e-6, abs=1e-9)
 
 
 class ObjectiveContract:
@@ -179,7 +231,7 @@ class ObjectiveContract:
 
     def make(self) -> Objective:
         target = _resolve("objective", self.objective)
-        return target()
+        return target()  # type: ignore[no-any-return]
 
     def sample(self, obj: Objective, dtype: torch.dtype = torch.float64) -> Tensor:
         return obj.space.sample(self.n, generator=torch.Generator().manual_seed(0), dtype=dtype)
@@ -203,7 +255,7 @@ class ObjectiveContract:
         x = self.sample(obj)
         batched = obj.evaluate(x)
         single = Evaluation.cat([obj.evaluate(x[i : i + 1]) for i in range(self.n)])
-        assert _same(batched.f, single.f) and _same(batched.g, single.g)
+        assert assert_close(batched.f, single.f) and assert_close(batched.g, single.g)
 
     def test_float32_stays_float32(self) -> None:
         obj = self.make()
@@ -227,7 +279,7 @@ class EnvironmentContract:
 
     def make(self) -> Environment:
         target = _resolve("environment", self.environment)
-        return target()
+        return target()  # type: ignore[no-any-return]
 
     def _rollout(self, seed: int) -> tuple[Tensor, list[Tensor]]:
         env = self.make()

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
+from polyopt.components import TaskBatch
 from polyopt.environment import Environment, Step
 from polyopt.errors import ConfigError
 from polyopt.spaces import Integer
@@ -28,19 +28,6 @@ __all__ = ["TaskBatch", "TextTask", "RewardFn"]
 
 #: ``f(prompts, completions, **task_fields) -> n`` rewards.
 RewardFn = Callable[..., Tensor]
-
-
-@dataclass
-class TaskBatch:
-    """Prompts and the fields reward functions read (each a list with one entry per prompt)."""
-
-    prompts: list[str]
-    fields: dict[str, list[Any]] = field(default_factory=dict)
-
-    def repeat(self, k: int) -> TaskBatch:
-        """Each prompt (and its fields) ``k`` times in a row: the layout of ``k`` completions per prompt."""
-        rep = lambda xs: [x for x in xs for _ in range(k)]  # noqa: E731
-        return TaskBatch(rep(self.prompts), {key: rep(v) for key, v in self.fields.items()})
 
 
 class TextTask(Environment):

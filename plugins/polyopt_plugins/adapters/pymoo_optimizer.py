@@ -233,19 +233,20 @@ class PymooOptimizer(AskTellOptimizer):
         return self._gen
 
     def ask(self, n: int | None = None) -> Tensor:
-        """Return at most ``n`` (default: the rest of the generation) points of the open generation, ``n x d``.
+        """Return ``n`` (default: the rest of the generation) points of the open generation, ``n x d``.
 
         Raises:
-            RuntimeError: every point of the open generation was asked and some are not told yet.
+            RuntimeError: the open generation has fewer than ``n`` points left to ask (pymoo proposes whole
+                generations; tell the pending points to open the next one).
         """
         gen = self._current()
         left = len(gen) - gen.handed
-        if left == 0:
+        n = left if n is None else n
+        if n > left or left == 0:
             raise RuntimeError(
-                f"{self.name}: the {len(gen)} points of this pymoo generation were all asked; "
-                f"tell the {int((~gen.told).sum())} pending ones before asking for more"
+                f"{self.name}: ask({n}) but {left} of the {len(gen)} points of this pymoo generation are "
+                f"left to ask; tell the {int((~gen.told).sum())} pending ones before asking for more"
             )
-        n = min(left if n is None else n, left)
         x = gen.x[gen.handed : gen.handed + n]
         gen.handed += n
         return torch.from_numpy(x).to(device=self.device, dtype=self.dtype)

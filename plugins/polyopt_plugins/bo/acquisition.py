@@ -13,7 +13,6 @@ analytic ones are BoTorch's, computing posterior moments with :mod:`polyopt_plug
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -29,12 +28,11 @@ from botorch.models.model import Model
 from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
 
+from polyopt.components import AcquisitionOptions, TrainingData
 from polyopt.errors import ConfigError
 from polyopt_plugins.bo.moments import FastLogConstrainedEI, FastLogEI, FastLogPoF, FastUCB
-from polyopt_plugins.bo.surrogate import TrainingData
 
 __all__ = [
-    "AcquisitionOptions",
     "log_ei",
     "constrained_log_ei",
     "probability_of_feasibility",
@@ -45,25 +43,6 @@ __all__ = [
     "qlogparego",
     "warm_up_hypervolume_kernel",
 ]
-
-
-@dataclass
-class AcquisitionOptions:
-    """Settings an acquisition component may use.
-
-    Attributes:
-        q: points optimized jointly.
-        beta: UCB's exploration weight (the bound is ``mean + sqrt(beta) * std``).
-        mc_samples: quasi-Monte Carlo samples of MC acquisition functions.
-        ref_point: ``m`` hypervolume reference point in maximization form (multi-objective).
-        weights: ``m`` scalarization weights (ParEGO); None draws them at random.
-    """
-
-    q: int = 1
-    beta: float = 4.0
-    mc_samples: int = 128
-    ref_point: Tensor | None = None
-    weights: Tensor | None = None
 
 
 def _batched(data: TrainingData, options: AcquisitionOptions) -> bool:
@@ -229,6 +208,7 @@ def qlogparego(
 
 ucb.supports_constraints = False  # type: ignore[attr-defined]
 thompson.supports_constraints = False  # type: ignore[attr-defined]
+probability_of_feasibility.requires_constraints = True  # type: ignore[attr-defined]
 for _fn, _kind in (
     (log_ei, "single"),
     (constrained_log_ei, "single"),

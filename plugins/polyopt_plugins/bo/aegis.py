@@ -20,10 +20,10 @@ from botorch.models import SingleTaskGP
 from botorch.sampling.pathwise import draw_matheron_paths
 from torch import Tensor
 
+from polyopt.components import TrainingData
 from polyopt.pareto import non_dominated_mask
 from polyopt_plugins.bo.base import BayesOptimizer, BOConfig
 from polyopt_plugins.bo.believer import believer_model
-from polyopt_plugins.bo.surrogate import TrainingData
 
 __all__ = ["AEGiS", "AEGiSConfig"]
 
@@ -56,7 +56,6 @@ class AEGiS(BayesOptimizer):
     """Asynchronous epsilon-greedy BO for one unconstrained objective."""
 
     Config = AEGiSConfig
-    name = "aegis"
     max_objectives = 1
     supports_constraints = False
 

@@ -108,18 +108,6 @@ class BayesOptimizer(AskTellOptimizer):
     default_device = "cpu"
     default_dtype = torch.float64
 
-    @classmethod
-    def contract_problem(cls) -> tuple[Any, dict[str, Any]]:
-        """A small problem and config for the conformance tests: the model is used from the second step."""
-        from polyopt_envs.basic import Sphere
-
-        return Sphere(dim=3), {
-            "n_initial": 2,
-            "num_restarts": 2,
-            "raw_samples": 32,
-            "mc_samples": 32,
-        }
-
     def setup(self) -> None:
         space, d = self.problem.space, self.problem.space.dim
         m, c = self.problem.n_objectives, self.problem.n_constraints

@@ -10,7 +10,8 @@ import torch
 from botorch.models import SingleTaskGP
 from torch import Tensor
 
-from polyopt_plugins.bo.surrogate import TrainingData, hyperparameters, new_model
+from polyopt.components import TrainingData
+from polyopt_plugins.bo.surrogate import hyperparameters, new_model
 
 __all__ = ["believer_model"]
 

@@ -22,10 +22,10 @@ from botorch.models import SingleTaskGP
 from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
 
+from polyopt.components import TrainingData
 from polyopt_plugins.bo.acqopt import optimize_acquisition
 from polyopt_plugins.bo.base import BayesOptimizer, BOConfig
 from polyopt_plugins.bo.believer import believer_model
-from polyopt_plugins.bo.surrogate import TrainingData
 
 __all__ = ["CONFIG", "CONFIGConfig", "OptimisticConstrained"]
 
@@ -91,7 +91,6 @@ class CONFIG(BayesOptimizer):
     """CONFIG for one objective and any number of constraints; can declare a problem infeasible."""
 
     Config = CONFIGConfig
-    name = "config"
     max_objectives = 1
 
     def setup_bo(self) -> None:

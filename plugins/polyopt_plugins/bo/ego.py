@@ -15,11 +15,10 @@ import torch
 from botorch.models import SingleTaskGP
 from torch import Tensor
 
+from polyopt.components import AcquisitionOptions, TrainingData
 from polyopt.errors import ConfigError
 from polyopt_plugins.bo.acqopt import optimize_acquisition
-from polyopt_plugins.bo.acquisition import AcquisitionOptions
 from polyopt_plugins.bo.base import BayesOptimizer, BOConfig
-from polyopt_plugins.bo.surrogate import TrainingData
 
 __all__ = ["EGO", "EGOConfig", "load_acquisition"]
 
@@ -62,6 +61,10 @@ def load_acquisition(name: str, *, objectives: str, constraints: int, owner: str
             f"acquisition {name!r} is for {kind}-objective problems; optimizer {owner!r} needs a "
             f"{objectives}-objective one"
         )
+    if not constraints and getattr(build, "requires_constraints", False):
+        raise ConfigError(
+            f"acquisition {name!r} needs a problem with constraints; this one has none"
+        )
     if constraints and not getattr(build, "supports_constraints", True):
         raise ConfigError(
             f"acquisition {name!r} ignores constraints and the problem has {constraints}; use "
@@ -84,7 +87,6 @@ class EGO(BayesOptimizer):
     """
 
     Config = EGOConfig
-    name = "ego"
     max_objectives = 1
 
     def setup_bo(self) -> None:

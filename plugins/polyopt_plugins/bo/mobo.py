@@ -9,18 +9,17 @@ front; qLogNEHVI optimizes a batch greedily, each point conditioned on the earli
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from botorch.models import SingleTaskGP
 from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from torch import Tensor
 
+from polyopt.components import AcquisitionOptions, TrainingData
 from polyopt_plugins.bo.acqopt import optimize_acquisition
-from polyopt_plugins.bo.acquisition import AcquisitionOptions, warm_up_hypervolume_kernel
+from polyopt_plugins.bo.acquisition import warm_up_hypervolume_kernel
 from polyopt_plugins.bo.base import BayesOptimizer, BOConfig
 from polyopt_plugins.bo.ego import load_acquisition
-from polyopt_plugins.bo.surrogate import TrainingData
 
 __all__ = ["MOBOConfig", "MultiObjectiveBO", "QLogNEHVI", "QLogNParEGO"]
 
@@ -41,18 +40,6 @@ class MultiObjectiveBO(BayesOptimizer):
     default_acquisition = "qlognehvi"
     #: one acquisition (and weight draw) per point instead of one greedy batch
     per_point = False
-
-    @classmethod
-    def contract_problem(cls) -> tuple[Any, dict[str, Any]]:
-        """ZDT1 on 3 variables with a small config (the model is used from the second step)."""
-        from polyopt_envs.zdt import ZDT1
-
-        return ZDT1(n_var=3), {
-            "n_initial": 3,
-            "num_restarts": 2,
-            "raw_samples": 32,
-            "mc_samples": 32,
-        }
 
     def setup_bo(self) -> None:
         name = self.config.acquisition or self.default_acquisition
@@ -109,7 +96,6 @@ class MultiObjectiveBO(BayesOptimizer):
 class QLogNEHVI(MultiObjectiveBO):
     """Multi-objective BO maximizing qLogNEHVI (2 to 4 objectives; the box decomposition grows fast above)."""
 
-    name = "qlognehvi"
     max_objectives = 4
     default_acquisition = "qlognehvi"
 
@@ -118,6 +104,5 @@ class QLogNParEGO(MultiObjectiveBO):
     """Multi-objective BO with qLogNParEGO: random augmented Chebyshev scalarizations, any number of
     objectives."""
 
-    name = "qlogparego"
     default_acquisition = "qlogparego"
     per_point = True

@@ -59,6 +59,15 @@ _ACQUISITIONS = {
 
 @hookimpl
 def polyopt_register(registry: Registry) -> None:
+    from polyopt.components import AcquisitionBuilder
+    from polyopt.components._bayes import check_acquisition
+
+    registry.add_kind(
+        "acquisition",
+        AcquisitionBuilder,
+        "builds a BoTorch acquisition function from a fitted model and the training data",
+        check=check_acquisition,
+    )
     for name, (target, summary) in _OPTIMIZERS.items():
         registry.add("optimizer", name, f"polyopt_plugins.bo.{target}", summary=summary)
     for name, (attr, summary) in _ACQUISITIONS.items():

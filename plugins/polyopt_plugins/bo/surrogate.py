@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -46,9 +45,10 @@ from linear_operator.utils.errors import NotPSDError
 from torch import Tensor
 from torch.distributions import constraints
 
+from polyopt.components import TrainingData
+
 __all__ = [
     "MODELS",
-    "TrainingData",
     "fit_surrogate",
     "hyperparameters",
     "lengthscales",
@@ -58,37 +58,6 @@ __all__ = [
 
 #: The GP priors ``fit_surrogate`` can build (see the module docstring).
 MODELS = ("polyopt", "botorch")
-
-
-@dataclass
-class TrainingData:
-    """What a surrogate is fitted on and what an acquisition function needs besides the model.
-
-    Attributes:
-        X: ``n x e`` encoded inputs of the valid (non-failed) evaluations, in the unit cube.
-        Y: ``n x (m + c)`` outcomes: ``-f`` (maximization form) for the ``m`` objectives, then ``g``.
-        n_objectives: ``m``.
-        n_constraints: ``c``.
-        pending: ``p x e`` encoded points asked but not told yet, or None.
-    """
-
-    X: Tensor
-    Y: Tensor
-    n_objectives: int
-    n_constraints: int
-    pending: Tensor | None = None
-
-    @property
-    def feasible(self) -> Tensor:
-        """``n`` bool: rows whose constraints are all met."""
-        return (self.Y[:, self.n_objectives :] <= 0).all(dim=-1)
-
-    def best_feasible(self) -> Tensor | None:
-        """The best (largest) maximization-form value of objective 0 among feasible rows; None if none."""
-        ok = self.feasible
-        if not bool(ok.any()):
-            return None
-        return self.Y[ok, 0].max()
 
 
 def valid_rows(f: Tensor, g: Tensor | None, failed: Tensor) -> Tensor:

@@ -19,11 +19,11 @@ from botorch.models import SingleTaskGP
 from torch import Tensor
 
 from polyopt import Evaluation
+from polyopt.components import AcquisitionOptions, TrainingData
 from polyopt_plugins.bo.acqopt import optimize_acquisition
-from polyopt_plugins.bo.acquisition import AcquisitionOptions
 from polyopt_plugins.bo.base import BayesOptimizer, BOConfig
 from polyopt_plugins.bo.ego import load_acquisition
-from polyopt_plugins.bo.surrogate import TrainingData, lengthscales, valid_rows
+from polyopt_plugins.bo.surrogate import lengthscales, valid_rows
 
 __all__ = ["TuRBO", "TuRBOConfig"]
 
@@ -63,7 +63,6 @@ class TuRBO(BayesOptimizer):
     """TuRBO-1 for one objective on continuous spaces."""
 
     Config = TuRBOConfig
-    name = "turbo"
     max_objectives = 1
     supports_constraints = False
     space_kinds = frozenset({"continuous"})

@@ -1,22 +1,20 @@
 """Advantage estimators: ``fn(rollout, params) -> (advantages n x T, value_targets n x T | None)``.
 
 Each estimator is a plain function with a ``requires`` attribute naming what it needs from the rollout (see
-:data:`~polyopt_plugins.llm.rollout.REQUIREMENTS`); the trainer computes exactly those pieces — a greedy rollout
-for ReMax, a critic for GAE — and nothing else. A plugin adds one with ``registry.add("advantage", ...)``.
+:data:`polyopt.components.REQUIREMENTS`); the trainer computes exactly those pieces — a greedy rollout
+for ReMax, a critic for GAE — and nothing else. A plugin adds one with ``registry.add("advantage", ...)`` (see
+:class:`polyopt.components.AdvantageEstimator`).
 Sequence-level estimators broadcast one number per completion over its real tokens.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor
 
-from polyopt_plugins.llm.rollout import AdvantageParams, Rollout
+from polyopt.components import AdvantageParams, Rollout, requires
 
 __all__ = [
-    "requires",
     "gae",
     "grpo",
     "dr_grpo",
@@ -28,18 +26,6 @@ __all__ = [
     "ngrpo",
     "whiten",
 ]
-
-Estimator = Callable[[Rollout, AdvantageParams], tuple[Tensor, Tensor | None]]
-
-
-def requires(*needs: str) -> Callable[[Estimator], Estimator]:
-    """Mark an estimator with what it needs from the rollout."""
-
-    def mark(fn: Estimator) -> Estimator:
-        fn.requires = frozenset(needs)  # type: ignore[attr-defined]
-        return fn
-
-    return mark
 
 
 def _broadcast(seq_adv: Tensor, mask: Tensor) -> Tensor:

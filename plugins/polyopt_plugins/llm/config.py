@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from polyopt_plugins.llm import aggregation, reward_mix
 
@@ -36,19 +37,20 @@ class TrainerConfig:
     max_new_tokens: int = 0
     """Completion length limit; 0 uses the task's ``completion_len``."""
     temperature: float = 0.5
-    """Sampling temperature of the rollouts; the loss, ratio and KL use the log-probabilities of the same tempered
-    distribution. Below 1 the policy being improved is closer to the greedy one and more of a weak model's samples
-    are right: on the SFT'd 0.53 M-param char Llama (2-digit addition, 16 x 8, 300 steps, lr 5e-6, seeds 10-15,
-    exact greedy accuracy on all 10,000 prompts) temperatures 1 / 0.7 / 0.5 / 0.3 took it from 0.673 to 0.717 /
-    0.726 / 0.732 / 0.736 (mean), and from a weaker 0.479 start 1 / 0.7 / 0.5 / 0.3 reached 0.515 / 0.538 /
-    0.554 / 0.562 (seeds 10-12). At 0 every completion of a group is the same and carries no signal; 0.5 rather
-    than 0.3 keeps spread for models whose samples agree more, and such a model may need 1 (TRL's default)."""
+    """Sampling temperature of the rollouts; the ratio, loss and KL use the log-probabilities of the same tempered
+    distribution. Below 1 more of a weak model's samples are right and the improved policy is closer to the
+    greedy one (measured in benchmarks/RESULTS.md); 0 gives identical completions, so groups carry no signal, and
+    a model whose samples already agree may need 1."""
     top_p: float = 1.0
     """Nucleus sampling mass (1 = off)."""
     advantage: str = "grpo"
     """Registered ``advantage`` estimator."""
+    advantage_options: dict[str, Any] | None = None
+    """Options for a plugin's advantage estimator, passed as ``AdvantageParams.options``."""
     policy_loss: str = "ppo-clip"
     """Registered ``policy_loss``."""
+    policy_loss_options: dict[str, Any] | None = None
+    """Options for a plugin's policy loss, passed as ``LossParams.options``."""
     loss_aggregation: str = "seq-mean-token-mean"
     """``token-mean``, ``seq-mean-token-mean`` or ``seq-mean-token-sum-norm``."""
     clip_low: float = 0.2
@@ -85,13 +87,9 @@ class TrainerConfig:
     """Report the reward front (non-dominated steps by mean reward vector) instead of the best step."""
     lr: float = 5e-6
     """Policy learning rate (AdamW, no warm-up). Adam moves every weight by about ``lr`` per step whatever the
-    gradient's signal-to-noise ratio, so policy-gradient steps must be small (TRL's GRPO and RLOO default to
-    1e-6). On the SFT'd 0.53 M-param char Llama (2-digit addition, 16 x 8, 300 steps) at temperature 1 (medians
-    of 3-6 seeds, 512 prompts) 1e-6 to 5e-6 raised greedy accuracy 0.674 -> 0.73 and 0.496 -> 0.52, while 3e-5
-    reached 0.715 from the first and fell to 0.44 from the second, and 3e-4 collapsed it (mean sampled reward
-    0.22 against 0.42 at 5e-6); at the default temperature (means of seeds 10-15, all 10,000 prompts) 2e-6 /
-    5e-6 / 1e-5 reached 0.726 / 0.732 / 0.733 from 0.673. Short runs on the builtin tiny model (tens of steps)
-    move faster with 3e-5."""
+    gradient's signal-to-noise ratio, so policy-gradient steps must be small (TRL defaults to 1e-6); 3e-5 and
+    above collapsed the SFT'd char model in benchmarks/RESULTS.md. Short runs on the untrained tiny model move
+    faster with 3e-5."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     max_grad_norm: float = 1.0

@@ -56,6 +56,25 @@ _REWARDS = {
 
 @hookimpl
 def polyopt_register(registry: Registry) -> None:
+    from polyopt import components as c
+    from polyopt.components import _policy_gradient as pg
+
+    kinds = {
+        "advantage": (
+            c.AdvantageEstimator,
+            pg.check_advantage,
+            "turns scored rollouts into advantages",
+        ),
+        "policy_loss": (c.PolicyLoss, pg.check_policy_loss, "per-token policy-gradient loss"),
+        "kl_estimator": (
+            c.KLEstimator,
+            pg.check_kl_estimator,
+            "per-token estimate of KL(pi || ref)",
+        ),
+        "reward": (c.RewardFunction, pg.check_reward, "scores completions of a text task"),
+    }
+    for kind, (protocol, check, doc) in kinds.items():
+        registry.add_kind(kind, protocol, doc, check=check)
     for name, (cls, summary) in _OPTIMIZERS.items():
         registry.add("optimizer", name, f"{_P}.presets:{cls}", summary=summary)
     for name, fn in _ADVANTAGES.items():

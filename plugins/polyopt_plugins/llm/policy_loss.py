@@ -7,24 +7,12 @@ loss with ``registry.add("policy_loss", ...)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
-__all__ = ["LossParams", "ppo_clip", "clip_higher", "dual_clip", "gspo", "reinforce"]
+from polyopt.components import LossParams
 
-
-@dataclass
-class LossParams:
-    """Clipping ranges shared by the losses (each reads what it uses)."""
-
-    clip_low: float = 0.2
-    """Ratio clipped below at ``1 - clip_low``."""
-    clip_high: float = 0.2
-    """Ratio clipped above at ``1 + clip_high`` (DAPO clip-higher uses a larger value, e.g. 0.28)."""
-    dual_clip: float = 3.0
-    """Dual-clip bound ``c`` (> 1) on the loss of negative advantages."""
+__all__ = ["ppo_clip", "clip_higher", "dual_clip", "gspo", "reinforce"]
 
 
 def _clipped(ratio: Tensor, adv: Tensor, low: float, high: float) -> Tensor:

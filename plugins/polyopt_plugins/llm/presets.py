@@ -40,7 +40,6 @@ __all__ = [
 class GRPO(PolicyGradientTrainer):
     """GRPO (Shao et al. 2024): group-normalized advantages, clipped ratio, sequence-mean aggregation."""
 
-    name = "grpo"
     Config = TrainerConfig
 
 
@@ -53,7 +52,6 @@ class DrGRPOConfig(TrainerConfig):
 class DrGRPO(PolicyGradientTrainer):
     """Dr. GRPO (Liu et al. 2025): no std normalization, no length normalization."""
 
-    name = "dr-grpo"
     Config = DrGRPOConfig
 
 
@@ -65,7 +63,6 @@ class RLOOConfig(TrainerConfig):
 class RLOO(PolicyGradientTrainer):
     """RLOO (Ahmadian et al. 2024): leave-one-out baseline."""
 
-    name = "rloo"
     Config = RLOOConfig
 
 
@@ -77,7 +74,6 @@ class ReMaxConfig(TrainerConfig):
 class ReMax(PolicyGradientTrainer):
     """ReMax (Li et al. 2024): the greedy completion's reward is the baseline; no critic."""
 
-    name = "remax"
     Config = ReMaxConfig
 
 
@@ -94,7 +90,6 @@ class PPOConfig(TrainerConfig):
 class PPO(PolicyGradientTrainer):
     """PPO for language models (Ouyang et al. 2022): learned critic, GAE, KL penalty in the reward."""
 
-    name = "ppo"
     Config = PPOConfig
 
 
@@ -110,7 +105,6 @@ class ReinforcePPConfig(TrainerConfig):
 class ReinforcePP(PolicyGradientTrainer):
     """REINFORCE++ (Hu 2025): KL in the token rewards, batch-whitened returns."""
 
-    name = "reinforce-pp"
     Config = ReinforcePPConfig
 
 
@@ -126,7 +120,6 @@ class ReinforcePPBaselineConfig(TrainerConfig):
 class ReinforcePPBaseline(PolicyGradientTrainer):
     """REINFORCE++-baseline: group-mean baseline, then batch whitening; k3 KL in the loss."""
 
-    name = "reinforce-pp-baseline"
     Config = ReinforcePPBaselineConfig
 
 
@@ -142,7 +135,6 @@ class DAPOConfig(TrainerConfig):
 class DAPO(PolicyGradientTrainer):
     """DAPO (Yu et al. 2025): clip-higher, token-mean loss, dynamic sampling, overlong masking."""
 
-    name = "dapo"
     Config = DAPOConfig
 
 
@@ -154,7 +146,6 @@ class BNPOConfig(TrainerConfig):
 class BNPO(PolicyGradientTrainer):
     """BNPO (Xiao et al. 2025): Beta-density normalized advantages."""
 
-    name = "bnpo"
     Config = BNPOConfig
 
 
@@ -169,7 +160,6 @@ class NGRPOConfig(TrainerConfig):
 class NGRPO(PolicyGradientTrainer):
     """NGRPO (Nan et al. 2025): advantage calibration with a virtual max-reward sample, asymmetric clipping."""
 
-    name = "ngrpo"
     Config = NGRPOConfig
 
 
@@ -184,5 +174,4 @@ class GSPOConfig(TrainerConfig):
 class GSPO(PolicyGradientTrainer):
     """GSPO (Zheng et al. 2025): sequence-level importance ratio and clipping."""
 
-    name = "gspo"
     Config = GSPOConfig

@@ -28,10 +28,10 @@ import torch
 from torch import Tensor
 
 import polyopt
-from polyopt.environment import Environment
+from polyopt.components import REQUIREMENTS, AdvantageParams, LossParams, Rollout
 from polyopt.errors import ConfigError
-from polyopt.optimizer import Optimizer
-from polyopt.result import Result
+from polyopt.optimizer import Trainer
+from polyopt.result import TrainerResult
 from polyopt_plugins.llm.advantage import _last_token
 from polyopt_plugins.llm.aggregation import aggregate, batch_totals
 from polyopt_plugins.llm.config import TrainerConfig
@@ -39,9 +39,7 @@ from polyopt_plugins.llm.critic import Critic
 from polyopt_plugins.llm.kl import exact_kl as kl_exact
 from polyopt_plugins.llm.models import build_policy
 from polyopt_plugins.llm.policy import completion_logprobs
-from polyopt_plugins.llm.policy_loss import LossParams
 from polyopt_plugins.llm.reward_mix import combine
-from polyopt_plugins.llm.rollout import REQUIREMENTS, AdvantageParams, Rollout
 from polyopt_plugins.llm.sampler import Generation, SamplingParams, generate
 from polyopt_plugins.llm.sft import decode_completions, sft
 
@@ -90,12 +88,12 @@ def _cat(parts: list[_Batch], n: int) -> _Batch:
     return _Batch(_Tasks(prompts, fields), torch.cat([b.raw for b in parts])[:n], gen)
 
 
-class PolicyGradientTrainer(Optimizer):
+class PolicyGradientTrainer(Trainer):
     """Policy-gradient trainer over a text task (an Environment with ``sample``/``score``/``sft_batch``)."""
 
     Config = TrainerConfig
-    problem_type = Environment
-    default_dtype = torch.float32
+    #: the models train in float32 (their weights are built in it)
+    dtypes = frozenset({torch.float32})
 
     @classmethod
     def compatibility(cls, problem: Any) -> str | None:
@@ -104,21 +102,6 @@ class PolicyGradientTrainer(Optimizer):
         if reason is None and missing:
             return f"it needs a text task (with {', '.join(_TASK_METHODS)}); missing {', '.join(missing)}"
         return reason
-
-    @classmethod
-    def contract_problem(cls) -> tuple[Any, dict[str, Any]]:
-        """A one-digit addition task and a one-layer model: a few steps take well under a second."""
-        from polyopt_envs.text import Addition
-
-        return Addition(n_digits=1), {
-            "n_layer": 1,
-            "d_model": 32,
-            "n_head": 2,
-            "prompts_per_step": 2,
-            "completions_per_prompt": 2,
-        }
-
-    # -- setup -------------------------------------------------------------------------------------------------
 
     def setup(self) -> None:
         cfg, reg = self.config, polyopt.registry()
@@ -452,21 +435,26 @@ class PolicyGradientTrainer(Optimizer):
     @property
     def loss_params(self) -> LossParams:
         cfg = self.config
-        return LossParams(clip_low=cfg.clip_low, clip_high=cfg.clip_high, dual_clip=cfg.dual_clip)
+        options = dict(cfg.policy_loss_options or {})
+        return LossParams(cfg.clip_low, cfg.clip_high, cfg.dual_clip, options=options)
+
+    @property
+    def advantage_params(self) -> AdvantageParams:
+        cfg = self.config
+        return AdvantageParams(
+            gamma=cfg.gamma, lam=cfg.lam, options=dict(cfg.advantage_options or {})
+        )
 
     # -- the Optimizer contract --------------------------------------------------------------------------------
 
-    def step(self) -> dict[str, float]:
+    def iterate(self) -> dict[str, float]:
         timer = {"generation": 0.0, "scoring": 0.0, "update": 0.0}
         steps_before = self.n_env_steps
         ids, pmask, gen, raw, rollout = self._collect(timer)
-        adv, targets = self.advantage_fn(
-            rollout, AdvantageParams(gamma=self.config.gamma, lam=self.config.lam)
-        )
+        adv, targets = self.advantage_fn(rollout, self.advantage_params)
         t0 = time.perf_counter()
         stats = self._update(ids, pmask, gen, rollout, adv, targets)
         timer["update"] = time.perf_counter() - t0
-        self.n_steps += 1
         metrics = {
             "reward": rollout.scores.mean(),
             "tokens": gen.mask.sum(),
@@ -482,33 +470,22 @@ class PolicyGradientTrainer(Optimizer):
         out["completions"] = float(self.n_env_steps - steps_before)
         return out
 
-    def result(self) -> Result:
-        """Best step by mean combined reward, or the reward front (``multi_objective``), maximized."""
+    def result(self) -> TrainerResult:
+        """The best step by mean combined reward, or the reward front (``multi_objective``): the steps whose
+        mean reward vectors are non-dominated. ``labels`` are those steps; ``policy`` is the current model."""
         from polyopt.pareto import non_dominated_mask
 
         h, c = self.history, self.combined_history
-        steps = torch.arange(h.shape[0], dtype=torch.float32).view(-1, 1)
+        steps = torch.arange(h.shape[0])
+        names = list(self.reward_fns)
         if self.config.multi_objective and h.shape[1] > 1:
             keep = non_dominated_mask(-h) if h.shape[0] else torch.zeros(0, dtype=torch.bool)
-            x, f = steps[keep], h[keep]
+            labels, returns = steps[keep], h[keep]
         else:
             best = c.argmax().view(1) if c.numel() else torch.zeros(0, dtype=torch.long)
-            x, f = steps[best], c[best].view(-1, 1)
-        return Result(
-            x=x,
-            f=f,
-            n_steps=self.n_steps,
-            n_env_steps=self.n_env_steps,
-            wall_time=self.elapsed,
-            directions=("maximize",) * f.shape[1],
-            optimizer=self.name or type(self).__name__,
-            problem=getattr(self.problem, "name", type(self.problem).__name__),
-            extras={
-                "policy": self.policy,
-                "reward_names": list(self.reward_fns),
-                "reward_history": h.clone(),
-                "reward_front_steps": x.flatten().long().tolist(),
-            },
+            labels, returns, names = steps[best], c[best].view(-1, 1), ["reward"]
+        return self.make_result(
+            self.policy, returns, labels=labels, reward_names=names, history=h.clone()
         )
 
     def get_state(self) -> dict[str, Any]:

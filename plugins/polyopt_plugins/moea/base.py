@@ -22,11 +22,11 @@ import torch
 from torch import Tensor
 
 from polyopt import AskTellOptimizer, Evaluation, Result
+from polyopt.components import Survivors
 from polyopt.errors import ConfigError
 
 from .duplicates import is_new
 from .selection import binary_tournament
-from .survival import Survivors
 from .variation import Variation, default_variation
 
 __all__ = ["EAConfig", "EvolutionaryOptimizer", "selection_values"]

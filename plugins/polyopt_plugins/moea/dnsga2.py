@@ -41,7 +41,6 @@ class DNSGA2(NSGA2):
     """NSGA-II whose population doubles every ``tau`` evaluations up to ``pop_size``."""
 
     Config = DNSGA2Config
-    name = "dnsga2"
 
     def target_pop_size(self) -> int:
         c = self.config

@@ -28,11 +28,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from polyopt.components import Survivors
+
 from .base import EAConfig, EvolutionaryOptimizer
 from .decomposition import better, decompose, first_per_group
 from .refdirs import make_ref_dirs
 from .selection import neighborhood_selection
-from .survival import Survivors
 
 __all__ = ["MOEAD", "SequentialMOEAD", "MOEADConfig"]
 
@@ -82,7 +83,6 @@ class MOEAD(EvolutionaryOptimizer):
     """MOEA/D, batched: the whole population is updated once per generation (see the module docstring)."""
 
     Config = MOEADConfig
-    name = "moead"
 
     def make_survival(self) -> Any:
         c = self.config
@@ -198,8 +198,6 @@ class MOEAD(EvolutionaryOptimizer):
 
 class SequentialMOEAD(MOEAD):
     """MOEA/D as Zhang & Li (2007): one subproblem per step, immediate neighbourhood replacement."""
-
-    name = "moead-sequential"
 
     def setup(self) -> None:
         super().setup()

@@ -16,9 +16,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from polyopt.components import Survivors
 from polyopt.pareto import non_dominated_sort
 
-from .survival import Survivors, feasibility_first, lexsort
+from .survival import feasibility_first, lexsort
 
 __all__ = ["HyperplaneNormalization", "associate", "niching", "ReferenceDirectionSurvival"]
 

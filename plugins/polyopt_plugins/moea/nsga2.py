@@ -44,7 +44,6 @@ class NSGA2(EvolutionaryOptimizer):
     """Non-dominated sorting genetic algorithm II with constrained domination, on any space."""
 
     Config = NSGA2Config
-    name = "nsga2"
 
     def make_survival(self) -> RankAndCrowdingSurvival:
         return RankAndCrowdingSurvival()

@@ -49,7 +49,6 @@ class NSGA3(EvolutionaryOptimizer):
     """Reference-direction based NSGA for many objectives, with constrained domination, on any space."""
 
     Config = NSGA3Config
-    name = "nsga3"
 
     def make_survival(self) -> ReferenceDirectionSurvival:
         c = self.config

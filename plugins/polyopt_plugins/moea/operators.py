@@ -56,6 +56,7 @@ class Crossover:
         prob: probability that a mating recombines; otherwise its first ``O`` parents are copied.
     """
 
+    role: ClassVar[str] = "crossover"
     n_parents: ClassVar[int] = 2
     n_offsprings: ClassVar[int] = 2
     #: space kinds this operator is valid for
@@ -91,6 +92,7 @@ class Mutation:
             ``min(0.5, 1 / d)``, as pymoo.
     """
 
+    role: ClassVar[str] = "mutation"
     space_kinds: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, space: Space, *, prob: float = 1.0, prob_var: float | None = None) -> None:

@@ -42,10 +42,22 @@ _SURVIVALS = {
 
 @hookimpl
 def polyopt_register(registry: Registry) -> None:
-    from polyopt_plugins.moea.variation import (
-        OPERATORS,  # a plain table; imports torch only (already loaded)
-    )
+    from polyopt.components import OperatorFactory, Survival
+    from polyopt.components._evolution import check_operator, check_survival
+    from polyopt_plugins.moea.variation import OPERATORS  # a plain table (torch only)
 
+    registry.add_kind(
+        "operator",
+        OperatorFactory,
+        "a crossover or mutation for the evolutionary algorithms, built as cls(space, **options)",
+        check=check_operator,
+    )
+    registry.add_kind(
+        "survival",
+        Survival,
+        "how an evolutionary algorithm picks the next population from parents and children",
+        check=check_survival,
+    )
     for name, (target, summary) in _OPTIMIZERS.items():
         registry.add("optimizer", name, f"{_PKG}.{target}", summary=summary)
     for name, (target, summary) in OPERATORS.items():

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from polyopt.components import Survivors
+
 from .base import EAConfig, EvolutionaryOptimizer
 from .refdirs import make_ref_dirs
 from .selection import random_selection
-from .survival import APDSurvival, Survivors
+from .survival import APDSurvival
 
 __all__ = ["RVEA", "RVEAConfig"]
 
@@ -53,7 +55,6 @@ class RVEA(EvolutionaryOptimizer):
     """Reference vector guided evolutionary algorithm with constrained domination, on any space."""
 
     Config = RVEAConfig
-    name = "rvea"
 
     def make_survival(self) -> APDSurvival:
         self.ref_dirs = make_ref_dirs(

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from polyopt.components import Survivors
+
 from .base import EAConfig, EvolutionaryOptimizer
 from .selection import binary_tournament
-from .survival import HVContributionSurvival, Survivors
+from .survival import HVContributionSurvival
 
 __all__ = ["SMSEMOA", "SMSEMOAConfig"]
 
@@ -43,7 +45,6 @@ class SMSEMOA(EvolutionaryOptimizer):
     """S-metric selection EMOA with constrained domination, on any space."""
 
     Config = SMSEMOAConfig
-    name = "sms-emoa"
 
     def make_survival(self) -> HVContributionSurvival:
         return HVContributionSurvival(eps=self.config.eps, n_samples=self.config.n_samples)

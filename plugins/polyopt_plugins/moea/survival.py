@@ -12,12 +12,12 @@ Registered as ``survival`` components: ``rank-and-crowding`` (NSGA-II), ``refere
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from polyopt.components import Survivors
 from polyopt.metrics import hv_contributions
 from polyopt.pareto import crowding_distance, non_dominated_sort
 
@@ -30,21 +30,6 @@ __all__ = [
     "APDSurvival",
     "mc_hv_contributions",
 ]
-
-
-@dataclass
-class Survivors:
-    """The chosen individuals.
-
-    Attributes:
-        index: ``k`` int64 indices into the merged population.
-        rank: ``k`` int64 front ranks (infeasible points rank after every feasible front).
-        crowding: ``k`` crowding distances (0 where a survival does not compute them).
-    """
-
-    index: Tensor
-    rank: Tensor
-    crowding: Tensor
 
 
 def lexsort(keys: list[Tensor]) -> Tensor:

@@ -10,8 +10,10 @@ integer        ``integer-sbx``       ``integer-pm``
 binary         ``uniform-crossover`` ``bit-flip``
 categorical    ``uniform-crossover`` ``categorical-resample``
 permutation    ``ox``                ``inversion-mutation``
-Product        ``product`` of each part's defaults
+Product        each part's defaults  each part's defaults
 =============  ====================  =====================
+
+A Product space gets a ``ProductOperator`` (chosen, never named, so not registered) of its parts' operators.
 """
 
 from __future__ import annotations
@@ -71,10 +73,6 @@ OPERATORS: dict[str, tuple[str, str]] = {
     "pmx": ("permutation:PartiallyMappedCrossover", "partially mapped crossover for permutations"),
     "swap-mutation": ("permutation:SwapMutation", "swap two positions of a permutation"),
     "inversion-mutation": ("permutation:InversionMutation", "reverse a segment of a permutation"),
-    "product": (
-        "variation:ProductOperator",
-        "each part's operator on its columns of a Product space",
-    ),
 }
 
 _DEFAULTS = {

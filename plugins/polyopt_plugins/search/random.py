@@ -32,7 +32,6 @@ class RandomSearch(AskTellOptimizer):
     """Uniform random search over the problem's space."""
 
     Config = SearchConfig
-    name = "random-search"
 
     def setup(self) -> None:
         self.archive = ParetoArchive(self.problem.n_objectives, max_size=self.config.archive_size)
@@ -63,8 +62,6 @@ class RandomSearch(AskTellOptimizer):
 
 class SobolSearch(RandomSearch):
     """Scrambled Sobol points in the space's continuous encoding, decoded to valid points."""
-
-    name = "sobol-search"
 
     def setup(self) -> None:
         super().setup()

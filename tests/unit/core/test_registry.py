@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from polyopt.errors import ConfigError, PluginCollisionError, PluginError, UnknownNameError
-from polyopt.registry import KINDS, Registry
+from polyopt.registry import CORE_KINDS, Registry
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_names_and_entries_are_sorted(reg: Registry) -> None:
     assert reg.names("optimizer") == ["cma-es", "nsga2", "random-search"]
     assert [e.name for e in reg.entries("optimizer")] == ["cma-es", "nsga2", "random-search"]
     kinds = [e.kind for e in reg.entries()]
-    assert kinds == sorted(kinds, key=KINDS.index)  # all entries: grouped by kind in KINDS order
+    assert kinds == sorted(kinds, key=list(reg.kinds()).index)  # grouped by kind, in declaration order
 
 
 @pytest.mark.parametrize("name", ["NSGA2", "nsga_2", "my opt", "-lead", "trail-", "acme..x", ""])
@@ -61,6 +61,7 @@ def test_prefixed_third_party_names_are_accepted() -> None:
 
 
 def test_unknown_kind_suggests_the_right_one(reg: Registry) -> None:
+    reg.add_kind("policy_loss", object, "a loss")
     with pytest.raises(UnknownNameError, match="Did you mean 'optimizer'"):
         reg.names("optimzer")
     with pytest.raises(UnknownNameError, match="Did you mean 'policy_loss'"):
@@ -90,7 +91,7 @@ def test_the_same_name_in_different_kinds_is_allowed(reg: Registry) -> None:
 
 
 def test_entries_record_the_current_plugin(reg: Registry) -> None:
-    reg.current_plugin = ("acme", "acme-polyopt 0.2")
+    reg.set_source("acme", "acme-polyopt 0.2", builtin=False)
     reg.add("objective", "acme.bowl", "polyopt_envs.basic:Sphere")
     entry = reg.entry("objective", "acme.bowl")
     assert (entry.plugin, entry.distribution) == ("acme", "acme-polyopt 0.2")
@@ -165,3 +166,84 @@ def test_remove_plugin_drops_only_its_entries(reg: Registry) -> None:
     reg.remove_plugin("moea")
     assert ("optimizer", "nsga2") not in reg and ("metric", "moea-score") not in reg
     assert ("optimizer", "random-search") in reg
+
+
+# ---- kinds declared by families, prefixes, and what an unknown name is instead ------------------------------
+
+
+def test_core_declares_only_its_four_kinds() -> None:
+    assert Registry().kinds() == list(CORE_KINDS) == ["optimizer", "objective", "environment", "metric"]
+
+
+def test_a_family_declares_its_kind_once() -> None:
+    r = Registry()
+    r.set_source("polyopt.llm", "polyopt 0.1")
+    r.add_kind("advantage", object, "turns rollouts into advantages")
+    r.add_kind("advantage", object, "again")  # the same plugin declaring again changes nothing
+    assert r.kind("advantage").plugin == "polyopt.llm"
+    r.set_source("acme", "acme-polyopt 0.2", builtin=False)
+    with pytest.raises(PluginCollisionError, match="'advantage' is declared twice.*'polyopt.llm'.*'acme'"):
+        r.add_kind("advantage", int, "mine")
+    with pytest.raises(ConfigError, match="malformed"):
+        r.add_kind("Policy-Loss", object, "bad name")
+
+
+def test_entries_of_a_kind_declared_later_wait_for_it_while_loading() -> None:
+    r = Registry()
+    r.begin_loading()
+    r.set_source("acme", "acme-polyopt 0.2", builtin=False)
+    r.add("advantage", "acme.centered", "math:fabs")  # its family's plugin has not run yet
+    r.add("widget", "acme.gizmo", "math:fabs")  # no plugin ever declares "widget"
+    r.set_source("polyopt.llm", "polyopt 0.1")
+    r.add_kind("advantage", object, "advantages")
+    failed = r.finish_loading()
+    assert ("advantage", "acme.centered") not in r  # acme failed as a whole: one of its kinds is unknown
+    assert "unknown registry kind 'widget'" in failed["acme"]
+    with pytest.raises(UnknownNameError, match="unknown registry kind"):
+        r.add("widget", "x", "math:fabs")  # after loading, at once
+
+
+def test_third_party_names_must_carry_their_plugins_prefix() -> None:
+    r = Registry()
+    r.set_source("acme", "acme-polyopt 0.2", builtin=False)
+    with pytest.raises(ConfigError, match="lacks the plugin's prefix.*'acme.hill-climb'"):
+        r.add("optimizer", "hill-climb", "x:y")
+    r.add("optimizer", "acme.hill-climb", "x:y")
+    r.set_source("polyopt.moea", "polyopt 0.1")
+    r.add("optimizer", "nsga2", "x:y")  # builtins need no prefix
+
+
+def test_a_name_of_another_kind_says_what_it_is() -> None:
+    r = Registry()
+    r.add_kind("policy_loss", object, "losses")
+    r.add_kind("advantage", object, "advantages")
+    r.add("policy_loss", "ppo-clip", "math:fabs")
+    with pytest.raises(UnknownNameError, match="'ppo-clip' is a policy loss, not an advantage"):
+        r.get("advantage", "ppo-clip")
+
+
+def test_a_name_from_a_failed_plugin_says_that_plugin_failed() -> None:
+    r = Registry()
+    r.failed_plugins["acme"] = "import failed: SystemExit: 3"
+    with pytest.raises(UnknownNameError, match="plugin 'acme', which failed to load.*SystemExit"):
+        r.get("optimizer", "acme.hill-climb")
+
+
+def test_a_target_that_does_not_fit_its_kind_is_refused_with_why() -> None:
+    r = Registry()
+    r.add("optimizer", "not-an-optimizer", "math:fabs", plugin="acme", distribution="acme 1")
+    r.add("metric", "no-args", lambda: 0.0)
+    with pytest.raises(ConfigError, match="does not fit the optimizer protocol.*subclass of polyopt"):
+        r.get("optimizer", "not-an-optimizer")
+    with pytest.raises(ConfigError, match="metric 'no-args'.*objective values first"):
+        r.get("metric", "no-args")
+
+
+def test_name_of_finds_a_class_without_importing_other_entries() -> None:
+    from polyopt_plugins.search.random import RandomSearch
+
+    r = Registry()
+    r.add("optimizer", "ghost", "no_such_module_xyz:Ghost")
+    r.add("optimizer", "random-search", "polyopt_plugins.search.random:RandomSearch")
+    assert r.name_of("optimizer", RandomSearch) == "random-search"
+    assert r.name_of("optimizer", int) is None

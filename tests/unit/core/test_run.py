@@ -134,7 +134,7 @@ def test_incompatible_problems_are_refused_with_the_reason() -> None:
         max_objectives = 1
         space_kinds = frozenset({"continuous"})
 
-    with pytest.raises(IncompatibleProblemError, match="1 to 1 objectives, the problem has 2"):
+    with pytest.raises(IncompatibleProblemError, match="handles 1 objective, the problem has 2"):
         SingleOnly(polyopt.make("objective", "zdt1"))
     perm = polyopt.FunctionObjective(lambda x: x[:, 0], polyopt.Permutation(4))
     with pytest.raises(IncompatibleProblemError, match="not a permutation space"):

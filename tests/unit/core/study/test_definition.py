@@ -6,26 +6,30 @@ from pathlib import Path
 
 import pytest
 
-from polyopt import ConfigError, Environment, Optimizer
+from polyopt import ConfigError, ObjectiveOptimizer, Trainer
 from polyopt.study import Study, load_study
 
 
-class PermutationOnly(Optimizer):
+class PermutationOnly(ObjectiveOptimizer):
     """An optimizer that handles permutation spaces only (for the pairing check)."""
 
     space_kinds = frozenset({"permutation"})
 
-    def step(self) -> dict[str, float]:
+    def iterate(self) -> dict[str, float]:
         return {}
 
     def result(self):  # pragma: no cover - never constructed
         raise NotImplementedError
 
 
-class AgentOnly(PermutationOnly):
+class AgentOnly(Trainer):
     """An RL trainer: it needs an Environment."""
 
-    problem_type = Environment
+    def iterate(self) -> dict[str, float]:
+        return {}
+
+    def result(self):  # pragma: no cover - never constructed
+        raise NotImplementedError
 
 
 def _study(**kw):
@@ -83,7 +87,7 @@ def test_impossible_pairing_is_refused_with_the_reason() -> None:
 
 
 def test_an_rl_trainer_on_a_black_box_objective_is_refused() -> None:
-    with pytest.raises(ConfigError, match="cannot run on problem 'zdt1'.*needs a Environment"):
+    with pytest.raises(ConfigError, match="cannot run on problem 'zdt1'.*needs an Environment"):
         _study(optimizers=[f"{__name__}:AgentOnly"]).validate()
 
 

@@ -122,8 +122,11 @@ def test_integer_spaces_get_integer_points() -> None:
 def test_pending_points_within_a_generation_in_any_order() -> None:
     problem = PymooProblem("zdt1")
     opt = NSGA2(problem, seed=0, pop_size=6)
-    a, b = opt.ask(4), opt.ask(4)
-    assert a.shape[0] == 4 and b.shape[0] == 2  # never crosses into the next generation
+    a = opt.ask(4)
+    with pytest.raises(RuntimeError, match=r"ask\(4\) but 2 of the 6 points"):
+        opt.ask(4)  # exactly n points or an error: it never crosses into the next generation
+    b = opt.ask(2)
+    assert a.shape[0] == 4 and b.shape[0] == 2
     with pytest.raises(RuntimeError, match="pending"):
         opt.ask(1)
     opt.tell(b, polyopt.evaluate(problem, b))

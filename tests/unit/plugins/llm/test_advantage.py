@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import polyopt
+from polyopt.components import REQUIREMENTS, AdvantageParams, Rollout
 from polyopt_plugins.llm import advantage as A
-from polyopt_plugins.llm.rollout import REQUIREMENTS, AdvantageParams, Rollout
 
 P = AdvantageParams(eps=0.0)
 

@@ -142,12 +142,60 @@ def test_several_rewards_are_logged_and_the_result_is_a_reward_front() -> None:
     metrics = [opt.step() for _ in range(4)]
     assert {"reward/exact-match", "reward/brevity"} <= set(metrics[0])
     result = opt.result()
-    assert result.f.shape[1] == 2 and result.directions == ("maximize", "maximize")
+    assert isinstance(result, polyopt.TrainerResult)
+    assert result.returns.shape[1] == 2 and result.directions == ("maximize", "maximize")
+    assert result.reward_names == ["exact-match", "brevity"]
     from polyopt.pareto import non_dominated_mask
 
-    assert bool(non_dominated_mask(-result.f).all())
-    history = result.extras["reward_history"]
-    assert history.shape == (4, 2) and result.f.shape[0] >= 1
+    assert bool(non_dominated_mask(-result.returns).all())
+    assert result.history is not None and result.history.shape == (4, 2)
+    assert result.labels is not None and result.labels.shape[0] == result.returns.shape[0] >= 1
+    assert torch.equal(result.history[result.labels], result.returns)  # each row is that step's mean
+    assert result.policy is opt.policy
+
+
+def test_an_evaluation_budget_is_refused_at_once_with_the_budget_to_use() -> None:
+    opt = make("grpo")
+    with pytest.raises(ConfigError, match="makes no objective evaluations; give Budget.steps="):
+        polyopt.run(opt, polyopt.Budget(evaluations=100))
+    assert opt.n_steps == 0
+
+
+def test_a_component_in_the_wrong_slot_says_what_it_is() -> None:
+    with pytest.raises(ConfigError, match="'ppo-clip' is a policy loss, not an advantage"):
+        make("grpo", advantage="ppo-clip")
+    with pytest.raises(ConfigError, match="'grpo' is an optimizer and an advantage, not a policy loss"):
+        make("grpo", policy_loss="grpo")
+
+
+def test_component_options_reach_the_components() -> None:
+    seen: dict[str, object] = {}
+    reg = polyopt.registry()
+
+    @polyopt.components.requires("groups")
+    def spy_advantage(rollout, params):
+        seen["advantage"] = params.options
+        g = rollout.grouped()
+        return rollout.broadcast(g - g.mean(1, keepdim=True)), None
+
+    def spy_loss(logp, old_logp, adv, mask, params):
+        seen["loss"] = params.options
+        return -adv * logp * mask
+
+    reg.add("advantage", "test.spy-advantage", spy_advantage, plugin="test")
+    reg.add("policy_loss", "test.spy-loss", spy_loss, plugin="test")
+    try:
+        opt = make(
+            "grpo",
+            advantage="test.spy-advantage",
+            advantage_options={"scale": 2.0},
+            policy_loss="test.spy-loss",
+            policy_loss_options={"beta": 0.1},
+        )
+        opt.step()
+    finally:
+        reg.remove_plugin("test")
+    assert seen == {"advantage": {"scale": 2.0}, "loss": {"beta": 0.1}}
 
 
 def test_dynamic_reward_weighting_tracks_reward_scales() -> None:

@@ -186,7 +186,7 @@ def test_nsga3_riesz_directions_and_bad_config() -> None:
 def test_registered_components() -> None:
     reg = polyopt.registry()
     assert set(ALGORITHMS) <= set(reg.names("optimizer"))
-    assert {"sbx", "polynomial-mutation", "de-rand-1-bin", "ox", "pmx", "product"} <= set(
+    assert {"sbx", "polynomial-mutation", "de-rand-1-bin", "ox", "pmx"} <= set(
         reg.names("operator")
     )
     assert {"rank-and-crowding", "reference-direction", "hv-contribution", "apd"} <= set(

@@ -1,0 +1,76 @@
+"""The public protocols and data types of polyopt's component kinds.
+
+A component is a piece a plugin adds without writing a whole optimizer: a variation ``operator`` or a
+``survival`` for the evolutionary algorithms, an ``acquisition`` for Bayesian optimization, an ``advantage``
+estimator, ``policy_loss``, ``kl_estimator`` or ``reward`` for the policy-gradient trainers, a ``metric``.
+Each kind is declared by the family that owns it (``registry.add_kind(kind, protocol, doc)`` in its register
+hook) and its protocol and data types live here, so a third-party plugin imports only ``polyopt`` and
+``polyopt.components``. Conformance classes for every kind are in :mod:`polyopt.testing`.
+
+| kind | protocol | what it receives |
+|---|---|---|
+| ``operator`` | :class:`OperatorFactory` -> :class:`Crossover` / :class:`Mutation` | a Space, options |
+| ``survival`` | :class:`Survival` -> :class:`Survivors` | objectives, violations, a generator |
+| ``acquisition`` | :class:`AcquisitionBuilder` | a BoTorch model, :class:`TrainingData`, :class:`AcquisitionOptions` |
+| ``advantage`` | :class:`AdvantageEstimator` | a :class:`Rollout`, :class:`AdvantageParams` |
+| ``policy_loss`` | :class:`PolicyLoss` | log-probabilities, advantages, a mask, :class:`LossParams` |
+| ``kl_estimator`` | :class:`KLEstimator` | log-probabilities of the policy and the reference |
+| ``reward`` | :class:`RewardFunction` | prompts, completions, task fields |
+| ``metric`` | :class:`Metric` | objective values and a reference point, front or weights |
+
+Options reach a component through its owner's config: ``mutation="acme.gauss"`` with
+``mutation_options={"sigma": 0.3}``, ``advantage="acme.centered"`` with ``advantage_options={...}``,
+``acquisition="acme.pm"`` with ``acquisition_options={...}``.
+"""
+
+from __future__ import annotations
+
+from polyopt.components._bayes import AcquisitionBuilder, AcquisitionOptions, TrainingData
+from polyopt.components._evolution import (
+    Crossover,
+    Mutation,
+    Operator,
+    OperatorFactory,
+    Survival,
+    Survivors,
+)
+from polyopt.components._metric import METRIC_INPUTS, Metric, metric_input
+from polyopt.components._policy_gradient import (
+    REQUIREMENTS,
+    AdvantageEstimator,
+    AdvantageParams,
+    KLEstimator,
+    LossParams,
+    PolicyLoss,
+    RewardFunction,
+    Rollout,
+    TaskBatch,
+    TextTask,
+    requires,
+)
+
+__all__ = [
+    "METRIC_INPUTS",
+    "REQUIREMENTS",
+    "AcquisitionBuilder",
+    "AcquisitionOptions",
+    "AdvantageEstimator",
+    "AdvantageParams",
+    "Crossover",
+    "KLEstimator",
+    "LossParams",
+    "Metric",
+    "Mutation",
+    "Operator",
+    "OperatorFactory",
+    "PolicyLoss",
+    "RewardFunction",
+    "Rollout",
+    "Survival",
+    "Survivors",
+    "TaskBatch",
+    "TextTask",
+    "TrainingData",
+    "metric_input",
+    "requires",
+]

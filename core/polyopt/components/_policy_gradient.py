@@ -1,0 +1,257 @@
+"""Policy-gradient components for language-model trainers: ``advantage``, ``policy_loss``, ``kl_estimator`` and
+``reward`` entries, the data they receive, and the text tasks trainers learn on.
+
+Shapes: ``n`` completions in ``G`` groups of ``k`` (the completions of one prompt are contiguous, so a group is
+a row of ``scores.view(G, k)``), ``T`` completion positions (right-padded; ``mask`` marks real tokens).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "REQUIREMENTS",
+    "AdvantageEstimator",
+    "AdvantageParams",
+    "KLEstimator",
+    "LossParams",
+    "PolicyLoss",
+    "RewardFunction",
+    "Rollout",
+    "TaskBatch",
+    "TextTask",
+    "requires",
+]
+
+#: What an advantage estimator may ask for in its ``requires`` attribute, and what the trainer then computes.
+REQUIREMENTS = frozenset({"groups", "greedy", "values", "old_logp", "ref_logp"})
+
+
+@dataclass
+class Rollout:
+    """A scored batch of completions, filled only as far as the advantage estimator requires.
+
+    Attributes:
+        scores: ``n`` scalar rewards (the combined reward of each completion).
+        token_rewards: ``n x T`` per-token rewards: the score on the last real token, minus the KL penalty on
+            every token when the KL sits in the reward.
+        mask: ``n x T`` float, 1 on real completion tokens.
+        n_groups: ``G``; ``n`` is a multiple of it (``k`` completions per prompt).
+        values: ``n x T`` critic values (estimators requiring ``"values"``).
+        greedy_scores: ``n`` reward of the greedy completion of each row's prompt (``"greedy"``).
+        old_logp: ``n x T`` log-probabilities under the sampling policy (``"old_logp"``).
+        ref_logp: ``n x T`` log-probabilities under the reference policy (``"ref_logp"``).
+    """
+
+    scores: Tensor
+    token_rewards: Tensor
+    mask: Tensor
+    n_groups: int
+    values: Tensor | None = None
+    greedy_scores: Tensor | None = None
+    old_logp: Tensor | None = None
+    ref_logp: Tensor | None = None
+
+    def grouped(self) -> Tensor:
+        """``G x k`` view of :attr:`scores`."""
+        return self.scores.view(self.n_groups, -1)
+
+    def broadcast(self, per_completion: Tensor) -> Tensor:
+        """``n`` values (one per completion) -> ``n x T``, on each completion's real tokens."""
+        return per_completion.reshape(-1).unsqueeze(-1) * self.mask
+
+
+@dataclass
+class AdvantageParams:
+    """Hyperparameters some estimators read (each ignores the rest)."""
+
+    gamma: float = 1.0
+    """Discount (GAE, REINFORCE++)."""
+    lam: float = 0.95
+    """GAE lambda."""
+    eps: float = 1e-6
+    """Added to standard deviations before dividing."""
+    max_reward: float = 1.0
+    """NGRPO's virtual sample reward (the best reward the task gives)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """The trainer config's ``advantage_options``, for an estimator's own settings."""
+
+
+@dataclass
+class LossParams:
+    """Clipping ranges shared by the losses (each reads what it uses)."""
+
+    clip_low: float = 0.2
+    """Ratio clipped below at ``1 - clip_low``."""
+    clip_high: float = 0.2
+    """Ratio clipped above at ``1 + clip_high`` (DAPO clip-higher uses a larger value, e.g. 0.28)."""
+    dual_clip: float = 3.0
+    """Dual-clip bound ``c`` (> 1) on the loss of negative advantages."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """The trainer config's ``policy_loss_options``, for a loss's own settings."""
+
+
+@runtime_checkable
+class AdvantageEstimator(Protocol):
+    """``estimator(rollout, params) -> (advantages: n x T, value_targets: n x T or None)`` (kind ``advantage``).
+
+    ``requires`` names what the estimator needs from the rollout (a subset of :data:`REQUIREMENTS`); the
+    trainer computes exactly those pieces — a greedy rollout, critic values — and nothing else. Advantages are
+    zero on padding. Mark a function with :func:`requires`.
+
+    Example (a complete plugin estimator: group mean baseline, scaled)::
+
+        @requires("groups")
+        def centered(rollout, params):
+            g = rollout.grouped()
+            scale = params.options.get("scale", 1.0)
+            return rollout.broadcast(scale * (g - g.mean(1, keepdim=True))), None
+    """
+
+    requires: frozenset[str]
+
+    def __call__(
+        self, rollout: Rollout, params: AdvantageParams
+    ) -> tuple[Tensor, Tensor | None]: ...
+
+
+@runtime_checkable
+class PolicyLoss(Protocol):
+    """``loss(logp, old_logp, adv, mask, params) -> n x T`` per-token loss (kind ``policy_loss``).
+
+    ``logp`` carries the gradient; ``old_logp`` is the sampling policy's (equal to ``logp.detach()`` when the
+    update is on-policy). The result is zero on padding; the trainer aggregates it (token-mean, ...).
+    """
+
+    def __call__(
+        self, logp: Tensor, old_logp: Tensor, adv: Tensor, mask: Tensor, params: LossParams
+    ) -> Tensor: ...
+
+
+@runtime_checkable
+class KLEstimator(Protocol):
+    """``kl(logp, ref_logp) -> n x T`` per-token estimate of ``KL(pi || ref)`` from the sampled tokens'
+    log-probabilities (kind ``kl_estimator``); zero where ``logp == ref_logp``."""
+
+    def __call__(self, logp: Tensor, ref_logp: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class RewardFunction(Protocol):
+    """``reward(prompts, completions, **fields) -> n`` float rewards (kind ``reward``).
+
+    ``fields`` are the task's per-prompt fields (e.g. ``answer``); take the ones you use as keyword arguments
+    and accept the rest with ``**_``.
+    """
+
+    def __call__(self, prompts: list[str], completions: list[str], **fields: Any) -> Tensor: ...
+
+
+@dataclass
+class TaskBatch:
+    """Prompts and the fields reward functions read (each a list with one entry per prompt)."""
+
+    prompts: list[str]
+    fields: dict[str, list[Any]] = field(default_factory=dict)
+
+    def repeat(self, k: int) -> TaskBatch:
+        """Each prompt (and its fields) ``k`` times in a row: the layout of ``k`` completions per prompt."""
+
+        def rep(xs: list[Any]) -> list[Any]:
+            return [x for x in xs for _ in range(k)]
+
+        return TaskBatch(rep(self.prompts), {key: rep(v) for key, v in self.fields.items()})
+
+
+@runtime_checkable
+class TextTask(Protocol):
+    """What a language-model trainer learns on (an Environment that also speaks strings).
+
+    ``reward_fns`` maps reward names to :class:`RewardFunction` s and ``default_weights`` combines them;
+    ``completion_len`` is the default generation limit.
+    """
+
+    reward_fns: dict[str, Any]
+    default_weights: tuple[float, ...]
+    completion_len: int
+
+    def sample(self, n: int, generator: torch.Generator) -> TaskBatch:
+        """``n`` prompts with their task fields."""
+        ...
+
+    def score(self, batch: TaskBatch, completions: list[str]) -> Tensor:
+        """``n x m`` rewards, one column per reward function."""
+        ...
+
+    def sft_batch(self, n: int, generator: torch.Generator) -> tuple[list[str], list[str]]:
+        """``n`` (prompt, reference completion) pairs for a supervised warm start."""
+        ...
+
+    @property
+    def reward_names(self) -> list[str]: ...
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requires(*needs: str) -> Callable[[F], F]:
+    """Mark an advantage estimator with what it needs from the rollout (see :data:`REQUIREMENTS`)."""
+    unknown = set(needs) - REQUIREMENTS
+    if unknown:
+        raise ValueError(
+            f"requires{needs}: unknown {sorted(unknown)}; expected among {sorted(REQUIREMENTS)}"
+        )
+
+    def mark(fn: F) -> F:
+        fn.requires = frozenset(needs)  # type: ignore[attr-defined]  # a function attribute, read by trainers
+        return fn
+
+    return mark
+
+
+def _positional(target: Any) -> int | None:
+    """How many positional arguments ``target`` takes (None: any number, or unknown)."""
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def _takes(n: int, what: str) -> Callable[[Any], str | None]:
+    def check(target: Any) -> str | None:
+        if not callable(target):
+            return f"expected a callable {what}, got {target!r}"
+        count = _positional(target)
+        if count is not None and count != n:
+            return f"expected a callable {what} ({n} positional arguments), it takes {count}"
+        return None
+
+    return check
+
+
+def check_advantage(target: Any) -> str | None:
+    """The ``advantage`` kind's registry check."""
+    reason = _takes(2, "estimator(rollout, params)")(target)
+    if reason:
+        return reason
+    needs = getattr(target, "requires", None)
+    if not isinstance(needs, frozenset) or not needs <= REQUIREMENTS:
+        return (
+            f"requires={needs!r}; mark it with @polyopt.components.requires(...) naming a subset of "
+            f"{sorted(REQUIREMENTS)}"
+        )
+    return None
+
+
+check_policy_loss = _takes(5, "loss(logp, old_logp, adv, mask, params)")
+check_kl_estimator = _takes(2, "kl(logp, ref_logp)")
+check_reward = _takes(2, "reward(prompts, completions, **fields)")
