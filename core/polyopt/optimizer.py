@@ -37,7 +37,7 @@ import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, final
 
 import torch
 from torch import Tensor
@@ -59,6 +59,7 @@ __all__ = [
     "NoConfig",
     "ObjectiveOptimizer",
     "Optimizer",
+    "TensorOptions",
     "Trainer",
     "problem_name",
 ]
@@ -72,6 +73,13 @@ ALL_SPACES = frozenset({"continuous", "integer", "categorical", "binary", "permu
 @dataclasses.dataclass
 class NoConfig:
     """This optimizer has no options."""
+
+
+class TensorOptions(TypedDict):
+    """Keyword arguments that put a new tensor on an optimizer's dtype and device."""
+
+    dtype: torch.dtype
+    device: torch.device
 
 
 def problem_name(problem: Any) -> str:
@@ -183,6 +191,11 @@ class Optimizer(ABC):
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`get_state` returned."""
+
+    @property
+    def like(self) -> TensorOptions:
+        """``{"dtype": self.dtype, "device": self.device}``, for tensor factories: ``torch.zeros(3, **self.like)``."""
+        return {"dtype": self.dtype, "device": self.device}
 
     @property
     def elapsed(self) -> float:
@@ -350,8 +363,9 @@ class AskTellOptimizer(ObjectiveOptimizer):
 
     @property
     def batch_size(self) -> int:
-        """How many points ``ask()`` returns by default."""
-        return 1
+        """How many points ``ask()`` returns by default: the config's ``batch_size`` field if it has one,
+        else 1."""
+        return int(getattr(self.config, "batch_size", 1))
 
     @abstractmethod
     def ask(self, n: int | None = None) -> Tensor:

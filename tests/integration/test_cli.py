@@ -338,7 +338,7 @@ def test_the_plugin_template_installs_runs_and_passes_its_own_tests() -> None:
             "--budget",
             "40",
             "--set",
-            "offspring=4",
+            "batch_size=4",
             "--seed",
             "0",
             "--json",

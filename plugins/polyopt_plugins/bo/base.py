@@ -111,7 +111,7 @@ class BayesOptimizer(AskTellOptimizer):
     def setup(self) -> None:
         space, d = self.problem.space, self.problem.space.dim
         m, c = self.problem.n_objectives, self.problem.n_constraints
-        kw = {"dtype": self.dtype, "device": self.device}
+        kw = self.like
         self.x_all = torch.empty(0, d, **kw)
         self.f_all = torch.empty(0, m, **kw)
         self.g_all = torch.empty(0, c, **kw) if c else None
@@ -138,10 +138,6 @@ class BayesOptimizer(AskTellOptimizer):
 
     def setup_bo(self) -> None:
         """Subclass hook run at the end of :meth:`setup`."""
-
-    @property
-    def batch_size(self) -> int:
-        return self.config.batch_size
 
     # ---- ask / tell -------------------------------------------------------------------------------------
     def ask(self, n: int | None = None) -> Tensor:

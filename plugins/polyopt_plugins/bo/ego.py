@@ -27,6 +27,8 @@ __all__ = ["EGO", "EGOConfig", "load_acquisition"]
 class EGOConfig(BOConfig):
     acquisition: str = "log-ei"
     """Name of a registered ``acquisition`` component: log-ei, qlognei, constrained-log-ei, ucb, thompson, ..."""
+    acquisition_options: dict[str, Any] | None = None
+    """Options for a plugin's acquisition component, passed as ``AcquisitionOptions.extra``."""
     beta: float = 4.0
     """UCB's exploration weight (``mean + sqrt(beta) * std``)."""
 
@@ -99,7 +101,9 @@ class EGO(BayesOptimizer):
 
     def acquisition_options(self, q: int) -> AcquisitionOptions:
         """The options handed to the acquisition component for ``q`` points."""
-        return AcquisitionOptions(q=q, beta=self.config.beta, mc_samples=self.config.mc_samples)
+        cfg = self.config
+        extra = dict(cfg.acquisition_options or {})
+        return AcquisitionOptions(q=q, beta=cfg.beta, mc_samples=cfg.mc_samples, extra=extra)
 
     def propose(self, n: int, model: SingleTaskGP, data: TrainingData) -> Tensor:
         acqf = self.acquisition(model, data, self.acquisition_options(n))

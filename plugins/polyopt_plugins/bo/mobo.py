@@ -9,6 +9,7 @@ front; qLogNEHVI optimizes a batch greedily, each point conditioned on the earli
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from botorch.models import SingleTaskGP
@@ -29,6 +30,8 @@ class MOBOConfig(BOConfig):
     acquisition: str = ""
     """Registered multi-objective ``acquisition`` component; empty means the optimizer's own (qlognehvi or
     qlogparego)."""
+    acquisition_options: dict[str, Any] | None = None
+    """Options for a plugin's acquisition component, passed as ``AcquisitionOptions.extra``."""
 
 
 class MultiObjectiveBO(BayesOptimizer):
@@ -69,6 +72,7 @@ class MultiObjectiveBO(BayesOptimizer):
             q=1 if self.per_point else n,
             mc_samples=self.config.mc_samples,
             ref_point=self.ref_point(data),
+            extra=dict(self.config.acquisition_options or {}),
         )
         if not self.per_point:
             x, self.last_method = optimize_acquisition(

@@ -32,6 +32,8 @@ __all__ = ["TuRBO", "TuRBOConfig"]
 class TuRBOConfig(BOConfig):
     acquisition: str = "thompson"
     """Acquisition maximized inside the trust region (pathwise Thompson sampling, as in the paper)."""
+    acquisition_options: dict[str, Any] | None = None
+    """Options for a plugin's acquisition component, passed as ``AcquisitionOptions.extra``."""
     length_init: float = 0.8
     """Initial side of the trust region (encoded unit cube)."""
     length_min: float = 0.5**7
@@ -120,7 +122,13 @@ class TuRBO(BayesOptimizer):
 
     def propose(self, n: int, model: SingleTaskGP, data: TrainingData) -> Tensor:
         acqf = self.acquisition(
-            model, data, AcquisitionOptions(q=n, mc_samples=self.config.mc_samples)
+            model,
+            data,
+            AcquisitionOptions(
+                q=n,
+                mc_samples=self.config.mc_samples,
+                extra=dict(self.config.acquisition_options or {}),
+            ),
         )
         x, self.last_method = optimize_acquisition(
             acqf, self.problem.space, n, self.settings, bounds=self.region(model, data)

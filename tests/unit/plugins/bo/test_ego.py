@@ -237,3 +237,40 @@ def test_suggests_what_a_plain_botorch_loop_suggests_on_the_same_data() -> None:
     _z_plain, value_plain = optimize_acqf(acqf, unit, q=1, num_restarts=4, raw_samples=128)
     value = acqf(((x - lower) / (upper - lower)).unsqueeze(1))
     assert float(value) >= float(value_plain) - 0.1
+
+
+def test_acquisition_options_reach_a_plugin_acquisition() -> None:
+    from botorch.acquisition import PosteriorMean
+
+    seen: list[dict] = []
+
+    def spy(model, data, options):
+        seen.append(options.extra)
+        return PosteriorMean(model)
+
+    reg = polyopt.registry()
+    reg.add("acquisition", "test.spy", spy, plugin="test")
+    try:
+        polyopt.optimize(
+            "ego",
+            "branin",
+            budget=4,
+            seed=0,
+            n_initial=3,
+            num_restarts=2,
+            raw_samples=16,
+            acquisition="test.spy",
+            acquisition_options={"kappa": 0.5},
+        )
+    finally:
+        reg.remove_plugin("test")
+    assert seen == [{"kappa": 0.5}]
+
+
+def test_an_acquisition_in_the_wrong_slot_says_what_it_is() -> None:
+    with pytest.raises(
+        polyopt.ConfigError, match="'ppo-clip' is a policy loss, not an acquisition"
+    ):
+        polyopt.make(
+            "optimizer", "ego", polyopt.make("objective", "branin"), acquisition="ppo-clip"
+        )
