@@ -237,21 +237,38 @@ def _describe(entry: Any) -> None:
         _describe_optimizer(target)
     elif entry.kind in ("objective", "environment"):
         _describe_problem(entry, target)
+    else:
+        _describe_kind(_registry(report_failed=False).kind(entry.kind))
 
 
 def _describe_optimizer(cls: Any) -> None:
     from polyopt.config import config_fields
+    from polyopt.optimizer import ObjectiveOptimizer, Trainer
 
-    lo, hi = getattr(cls, "min_objectives", 1), getattr(cls, "max_objectives", None)
-    count = f"{lo} or more" if hi is None else (str(lo) if hi == lo else f"{lo} to {hi}")
     _out.print("")
-    _out.print(f"spaces: {', '.join(sorted(getattr(cls, 'space_kinds', ())))}", markup=False)
-    _out.print(
-        f"objectives: {count}; "
-        f"constraints: {'yes' if getattr(cls, 'supports_constraints', False) else 'no'}; "
-        f"default device: {getattr(cls, 'default_device', 'auto')}",
-        markup=False,
+    spends = ", ".join(
+        k for k in ("evaluations", "steps", "env_steps", "seconds") if k in cls.spends
     )
+    device = f"default device: {cls.default_device}"
+    dtypes = (
+        "any float" if cls.dtypes is None else ", ".join(sorted(str(d)[6:] for d in cls.dtypes))
+    )
+    if issubclass(cls, ObjectiveOptimizer):
+        lo, hi = cls.min_objectives, cls.max_objectives
+        count = f"{lo} or more" if hi is None else (str(lo) if hi == lo else f"{lo} to {hi}")
+        _out.print(
+            f"searches: an Objective; spaces: {', '.join(sorted(cls.space_kinds))}", markup=False
+        )
+        constraints = "yes" if cls.supports_constraints else "no"
+        _out.print(f"objectives: {count}; constraints: {constraints}; {device}", markup=False)
+    elif issubclass(cls, Trainer):
+        _out.print(
+            f"trains a policy on: {_article(cls.problem_type.__name__)} {cls.problem_type.__name__}; "
+            "returns a TrainerResult (policy, returns, history)",
+            markup=False,
+        )
+        _out.print(f"{device}", markup=False)
+    _out.print(f"dtype: {dtypes}; budgets it can spend: {spends}", markup=False)
     config = getattr(cls, "Config", None)
     if config is None or not dataclasses.is_dataclass(config):
         return
@@ -270,6 +287,19 @@ def _describe_optimizer(cls: Any) -> None:
         shown = "(required)" if default is dataclasses.MISSING else repr(default)
         table.add_row(fname, str(ftype), shown, doc)
     _out.print(table)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _describe_kind(kind: Any) -> None:
+    """What an entry of a component kind is, and where its protocol lives."""
+    protocol = kind.protocol if isinstance(kind.protocol, str) else kind.protocol.__name__
+    where = "" if isinstance(kind.protocol, str) else f"{kind.protocol.__module__.split('._')[0]}."
+    _out.print("")
+    _out.print(f"kind {kind.name!r}: {kind.doc}", markup=False)
+    _out.print(f"protocol: {where}{protocol} (declared by plugin {kind.plugin!r})", markup=False)
 
 
 def _describe_problem(entry: Any, target: Any) -> None:
