@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -470,6 +471,7 @@ def main() -> None:
     )
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    os.environ["POLYOPT_THREADS"] = str(a.threads)  # polyopt.run's own default is 1 on the CPU
     global TRL_CHECKPOINTING
     TRL_CHECKPOINTING = a.trl_checkpointing
     OVERRIDES.update(

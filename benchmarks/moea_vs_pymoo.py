@@ -120,6 +120,7 @@ def main() -> None:
     else:
         gens = args.gens * len(pops) if len(args.gens) == 1 else args.gens
     torch.set_num_threads(args.threads)
+    os.environ["POLYOPT_THREADS"] = str(args.threads)  # polyopt.run's own default is 1 on the CPU
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"threads={args.threads}, load average at start {os.getloadavg()[0]:.1f}"

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from polyopt import devices
 from polyopt.errors import ConfigError, UnknownNameError, did_you_mean
 from polyopt.objective import Objective
 from polyopt.optimizer import Optimizer
@@ -156,6 +157,7 @@ def optimize(
     device: torch.device | str | None = None,
     dtype: torch.dtype | str | None = None,
     callbacks: Iterable[Callback] = (),
+    threads: int | None = None,
     **config: Any,
 ) -> RunResult:
     """Run ``optimizer`` on ``problem`` until ``budget`` is spent and return the result (a
@@ -169,6 +171,8 @@ def optimize(
         device: ``"cpu"``, ``"cuda"``, ... (default: the optimizer's; the GPU when there is one).
         dtype: floating dtype (default: the optimizer's).
         callbacks: ``cb(optimizer, metrics)`` after each step; returning True stops the run.
+        threads: torch intra-op threads during the run (default: ``$POLYOPT_THREADS``, else 1 on the CPU;
+            0 leaves torch's setting); see :mod:`polyopt.devices`.
         **config: the optimizer's config fields (``pop_size=200``); unknown keys raise.
 
     Example:
@@ -186,14 +190,21 @@ def optimize(
         dtype,
         config,
     )
-    return run(opt, budget, callbacks)
+    return run(opt, budget, callbacks, threads=threads)
 
 
-def run(opt: Optimizer, budget: Budget, callbacks: Iterable[Callback] = ()) -> RunResult:
+def run(
+    opt: Optimizer,
+    budget: Budget,
+    callbacks: Iterable[Callback] = (),
+    *,
+    threads: int | None = None,
+) -> RunResult:
     """Step ``opt`` until ``budget`` is spent, counting what it already spent (a resumed optimizer's
     evaluations, steps and seconds count), calling plugin hooks and ``callbacks``.
 
-    The budget is checked before each step, so a run overshoots it by at most one step.
+    The budget is checked before each step, so a run overshoots it by at most one step. Steps run with
+    ``threads`` torch intra-op threads (default: one on the CPU; see :mod:`polyopt.devices`).
 
     Raises:
         ConfigError: ``budget`` sets no limit this optimizer can spend (e.g. evaluations for a trainer).
@@ -206,12 +217,13 @@ def run(opt: Optimizer, budget: Budget, callbacks: Iterable[Callback] = ()) -> R
     callbacks = list(callbacks)
     opt.evaluation_limit = budget.evaluations
     notify("polyopt_run_started", optimizer=opt, problem=opt.problem, budget=budget)
-    while not budget.exhausted(opt, opt.elapsed):
-        metrics = opt.step()
-        notify("polyopt_step_finished", optimizer=opt, step=opt.n_steps, metrics=metrics)
-        if any(cb(opt, metrics) is True for cb in callbacks):
-            break
-    result = opt.result()
+    with devices.threads(devices.resolve_threads(threads, opt.device)):
+        while not budget.exhausted(opt, opt.elapsed):
+            metrics = opt.step()
+            notify("polyopt_step_finished", optimizer=opt, step=opt.n_steps, metrics=metrics)
+            if any(cb(opt, metrics) is True for cb in callbacks):
+                break
+        result = opt.result()
     result.extras.setdefault("seed", opt.seed)
     notify("polyopt_run_finished", optimizer=opt, result=result)
     return result

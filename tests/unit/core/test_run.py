@@ -171,3 +171,48 @@ def test_device_and_dtype_are_validated() -> None:
 def test_runs_on_the_gpu() -> None:
     r = polyopt.optimize("random-search", "zdt1", budget=64, seed=0, device="cuda")
     assert r.x.device.type == "cuda"
+
+
+def test_cpu_runs_use_one_intra_op_thread_and_restore_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("POLYOPT_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen: list[int] = []
+        record = lambda opt, metrics: seen.append(torch.get_num_threads())  # noqa: E731
+        polyopt.optimize("random-search", "sphere", budget=4, seed=0, callbacks=[record])
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2  # restored
+        seen.clear()
+        polyopt.optimize("random-search", "sphere", budget=2, seed=0, callbacks=[record], threads=0)
+        assert set(seen) == {2}  # 0 leaves torch's setting
+        monkeypatch.setenv("POLYOPT_THREADS", "2")
+        seen.clear()
+        polyopt.optimize("random-search", "sphere", budget=2, seed=0, callbacks=[record])
+        assert set(seen) == {2}
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_a_bad_thread_count_is_refused(bad: object) -> None:
+    with pytest.raises(ConfigError, match="threads="):
+        polyopt.optimize("random-search", "sphere", budget=2, threads=bad)
+
+
+def test_a_seconds_budget_counts_the_time_spent_before_a_resume() -> None:
+    import time as _time
+
+    from polyopt_plugins.search.random import RandomSearch
+
+    problem = polyopt.make("objective", "sphere", dim=2)
+    first = RandomSearch(problem, seed=0)
+    polyopt.run(first, polyopt.Budget(steps=2))
+    _time.sleep(0.2)
+    state = first.state_dict()
+    resumed = RandomSearch(problem, seed=0)
+    resumed.load_state_dict(state)
+    result = polyopt.run(resumed, polyopt.Budget(seconds=0.1))
+    assert result.n_steps == 2  # the 0.2 s already spent exhaust the 0.1 s budget at once
