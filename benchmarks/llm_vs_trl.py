@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import os
+import resource
 import subprocess
 import sys
 import tempfile
