@@ -14,5 +14,13 @@ Algorithms are short compositions of shared, tested pieces:
 - :mod:`.survival`, :mod:`.niching` — rank-and-crowding, reference directions, hypervolume contribution,
   angle-penalized distance (registered as ``survival``);
 - :mod:`.duplicates` — duplicate elimination by row hashing (no ``N x N`` matrix);
-- :mod:`.base` — the population, the ask queue and the tell buffer, results, metrics and state.
+- :mod:`.population` — :class:`~.population.Population`, one dataclass for the population and the tell
+  buffer;
+- :mod:`.base` — the ask queue and the tell buffer, results, metrics and state, shared by two siblings:
+  :mod:`.survival_based` (NSGA-II/III, SMS-EMOA, RVEA, dNSGA-II: the next population by a survival, the
+  algorithm's own or any registered one) and :mod:`.moead` (one solution per subproblem of a
+  :class:`~.decomposition.Decomposition`).
+
+Operators and survivals take options from the algorithm's config: ``mutation="acme.gauss",
+mutation_options={"sigma": 0.3}``, ``survival="acme.knee", survival_options={...}``.
 """

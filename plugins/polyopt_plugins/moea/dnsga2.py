@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .nsga2 import NSGA2, NSGA2Config
+from polyopt_plugins.moea.nsga2 import NSGA2, NSGA2Config
 
 __all__ = ["DNSGA2", "DNSGA2Config"]
 
@@ -42,7 +42,9 @@ class DNSGA2(NSGA2):
 
     Config = DNSGA2Config
 
+    config: DNSGA2Config
+
     def target_pop_size(self) -> int:
         c = self.config
         doublings = min(self.n_evaluations // c.tau, 62)
-        return min(c.pop_size, c.initial_pop_size * 2**doublings)
+        return min(super().target_pop_size(), c.initial_pop_size * 2**doublings)

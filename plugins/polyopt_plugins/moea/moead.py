@@ -14,10 +14,12 @@ Two variants share everything but the update:
   batched evaluation of ``pop_size`` points per generation instead of ``pop_size`` evaluations of one.
 
 Asked points belong to subproblems in the order they were asked; ``tell`` must return them in that order
-(as ``step()`` does). Replacement is feasibility first (smaller violation, then smaller scalarized value); a failed evaluation
-never replaces anything. Decomposition: ``"tchebycheff"``, ``"pbi"``, or ``"auto"`` (Tchebycheff for two
-objectives, PBI beyond, as pymoo). Operators: SBX ``eta=20, prob=1`` and polynomial mutation, keeping one
-of the two SBX children at random (pymoo's MOEA/D defaults).
+(as ``step()`` does). Replacement is feasibility first (smaller violation, then smaller scalarized value); a
+failed evaluation never replaces anything. The subproblems (weights, neighbourhoods, scalarizing function,
+ideal point) are a :class:`~polyopt_plugins.moea.decomposition.Decomposition`, with ``"tchebycheff"``,
+``"pbi"``, or ``"auto"`` (Tchebycheff for two objectives, PBI beyond, as pymoo); MOEA/D runs no survival.
+Operators: SBX ``eta=20, prob=1`` and polynomial mutation, keeping one of the two SBX children at random
+(pymoo's MOEA/D defaults).
 """
 
 from __future__ import annotations
@@ -28,12 +30,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from polyopt.components import Survivors
-
-from .base import EAConfig, EvolutionaryOptimizer
-from .decomposition import better, decompose, first_per_group
-from .refdirs import make_ref_dirs
-from .selection import neighborhood_selection
+from polyopt_plugins.moea.base import EAConfig, EvolutionaryOptimizer
+from polyopt_plugins.moea.decomposition import Decomposition, better, first_per_group
+from polyopt_plugins.moea.population import Population
+from polyopt_plugins.moea.refdirs import make_ref_dirs
+from polyopt_plugins.moea.selection import neighborhood_selection
 
 __all__ = ["MOEAD", "SequentialMOEAD", "MOEADConfig"]
 
@@ -41,7 +42,8 @@ __all__ = ["MOEAD", "SequentialMOEAD", "MOEADConfig"]
 @dataclass
 class MOEADConfig(EAConfig):
     pop_size: int | None = None
-    """Number of subproblems; None means the number of Das–Dennis weight vectors."""
+    """Number of subproblems; None means the number of Das–Dennis weight vectors (Riesz s-energy vectors
+    are used for any other count)."""
     n_partitions: int | None = None
     """Das–Dennis partitions of the weight vectors; None picks about 100 vectors."""
     n_neighbors: int = 20
@@ -84,14 +86,22 @@ class MOEAD(EvolutionaryOptimizer):
 
     Config = MOEADConfig
 
-    def make_survival(self) -> Any:
+    config: MOEADConfig
+
+    def setup(self) -> None:
+        super().setup()
+        self.decomposition = self.make_decomposition()
+
+    def make_decomposition(self) -> Decomposition:
+        """Das-Dennis weights (Riesz s-energy ones when ``pop_size`` asks for another count), their
+        neighbourhoods and the scalarizing function."""
         c = self.config
         m = self.problem.n_objectives
-        self.weights = make_ref_dirs(
+        weights = make_ref_dirs(
             "das-dennis", m, n_partitions=c.n_partitions, dtype=self.dtype, device=self.device
         )
-        if c.pop_size is not None and c.pop_size != self.weights.shape[0]:
-            self.weights = make_ref_dirs(
+        if c.pop_size is not None and c.pop_size != weights.shape[0]:
+            weights = make_ref_dirs(
                 "riesz",
                 m,
                 n_points=c.pop_size,
@@ -99,101 +109,78 @@ class MOEAD(EvolutionaryOptimizer):
                 dtype=self.dtype,
                 device=self.device,
             )
-        t = min(c.n_neighbors, self.weights.shape[0])
-        self.neighbors = torch.cdist(self.weights, self.weights).argsort(dim=1, stable=True)[
-            :, :t
-        ]  # N x T
-        self.kind = (
-            c.decomposition if c.decomposition != "auto" else ("tchebycheff" if m <= 2 else "pbi")
-        )
-        self.ideal: Tensor | None = None
-        return _NoSurvival()
+        kind = c.decomposition
+        if kind == "auto":
+            kind = "tchebycheff" if m <= 2 else "pbi"
+        return Decomposition(weights, c.n_neighbors, kind, c.pbi_theta)
 
     def target_pop_size(self) -> int:
-        return self.weights.shape[0]
-
-    def scalarize(self, f: Tensor, weights: Tensor) -> Tensor:
-        """Subproblem values of ``f`` (``... x m``) under ``weights`` (``... x m``)."""
-        return decompose(self.kind, f, weights, self.ideal, self.config.pbi_theta)
+        return len(self.decomposition)
 
     def breed(self, owners: Tensor) -> Tensor:
         """One child for each subproblem in ``owners`` (``k``): ``k x d``."""
         v = self.variation
+        k = owners.shape[0]
         parents = neighborhood_selection(
-            self.neighbors[owners],
-            self.pop_x.shape[0],
+            self.decomposition.neighbors[owners],
+            len(self.population),
             v.n_parents,
             self.config.prob_neighbor_mating,
             self.generator,
         )
-        children = v(
-            self.pop_x[parents].transpose(0, 1), self.generator
-        )  # (O * k) x d, children-major
-        children = children.reshape(v.n_offsprings, owners.shape[0], -1)
-        pick = torch.randint(
-            0, v.n_offsprings, (owners.shape[0],), generator=self.generator, device=self.device
-        )
-        child = children[pick, torch.arange(owners.shape[0], device=self.device)]
+        children = v(self.population.x[parents].transpose(0, 1), self.generator)  # (O * k) x d
+        children = children.reshape(v.n_offsprings, k, -1)  # children-major
+        pick = torch.randint(0, v.n_offsprings, (k,), generator=self.generator, device=self.device)
+        child = children[pick, torch.arange(k, device=self.device)]
         return self.problem.space.repair(child)
 
     def offspring(self, n: int | None = None) -> tuple[Tensor, Tensor]:
         """One child per subproblem (``n`` is ignored: a generation covers every subproblem)."""
-        owners = torch.arange(self.weights.shape[0], device=self.device)
+        owners = torch.arange(len(self.decomposition), device=self.device)
         return self.breed(owners), owners
 
-    def update_ideal(self, fsel: Tensor, v: Tensor) -> None:
-        """Lower the ideal point with the finite objective values of ``fsel`` (``k x m``)."""
-        ok = torch.isfinite(v).unsqueeze(1) & torch.isfinite(fsel)
-        low = torch.where(ok, fsel, torch.full_like(fsel, float("inf"))).min(dim=0).values
-        self.ideal = low if self.ideal is None else torch.minimum(self.ideal, low)
-
-    def advance(self, x: Tensor, f: Tensor, g: Tensor | None, failed: Tensor, tag: Tensor) -> None:
-        fsel, v = self.selection_values(f, g, failed)
-        self.update_ideal(fsel, v)
-        if self.pop_x is None:  # the initial sample: subproblem i gets the i-th point told
-            n = self.target_pop_size()
-            idx = torch.arange(n, device=self.device)
-            self.set_population(
-                x, f, g, failed, Survivors(idx, torch.zeros_like(idx), fsel[:n, 0] * 0)
-            )
+    def advance(self, told: Population) -> None:
+        children = self.with_selection(told)
+        self.decomposition.update_ideal(*children.selection())
+        if self.pop is None:  # the initial sample: subproblem i gets the i-th point told
+            self.pop = children.take(torch.arange(self.target_pop_size(), device=self.device))
             return
-        self.replace_batched(x, f, g, failed, fsel, v, tag)
+        assert told.tag is not None, "the tell buffer is tagged"
+        self.replace_batched(children, told.tag)
 
-    def replace_batched(
-        self,
-        x: Tensor,
-        f: Tensor,
-        g: Tensor | None,
-        failed: Tensor,
-        fsel: Tensor,
-        v: Tensor,
-        owner: Tensor,
-    ) -> None:
-        """Each subproblem takes its best improving offspring among those whose neighbourhood holds it."""
+    def replace_batched(self, children: Population, owner: Tensor) -> None:
+        """Each subproblem takes its best improving child among those whose neighbourhood holds it.
+
+        Args:
+            children: ``k`` evaluated children with selection values.
+            owner: ``k`` int64, the subproblem each child was bred for.
+        """
+        dec, pop = self.decomposition, self.population
+        f_new, v_new = children.selection()
+        f_old, v_old = pop.selection()
         owner = owner.clamp(min=0)  # untagged points (told without asking) count as subproblem 0's
-        nb = self.neighbors[owner]  # k x T subproblems each offspring may replace
-        w = self.weights[nb]  # k x T x m
-        g_new = self.scalarize(fsel.unsqueeze(1), w)  # k x T
-        g_old = self.scalarize(self.pop_fsel[nb], w)
-        v_new = v.unsqueeze(1).expand_as(g_new)
-        improves = better(v_new, g_new, self.pop_v[nb], g_old) & torch.isfinite(v_new)
+        nb = dec.neighbors[owner]  # k x T subproblems each child may replace
+        w = dec.weights[nb]  # k x T x m
+        g_new = dec(f_new.unsqueeze(1), w)  # k x T
+        g_old = dec(f_old[nb], w)
+        v_new = v_new.unsqueeze(1).expand_as(g_new)
+        improves = better(v_new, g_new, v_old[nb], g_old) & torch.isfinite(v_new)
         pair = improves.flatten().nonzero().squeeze(1)
         target = nb.flatten()[pair]
         best = pair[first_per_group(target, [v_new.flatten()[pair], g_new.flatten()[pair]])]
-        sub, child = nb.flatten()[best], best // nb.shape[1]
-        self.pop_x[sub], self.pop_f[sub], self.pop_failed[sub] = x[child], f[child], failed[child]
-        if g is not None:
-            self.pop_g[sub] = g[child]
-        self.pop_fsel[sub], self.pop_v[sub] = fsel[child], v[child]
+        sub = nb.flatten()[best]
+        child = best // nb.shape[1]
+        pop.put(sub, children.take(child))
 
-    def extra_state(self) -> dict[str, Any]:
-        return {"ideal": self.ideal}
+    def algorithm_state(self) -> dict[str, Any]:
+        return {"decomposition": self.decomposition.state_dict()}
 
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.ideal = state["ideal"]
-
-    def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
-        raise NotImplementedError("MOEA/D breeds per subproblem (see breed)")
+    def load_algorithm_state(self, state: dict[str, Any]) -> None:
+        if (
+            "decomposition" not in state
+        ):  # a checkpoint from before the Decomposition object: "extra" held it
+            state = {"decomposition": {"ideal": state["extra"]["ideal"]}, **state["extra"]}
+        self.decomposition.load_state_dict(state["decomposition"])
 
 
 class SequentialMOEAD(MOEAD):
@@ -201,6 +188,7 @@ class SequentialMOEAD(MOEAD):
 
     def setup(self) -> None:
         super().setup()
+        #: the subproblems left in the current pass, in visiting order
         self._order = torch.zeros(0, dtype=torch.int64, device=self.device)
 
     def n_offsprings_now(self) -> int:
@@ -210,64 +198,43 @@ class SequentialMOEAD(MOEAD):
         """One child, for the next subproblem of the current pass."""
         if self._order.numel() == 0:  # a new pass over the subproblems in random order
             self._order = torch.randperm(
-                self.weights.shape[0], generator=self.generator, device=self.device
+                len(self.decomposition), generator=self.generator, device=self.device
             )
-        owner, self._order = self._order[:1], self._order[1:]
+        owner = self._order[:1]
+        self._order = self._order[1:]
         return self.breed(owner), owner
 
-    def advance(self, x: Tensor, f: Tensor, g: Tensor | None, failed: Tensor, tag: Tensor) -> None:
-        if self.pop_x is None:
-            super().advance(x, f, g, failed, tag)
+    def advance(self, told: Population) -> None:
+        if self.pop is None:
+            super().advance(told)
             return
-        fsel, v = self.selection_values(f, g, failed)
-        for i in range(
-            x.shape[0]
-        ):  # the original algorithm is sequential by definition: one child at a time
-            self.update_ideal(fsel[i : i + 1], v[i : i + 1])
-            self.replace_one(
-                x[i], f[i], None if g is None else g[i], failed[i], fsel[i], v[i], int(tag[i])
-            )
+        assert told.tag is not None, "the tell buffer is tagged"
+        children = self.with_selection(told)
+        for i in range(len(children)):  # the original algorithm is sequential: one child at a time
+            child = children.take(slice(i, i + 1))
+            self.decomposition.update_ideal(*child.selection())
+            self.replace_one(child, int(told.tag[i]))
 
-    def replace_one(
-        self,
-        x: Tensor,
-        f: Tensor,
-        g: Tensor | None,
-        failed: Tensor,
-        fsel: Tensor,
-        v: Tensor,
-        owner: int,
-    ) -> None:
-        """Replace the neighbours of ``owner`` that the child improves (at most ``replacement_limit``)."""
-        nb = self.neighbors[max(owner, 0)]
-        if self.config.replacement_limit is not None:
+    def replace_one(self, child: Population, owner: int) -> None:
+        """Replace the neighbours of ``owner`` that ``child`` (one row) improves (at most
+        ``replacement_limit``, in random order)."""
+        dec, pop = self.decomposition, self.population
+        f_new, v_new = child.selection()
+        f_old, v_old = pop.selection()
+        limit = self.config.replacement_limit
+        nb = dec.neighbors[max(owner, 0)]
+        if limit is not None:
             nb = nb[torch.randperm(nb.numel(), generator=self.generator, device=self.device)]
-        w = self.weights[nb]
-        improves = better(
-            v, self.scalarize(fsel, w), self.pop_v[nb], self.scalarize(self.pop_fsel[nb], w)
-        )
-        improves &= torch.isfinite(v)
-        if self.config.replacement_limit is not None:
-            improves &= torch.cumsum(improves.long(), dim=0) <= self.config.replacement_limit
-        sub = nb[improves]
-        self.pop_x[sub], self.pop_f[sub], self.pop_failed[sub] = x, f, failed
-        if g is not None:
-            self.pop_g[sub] = g
-        self.pop_fsel[sub], self.pop_v[sub] = fsel, v
+        w = dec.weights[nb]
+        improves = better(v_new, dec(f_new, w), v_old[nb], dec(f_old[nb], w))
+        improves &= torch.isfinite(v_new)
+        if limit is not None:
+            improves &= torch.cumsum(improves.long(), dim=0) <= limit
+        pop.put(nb[improves], child)
 
-    def extra_state(self) -> dict[str, Any]:
-        return {**super().extra_state(), "order": self._order}
+    def algorithm_state(self) -> dict[str, Any]:
+        return {**super().algorithm_state(), "order": self._order}
 
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        super().load_extra_state(state)
-        self._order = state["order"]
-
-
-class _NoSurvival:
-    """MOEA/D replaces per subproblem instead of running a survival."""
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
+    def load_algorithm_state(self, state: dict[str, Any]) -> None:
+        super().load_algorithm_state(state)
+        self._order = state["order"] if "order" in state else state["extra"]["order"]

@@ -18,8 +18,7 @@ from torch import Tensor
 
 from polyopt.components import Survivors
 from polyopt.pareto import non_dominated_sort
-
-from .survival import feasibility_first, lexsort
+from polyopt_plugins.moea.survival import feasibility_first, lexsort
 
 __all__ = ["HyperplaneNormalization", "associate", "niching", "ReferenceDirectionSurvival"]
 
@@ -37,16 +36,19 @@ class HyperplaneNormalization:
         self.extremes: Tensor | None = None
         self.nadir: Tensor | None = None
 
-    def update(self, f: Tensor, nd: Tensor) -> None:
-        """Update from all points ``f`` (``N x m``) and the mask ``nd`` (``N``) of the first front."""
+    def update(self, f: Tensor, nd: Tensor) -> tuple[Tensor, Tensor]:
+        """Update from all points ``f`` (``N x m``) and the mask ``nd`` (``N``) of the first front; return
+        the ideal and nadir points (``m`` each)."""
         low, high = f.min(dim=0).values, f.max(dim=0).values
-        self.ideal = low if self.ideal is None else torch.minimum(self.ideal, low)
-        self.worst = high if self.worst is None else torch.maximum(self.worst, high)
+        ideal = low if self.ideal is None else torch.minimum(self.ideal, low)
+        worst = high if self.worst is None else torch.maximum(self.worst, high)
         front = f[nd]
-        self.extremes = extreme_points(front, self.ideal, self.extremes)
-        self.nadir = nadir_point(
-            self.extremes, self.ideal, self.worst, front.max(dim=0).values, high
-        )
+        self.extremes = extreme_points(front, ideal, self.extremes)
+        nadir = nadir_point(self.extremes, ideal, worst, front.max(dim=0).values, high)
+        self.ideal = ideal
+        self.worst = worst
+        self.nadir = nadir
+        return ideal, nadir
 
     def state_dict(self) -> dict[str, Any]:
         """The tracked points (None before the first update)."""
@@ -204,9 +206,9 @@ class ReferenceDirectionSurvival:
     def select(self, f: Tensor, n_survive: int, generator: torch.Generator) -> Survivors:
         """Fronts in order; the splitting front by niching."""
         rank = non_dominated_sort(f)
-        self.norm.update(f, rank == 0)
+        ideal, nadir = self.norm.update(f, rank == 0)
         dirs = self.ref_dirs.to(f)
-        niche, dist = associate(f, dirs, self.norm.ideal, self.norm.nadir)
+        niche, dist = associate(f, dirs, ideal, nadir)
         order = torch.argsort(rank, stable=True)
         last = rank[order[n_survive - 1]]
         before = (rank < last).nonzero().squeeze(1)

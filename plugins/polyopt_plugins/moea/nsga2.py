@@ -15,18 +15,19 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor
 
-from .base import EAConfig, EvolutionaryOptimizer
-from .selection import binary_tournament
-from .survival import RankAndCrowdingSurvival
+from polyopt_plugins.moea.selection import binary_tournament
+from polyopt_plugins.moea.survival import RankAndCrowdingSurvival
+from polyopt_plugins.moea.survival_based import SurvivalConfig, SurvivalOptimizer
 
 __all__ = ["NSGA2", "NSGA2Config"]
 
 
 @dataclass
-class NSGA2Config(EAConfig):
+class NSGA2Config(SurvivalConfig):
     """NSGA-II options; defaults are pymoo's (``NSGA2()``)."""
 
     tournament: str = "dominance"
@@ -40,22 +41,26 @@ class NSGA2Config(EAConfig):
             raise ValueError(f"tournament={self.tournament!r}; expected 'dominance' or 'rank'")
 
 
-class NSGA2(EvolutionaryOptimizer):
+class NSGA2(SurvivalOptimizer):
     """Non-dominated sorting genetic algorithm II with constrained domination, on any space."""
 
     Config = NSGA2Config
 
-    def make_survival(self) -> RankAndCrowdingSurvival:
-        return RankAndCrowdingSurvival()
+    config: NSGA2Config
+
+    def default_survival(self) -> tuple[type, dict[str, Any]]:
+        return RankAndCrowdingSurvival, {}
 
     def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
+        pop = self.population
+        f_sel, v_sel = pop.selection()
         return binary_tournament(
-            self.pop_fsel,
-            self.pop_v,
+            f_sel,
+            v_sel,
             n_matings,
             n_parents,
             self.generator,
-            crowding=self.pop_crowding,
-            rank=self.pop_rank,
+            crowding=pop.crowding,
+            rank=pop.rank,
             compare=self.config.tournament,
         )

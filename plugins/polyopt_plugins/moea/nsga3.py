@@ -9,19 +9,20 @@ reference directions: Das–Dennis (91 for three objectives) or Riesz s-energy d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor
 
-from .base import EAConfig, EvolutionaryOptimizer
-from .niching import ReferenceDirectionSurvival
-from .refdirs import make_ref_dirs
-from .selection import binary_tournament
+from polyopt_plugins.moea.niching import ReferenceDirectionSurvival
+from polyopt_plugins.moea.refdirs import make_ref_dirs
+from polyopt_plugins.moea.selection import binary_tournament
+from polyopt_plugins.moea.survival_based import SurvivalConfig, SurvivalOptimizer
 
 __all__ = ["NSGA3", "NSGA3Config"]
 
 
 @dataclass
-class NSGA3Config(EAConfig):
+class NSGA3Config(SurvivalConfig):
     pop_size: int | None = None
     """Population size; None means the number of reference directions."""
     crossover_prob: float = 1.0
@@ -45,14 +46,16 @@ class NSGA3Config(EAConfig):
             raise ValueError(f"n_ref_dirs={self.n_ref_dirs}; expected at least 2")
 
 
-class NSGA3(EvolutionaryOptimizer):
+class NSGA3(SurvivalOptimizer):
     """Reference-direction based NSGA for many objectives, with constrained domination, on any space."""
 
     Config = NSGA3Config
 
-    def make_survival(self) -> ReferenceDirectionSurvival:
+    config: NSGA3Config
+
+    def reference_directions(self) -> Tensor:
         c = self.config
-        self.ref_dirs = make_ref_dirs(
+        return make_ref_dirs(
             c.ref_dirs,
             self.problem.n_objectives,
             n_partitions=c.n_partitions,
@@ -61,12 +64,12 @@ class NSGA3(EvolutionaryOptimizer):
             dtype=self.dtype,
             device=self.device,
         )
-        return ReferenceDirectionSurvival(self.ref_dirs)
 
-    def target_pop_size(self) -> int:
-        return self.config.pop_size or self.ref_dirs.shape[0]
+    def default_survival(self) -> tuple[type, dict[str, Any]]:
+        return ReferenceDirectionSurvival, {}
 
     def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
+        f_sel, v_sel = self.population.selection()
         return binary_tournament(
-            self.pop_fsel, self.pop_v, n_matings, n_parents, self.generator, compare="random"
+            f_sel, v_sel, n_matings, n_parents, self.generator, compare="random"
         )

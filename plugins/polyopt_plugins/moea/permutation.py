@@ -10,8 +10,7 @@ import torch
 from torch import Tensor
 
 from polyopt.spaces import Space
-
-from .operators import Crossover, Mutation
+from polyopt_plugins.moea.operators import Crossover, Mutation
 
 __all__ = ["OrderCrossover", "PartiallyMappedCrossover", "SwapMutation", "InversionMutation"]
 

@@ -12,22 +12,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
-import torch
 from torch import Tensor
 
 from polyopt.components import Survivors
-
-from .base import EAConfig, EvolutionaryOptimizer
-from .refdirs import make_ref_dirs
-from .selection import random_selection
-from .survival import APDSurvival
+from polyopt_plugins.moea.population import Population
+from polyopt_plugins.moea.refdirs import make_ref_dirs
+from polyopt_plugins.moea.selection import random_selection
+from polyopt_plugins.moea.survival import APDSurvival
+from polyopt_plugins.moea.survival_based import SurvivalConfig, SurvivalOptimizer
 
 __all__ = ["RVEA", "RVEAConfig"]
 
 
 @dataclass
-class RVEAConfig(EAConfig):
+class RVEAConfig(SurvivalConfig):
     pop_size: int | None = None
     """Population size; None means the number of reference directions."""
     crossover_prob: float = 1.0
@@ -51,26 +51,24 @@ class RVEAConfig(EAConfig):
             raise ValueError(f"max_generations={self.max_generations}; expected at least 1")
 
 
-class RVEA(EvolutionaryOptimizer):
+class RVEA(SurvivalOptimizer):
     """Reference vector guided evolutionary algorithm with constrained domination, on any space."""
 
     Config = RVEAConfig
 
-    def make_survival(self) -> APDSurvival:
-        self.ref_dirs = make_ref_dirs(
+    config: RVEAConfig
+
+    def reference_directions(self) -> Tensor:
+        return make_ref_dirs(
             "das-dennis",
             self.problem.n_objectives,
             n_partitions=self.config.n_partitions,
             dtype=self.dtype,
             device=self.device,
         )
-        return APDSurvival(self.ref_dirs, alpha=self.config.alpha)
 
-    def target_pop_size(self) -> int:
-        return self.config.pop_size or self.ref_dirs.shape[0]
-
-    def n_offsprings_now(self) -> int:
-        return self.config.n_offsprings or self.target_pop_size()
+    def default_survival(self) -> tuple[type, dict[str, Any]]:
+        return APDSurvival, {"alpha": self.config.alpha}
 
     def max_generations(self) -> int:
         """``t_max``: configured, or from the evaluation budget."""
@@ -82,15 +80,16 @@ class RVEA(EvolutionaryOptimizer):
         return 100
 
     def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
-        return random_selection(
-            self.pop_x.shape[0], n_matings, n_parents, self.generator, self.device
-        )
+        n_pop = len(self.population)
+        return random_selection(n_pop, n_matings, n_parents, self.generator, self.device)
 
-    def survive(self, f: Tensor, v: Tensor, n_survive: int) -> Survivors:
+    def survive(self, f_sel: Tensor, v_sel: Tensor, n_survive: int) -> Survivors:
+        if not isinstance(self.survival, APDSurvival):
+            return super().survive(f_sel, v_sel, n_survive)
         # pymoo passes the generation counter before this generation's increment (0 at the initial survival)
         t_max = self.max_generations()
         self.survival.progress = min(1.0, self.n_generations / t_max)
-        chosen = self.survival(f, v, n_survive, self.generator)
+        chosen = self.survival(f_sel, v_sel, n_survive, self.generator)
         freq = None if self.config.adapt_freq is None else math.ceil(t_max * self.config.adapt_freq)
         if (
             freq and (self.n_generations + 1) % freq == 0
@@ -98,14 +97,10 @@ class RVEA(EvolutionaryOptimizer):
             self.survival.adapt()
         return chosen
 
-    def advance(self, x: Tensor, f: Tensor, g: Tensor | None, failed: Tensor, tag: Tensor) -> None:
+    def advance(self, told: Population) -> None:
         if (
-            self.pop_x is None
+            self.pop is None
         ):  # as pymoo: the whole initial sample is the first population, no survival
-            n = x.shape[0]
-            zeros = torch.zeros(n, dtype=torch.int64, device=x.device)
-            self.set_population(
-                x, f, g, failed, Survivors(torch.arange(n, device=x.device), zeros, f[:, 0] * 0)
-            )
+            self.pop = self.with_selection(told)
             return
-        super().advance(x, f, g, failed, tag)
+        super().advance(told)

@@ -12,20 +12,20 @@ domination, then a coin.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor
 
 from polyopt.components import Survivors
-
-from .base import EAConfig, EvolutionaryOptimizer
-from .selection import binary_tournament
-from .survival import HVContributionSurvival
+from polyopt_plugins.moea.selection import binary_tournament
+from polyopt_plugins.moea.survival import HVContributionSurvival
+from polyopt_plugins.moea.survival_based import SurvivalConfig, SurvivalOptimizer
 
 __all__ = ["SMSEMOA", "SMSEMOAConfig"]
 
 
 @dataclass
-class SMSEMOAConfig(EAConfig):
+class SMSEMOAConfig(SurvivalConfig):
     eps: float = 10.0
     """Reference point offset in normalized objective space (pymoo's default 10)."""
     normalize: bool = True
@@ -41,23 +41,31 @@ class SMSEMOAConfig(EAConfig):
             raise ValueError(f"n_samples={self.n_samples}; expected at least 1")
 
 
-class SMSEMOA(EvolutionaryOptimizer):
+class SMSEMOA(SurvivalOptimizer):
     """S-metric selection EMOA with constrained domination, on any space."""
 
     Config = SMSEMOAConfig
 
-    def make_survival(self) -> HVContributionSurvival:
-        return HVContributionSurvival(eps=self.config.eps, n_samples=self.config.n_samples)
+    config: SMSEMOAConfig
+
+    def default_survival(self) -> tuple[type, dict[str, Any]]:
+        c = self.config
+        return HVContributionSurvival, {"eps": c.eps, "n_samples": c.n_samples}
 
     def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
+        f_sel, v_sel = self.population.selection()
         return binary_tournament(
-            self.pop_fsel, self.pop_v, n_matings, n_parents, self.generator, compare="dominance"
+            f_sel, v_sel, n_matings, n_parents, self.generator, compare="dominance"
         )
 
-    def survive(self, f: Tensor, v: Tensor, n_survive: int) -> Survivors:
-        self.survival.bounds = None
-        if self.config.normalize and self.pop_fsel is not None:
-            ok = self.pop_v <= 0  # the previous population's feasible points set the scale
-            prev = self.pop_fsel[ok] if bool(ok.any()) else self.pop_fsel
-            self.survival.bounds = (prev.min(dim=0).values, prev.max(dim=0).values + 1e-32)
-        return self.survival(f, v, n_survive, self.generator)
+    def survive(self, f_sel: Tensor, v_sel: Tensor, n_survive: int) -> Survivors:
+        if isinstance(
+            self.survival, HVContributionSurvival
+        ):  # normalized by the previous population
+            self.survival.bounds = None
+            if self.config.normalize and self.pop is not None:
+                prev_f, prev_v = self.pop.selection()
+                ok = prev_v <= 0  # the previous population's feasible points set the scale
+                prev = prev_f[ok] if bool(ok.any()) else prev_f
+                self.survival.bounds = (prev.min(dim=0).values, prev.max(dim=0).values + 1e-32)
+        return super().survive(f_sel, v_sel, n_survive)

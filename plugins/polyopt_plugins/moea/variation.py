@@ -14,6 +14,10 @@ Product        each part's defaults  each part's defaults
 =============  ====================  =====================
 
 A Product space gets a ``ProductOperator`` (chosen, never named, so not registered) of its parts' operators.
+
+Options: ``crossover_options`` / ``mutation_options`` are the user's and reach the operator's factory as they
+are (an option it does not take is an error); the algorithm's own settings (``crossover_prob``, ``eta``, ...)
+are passed only where the operator takes them.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from polyopt.errors import ConfigError, did_you_mean
+import polyopt
+from polyopt.components import Crossover, Mutation
+from polyopt.errors import ConfigError, UnknownNameError, did_you_mean
 from polyopt.spaces import Product, Space
-
-from .operators import Crossover
 
 __all__ = [
     "OPERATORS",
@@ -93,38 +97,90 @@ _DEFAULTS = {
 }
 
 
-def resolve_operator(name: str) -> type:
-    """Return the operator class registered as ``name`` (builtins without loading the plugin registry)."""
+def resolve_operator(name: str, role: str | None = None) -> Any:
+    """Return the operator factory registered as ``name``, checked to fill ``role`` when given.
+
+    Builtins are imported directly (no plugin loading); other names go through ``polyopt.registry()``, which
+    checks that the target fits the ``operator`` kind and says what a name of another kind is.
+
+    Raises:
+        UnknownNameError: no operator of that name (the message says what the name is, if anything).
+        ConfigError: the operator fills the other slot (``crossover="bit-flip"``).
+    """
     if name in OPERATORS:
         module, _, attr = OPERATORS[name][0].partition(":")
-        return getattr(importlib.import_module(f"{__package__}.{module}"), attr)
-    import polyopt
-
-    reg = polyopt.registry()
-    if ("operator", name) not in reg:
-        names = sorted(set(OPERATORS) | set(reg.names("operator")))
+        factory = getattr(importlib.import_module(f"polyopt_plugins.moea.{module}"), attr)
+    else:
+        try:
+            factory = polyopt.registry().get("operator", name)
+        except UnknownNameError as exc:
+            slot = role or "operator"
+            raise UnknownNameError(f"{slot}={name!r}: {exc}") from exc
+    if role is not None and factory.role != role:
         raise ConfigError(
-            f"unknown operator {name!r}.{did_you_mean(name, names)} Known: {', '.join(names)}"
+            f"{role}={name!r}: {name!r} is a {factory.role}, not a {role}; "
+            f"give it as {factory.role}={name!r}, and see `polyopt list operator` for the {role}s"
         )
-    return reg.get("operator", name)
+    return factory
 
 
-def make_operator(name: str, space: Space, options: Mapping[str, Any] | None = None) -> Any:
-    """Build operator ``name`` for ``space``, passing only the ``options`` its constructor accepts.
+def make_operator(
+    name: str,
+    space: Space,
+    defaults: Mapping[str, Any] | None = None,
+    *,
+    options: Mapping[str, Any] | None = None,
+    role: str | None = None,
+) -> Any:
+    """Build operator ``name`` for ``space`` as ``factory(space, **kwargs)``.
 
     Args:
         name: a registered operator name.
         space: the space of the columns it will see.
-        options: e.g. ``{"prob": 0.9, "eta": 15}``; keys the operator does not take are skipped, so one set
-            of algorithm options can configure any operator.
+        defaults: the algorithm's settings, e.g. ``{"prob": 0.9, "eta": 15}``: each is passed only where the
+            factory takes it (and is not None), so one set of algorithm settings configures any operator.
+        options: the user's options, e.g. ``{"sigma": 0.3}``: every one is passed, over ``defaults``; one the
+            factory does not take is a :class:`ConfigError` naming it.
+        role: ``"crossover"`` or ``"mutation"``: the slot it fills (checked), for messages.
 
     Returns:
         The operator.
     """
-    cls = resolve_operator(name)
-    params = inspect.signature(cls).parameters
-    kept = {k: v for k, v in (options or {}).items() if k in params and v is not None}
-    return cls(space, **kept)
+    factory = resolve_operator(name, role)
+    owner = f"{role or 'operator'} {name!r}"
+    if space.kind not in factory.space_kinds:
+        kinds = ", ".join(sorted(factory.space_kinds))
+        raise ConfigError(f"{owner} handles {kinds} spaces, not a {space.kind} space")
+    params = _options_taken(factory)
+    taken = (
+        params or []
+    )  # a factory taking **kwargs gets no defaults: they may mean something else to it
+    kwargs = {k: v for k, v in (defaults or {}).items() if k in taken and v is not None}
+    for key in options or {}:
+        if params is not None and key not in params:
+            known = ", ".join(params) or "none"
+            raise ConfigError(
+                f"unknown option {key!r} for {owner}.{did_you_mean(key, params)} Known options: {known}"
+            )
+    kwargs.update(options or {})
+    try:
+        return factory(space, **kwargs)
+    except (TypeError, ValueError) as exc:
+        given = f" with options {dict(options)}" if options else ""
+        raise ConfigError(f"{owner}{given}: {exc}") from exc
+
+
+def _options_taken(factory: Any) -> list[str] | None:
+    """The options ``factory(space, **options)`` takes (its keyword parameters after the space); None when
+    it takes any (``**kwargs``) or its signature cannot be read."""
+    try:
+        params = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    keywords = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params[1:] if p.kind in keywords]
 
 
 class ProductOperator:
@@ -136,8 +192,8 @@ class ProductOperator:
     Args:
         space: the Product space.
         parts: ``{part name: operator}``; parts left out get their kind's default.
-        role: ``"crossover"`` or ``"mutation"``, the defaults used for missing parts.
-        options: options passed to default operators (see :func:`make_operator`).
+        role: ``"crossover"`` or ``"mutation"``: what every part is, and the defaults used for missing parts.
+        defaults: settings passed to default operators where they take them (see :func:`make_operator`).
     """
 
     def __init__(
@@ -146,7 +202,7 @@ class ProductOperator:
         parts: Mapping[str, Any] | None = None,
         *,
         role: str = "crossover",
-        options: Mapping[str, Any] | None = None,
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(space, Product):
             raise ConfigError(f"the product operator needs a Product space, got {space!r}")
@@ -159,17 +215,16 @@ class ProductOperator:
                 f"operators given for unknown parts {sorted(unknown)}; "
                 f"parts are {list(space.parts)}"
             )
-        self.space, self.role = space, role
+        self.space = space
+        self.role = role
+        #: one operator per part, in the space's column order
         self.parts = {
-            name: given.get(name) or make_operator(_DEFAULTS[role][_kind(p)], p, options)
+            name: given.get(name) or _operator_for(p, role, "auto", defaults, None)
             for name, p in space.parts.items()
         }
-        ops = list(self.parts.values())
-        self.is_crossover = isinstance(ops[0], (Crossover, ProductOperator)) and getattr(
-            ops[0], "is_crossover", True
-        )
+        self.is_crossover = role == "crossover"
         if self.is_crossover:
-            shapes = {(op.n_parents, op.n_offsprings) for op in ops}
+            shapes = {(op.n_parents, op.n_offsprings) for op in self.parts.values()}
             if len(shapes) != 1:
                 raise ConfigError(
                     f"crossovers of a Product space must agree on (parents, children), got {shapes}"
@@ -184,12 +239,6 @@ class ProductOperator:
         )
 
 
-def _kind(space: Space) -> str:
-    if isinstance(space, Product):
-        return "mixed"
-    return space.kind
-
-
 class Variation:
     """Crossover followed by mutation.
 
@@ -198,8 +247,9 @@ class Variation:
         mutation: maps ``k x d`` to ``k x d``.
     """
 
-    def __init__(self, crossover: Any, mutation: Any) -> None:
-        self.crossover, self.mutation = crossover, mutation
+    def __init__(self, crossover: Crossover, mutation: Mutation) -> None:
+        self.crossover = crossover
+        self.mutation = mutation
 
     @property
     def n_parents(self) -> int:
@@ -221,29 +271,34 @@ class Variation:
         return self.mutation(children.reshape(-1, parents.shape[-1]), generator)
 
 
-def _operator_for(space: Space, role: str, name: str, options: Mapping[str, Any]) -> Any:
+def _operator_for(
+    space: Space,
+    role: str,
+    name: str,
+    defaults: Mapping[str, Any] | None,
+    options: Mapping[str, Any] | None,
+) -> Any:
     """One operator of ``role`` for ``space``: the named one, or the kind's default (per part for
-    Products)."""
+    Products). ``options`` go to the named operator, or with ``"auto"`` to every default one."""
     if not isinstance(space, Product):
         chosen = _DEFAULTS[role][space.kind] if name == "auto" else name
-        return make_operator(chosen, space, options)
-    parts: dict[str, Any] = {}
-    if name != "auto":
-        cls = resolve_operator(name)
-        kinds = getattr(cls, "space_kinds", frozenset())
+        return make_operator(chosen, space, defaults, options=options, role=role)
+    if name == "auto":
         parts = {
-            k: make_operator(name, p, options)
-            for k, p in space.parts.items()
-            if not isinstance(p, Product) and p.kind in kinds
+            k: _operator_for(p, role, "auto", defaults, options) for k, p in space.parts.items()
         }
-        if not parts:
-            raise ConfigError(
-                f"{role} {name!r} handles {sorted(kinds)} columns; no part of {space!r} is one"
-            )
-    for k, p in space.parts.items():
-        if k not in parts and isinstance(p, Product):
-            parts[k] = _operator_for(p, role, "auto", options)
-    return ProductOperator(space, parts, role=role, options=options)
+        return ProductOperator(space, parts, role=role)
+    kinds = resolve_operator(name, role).space_kinds
+    parts = {
+        k: make_operator(name, p, defaults, options=options, role=role)
+        for k, p in space.parts.items()
+        if not isinstance(p, Product) and p.kind in kinds
+    }
+    if not parts:
+        raise ConfigError(
+            f"{role} {name!r} handles {sorted(kinds)} columns; no part of {space!r} is one"
+        )
+    return ProductOperator(space, parts, role=role, defaults=defaults)
 
 
 def default_variation(
@@ -253,6 +308,8 @@ def default_variation(
     mutation: str = "auto",
     crossover_options: Mapping[str, Any] | None = None,
     mutation_options: Mapping[str, Any] | None = None,
+    crossover_defaults: Mapping[str, Any] | None = None,
+    mutation_defaults: Mapping[str, Any] | None = None,
 ) -> Variation:
     """The variation for any space: named operators where given, the kind's defaults elsewhere.
 
@@ -264,16 +321,23 @@ def default_variation(
         space: the problem's space.
         crossover: a registered crossover name or ``"auto"``.
         mutation: a registered mutation name or ``"auto"``.
-        crossover_options: options for crossovers (e.g. ``prob``, ``eta``), each passed where accepted.
-        mutation_options: options for mutations (e.g. ``eta``, ``prob_var``).
+        crossover_options: the user's options for the crossover (every one must be taken; with ``"auto"``
+            by every default crossover chosen).
+        mutation_options: the user's options for the mutation, likewise.
+        crossover_defaults: the algorithm's crossover settings (e.g. ``prob``, ``eta``), each passed where
+            taken.
+        mutation_defaults: the algorithm's mutation settings (e.g. ``eta``, ``prob_var``).
 
     Returns:
         The :class:`Variation`.
+
+    Raises:
+        ConfigError: an unknown operator, one in the wrong slot, or an option it does not take.
     """
-    mopts = dict(mutation_options or {})
-    if isinstance(space, Product) and mopts.get("prob_var") is None:
-        mopts["prob_var"] = min(0.5, 1.0 / space.dim)
+    mdefaults = dict(mutation_defaults or {})
+    if isinstance(space, Product) and mdefaults.get("prob_var") is None:
+        mdefaults["prob_var"] = min(0.5, 1.0 / space.dim)
     return Variation(
-        _operator_for(space, "crossover", crossover, dict(crossover_options or {})),
-        _operator_for(space, "mutation", mutation, mopts),
+        _operator_for(space, "crossover", crossover, crossover_defaults, crossover_options),
+        _operator_for(space, "mutation", mutation, mdefaults, mutation_options),
     )

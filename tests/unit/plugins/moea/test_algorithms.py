@@ -82,7 +82,7 @@ def test_runs_on_a_mixed_product_space(name: str) -> None:
     opt = polyopt.make("optimizer", name, problem, seed=1, **SMALL[name])
     result = polyopt.run(opt, polyopt.Budget(evaluations=400))
     assert bool(problem.space.contains(result.x).all())
-    assert opt.pop_x is not None and bool(problem.space.contains(opt.pop_x).all())
+    assert opt.pop is not None and bool(problem.space.contains(opt.pop.x).all())
 
 
 @pytest.mark.parametrize("name", ALGORITHMS)
@@ -106,7 +106,7 @@ def test_pending_asks_and_resume_mid_generation(name: str) -> None:
     resumed = polyopt.make("optimizer", name, problem, seed=6, **SMALL[name])
     resumed.load_state_dict(torch.load(buf, weights_only=True))
     drive(resumed, 17)
-    assert torch.equal(straight.pop_x, resumed.pop_x)
+    assert torch.equal(straight.population.x, resumed.population.x)
     assert torch.equal(straight.result().f, resumed.result().f)
 
 
@@ -116,7 +116,7 @@ def test_dnsga2_population_doubles_every_tau_evaluations() -> None:
     seen = []
     for _ in range(40):
         opt.step()
-        seen.append(opt.pop_x.shape[0])
+        seen.append(opt.population.x.shape[0])
     assert seen[0] == 4
     sizes = sorted(set(seen))
     assert sizes == [4, 8, 16, 32, 40]
@@ -130,13 +130,13 @@ def test_duplicates_are_eliminated_without_a_distance_matrix() -> None:
     )
     opt = polyopt.make("optimizer", "nsga2", problem, seed=0, pop_size=20)
     polyopt.run(opt, polyopt.Budget(evaluations=300))
-    assert torch.unique(opt.pop_x, dim=0).shape[0] == opt.pop_x.shape[0]
+    assert torch.unique(opt.population.x, dim=0).shape[0] == opt.population.x.shape[0]
     off = polyopt.make(
         "optimizer", "nsga2", problem, seed=0, pop_size=20, eliminate_duplicates=False
     )
     polyopt.run(off, polyopt.Budget(evaluations=300))
     assert (
-        torch.unique(off.pop_x, dim=0).shape[0] < off.pop_x.shape[0]
+        torch.unique(off.population.x, dim=0).shape[0] < off.population.x.shape[0]
     )  # copies of good points pile up
 
 
@@ -149,7 +149,7 @@ def test_failed_rows_never_survive_over_valid_ones() -> None:
     )
     opt = polyopt.make("optimizer", "nsga2", problem, seed=0, pop_size=10)
     polyopt.run(opt, polyopt.Budget(evaluations=200))
-    assert not bool(opt.pop_failed.any())
+    assert not bool(opt.population.failed.any())
 
 
 def test_hypervolume_is_reported_once_per_generation() -> None:
@@ -166,7 +166,7 @@ def test_moead_batched_and_sequential_share_weights_and_neighbourhoods() -> None
     b = polyopt.make(
         "optimizer", "moead-sequential", problem, seed=0, n_partitions=19, n_neighbors=5
     )
-    assert a.batch_size == 20 and torch.equal(a.neighbors, b.neighbors)
+    assert a.batch_size == 20 and torch.equal(a.decomposition.neighbors, b.decomposition.neighbors)
     a.step(), b.step()
     assert b.batch_size == 1 and a.batch_size == 20
 
@@ -218,5 +218,5 @@ def test_runs_on_the_gpu_with_tensors_kept_there(name: str) -> None:
     problem = polyopt.make("objective", "dtlz2", n_obj=3)
     opt = polyopt.make("optimizer", name, problem, seed=0, device="cuda", **SMALL[name])
     polyopt.run(opt, polyopt.Budget(evaluations=300))
-    assert opt.pop_x.device.type == "cuda"
+    assert opt.population.x.device.type == "cuda"
     assert opt.result().f.shape[1] == 3
