@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from polyopt.errors import ConfigError, SpaceError
-from polyopt.objective import Evaluation, Objective, evaluate
+from polyopt.objective import Evaluation, Objective, directions_of, evaluate, problem_name
 
 __all__ = ["scalarize", "stack", "constrain", "noisy", "desirability"]
 
@@ -20,7 +20,7 @@ class _Wrapped(Objective):
     def __init__(self, base: Objective, name: str) -> None:
         self.base, self.space, self.name = base, base.space, name
         self.n_objectives, self.n_constraints = base.n_objectives, base.n_constraints
-        self.directions = tuple(base.directions or ("minimize",) * base.n_objectives)
+        self.directions = directions_of(base.directions, base.n_objectives)
         self.ref_point, self.optimum = base.ref_point, base.optimum
 
 
@@ -28,7 +28,7 @@ class _Scalarized(_Wrapped):
     def __init__(
         self, base: Objective, weights: Tensor, method: str, ideal: Tensor | None, theta: float
     ) -> None:
-        super().__init__(base, f"{method}({base.name or type(base).__name__})")
+        super().__init__(base, f"{method}({problem_name(base)})")
         self.weights, self.method, self.ideal, self.theta = weights, method, ideal, theta
         self.n_objectives, self.directions, self.ref_point, self.optimum = (
             1,
@@ -50,7 +50,7 @@ class _Scalarized(_Wrapped):
             d1 = ((f - z) * unit).sum(-1)
             d2 = (f - z - d1.unsqueeze(-1) * unit).norm(dim=-1)
             s = d1 + self.theta * d2
-        return Evaluation(f=s.unsqueeze(-1), g=ev.g, failed=ev.failed)
+        return ev.replace(f=s.unsqueeze(-1))
 
 
 def scalarize(
@@ -93,9 +93,9 @@ class _Stacked(Objective):
         self.n_objectives = sum(p.n_objectives for p in parts)
         self.n_constraints = sum(p.n_constraints for p in parts)
         self.directions = tuple(
-            d for p in parts for d in (p.directions or ("minimize",) * p.n_objectives)
+            d for p in parts for d in directions_of(p.directions, p.n_objectives)
         )
-        self.name = "+".join(p.name or type(p).__name__ for p in parts)
+        self.name = "+".join(problem_name(p) for p in parts)
 
     def evaluate(self, x: Tensor) -> Evaluation:
         evs = [p.evaluate(x) for p in self.parts]
@@ -125,16 +125,14 @@ def stack(*objectives: Objective) -> Objective:
 
 class _Constrained(_Wrapped):
     def __init__(self, base: Objective, g_fn: Callable[[Tensor], Tensor], n_new: int) -> None:
-        super().__init__(base, f"constrain({base.name or type(base).__name__})")
+        super().__init__(base, f"constrain({problem_name(base)})")
         self.g_fn, self.n_constraints = g_fn, base.n_constraints + n_new
 
     def evaluate(self, x: Tensor) -> Evaluation:
         ev = self.base.evaluate(x)
         g = self.g_fn(x)
         g = g.unsqueeze(-1) if g.dim() == 1 else g
-        return Evaluation(
-            f=ev.f, g=g if ev.g is None else torch.cat([ev.g, g], dim=-1), failed=ev.failed
-        )
+        return ev.replace(g=g if ev.g is None else torch.cat([ev.g, g], dim=-1))
 
 
 def constrain(
@@ -148,7 +146,7 @@ def constrain(
 
 class _Noisy(_Wrapped):
     def __init__(self, base: Objective, std: Tensor, seed: int) -> None:
-        super().__init__(base, f"noisy({base.name or type(base).__name__})")
+        super().__init__(base, f"noisy({problem_name(base)})")
         self.std, self._gen, self._seed = std, None, seed
 
     def evaluate(self, x: Tensor) -> Evaluation:
@@ -156,7 +154,7 @@ class _Noisy(_Wrapped):
         if self._gen is None or self._gen.device != x.device:
             self._gen = torch.Generator(device=x.device).manual_seed(self._seed)
         eps = torch.randn(ev.f.shape, generator=self._gen, device=x.device, dtype=ev.f.dtype)
-        return Evaluation(f=ev.f + eps * self.std.to(ev.f), g=ev.g, failed=ev.failed)
+        return ev.replace(f=ev.f + eps * self.std.to(ev.f))
 
 
 def noisy(obj: Objective, std: float | Sequence[float], *, seed: int = 0) -> Objective:
@@ -173,7 +171,7 @@ class _Desirability(_Wrapped):
     def __init__(
         self, base: Objective, low: Tensor, high: Tensor, weights: Tensor, shape: Tensor
     ) -> None:
-        super().__init__(base, f"desirability({base.name or type(base).__name__})")
+        super().__init__(base, f"desirability({problem_name(base)})")
         self.low, self.high, self.weights, self.shape = low, high, weights, shape
         self.n_objectives, self.directions, self.ref_point, self.optimum = (
             1,
@@ -189,11 +187,7 @@ class _Desirability(_Wrapped):
         d = ((hi - ev.f) / (hi - lo)).clamp(0, 1) ** self.shape.to(ev.f)
         w = self.weights.to(ev.f)
         overall = torch.exp((w * torch.log(d.clamp_min(1e-300))).sum(-1) / w.sum())
-        return Evaluation(
-            f=torch.where(d.min(-1).values > 0, overall, 0.0).unsqueeze(-1),
-            g=ev.g,
-            failed=ev.failed,
-        )
+        return ev.replace(f=torch.where(d.min(-1).values > 0, overall, 0.0).unsqueeze(-1))
 
 
 def desirability(

@@ -13,6 +13,7 @@ loses every comparison against a valid point, and surrogate models exclude it fr
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,17 @@ from torch import Tensor
 from polyopt.errors import EvaluationError, SpaceError
 from polyopt.spaces import Box, Space
 
-__all__ = ["Evaluation", "Objective", "FunctionObjective", "objective", "evaluate", "Direction"]
+__all__ = [
+    "Direction",
+    "Evaluation",
+    "FunctionObjective",
+    "Objective",
+    "directions_of",
+    "evaluate",
+    "objective",
+    "problem_name",
+    "signs_of",
+]
 
 Direction = Literal["minimize", "maximize"]
 
@@ -65,6 +76,10 @@ class Evaluation:
     def feasible(self) -> Tensor:
         """``n`` bool: not failed and every constraint ``<= 0``."""
         return self.violation() <= 0
+
+    def replace(self, **changes: Any) -> Evaluation:
+        """A copy with some fields changed (``f=...``, ``g=...``, ``failed=...``); ``info`` is kept."""
+        return dataclasses.replace(self, **changes)
 
     def __getitem__(self, index: Tensor | slice | int) -> Evaluation:
         if isinstance(index, int):
@@ -136,8 +151,7 @@ class Objective:
     @property
     def signs(self) -> Tensor:
         """``m`` tensor: +1 for minimized and -1 for maximized objectives (multiply to get minimization form)."""
-        dirs = self.directions or ("minimize",) * self.n_objectives
-        return torch.tensor([1.0 if d == "minimize" else -1.0 for d in dirs], dtype=torch.float64)
+        return signs_of(self.directions, self.n_objectives)
 
     def __call__(self, x: Tensor) -> Evaluation:
         """Same as :meth:`evaluate`: the user's raw values."""
@@ -234,7 +248,7 @@ def evaluate(problem: Objective, x: Tensor) -> Evaluation:
     ev = problem.evaluate(x)
     if not isinstance(ev, Evaluation):
         raise EvaluationError(
-            f"{_name(problem)}.evaluate returned {type(ev).__name__}; expected an Evaluation"
+            f"{problem_name(problem)}.evaluate returned {type(ev).__name__}; expected an Evaluation"
         )
     n = x.shape[0]
     f = _check_values(problem, "f", ev.f, (n, problem.n_objectives), x)
@@ -243,7 +257,7 @@ def evaluate(problem: Objective, x: Tensor) -> Evaluation:
         g = _check_values(problem, "g", ev.g, (n, problem.n_constraints), x)
     elif ev.g is not None and ev.g.numel():
         raise EvaluationError(
-            f"{_name(problem)} returned constraints g of shape {tuple(ev.g.shape)} but declares "
+            f"{problem_name(problem)} returned constraints g of shape {tuple(ev.g.shape)} but declares "
             "n_constraints=0; set n_constraints"
         )
     failed = ~torch.isfinite(f).all(dim=-1)
@@ -251,13 +265,13 @@ def evaluate(problem: Objective, x: Tensor) -> Evaluation:
         failed |= torch.isnan(g).any(dim=-1)
     if ev.failed is not None:
         failed |= ev.failed.to(failed.device)
-    return Evaluation(f=f * problem.signs.to(f), g=g, failed=failed, info=ev.info)
+    return ev.replace(f=f * problem.signs.to(f), g=g, failed=failed)
 
 
 def _check_values(
     problem: Objective, label: str, t: Tensor | None, shape: tuple[int, int], x: Tensor
 ) -> Tensor:
-    name = _name(problem)
+    name = problem_name(problem)
     if not isinstance(t, Tensor):
         raise EvaluationError(
             f"{name} returned {label} of type {type(t).__name__}; expected a tensor of shape {shape}"
@@ -300,5 +314,19 @@ def _check_directions(directions: Sequence[str] | None, m: int) -> tuple[Directi
     return dirs  # type: ignore[return-value]
 
 
-def _name(problem: Objective) -> str:
+def problem_name(problem: Any) -> str:
+    """A problem's display name: its ``name`` (the registered one for builtins), else its class name."""
     return getattr(problem, "name", "") or type(problem).__name__
+
+
+def directions_of(directions: Sequence[str] | None, m: int) -> tuple[Direction, ...]:
+    """The ``m`` directions, all ``"minimize"`` when ``directions`` is empty or None."""
+    return tuple(directions or ("minimize",) * m)  # type: ignore[arg-type]  # checked where declared
+
+
+def signs_of(directions: Sequence[str] | None, m: int) -> Tensor:
+    """``m`` float64 signs: +1 for minimized, -1 for maximized objectives (multiply to get minimization form)."""
+    return torch.tensor(
+        [-1.0 if d == "maximize" else 1.0 for d in directions_of(directions, m)],
+        dtype=torch.float64,
+    )

@@ -46,7 +46,7 @@ from polyopt.config import build_config, config_to_dict
 from polyopt.devices import resolve_device, resolve_dtype
 from polyopt.environment import Environment
 from polyopt.errors import ConfigError, IncompatibleProblemError
-from polyopt.objective import Evaluation, Objective, evaluate
+from polyopt.objective import Evaluation, Objective, directions_of, evaluate, problem_name
 from polyopt.result import Result, RunResult, TrainerResult
 
 if TYPE_CHECKING:
@@ -61,7 +61,6 @@ __all__ = [
     "Optimizer",
     "TensorOptions",
     "Trainer",
-    "problem_name",
 ]
 
 #: Called with ``(x: n x d, evaluation)`` after every batch of evaluations (minimization form).
@@ -80,11 +79,6 @@ class TensorOptions(TypedDict):
 
     dtype: torch.dtype
     device: torch.device
-
-
-def problem_name(problem: Any) -> str:
-    """A problem's display name: its ``name`` (the registered one for builtins), else its class name."""
-    return getattr(problem, "name", "") or type(problem).__name__
 
 
 class Optimizer(ABC):
@@ -330,7 +324,7 @@ class ObjectiveOptimizer(Optimizer):
             g=g,
             feasible=feasible and f.shape[0] > 0,
             infeasible_declared=infeasible_declared,
-            directions=tuple(self.problem.directions or ("minimize",) * m),
+            directions=directions_of(self.problem.directions, m),
             extras=extras or {},
             **self._counters(),
         )

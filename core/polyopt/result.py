@@ -21,19 +21,9 @@ import torch
 from torch import Tensor
 
 from polyopt.errors import PolyoptError
+from polyopt.objective import signs_of
 
-__all__ = ["Result", "RunResult", "TrainerResult", "signs_of"]
-
-
-def signs_of(directions: Sequence[str], m: int) -> Tensor:
-    """``m`` float64 signs: +1 for minimized, -1 for maximized objectives (multiply to get minimization form).
-
-    Args:
-        directions: ``"minimize"``/``"maximize"`` per objective; empty means all minimized.
-        m: number of objectives.
-    """
-    dirs = tuple(directions) or ("minimize",) * m
-    return torch.tensor([-1.0 if d == "maximize" else 1.0 for d in dirs], dtype=torch.float64)
+__all__ = ["Result", "RunResult", "TrainerResult"]
 
 
 @dataclass(kw_only=True)

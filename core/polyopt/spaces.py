@@ -28,7 +28,16 @@ from torch import Tensor
 
 from polyopt.errors import SpaceError
 
-__all__ = ["Space", "Box", "Integer", "Categorical", "Binary", "Permutation", "Product"]
+__all__ = [
+    "Space",
+    "Box",
+    "Integer",
+    "Categorical",
+    "Binary",
+    "Permutation",
+    "Product",
+    "SobolSampler",
+]
 
 Number = float | int
 
@@ -481,3 +490,41 @@ def _log_volume(space: Space) -> float:  # used by tests and reports to compare 
         return math.lgamma(space.n + 1)
     lower, upper = space.bounds
     return float(torch.log(upper - lower + (0 if space.kind == "continuous" else 1)).sum())
+
+
+class SobolSampler:
+    """Points of a scrambled Sobol sequence in a space's unit-cube encoding, decoded to valid points, whose
+    state (a seed and a count) resumes the sequence exactly.
+
+    Args:
+        space: the space to sample.
+        generator: draws the scrambling seed (an optimizer's ``self.generator``).
+    """
+
+    def __init__(self, space: Space, generator: torch.Generator) -> None:
+        self.space = space
+        self.seed = int(
+            torch.randint(0, 2**31 - 1, (), generator=generator, device=generator.device)
+        )
+        self.drawn = 0
+        self._engine = self._new_engine()
+
+    def _new_engine(self) -> torch.quasirandom.SobolEngine:
+        return torch.quasirandom.SobolEngine(self.space.encoded_dim, scramble=True, seed=self.seed)
+
+    def draw(self, n: int, *, dtype: torch.dtype, device: torch.device | str = "cpu") -> Tensor:
+        """The next ``n`` points, ``n x dim`` (drawn in float64 on the CPU, then moved)."""
+        z = self._engine.draw(n, dtype=torch.float64)
+        self.drawn += n
+        return self.space.decode(z).to(device=device, dtype=dtype)
+
+    def state_dict(self) -> dict[str, int]:
+        """The seed and the number of points drawn so far."""
+        return {"seed": self.seed, "drawn": self.drawn}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue the sequence of :meth:`state_dict` exactly."""
+        self.seed = int(state["seed"])
+        self.drawn = int(state["drawn"])
+        self._engine = self._new_engine()
+        self._engine.fast_forward(self.drawn)

@@ -13,7 +13,7 @@ from torch import Tensor
 import polyopt
 from polyopt.environment import Environment
 from polyopt.errors import ConfigError
-from polyopt.objective import Evaluation, FunctionObjective, Objective
+from polyopt.objective import Evaluation, FunctionObjective, Objective, directions_of
 from polyopt.optimizer import AskTellOptimizer, ObjectiveOptimizer, Optimizer, Trainer
 from polyopt.testing._fixtures import assert_close, contract_problem
 
@@ -45,7 +45,7 @@ class _FailingRows(Objective):
         weights = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
         key = torch.frac((x * weights).sum(-1) * 7.31)
         bad = (key.abs() < 0.33).unsqueeze(-1)
-        return Evaluation(f=torch.where(bad, torch.nan, ev.f), g=ev.g)
+        return ev.replace(f=torch.where(bad, torch.nan, ev.f))
 
 
 class OptimizerContract:
@@ -240,7 +240,7 @@ class ObjectiveContract:
         obj = self.make()
         assert isinstance(obj.space, polyopt.Space)
         assert obj.n_objectives >= 1 and obj.n_constraints >= 0
-        assert len(obj.directions or ("minimize",) * obj.n_objectives) == obj.n_objectives
+        assert len(directions_of(obj.directions, obj.n_objectives)) == obj.n_objectives
         if obj.ref_point is not None:
             assert len(obj.ref_point) == obj.n_objectives
 

@@ -24,6 +24,8 @@ from torch import Tensor
 
 from polyopt import AskTellOptimizer, Evaluation, Result
 from polyopt.errors import EvaluationError
+from polyopt.objective import problem_name
+from polyopt.spaces import SobolSampler
 from polyopt_plugins.bo.acqopt import AcqOptSettings
 from polyopt_plugins.bo.surrogate import (
     MODELS,
@@ -124,13 +126,7 @@ class BayesOptimizer(AskTellOptimizer):
             self.config.acq_maxiter,
             self.config.incumbent_starts,
         )
-        self._sobol_seed = int(
-            torch.randint(0, 2**31 - 1, (), generator=self.generator, device=self.device)
-        )
-        self._sobol_drawn = 0
-        self._sobol = torch.quasirandom.SobolEngine(
-            space.encoded_dim, scramble=True, seed=self._sobol_seed
-        )
+        self._sobol = SobolSampler(space, self.generator)
         self._hypers: dict[str, Tensor] | None = None
         self.last_timing: dict[str, float] = {}
         self.last_method = ""
@@ -176,14 +172,12 @@ class BayesOptimizer(AskTellOptimizer):
 
     def sobol(self, n: int) -> Tensor:
         """``n x d`` points of the scrambled Sobol sequence (decoded from the encoded unit cube)."""
-        z = self._sobol.draw(n, dtype=torch.float64)
-        self._sobol_drawn += n
-        return self.problem.space.decode(z).to(device=self.device, dtype=self.dtype)
+        return self._sobol.draw(n, **self.like)
 
     def _check_failures(self) -> None:
         n_failed = int(self.failed_all.sum())
         if n_failed >= self.config.max_failures:
-            name = getattr(self.problem, "name", "") or type(self.problem).__name__
+            name = problem_name(self.problem)
             raise EvaluationError(
                 f"every one of the {n_failed} evaluations of problem {name!r} so far failed (non-finite values "
                 f"or reported failures), so {self.name or type(self).__name__} has no data to fit a model on; "
@@ -271,22 +265,19 @@ class BayesOptimizer(AskTellOptimizer):
             "g": self.g_all,
             "failed": self.failed_all,
             "pending": self.pending,
-            "sobol_seed": self._sobol_seed,
-            "sobol_drawn": self._sobol_drawn,
+            "sobol": self._sobol.state_dict(),
             "hypers": self._hypers,
             "extra": self.extra_state(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        kw = {"device": self.device}
-        self.x_all, self.f_all = state["x"].to(**kw), state["f"].to(**kw)
-        self.g_all = None if state["g"] is None else state["g"].to(**kw)
-        self.failed_all, self.pending = state["failed"].to(**kw), state["pending"].to(**kw)
-        self._sobol_seed, self._sobol_drawn = int(state["sobol_seed"]), int(state["sobol_drawn"])
-        self._sobol = torch.quasirandom.SobolEngine(
-            self.problem.space.encoded_dim, scramble=True, seed=self._sobol_seed
-        )
-        self._sobol.fast_forward(self._sobol_drawn)
+        dev = self.device
+        self.x_all = state["x"].to(dev)
+        self.f_all = state["f"].to(dev)
+        self.g_all = None if state["g"] is None else state["g"].to(dev)
+        self.failed_all = state["failed"].to(dev)
+        self.pending = state["pending"].to(dev)
+        self._sobol.load_state_dict(state["sobol"])
         self._hypers = state["hypers"]
         self.load_extra_state(state["extra"])
 

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from polyopt import AskTellOptimizer, Evaluation, Result
 from polyopt.pareto import ParetoArchive
+from polyopt.spaces import SobolSampler
 
 
 @dataclass
@@ -36,13 +37,9 @@ class RandomSearch(AskTellOptimizer):
     def setup(self) -> None:
         self.archive = ParetoArchive(self.problem.n_objectives, max_size=self.config.archive_size)
 
-    @property
-    def batch_size(self) -> int:
-        return self.config.batch_size
-
     def ask(self, n: int | None = None) -> Tensor:
         return self.problem.space.sample(
-            n or self.batch_size, generator=self.generator, dtype=self.dtype, device=self.device
+            n or self.batch_size, generator=self.generator, **self.like
         )
 
     def tell(self, x: Tensor, evaluation: Evaluation) -> None:
@@ -65,27 +62,14 @@ class SobolSearch(RandomSearch):
 
     def setup(self) -> None:
         super().setup()
-        self._sobol_seed = int(
-            torch.randint(0, 2**31 - 1, (), generator=self.generator, device=self.device)
-        )
-        self._drawn = 0
-        self._engine = torch.quasirandom.SobolEngine(
-            self.problem.space.encoded_dim, scramble=True, seed=self._sobol_seed
-        )
+        self._sobol = SobolSampler(self.problem.space, self.generator)
 
     def ask(self, n: int | None = None) -> Tensor:
-        n = n or self.batch_size
-        z = self._engine.draw(n, dtype=torch.float64)
-        self._drawn += n
-        return self.problem.space.decode(z).to(device=self.device, dtype=self.dtype)
+        return self._sobol.draw(n or self.batch_size, **self.like)
 
     def get_state(self) -> dict[str, Any]:
-        return {**super().get_state(), "drawn": self._drawn, "sobol_seed": self._sobol_seed}
+        return {**super().get_state(), "sobol": self._sobol.state_dict()}
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
-        self._drawn, self._sobol_seed = int(state["drawn"]), int(state["sobol_seed"])
-        self._engine = torch.quasirandom.SobolEngine(
-            self.problem.space.encoded_dim, scramble=True, seed=self._sobol_seed
-        )
-        self._engine.fast_forward(self._drawn)
+        self._sobol.load_state_dict(state["sobol"])
