@@ -32,10 +32,17 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from polyopt.errors import ConfigError
+from polyopt.errors import ConfigError, PolyoptError
 from polyopt.study.definition import Study
 from polyopt.study.progress import watch
-from polyopt.study.storage import Recovery, RunRecord, Storage, host_id, redact
+from polyopt.study.storage import (
+    Recovery,
+    RunRecord,
+    Storage,
+    host_id,
+    process_alive,
+    redact,
+)
 
 __all__ = ["run_study", "study_outcome", "Outcome", "StudyInterrupted", "EXECUTORS"]
 
@@ -154,7 +161,7 @@ def run_study(
                 retry_crashed=retry_crashed,
             )
         else:
-            recovery = Recovery(leased=_leased(storage.runs(sid, with_results=False), study))
+            recovery = _leases(storage.runs(sid, with_results=False), study)
         for line in describe_recovery(recovery, wait=wait):
             say(line)
         with watch(storage, sid, quiet=quiet):
@@ -216,7 +223,7 @@ def study_outcome(storage: Storage | str, name: str) -> Outcome:
 def describe_recovery(recovery: Recovery, *, wait: bool = True) -> list[str]:
     """One line per thing a user should know before the study continues."""
     lines = []
-    if recovery.reclaimed:
+    if recovery.reclaimed:  # by a resume, or (run) by the claims to come
         lines.append(f"resuming {_runs(recovery.reclaimed)} whose worker is gone")
     if recovery.retried:
         lines.append(f"retrying {_runs(recovery.retried)} that failed")
@@ -267,6 +274,9 @@ def work(url: str, study_name: str, threads: int | None = None, wait: bool = Tru
         Worker(url, study_name).run_all(wait=wait)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    except PolyoptError as exc:  # e.g. the database stayed unreachable: one line, not a traceback
+        _stderr(f"worker {os.getpid()}: error: {redact(str(exc), url)}")
+        raise SystemExit(1) from None
 
 
 def _run_processes(
@@ -351,17 +361,22 @@ def _held(storage: Storage, sid: int, pids: set[int]) -> list[str]:
     ]
 
 
-def _leased(records: list[RunRecord], study: Study) -> list[tuple[str, str, float]]:
+def _leases(records: list[RunRecord], study: Study) -> Recovery:
+    """The running runs, as a worker about to claim sees them: leased by live workers, or abandoned (their
+    worker's process is gone, or their lease is stale) and about to be taken over."""
+    out = Recovery()
     now = time.time()
-    return [
-        (
-            r.key,
-            r.lease_owner or "?",
-            max(0.0, (r.heartbeat_at or now) + study.stale_after_seconds - now),
-        )
-        for r in records
-        if r.status == "running"
-    ]
+    host = host_id()
+    for r in records:
+        if r.status != "running":
+            continue
+        left = (r.heartbeat_at or 0.0) + study.stale_after_seconds - now
+        gone = r.lease_host == host and r.lease_pid not in (None, os.getpid())
+        if left <= 0 or (gone and not process_alive(int(r.lease_pid or 0))):
+            out.reclaimed.append(r.key)
+        else:
+            out.leased.append((r.key, r.lease_owner or "?", left))
+    return out
 
 
 def _how(exitcode: int | None) -> str:
