@@ -31,6 +31,7 @@ import os
 import random
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,14 +133,19 @@ def redact(text: str, url: str | None) -> str:
 
 
 def host_id() -> str:
-    """This machine as leases name it: the host name, and on Linux the process-id namespace, so two containers
-    sharing a host name never judge each other's process ids."""
+    """This machine, as leases name it: a lease whose ``lease_host`` equals this may be judged by its process
+    id. The host name alone is not enough (cloned machines share one, and the first pid namespace has the same
+    number everywhere), so on Linux it adds the boot id (one per boot of one machine) and the pid namespace
+    (one per container); elsewhere the hardware address, which :func:`uuid.getnode` makes up per process when it
+    cannot read one -- then no other process matches, and only stale leases are taken over."""
     name = socket.gethostname()
     try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            boot = f.read().strip()[:13]
         namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
     except OSError:
-        return name
-    return f"{name}/{namespace.removeprefix('pid:[').rstrip(']')}"
+        return f"{name}/{uuid.getnode():012x}"
+    return f"{name}/{boot}/{namespace.removeprefix('pid:[').rstrip(']')}"
 
 
 def process_alive(pid: int) -> bool:
