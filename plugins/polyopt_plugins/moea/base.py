@@ -21,7 +21,6 @@ way a failed row has infinite violation and objectives ``+inf``: it loses every 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -203,7 +202,16 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         f_sel, v_sel = selection_values(
             points.f, points.g, points.failed, c.constraint_handling, c.penalty_weight
         )
-        return dataclasses.replace(points, tag=None, f_sel=f_sel, v_sel=v_sel)
+        return Population(
+            x=points.x,
+            f=points.f,
+            failed=points.failed,
+            g=points.g,
+            rank=points.rank,
+            crowding=points.crowding,
+            f_sel=f_sel,
+            v_sel=v_sel,
+        )
 
     def initial_points(self, n: int | None = None) -> tuple[Tensor, Tensor]:
         """The initial sample: ``n`` (default ``pop_size``) uniform points, tagged by position."""

@@ -75,12 +75,12 @@ class Population:
         return self.x.shape[0]
 
     def _tensors(self) -> dict[str, Tensor]:
-        """The fields that are set, by name."""
+        """The fields that are set, by name (called per tell: a plain loop over the names)."""
         out: dict[str, Tensor] = {}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
+        for name in _FIELDS:
+            value = getattr(self, name)
             if value is not None:
-                out[field.name] = value
+                out[name] = value
         return out
 
     @classmethod
@@ -142,8 +142,7 @@ class Population:
         cls, state: dict[str, Tensor | None], device: torch.device | str | None = None
     ) -> Population:
         """Rebuild a population from :meth:`state_dict` (absent fields are None), on ``device``."""
-        names = {f.name for f in dataclasses.fields(cls)} - set(_DERIVED)
-        unknown = set(state) - names
+        unknown = set(state) - (set(_FIELDS) - set(_DERIVED))
         if unknown:
             raise ValueError(f"not a population state: unexpected {sorted(unknown)}")
         values = {k: v.to(device) for k, v in state.items() if v is not None}
@@ -156,3 +155,7 @@ class Population:
             rank=values.get("rank"),
             crowding=values.get("crowding"),
         )
+
+
+#: The field names, in order.
+_FIELDS = tuple(field.name for field in dataclasses.fields(Population))
