@@ -65,13 +65,13 @@ class StudyInterrupted(KeyboardInterrupt):
         self.handed_back = handed_back
         self.stranded = stranded
         parts = [
-            f"interrupted: handed back {_runs(handed_back)} (pending, checkpoints kept)"
+            f"interrupted: handed back {_runs(handed_back)}, to continue from the last checkpoint"
             if handed_back
             else "interrupted: no run was in progress"
         ]
         if stranded:
             parts.append(
-                f"{_runs(stranded)} still leased to a killed worker (resume reclaims them)"
+                f"{_runs(stranded)} still leased to a killed worker (a resume reclaims them)"
             )
         super().__init__("; ".join(parts))
 
@@ -407,7 +407,7 @@ def _raise_interrupt(_signum: int, _frame: Any) -> None:
 
 
 def _runs(keys: list[str]) -> str:
-    shown = ", ".join(keys[:3]) + (f", ... ({len(keys)} in all)" if len(keys) > 3 else "")
+    shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
     return f"{len(keys)} run{'s' if len(keys) != 1 else ''} ({shown})" if keys else "no run"
 
 
