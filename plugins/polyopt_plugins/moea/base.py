@@ -136,7 +136,7 @@ class EvolutionaryOptimizer(AskTellOptimizer):
 
     A subclass implements :meth:`offspring` (new candidates from the population) and :meth:`advance` (the
     next population from a generation's evaluated points), and may override :meth:`target_pop_size`,
-    :meth:`n_offsprings_now`, and :meth:`algorithm_state` / :meth:`load_algorithm_state` for its own state.
+    :meth:`n_offsprings_now`, and :meth:`extra_state` / :meth:`load_extra_state` for its own state.
     """
 
     Config = EAConfig
@@ -166,12 +166,13 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         """Offspring per generation now."""
         return self.config.n_offsprings or self.target_pop_size()
 
-    def algorithm_state(self) -> dict[str, Any]:
-        """The algorithm's own mutable state (tensors, numbers, containers), saved with the population."""
+    def extra_state(self) -> dict[str, Any]:
+        """The algorithm's own mutable state (tensors, numbers, containers), saved next to the base's keys
+        (``pop``, ``told``, ``queue``, ...), which it must not reuse."""
         return {}
 
-    def load_algorithm_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`algorithm_state` (tensors already on :attr:`device`)."""
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`extra_state` (tensors already on :attr:`device`)."""
 
     # ---- building blocks for subclasses --------------------------------------------------------------------
     @property
@@ -362,6 +363,10 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         return metrics
 
     def get_state(self) -> dict[str, Any]:
+        extra = self.extra_state()
+        clash = sorted(set(extra) & set(_BASE_STATE))
+        if clash:
+            raise RuntimeError(f"extra_state() keys {clash} are the base's; choose other names")
         return {
             "pop": None if self.pop is None else self.pop.state_dict(),
             "queue": self._queue,
@@ -370,7 +375,7 @@ class EvolutionaryOptimizer(AskTellOptimizer):
             "told": self._told.state_dict(),
             "n_generations": self.n_generations,
             "need": self._need,
-            **self.algorithm_state(),
+            **extra,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -384,7 +389,7 @@ class EvolutionaryOptimizer(AskTellOptimizer):
         self.n_generations = int(state["n_generations"])
         self._need = None if state["need"] is None else int(state["need"])
         own = {k: v for k, v in state.items() if k not in _BASE_STATE}
-        self.load_algorithm_state(_to_device(own, dev))
+        self.load_extra_state(_to_device(own, dev))
 
 
 def _to_device(obj: Any, device: torch.device) -> Any:

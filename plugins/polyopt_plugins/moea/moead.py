@@ -172,10 +172,10 @@ class MOEAD(EvolutionaryOptimizer):
         child = best // nb.shape[1]
         pop.put(sub, children.take(child))
 
-    def algorithm_state(self) -> dict[str, Any]:
+    def extra_state(self) -> dict[str, Any]:
         return {"decomposition": self.decomposition.state_dict()}
 
-    def load_algorithm_state(self, state: dict[str, Any]) -> None:
+    def load_extra_state(self, state: dict[str, Any]) -> None:
         if (
             "decomposition" not in state
         ):  # a checkpoint from before the Decomposition object: "extra" held it
@@ -232,9 +232,9 @@ class SequentialMOEAD(MOEAD):
             improves &= torch.cumsum(improves.long(), dim=0) <= limit
         pop.put(nb[improves], child)
 
-    def algorithm_state(self) -> dict[str, Any]:
-        return {**super().algorithm_state(), "order": self._order}
+    def extra_state(self) -> dict[str, Any]:
+        return {**super().extra_state(), "order": self._order}
 
-    def load_algorithm_state(self, state: dict[str, Any]) -> None:
-        super().load_algorithm_state(state)
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_state(state)
         self._order = state["order"] if "order" in state else state["extra"]["order"]

@@ -123,10 +123,10 @@ class SurvivalOptimizer(EvolutionaryOptimizer):
             merged.take(chosen.index), rank=chosen.rank, crowding=chosen.crowding
         )
 
-    def algorithm_state(self) -> dict[str, Any]:
+    def extra_state(self) -> dict[str, Any]:
         return {"survival": self.survival.state_dict()}
 
-    def load_algorithm_state(self, state: dict[str, Any]) -> None:
+    def load_extra_state(self, state: dict[str, Any]) -> None:
         self.survival.load_state_dict(state["survival"])
 
 
