@@ -270,7 +270,7 @@ def _describe_optimizer(cls: Any) -> None:
         _out.print(f"{device}", markup=False)
     _out.print(f"dtype: {dtypes}; budgets it can spend: {spends}", markup=False)
     config = getattr(cls, "Config", None)
-    if config is None or not dataclasses.is_dataclass(config):
+    if not isinstance(config, type) or not dataclasses.is_dataclass(config):
         return
     fields = config_fields(config)
     if not fields:
@@ -402,7 +402,7 @@ def optimize_command(
         result = polyopt.optimize(
             optimizer,
             prob,
-            budget=polyopt.Budget(**limits),
+            budget=polyopt.Budget.coerce(limits),
             seed=seed,
             device=device,
             dtype=dtype,

@@ -147,7 +147,9 @@ def constrain(
 class _Noisy(_Wrapped):
     def __init__(self, base: Objective, std: Tensor, seed: int) -> None:
         super().__init__(base, f"noisy({problem_name(base)})")
-        self.std, self._gen, self._seed = std, None, seed
+        self.std = std
+        self._gen: torch.Generator | None = None
+        self._seed = seed
 
     def evaluate(self, x: Tensor) -> Evaluation:
         ev = self.base.evaluate(x)

@@ -32,7 +32,7 @@ def build_config(config_cls: type[C], values: Mapping[str, Any], *, owner: str =
         values: the user's keyword arguments.
         owner: what is being configured, for messages (e.g. ``"optimizer 'nsga2'"``).
     """
-    fields = {f.name: f for f in dataclasses.fields(config_cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(config_cls) if f.init}  # type: ignore[arg-type]  # a dataclass type, by contract
     where = f" for {owner}" if owner else ""
     for key in values:
         if key not in fields:
@@ -142,7 +142,9 @@ def _field_docs(config_cls: type) -> dict[str, str]:
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A config dataclass as a plain dict (for storage and reports)."""
-    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return dataclasses.asdict(config)
+    return dict(config or {})
 
 
 def check_kwargs(fn: Any, values: Mapping[str, Any], *, owner: str = "") -> None:

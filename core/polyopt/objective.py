@@ -94,7 +94,8 @@ class Evaluation:
     def cat(evaluations: Sequence[Evaluation]) -> Evaluation:
         """Concatenate evaluations row-wise."""
         evs = list(evaluations)
-        g = None if evs[0].g is None else torch.cat([e.g for e in evs])
+        gs = [e.g for e in evs if e.g is not None]
+        g = torch.cat(gs) if len(gs) == len(evs) else None
         failed = None
         if any(e.failed is not None for e in evs):
             failed = torch.cat([e.failed_mask for e in evs])
@@ -183,7 +184,7 @@ class FunctionObjective(Objective):
         self.fn, self.space = fn, space
         self.n_objectives, self.n_constraints = n_objectives, n_constraints
         self.directions = _check_directions(directions, n_objectives)
-        self.name = name or getattr(fn, "__name__", "objective")
+        self.name = name or str(getattr(fn, "__name__", "objective"))
         self.ref_point, self.optimum = ref_point, optimum
         functools.update_wrapper(self, fn, updated=())
 

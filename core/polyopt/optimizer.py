@@ -113,7 +113,8 @@ class Optimizer(ABC):
         #: The registry name (passed by the registry), else the one this class is registered under.
         self.name: str = name or _registered_name(type(self))
         owner = f"optimizer {self.name!r}"
-        self.config = build_config(type(self).Config, config, owner=owner)
+        #: The validated ``Config`` dataclass instance.
+        self.config: Any = build_config(type(self).Config, config, owner=owner)
         reason = type(self).compatibility(problem)
         if reason:
             raise IncompatibleProblemError(

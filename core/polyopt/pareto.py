@@ -458,11 +458,12 @@ class ParetoArchive:
         if f.shape[0] == 0:
             return
         if self._f is not None:
-            dev = self._f.device
-            x = torch.cat([self._x, x.to(device=dev, dtype=self._x.dtype)])
-            f = torch.cat([self._f, f.to(device=dev, dtype=self._f.dtype)])
-            v = torch.cat([self._violation, v.to(dev)])
-            g = None if g is None else torch.cat([self._g, g.to(device=dev, dtype=self._g.dtype)])
+            assert self._x is not None and self._violation is not None  # set together with _f
+            x = torch.cat([self._x, x.to(self._x)])
+            f = torch.cat([self._f, f.to(self._f)])
+            v = torch.cat([self._violation, v.to(self._violation.device)])
+            if g is not None and self._g is not None:
+                g = torch.cat([self._g, g.to(self._g)])
         keep = self._truncate(f, non_dominated_unique(f, v))
         self._x, self._f, self._violation = x[keep], f[keep], v[keep]
         self._g = None if g is None else g[keep]

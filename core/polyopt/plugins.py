@@ -128,7 +128,8 @@ def _selected(found: list[_Found]) -> tuple[list[_Found], list[_Found], list[Plu
             f"Installed: {', '.join(sorted(known))}"
         )
         missing.append(_failed(_Found(name, "", "not installed", "", None), message, warn=True))
-    load, skip = [], []
+    load: list[_Found] = []
+    skip: list[_Found] = []
     for f in found:
         wanted = f.builtin or (f.name in only if only else not disabled)
         (load if wanted else skip).append(f)

@@ -138,9 +138,10 @@ def _make_optimizer(
     if isinstance(optimizer, str):
         from polyopt.plugins import registry
 
-        return registry().create(  # type: ignore[no-any-return]  # an optimizer entry builds an Optimizer
+        built: Optimizer = registry().create(
             "optimizer", optimizer, problem, seed=seed, device=device, dtype=dtype, **config
         )
+        return built
     if not (isinstance(optimizer, type) and issubclass(optimizer, Optimizer)):
         raise ConfigError(
             f"optimizer={optimizer!r}; expected a registered name, an Optimizer class or instance"

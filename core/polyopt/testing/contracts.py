@@ -28,7 +28,7 @@ def _roundtrip(state: dict[str, Any]) -> dict[str, Any]:
     buf = io.BytesIO()
     torch.save(state, buf)
     buf.seek(0)
-    return torch.load(buf, weights_only=True)  # type: ignore[no-any-return]  # what was saved
+    return torch.load(buf, weights_only=True)
 
 
 class _FailingRows(Objective):
@@ -63,7 +63,7 @@ class OptimizerContract:
 
     @property
     def optimizer_cls(self) -> type[Optimizer]:
-        return _resolve("optimizer", self.optimizer)  # type: ignore[no-any-return]
+        return _resolve("optimizer", self.optimizer)
 
     def make_problem(self) -> tuple[Any, dict[str, Any]]:
         """Return ``(problem, config)``: a small supported problem and a small configuration."""
@@ -76,7 +76,7 @@ class OptimizerContract:
         if isinstance(self.optimizer, str):
             return polyopt.make(
                 "optimizer", self.optimizer, target, seed=seed, device="cpu", **kwargs
-            )  # type: ignore[no-any-return]
+            )
         return self.optimizer_cls(target, seed=seed, device="cpu", **kwargs)
 
     def run_steps(self, opt: Optimizer, steps: int) -> list[dict[str, float]]:
@@ -231,7 +231,7 @@ class ObjectiveContract:
 
     def make(self) -> Objective:
         target = _resolve("objective", self.objective)
-        return target()  # type: ignore[no-any-return]
+        return target()
 
     def sample(self, obj: Objective, dtype: torch.dtype = torch.float64) -> Tensor:
         return obj.space.sample(self.n, generator=torch.Generator().manual_seed(0), dtype=dtype)
@@ -279,7 +279,7 @@ class EnvironmentContract:
 
     def make(self) -> Environment:
         target = _resolve("environment", self.environment)
-        return target()  # type: ignore[no-any-return]
+        return target()
 
     def _rollout(self, seed: int) -> tuple[Tensor, list[Tensor]]:
         env = self.make()

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from polyopt.errors import ConfigError, SpaceError, UnknownNameError
-from polyopt.objective import Evaluation, Objective
+from polyopt.objective import Evaluation, Objective, directions_of
 from polyopt.spaces import Box, Integer, Space
 from polyopt_plugins.adapters._options import check_options
 
@@ -65,7 +65,7 @@ class PymooProblem(Objective):
         self.n_objectives = int(problem.n_obj)
         self.n_inequality, self.n_equality = int(problem.n_ieq_constr), int(problem.n_eq_constr)
         self.n_constraints = self.n_inequality + self.n_equality
-        self.directions = ("minimize",) * self.n_objectives
+        self.directions = directions_of(None, self.n_objectives)
         self.name = f"pymoo.{problem.name().lower()}"
 
     def evaluate(self, x: Tensor) -> Evaluation:

@@ -13,6 +13,7 @@ continuous optimum. The acquisition function, defined on encoded inputs, is wrap
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from botorch.optim.initializers import gen_batch_initial_conditions
 from torch import Tensor
 
 from polyopt.spaces import Box, Categorical, Integer, Product, Space
+from polyopt_plugins.bo import _botorch
 from polyopt_plugins.bo.moments import FastLogEI, PosteriorMoments, log_ei_and_grad, matern52
 
 __all__ = ["AcqOptSettings", "optimize_acquisition", "PointSpaceAcquisition", "column_kinds"]
@@ -93,7 +95,7 @@ class PointSpaceAcquisition(AcquisitionFunction):
     def __init__(self, acqf: AcquisitionFunction, space: Space) -> None:
         super().__init__(model=acqf.model)
         self.acqf, self.space = acqf, space
-        self.X_pending: Tensor | None = None
+        self.X_pending: Tensor | None = None  # type: ignore[assignment]  # BoTorch sets None too
 
     def _encode(self, X: Tensor) -> Tensor:
         flat = self.space.encode(X.reshape(-1, X.shape[-1]))
@@ -125,7 +127,7 @@ def _starts(
         if incumbents is None
         else min(settings.incumbent_starts, incumbents.shape[0], settings.num_restarts - 1)
     )
-    if k == 0:
+    if k == 0 or incumbents is None:
         return None
     chosen = gen_batch_initial_conditions(
         acqf, bounds, q=1, num_restarts=settings.num_restarts - k, raw_samples=settings.raw_samples
@@ -139,7 +141,8 @@ def _closed_form_log_ei(acqf: AcquisitionFunction) -> PosteriorMoments | None:
     """The moments of a ``FastLogEI`` whose value and gradient :func:`log_ei_and_grad` computes, else None."""
     m = getattr(acqf, "moments", None)
     if (
-        isinstance(acqf, FastLogEI)
+        _botorch.batched_lbfgs_b() is not None
+        and isinstance(acqf, FastLogEI)
         and m is not None
         and m.kernel is matern52
         and m.y_std.numel() == 1
@@ -161,8 +164,9 @@ def _optimize_log_ei(
     BoTorch's default tolerances), fed value and gradient in closed form (:func:`log_ei_and_grad`) instead of
     through autograd — what ``optimize_acqf`` does, in about half the time (Hartmann6, 50 proposals: 0.074 ->
     0.041 s each)."""
-    from botorch.optim.batched_lbfgs_b import fmin_l_bfgs_b_batched, translate_bounds_for_lbfgsb
-
+    lbfgsb = _botorch.batched_lbfgs_b()
+    assert lbfgsb is not None  # _closed_form_log_ei returns None without it
+    fmin_l_bfgs_b_batched, translate_bounds_for_lbfgsb = lbfgsb
     if starts is None:
         starts = gen_batch_initial_conditions(
             acqf,
@@ -173,7 +177,8 @@ def _optimize_log_ei(
             options={"init_batch_limit": settings.raw_samples},
         )
     dtype, device = bounds.dtype, bounds.device
-    best_f, maximize = acqf.best_f, bool(acqf.maximize)
+    best_f: Tensor = acqf.best_f  # type: ignore[assignment]  # a LogEI's registered buffer
+    maximize = bool(acqf.maximize)
 
     def negative(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         value, grad = log_ei_and_grad(
@@ -231,13 +236,14 @@ def optimize_acquisition(
         (``"optimize_acqf"``, ``"batched_lbfgs_b"`` for LogEI in closed form, or
         ``"optimize_acqf_mixed_alternating"``).
     """
-    ref = acqf.model.train_inputs[0] if hasattr(acqf.model, "train_inputs") else None
+    inputs: Any = getattr(acqf.model, "train_inputs", None)  # a GP's tuple of training inputs
+    ref = inputs[0] if inputs is not None else None
     dtype = ref.dtype if ref is not None else torch.float64
     device = ref.device if ref is not None else torch.device("cpu")
     # All starts in one L-BFGS-B batch; raw samples scored in one call too (BoTorch would otherwise score them
     # in chunks of batch_limit: 52 model calls for 512 samples and 10 restarts, measured 0.4 s of a 1.1 s step),
     # except where that call's tensors outgrow the cache (:func:`_raw_chunk`).
-    options = {
+    options: dict[str, bool | float | int | str] = {
         "maxiter": settings.maxiter,
         "batch_limit": settings.num_restarts,
         "init_batch_limit": _raw_chunk(acqf, settings.raw_samples),
@@ -267,7 +273,7 @@ def optimize_acquisition(
             options=options,
             sequential=_sequential(acqf, q),
             batch_initial_conditions=starts,
-            retry_on_optimization_warning=False,
+            **_botorch.optimize_acqf_options(),
         )
         return space.decode(z.detach()), "optimize_acqf"
     _, discrete, categorical = column_kinds(space)

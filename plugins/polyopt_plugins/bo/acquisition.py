@@ -13,7 +13,7 @@ analytic ones are BoTorch's, computing posterior moments with :mod:`polyopt_plug
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
 
 import torch
 from botorch.acquisition import AcquisitionFunction
@@ -30,6 +30,7 @@ from torch import Tensor
 
 from polyopt.components import AcquisitionOptions, TrainingData
 from polyopt.errors import ConfigError
+from polyopt_plugins.bo import _botorch
 from polyopt_plugins.bo.moments import FastLogConstrainedEI, FastLogEI, FastLogPoF, FastUCB
 
 __all__ = [
@@ -54,7 +55,7 @@ def _constraint_indices(data: TrainingData) -> dict[int, tuple[float | None, flo
     return {m + j: (None, 0.0) for j in range(data.n_constraints)}
 
 
-def _mc_constraints(data: TrainingData) -> list[Any] | None:
+def _mc_constraints(data: TrainingData) -> list[Callable[[Tensor], Tensor]] | None:
     """Callables ``samples (... x k) -> ...`` that are <= 0 where a constraint is met (BoTorch's convention)."""
     if not data.n_constraints:
         return None
@@ -117,9 +118,11 @@ def probability_of_feasibility(
             "this one has none"
         )
     if _batched(data, options):
+        constraints = _mc_constraints(data)
+        assert constraints is not None  # the problem has constraints (checked above)
         return qLogProbabilityOfFeasibility(
             model,
-            constraints=_mc_constraints(data),
+            constraints=constraints,
             sampler=_sampler(options),
             X_pending=_pending(data),
         )
@@ -178,14 +181,8 @@ def warm_up_hypervolume_kernel() -> float:
     """Load BoTorch's fused C++ kernel for log hypervolume improvement, which BoTorch compiles the first time a
     process on this machine builds qLogNEHVI (then caches), so that one-time cost falls outside the timed steps;
     returns the seconds it took. Without a C++ compiler BoTorch warns once and uses its Python path."""
-    from botorch.acquisition.multi_objective import logei
-
     start = time.perf_counter()
-    load = getattr(
-        logei, "_try_load_fused_kernel", None
-    )  # absent from BoTorch versions without the kernel
-    if load is not None:
-        load()
+    _botorch.load_fused_hypervolume_kernel()
     return time.perf_counter() - start
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.models import SingleTaskGP
+from botorch.posteriors import GPyTorchPosterior
 from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
 
@@ -71,17 +72,15 @@ class OptimisticConstrained(AcquisitionFunction):
 
     def bounds(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """``(ucb_objective: batch, violation: batch)`` at ``batch x 1 x e`` points (standardized units)."""
-        post = self.model.posterior(X)
-        mean, std = (
-            post.mean.squeeze(-2),
-            post.variance.clamp_min(1e-12).sqrt().squeeze(-2),
-        )  # batch x k
+        post: GPyTorchPosterior = self.model.posterior(X)  # type: ignore[assignment]  # a GP's posterior
+        mean = post.mean.squeeze(-2)  # batch x k
+        std = post.variance.clamp_min(1e-12).sqrt().squeeze(-2)
         width = self.beta**0.5 * std
         ucb_f = (mean[..., 0] + width[..., 0]) / self.scale[0]
         violation = ((mean[..., 1:] - width[..., 1:]) / self.scale[1:]).clamp_min(0).sum(dim=-1)
         return ucb_f, violation
 
-    @t_batch_mode_transform(expected_q=1)
+    @t_batch_mode_transform(expected_q=1)  # type: ignore[arg-type]  # typed for the base class's self
     def forward(self, X: Tensor) -> Tensor:
         ucb_f, violation = self.bounds(X)
         return self.objective_weight * ucb_f - self.penalty * violation
@@ -105,7 +104,7 @@ class CONFIG(BayesOptimizer):
             if data.Y.shape[0] > 1
             else torch.ones(data.Y.shape[-1], dtype=data.Y.dtype, device=data.Y.device)
         )
-        points = []
+        points: list[Tensor] = []
         for i in range(n):
             pending = (
                 data.pending

@@ -31,6 +31,8 @@ from botorch.acquisition.analytic import (
 from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
 
+from polyopt_plugins.bo import _botorch
+
 __all__ = [
     "FastLogConstrainedEI",
     "FastLogEI",
@@ -142,6 +144,8 @@ class PosteriorMoments:
         from gpytorch.likelihoods import GaussianLikelihood
         from gpytorch.means import ConstantMean, ZeroMean
 
+        if _botorch.log_ei_helper() is None:  # an untested BoTorch: keep its own path
+            return None
         if type(model) is not SingleTaskGP or getattr(model, "input_transform", None) is not None:
             return None
         if type(model.likelihood) is not GaussianLikelihood:
@@ -247,14 +251,14 @@ class _Matern52Moments(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, m: PosteriorMoments) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def forward(ctx: Any, x: Tensor, m: PosteriorMoments) -> tuple[Tensor, Tensor]:
         mean, var, saved = _matern52_forward(x, m)
         ctx.save_for_backward(*saved)
         ctx.moments = m
         return mean, var
 
     @staticmethod
-    def backward(ctx: Any, g_mean: Tensor, g_var: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, g_mean: Tensor, g_var: Tensor) -> tuple[Tensor, None]:
         return _matern52_backward(ctx.saved_tensors, ctx.moments, g_mean, g_var), None
 
 
@@ -263,11 +267,11 @@ def _log_ei_forward(
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """BoTorch's LogEI ``log h(u) + log sigma`` from the posterior ``(mean, variance)``, and what the gradient
     needs."""
-    from botorch.acquisition.analytic import _log_ei_helper
-
+    log_ei_helper = _botorch.log_ei_helper()
+    assert log_ei_helper is not None  # PosteriorMoments.of returns None without it
     sigma = var.clamp_min(min_var).sqrt()
     u = (mean - best_f) / sigma if maximize else (best_f - mean) / sigma
-    log_h = _log_ei_helper(u)
+    log_h = log_ei_helper(u)
     return log_h + sigma.log(), (u, sigma, log_h, var > min_var)
 
 
@@ -297,7 +301,7 @@ class _LogEIOfMoments(torch.autograd.Function):
         mean: Tensor,
         var: Tensor,
         best_f: Tensor,
-        maximize: bool,  # type: ignore[override]
+        maximize: bool,
         min_var: float,
     ) -> Tensor:
         value, saved = _log_ei_forward(mean, var, best_f, maximize, min_var)
@@ -306,7 +310,7 @@ class _LogEIOfMoments(torch.autograd.Function):
         return value
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None, None, None]:
         g_mean, g_var = _log_ei_backward(ctx.saved_tensors, grad, ctx.maximize)
         return g_mean, g_var, None, None, None
 
@@ -349,8 +353,9 @@ class _FastLogEIForward:
     best_f: Tensor
     maximize: bool
 
-    @t_batch_mode_transform(expected_q=1)
-    def forward(self, X: Tensor) -> Tensor:
+    # the decorator types its method's self as an AcquisitionFunction; this mixin is only ever mixed into one
+    @t_batch_mode_transform(expected_q=1)  # type: ignore[arg-type]
+    def forward(self, X: Tensor) -> Tensor:  # type: ignore[misc]
         if self.moments is None or getattr(self, "posterior_transform", None) is not None:
             return super().forward(X)  # type: ignore[misc]
         mean, var = self.moments(X.squeeze(-2))  # (b1 x ... bk) x 1
@@ -359,7 +364,7 @@ class _FastLogEIForward:
 
 def _fast(cls: type, *mixins: type) -> type:
     def __init__(self: Any, model: Any, *args: Any, **kwargs: Any) -> None:
-        cls.__init__(self, model, *args, **kwargs)
+        cls.__init__(self, model, *args, **kwargs)  # type: ignore[misc]  # cls is the class being built
         self.moments = PosteriorMoments.of(model)
 
     return type(

@@ -114,7 +114,7 @@ class TrainerConfig:
         for key, value in positive.items():
             if value < 1:
                 raise ValueError(f"{key}={value}; expected at least 1")
-        nonneg = {
+        nonneg: dict[str, float] = {
             "max_new_tokens": self.max_new_tokens,
             "sft_steps": self.sft_steps,
             "kl_coef": self.kl_coef,
@@ -123,9 +123,9 @@ class TrainerConfig:
             "temperature": self.temperature,
             "max_grad_norm": self.max_grad_norm,
         }
-        for key, value in nonneg.items():
-            if value < 0:
-                raise ValueError(f"{key}={value}; expected >= 0")
+        for key, amount in nonneg.items():
+            if amount < 0:
+                raise ValueError(f"{key}={amount}; expected >= 0")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p={self.top_p}; expected in (0, 1]")
         if self.kl_in not in ("loss", "reward"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -118,7 +119,8 @@ class TinyGPT(Policy):
         values the tokens attend to (a cache written in place, a shared prompt's prepended), by default their own.
         Returns the final-norm hidden states and each layer's keys and values of ``x``'s tokens."""
         kv = []
-        for i, block in enumerate(self.blocks):
+        for i, module in enumerate(self.blocks):
+            block = cast(Block, module)
             q, k, v = block.attn.split(block.ln1(x))
             kv.append((k, v))
             if extend is not None:

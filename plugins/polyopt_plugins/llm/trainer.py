@@ -22,13 +22,13 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
 
 import polyopt
-from polyopt.components import REQUIREMENTS, AdvantageParams, LossParams, Rollout
+from polyopt.components import REQUIREMENTS, AdvantageParams, LossParams, Rollout, TextTask
 from polyopt.errors import ConfigError
 from polyopt.optimizer import Trainer
 from polyopt.result import TrainerResult
@@ -223,7 +223,7 @@ class PolicyGradientTrainer(Trainer):
         need, last = n_prompts, None
         for _ in range(1 + (cfg.max_refills if cfg.dynamic_sampling else 0)):
             t0 = time.perf_counter()
-            sampled = self.problem.sample(need, self.generator).repeat(k)
+            sampled = cast(TextTask, self.problem).sample(need, self.generator).repeat(k)
             tasks = _Tasks(sampled.prompts, sampled.fields)
             gen = self._generate(tasks.prompts, cfg.temperature)
             texts = decode_completions(self.policy, gen.tokens, gen.mask)
@@ -301,7 +301,7 @@ class PolicyGradientTrainer(Trainer):
     def _ref_logprobs(self, ids: Tensor, pmask: Tensor, gen: Generation) -> Tensor:
         if self.ref is not None:
             return self._logprobs(self.ref, ids, pmask, gen.tokens, gen.mask)[0]
-        with self.policy.adapters_disabled():  # type: ignore[attr-defined]
+        with self.policy.adapters_disabled():  # type: ignore[operator]  # a LoRA (peft) policy's method
             return self._logprobs(self.policy, ids, pmask, gen.tokens, gen.mask)[0]
 
     def _logprobs(
@@ -455,7 +455,7 @@ class PolicyGradientTrainer(Trainer):
         t0 = time.perf_counter()
         stats = self._update(ids, pmask, gen, rollout, adv, targets)
         timer["update"] = time.perf_counter() - t0
-        metrics = {
+        metrics: dict[str, Tensor | float] = {
             "reward": rollout.scores.mean(),
             "tokens": gen.mask.sum(),
             "groups": float(rollout.n_groups),
