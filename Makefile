@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test venv clean
+.PHONY: demo test lint venv clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ demo: $(VENV)/.installed
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --timeout 600
+
+# Types and lint are part of green (CI runs this after the tests): ruff's lint and format check, then mypy.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check core plugins envs tests benchmarks examples
+	$(VENV)/bin/ruff format --check core plugins envs tests benchmarks examples
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) dist build

@@ -44,7 +44,9 @@ def test_names_and_entries_are_sorted(reg: Registry) -> None:
     assert reg.names("optimizer") == ["cma-es", "nsga2", "random-search"]
     assert [e.name for e in reg.entries("optimizer")] == ["cma-es", "nsga2", "random-search"]
     kinds = [e.kind for e in reg.entries()]
-    assert kinds == sorted(kinds, key=list(reg.kinds()).index)  # grouped by kind, in declaration order
+    assert kinds == sorted(
+        kinds, key=list(reg.kinds()).index
+    )  # grouped by kind, in declaration order
 
 
 @pytest.mark.parametrize("name", ["NSGA2", "nsga_2", "my opt", "-lead", "trail-", "acme..x", ""])
@@ -172,7 +174,11 @@ def test_remove_plugin_drops_only_its_entries(reg: Registry) -> None:
 
 
 def test_core_declares_only_its_four_kinds() -> None:
-    assert Registry().kinds() == list(CORE_KINDS) == ["optimizer", "objective", "environment", "metric"]
+    assert (
+        Registry().kinds()
+        == list(CORE_KINDS)
+        == ["optimizer", "objective", "environment", "metric"]
+    )
 
 
 def test_a_family_declares_its_kind_once() -> None:
@@ -182,7 +188,9 @@ def test_a_family_declares_its_kind_once() -> None:
     r.add_kind("advantage", object, "again")  # the same plugin declaring again changes nothing
     assert r.kind("advantage").plugin == "polyopt.llm"
     r.set_source("acme", "acme-polyopt 0.2", builtin=False)
-    with pytest.raises(PluginCollisionError, match="'advantage' is declared twice.*'polyopt.llm'.*'acme'"):
+    with pytest.raises(
+        PluginCollisionError, match="'advantage' is declared twice.*'polyopt.llm'.*'acme'"
+    ):
         r.add_kind("advantage", int, "mine")
     with pytest.raises(ConfigError, match="malformed"):
         r.add_kind("Policy-Loss", object, "bad name")
@@ -197,7 +205,10 @@ def test_entries_of_a_kind_declared_later_wait_for_it_while_loading() -> None:
     r.set_source("polyopt.llm", "polyopt 0.1")
     r.add_kind("advantage", object, "advantages")
     failed = r.finish_loading()
-    assert ("advantage", "acme.centered") not in r  # acme failed as a whole: one of its kinds is unknown
+    assert (
+        "advantage",
+        "acme.centered",
+    ) not in r  # acme failed as a whole: one of its kinds is unknown
     assert "unknown registry kind 'widget'" in failed["acme"]
     with pytest.raises(UnknownNameError, match="unknown registry kind"):
         r.add("widget", "x", "math:fabs")  # after loading, at once
@@ -233,7 +244,9 @@ def test_a_target_that_does_not_fit_its_kind_is_refused_with_why() -> None:
     r = Registry()
     r.add("optimizer", "not-an-optimizer", "math:fabs", plugin="acme", distribution="acme 1")
     r.add("metric", "no-args", lambda: 0.0)
-    with pytest.raises(ConfigError, match="does not fit the optimizer protocol.*subclass of polyopt"):
+    with pytest.raises(
+        ConfigError, match="does not fit the optimizer protocol.*subclass of polyopt"
+    ):
         r.get("optimizer", "not-an-optimizer")
     with pytest.raises(ConfigError, match="metric 'no-args'.*objective values first"):
         r.get("metric", "no-args")

@@ -27,7 +27,9 @@ def untested_botorch(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def test_the_tested_series_uses_the_fast_paths() -> None:
     if _botorch.VERSION not in _botorch.TESTED:
-        pytest.skip(f"BoTorch {_botorch.VERSION} is outside the tested series {_botorch.TESTED}: fast paths off")
+        pytest.skip(
+            f"BoTorch {_botorch.VERSION} is outside the tested series {_botorch.TESTED}: fast paths off"
+        )
     assert _botorch.log_ei_helper() is not None and _botorch.batched_lbfgs_b() is not None
 
 

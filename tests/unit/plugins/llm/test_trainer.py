@@ -150,7 +150,9 @@ def test_several_rewards_are_logged_and_the_result_is_a_reward_front() -> None:
     assert bool(non_dominated_mask(-result.returns).all())
     assert result.history is not None and result.history.shape == (4, 2)
     assert result.labels is not None and result.labels.shape[0] == result.returns.shape[0] >= 1
-    assert torch.equal(result.history[result.labels], result.returns)  # each row is that step's mean
+    assert torch.equal(
+        result.history[result.labels], result.returns
+    )  # each row is that step's mean
     assert result.policy is opt.policy
 
 
@@ -164,7 +166,9 @@ def test_an_evaluation_budget_is_refused_at_once_with_the_budget_to_use() -> Non
 def test_a_component_in_the_wrong_slot_says_what_it_is() -> None:
     with pytest.raises(ConfigError, match="'ppo-clip' is a policy loss, not an advantage"):
         make("grpo", advantage="ppo-clip")
-    with pytest.raises(ConfigError, match="'grpo' is an optimizer and an advantage, not a policy loss"):
+    with pytest.raises(
+        ConfigError, match="'grpo' is an optimizer and an advantage, not a policy loss"
+    ):
         make("grpo", policy_loss="grpo")
 
 
