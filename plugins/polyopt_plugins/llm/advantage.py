@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from polyopt.components import AdvantageParams, Rollout, requires
+from polyopt.policy_gradient import generalized_advantage
 
 __all__ = [
     "gae",
@@ -48,15 +49,12 @@ def gae(r: Rollout, p: AdvantageParams) -> tuple[Tensor, Tensor]:
     lam)^l delta_{t+l}``; value targets ``A + V``. Returned advantages are whitened over the batch.
     """
     assert r.values is not None
-    values = r.values * r.mask
-    nxt = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1)
-    delta = (r.token_rewards + p.gamma * nxt - values) * r.mask
-    t = delta.shape[1]
-    idx = torch.arange(t, device=delta.device)
-    # (T, T) discount matrix: weight[s, t] = (gamma lam)^(s - t) for s >= t, so A = delta @ weight
-    power = (idx.view(-1, 1) - idx.view(1, -1)).clamp_min(0).to(delta.dtype)
-    weight = torch.where(idx.view(-1, 1) >= idx.view(1, -1), (p.gamma * p.lam) ** power, 0.0)
-    adv = delta @ weight
+    values = r.values * r.mask  # (n, T)
+    # time-major for the shared recursion; V is 0 after the last real token (the appended column)
+    bootstrapped = torch.cat([values, torch.zeros_like(values[:, :1])], dim=1).T  # (T + 1, n)
+    adv = (
+        generalized_advantage((r.token_rewards * r.mask).T, bootstrapped, p.gamma, p.lam).T * r.mask
+    )
     return whiten(adv, r.mask, p.eps), (adv + values) * r.mask
 
 

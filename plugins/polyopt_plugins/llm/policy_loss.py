@@ -11,28 +11,25 @@ import torch
 from torch import Tensor
 
 from polyopt.components import LossParams
+from polyopt.policy_gradient import clipped_surrogate
 
 __all__ = ["ppo_clip", "clip_higher", "dual_clip", "gspo", "reinforce"]
 
 
-def _clipped(ratio: Tensor, adv: Tensor, low: float, high: float) -> Tensor:
-    return -torch.minimum(ratio * adv, ratio.clamp(1 - low, 1 + high) * adv)
-
-
 def ppo_clip(logp: Tensor, old_logp: Tensor, adv: Tensor, mask: Tensor, p: LossParams) -> Tensor:
     """PPO clip (Schulman et al. 2017): ``-min(r A, clip(r, 1-eps, 1+eps) A)``, symmetric ``eps = clip_low``."""
-    return _clipped(torch.exp(logp - old_logp), adv, p.clip_low, p.clip_low) * mask
+    return clipped_surrogate(torch.exp(logp - old_logp), adv, p.clip_low, p.clip_low) * mask
 
 
 def clip_higher(logp: Tensor, old_logp: Tensor, adv: Tensor, mask: Tensor, p: LossParams) -> Tensor:
     """DAPO clip-higher (Yu et al. 2025): PPO clip with ``[1 - clip_low, 1 + clip_high]``, ``clip_high >
     clip_low`` (also NGRPO's asymmetric clipping)."""
-    return _clipped(torch.exp(logp - old_logp), adv, p.clip_low, p.clip_high) * mask
+    return clipped_surrogate(torch.exp(logp - old_logp), adv, p.clip_low, p.clip_high) * mask
 
 
 def dual_clip(logp: Tensor, old_logp: Tensor, adv: Tensor, mask: Tensor, p: LossParams) -> Tensor:
     """Dual-clip PPO (Ye et al. 2020): for negative advantages the loss is also bounded by ``-c A``."""
-    loss = _clipped(torch.exp(logp - old_logp), adv, p.clip_low, p.clip_high)
+    loss = clipped_surrogate(torch.exp(logp - old_logp), adv, p.clip_low, p.clip_high)
     return torch.where(adv < 0, torch.minimum(loss, -p.dual_clip * adv), loss) * mask
 
 
@@ -43,7 +40,7 @@ def gspo(logp: Tensor, old_logp: Tensor, adv: Tensor, mask: Tensor, p: LossParam
     length = mask.sum(-1, keepdim=True).clamp_min(1.0)
     seq_log_ratio = ((logp - old_logp) * mask).sum(-1, keepdim=True) / length  # (n, 1)
     ratio = torch.exp(seq_log_ratio.detach() + logp - logp.detach())  # value s, token gradient
-    return _clipped(ratio, adv, p.clip_low, p.clip_high) * mask
+    return clipped_surrogate(ratio, adv, p.clip_low, p.clip_high) * mask
 
 
 def reinforce(logp: Tensor, old_logp: Tensor, adv: Tensor, mask: Tensor, p: LossParams) -> Tensor:
