@@ -95,6 +95,10 @@ _OBJECTIVES = {
 }
 
 _ENVIRONMENTS = {
+    "cartpole": (
+        "cartpole:CartPole",
+        "Gymnasium's CartPole-v1 (balance a pole, 2 actions), batched torch",
+    ),
     "deep-sea-treasure": (
         "deep_sea_treasure:DeepSeaTreasure",
         "2-objective gridworld (treasure vs time), batched torch, known Pareto front",
