@@ -101,7 +101,7 @@ def test_a_database_outage_of_a_few_seconds_is_ridden_out(backend: Backend, tmp_
         path = tmp_path / "outage.toml"
         path.write_text(text)
         storage = Storage(url)
-        proc = polyopt("run", str(path), "--workers", "2", "--quiet")
+        proc = polyopt("run", str(path), "--workers", "2", "--quiet", "--no-report")
         wait_for(lambda: checkpoints(storage, "outage") >= 1, "a first checkpoint")
         cuts = 0
         for _ in range(2):
@@ -112,11 +112,10 @@ def test_a_database_outage_of_a_few_seconds_is_ridden_out(backend: Backend, tmp_
             cutter.start()
             cutter.join()
             cuts += 1
-        code, out, err = finish(proc)
+        code, _out, err = finish(proc)
         assert cuts >= 1, "the study finished before the outage: make it longer"
         assert code == 0, err
         no_traceback(err)
-        assert out.strip().endswith("index.html")
         assert_exact(storage, "outage", ref)
         runs = storage.runs(storage.study_id("outage"))
         assert all(r.attempts == 1 and r.crashes == 0 for r in runs), [

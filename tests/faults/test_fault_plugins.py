@@ -44,13 +44,12 @@ def test_a_plugin_raising_systemexit_does_not_stop_a_study(
     path = tmp_path / "hostile.toml"
     path.write_text(text)
 
-    code, out, err = finish(
-        polyopt("run", str(path), "--workers", "2", "--quiet", extra_path=plugins)
+    code, _out, err = finish(
+        polyopt("run", str(path), "--workers", "2", "--quiet", "--no-report", extra_path=plugins)
     )
     assert code == 0, err
     no_traceback(err)
     assert "hostile-import" in err and "SystemExit" in err  # reported, by name
-    assert out.strip().endswith("index.html")
     storage = Storage(backend.url)
     assert_exact(storage, "hostile", ref)
     storage.close()

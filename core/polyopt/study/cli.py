@@ -250,6 +250,7 @@ def resume(
     executor: str = _EXECUTOR,
     ray_address: str | None = _RAY,
     quiet: bool = _QUIET,
+    report: bool = typer.Option(True, help="write the report at the end"),
     wait: bool = _WAIT,
     retry_crashed: bool = typer.Option(
         False,
@@ -270,6 +271,7 @@ def resume(
             workers=workers,
             ray_address=ray_address,
             quiet=quiet,
+            report=report,
             wait=wait,
             retry_crashed=retry_crashed,
         )
