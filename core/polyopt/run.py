@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from polyopt import devices
+from polyopt._progress import quiet_third_party, watch
 from polyopt.errors import ConfigError, UnknownNameError, did_you_mean
 from polyopt.objective import Objective
 from polyopt.optimizer import Optimizer
@@ -159,6 +160,7 @@ def optimize(
     dtype: torch.dtype | str | None = None,
     callbacks: Iterable[Callback] = (),
     threads: int | None = None,
+    verbose: bool | None = None,
     **config: Any,
 ) -> RunResult:
     """Run ``optimizer`` on ``problem`` until ``budget`` is spent and return the result (a
@@ -174,6 +176,7 @@ def optimize(
         callbacks: ``cb(optimizer, metrics)`` after each step; returning True stops the run.
         threads: torch intra-op threads during the run (default: ``$POLYOPT_THREADS``, else 1 on the CPU;
             0 leaves torch's setting); see :mod:`polyopt.devices`.
+        verbose: show progress on stderr (True), not at all (False), or on a terminal only (None).
         **config: the optimizer's config fields (``pop_size=200``); unknown keys raise.
 
     Example:
@@ -183,6 +186,7 @@ def optimize(
         2
     """
     budget = Budget.coerce(budget)
+    quiet_third_party()  # before the optimizer's module (and its libraries) is imported
     opt = _make_optimizer(
         optimizer,
         make_problem(problem) if problem is not None else None,
@@ -191,7 +195,7 @@ def optimize(
         dtype,
         config,
     )
-    return run(opt, budget, callbacks, threads=threads)
+    return run(opt, budget, callbacks, threads=threads, verbose=verbose)
 
 
 def run(
@@ -200,12 +204,14 @@ def run(
     callbacks: Iterable[Callback] = (),
     *,
     threads: int | None = None,
+    verbose: bool | None = False,
 ) -> RunResult:
     """Step ``opt`` until ``budget`` is spent, counting what it already spent (a resumed optimizer's
     evaluations, steps and seconds count), calling plugin hooks and ``callbacks``.
 
     The budget is checked before each step, so a run overshoots it by at most one step. Steps run with
-    ``threads`` torch intra-op threads (default: one on the CPU; see :mod:`polyopt.devices`).
+    ``threads`` torch intra-op threads (default: one on the CPU; see :mod:`polyopt.devices`). ``verbose`` as
+    in :func:`optimize`, but quiet by default (study workers run this).
 
     Raises:
         ConfigError: ``budget`` sets no limit this optimizer can spend (e.g. evaluations for a trainer).
@@ -218,7 +224,10 @@ def run(
     callbacks = list(callbacks)
     opt.evaluation_limit = budget.evaluations
     notify("polyopt_run_started", optimizer=opt, problem=opt.problem, budget=budget)
-    with devices.threads(devices.resolve_threads(threads, opt.device)):
+    with (
+        devices.threads(devices.resolve_threads(threads, opt.device)),
+        watch(opt, budget, verbose, callbacks),  # progress (verbose), third-party warnings quiet
+    ):
         while not budget.exhausted(opt, opt.elapsed):
             metrics = opt.step()
             notify("polyopt_step_finished", optimizer=opt, step=opt.n_steps, metrics=metrics)
