@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,16 @@ from typing import Any
 
 from polyopt.config import build_config, config_to_dict
 from polyopt.errors import ConfigError, did_you_mean
+from polyopt.study.names import (
+    METRIC_ALIASES,
+    add_module_dir,
+    canonical_metric,
+    make_problem,
+    metric_input,
+    n_objectives,
+    resolve_target,
+    unknown_metrics,
+)
 
 __all__ = [
     "OptimizerSpec",
@@ -46,16 +55,16 @@ __all__ = [
     "RunSpec",
     "Study",
     "load_study",
+    "make_problem",
     "resolve_target",
 ]
-
-METRICS = ("hv", "igd", "igd-plus", "best")
 
 
 @dataclass
 class OptimizerSpec:
     name: str
-    """A registered optimizer name, or ``"package.module:Class"``."""
+    """A registered optimizer name, or ``"module:Class"``: an Optimizer subclass in a module beside the study
+    file (or on ``sys.path``)."""
     config: dict[str, Any] = field(default_factory=dict)
     """The optimizer's config fields (unknown keys are refused with suggestions)."""
     label: str = ""
@@ -82,9 +91,10 @@ class OptimizerSpec:
 @dataclass
 class ProblemSpec:
     name: str
-    """A registered objective name, or ``"package.module:Class"``."""
+    """A registered objective or environment name, or ``"module:name"`` in a module beside the study file (or
+    on ``sys.path``): an Objective or Environment subclass, or an Objective (``@polyopt.objective``)."""
     options: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments for the problem's constructor."""
+    """Keyword arguments for the problem's constructor (none for an Objective instance)."""
     label: str = ""
     """Name shown in reports; defaults to ``name``."""
     ref_point: list[float] | None = None
@@ -99,7 +109,11 @@ class ProblemSpec:
 @dataclass
 class MetricsSpec:
     record: list[str] = field(default_factory=lambda: ["hv", "igd", "best"])
-    """Metrics recorded while running: hv, igd, igd-plus, best (each where the problem allows it)."""
+    """Metrics recorded while running: any registered metric (``polyopt list metrics``: hypervolume, igd,
+    igd-plus, gd, gd-plus, spacing, sparsity, cardinality, expected-utility, and plugins' own), "hv" (short for
+    hypervolume) or "best" (single objective). Each is recorded where the problem allows it: hypervolume
+    needs a reference point, igd/gd a known Pareto front; "best" is for one objective, the others for
+    several."""
     every: int = 1
     """Record every this many steps (the last step is always recorded)."""
     every_evaluations: int | None = None
@@ -109,12 +123,13 @@ class MetricsSpec:
     """Points sampled on the problem's Pareto front for IGD."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.record, str) or not all(isinstance(n, str) for n in self.record):
+            raise ValueError(f"record={self.record!r}; expected a list of metric names")
+        seen: dict[str, str] = {}
         for name in self.record:
-            if name not in METRICS:
-                raise ValueError(
-                    f"unknown metric {name!r}; expected one of {', '.join(METRICS)}."
-                    f"{did_you_mean(name, METRICS)}"
-                )
+            same = seen.setdefault(canonical_metric(name), name)
+            if same != name or self.record.count(name) > 1:
+                raise ValueError(f"record lists {same!r} and {name!r}: the same metric twice")
         if self.every < 1:
             raise ValueError(f"every={self.every}; expected at least 1")
         if self.every_evaluations is not None and self.every_evaluations < 1:
@@ -132,7 +147,8 @@ class _StudySection:
     checkpoint_every: int = 10
     """Steps between checkpoints (evaluations are stored with each checkpoint)."""
     storage: str | None = None
-    """SQLAlchemy URL; default: SQLite in ``<study file stem>.polyopt/`` beside the study file."""
+    """SQLAlchemy URL (PostgreSQL for several machines); default: SQLite in ``<name>.polyopt/study.sqlite``
+    beside the study file."""
     heartbeat_seconds: float = 5.0
     """How often a worker renews its lease on the run it executes."""
     stale_after_seconds: float = 60.0
@@ -217,6 +233,7 @@ class Study:
         self.checkpoint_every = int(checkpoint_every)
         self.storage = storage
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        add_module_dir(self.base_dir)
         self.heartbeat_seconds = float(heartbeat_seconds)
         self.stale_after_seconds = float(stale_after_seconds)
         self.max_attempts = int(max_attempts)
@@ -321,8 +338,9 @@ class Study:
                     errors.append(
                         f"optimizer {o.label!r} cannot run on problem {label!r}: {reason}"
                     )
-            for label, problem in problems.items():
-                errors += _metric_problems(self.metrics, self._spec(label), problem)
+        errors += unknown_metrics(self.metrics.record)
+        for label, problem in problems.items():
+            errors += _metric_problems(self.metrics, self._spec(label), problem)
         if errors:
             raise ConfigError(
                 f"study {self.name!r} is invalid:\n  - " + "\n  - ".join(dict.fromkeys(errors))
@@ -377,6 +395,8 @@ class Study:
             "max_attempts": self.max_attempts,
             "optimizers": [config_to_dict(o) for o in self.optimizers],
             "problems": [config_to_dict(p) for p in self.problems],
+            # where "module:attr" targets beside the study file are found (by workers that load this)
+            "module_dir": str(self.base_dir.resolve()),
         }
 
     def fingerprint(self) -> str:
@@ -393,6 +413,9 @@ class Study:
         _check_keys(data, ("study", "metrics", "optimizers", "problems"), "the study file")
         section = build_config(_StudySection, data.get("study", {}), owner="[study]")
         metrics = build_config(MetricsSpec, data.get("metrics", {}), owner="[metrics]")
+        unknown = unknown_metrics(metrics.record)
+        if unknown:
+            raise ConfigError(f"[metrics] {unknown[0]}")
         return cls(
             section.name,
             optimizers=_table_list(data, "optimizers"),
@@ -412,7 +435,7 @@ class Study:
     def from_stored(cls, data: Mapping[str, Any], *, storage: str | None = None) -> Study:
         """Rebuild a study from :meth:`to_dict` output (as kept in the storage)."""
         d = dict(data)
-        return cls(
+        study = cls(
             d["name"],
             optimizers=[OptimizerSpec(**o) for o in d["optimizers"]],
             problems=[ProblemSpec(**p) for p in d["problems"]],
@@ -425,6 +448,11 @@ class Study:
             stale_after_seconds=d["stale_after_seconds"],
             max_attempts=d["max_attempts"],
         )
+        if d.get(
+            "module_dir"
+        ):  # a worker on the machine that stored it finds the study's own modules
+            add_module_dir(d["module_dir"])
+        return study
 
     def __repr__(self) -> str:
         return (
@@ -439,14 +467,13 @@ def load_study(path: str | Path) -> Study:
     Raises:
         ConfigError: the file is missing, is not valid TOML, or has unknown sections or keys.
     """
-    import tomllib
-
+    toml = _toml_reader()
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"study file {str(path)!r} does not exist")
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
+        data = toml.loads(path.read_text())
+    except toml.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     try:
         return Study.from_dict(data, base_dir=path.resolve().parent)
@@ -454,61 +481,31 @@ def load_study(path: str | Path) -> Study:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def resolve_target(kind: str, name: str) -> Any:
-    """Return the class registered as ``name``, or imported from ``"module:attr"``.
-
-    An imported target must be an Optimizer subclass (``kind="optimizer"``) or an Objective/Environment
-    subclass (``kind="objective"``): a study read from a shared database never calls an arbitrary callable.
-    """
-    if ":" not in name:
-        from polyopt.plugins import registry
-
-        return registry().get(kind, name)
-    module_name, _, attr = name.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"{kind} {name!r}: cannot import it: {exc}") from exc
-    from polyopt.environment import Environment
-    from polyopt.objective import Objective
-    from polyopt.optimizer import Optimizer
-
-    bases = (Optimizer,) if kind == "optimizer" else (Objective, Environment)
-    if not (isinstance(obj, type) and issubclass(obj, bases)):
-        expected = " or ".join(b.__name__ for b in bases)
-        raise ConfigError(f"{kind} {name!r} is {obj!r}; expected a subclass of {expected}")
-    return obj
-
-
-def make_problem(name: str, options: Mapping[str, Any]) -> Any:
-    """Create a problem from a registered name or a ``"module:attr"`` target."""
-    if ":" not in name:
-        from polyopt.run import make_problem as make
-
-        return make(name, **options)
-    from polyopt.config import check_kwargs
-
-    target = resolve_target("objective", name)
-    check_kwargs(target, options, owner=f"problem {name!r}")
-    return target(**options)
-
-
 def _metric_problems(metrics: MetricsSpec, spec: ProblemSpec, problem: Any) -> list[str]:
-    """Metrics this problem cannot give (a missing reference point for HV is an error; IGD without a known
-    front is skipped silently, as is "best" for several objectives)."""
-    m = int(getattr(problem, "n_objectives", None) or getattr(problem, "reward_dim", 1))
-    if "hv" in metrics.record and m > 1:
-        ref = spec.ref_point if spec.ref_point is not None else getattr(problem, "ref_point", None)
-        if ref is None:
-            return [
-                f"problem {spec.label!r} has no ref_point for hypervolume; set ref_point = [...] in its entry"
-            ]
-        if len(ref) != m:
-            return [
-                f"problem {spec.label!r}: ref_point has {len(ref)} values, the problem has {m} objectives"
-            ]
+    """What this problem lacks for the recorded metrics: a reference point for hypervolume (and any metric
+    taking ``ref_point``) is an error; a missing front for IGD is skipped silently, as "best" is for several
+    objectives and the set indicators for one."""
+    from polyopt.plugins import registry
+
+    m = n_objectives(problem)
+    names = [n for n in metrics.record if n in registry().names("metric") or n in METRIC_ALIASES]
+    needs_ref = [
+        n
+        for n in names
+        if metric_input(registry().get("metric", canonical_metric(n))) == "ref_point"
+    ]
+    if not needs_ref or m == 1:
+        return []
+    ref = spec.ref_point if spec.ref_point is not None else getattr(problem, "ref_point", None)
+    if ref is None:
+        return [
+            f"problem {spec.label!r} has no ref_point for {needs_ref[0]}; set ref_point = [...] in "
+            "its entry"
+        ]
+    if len(ref) != m:
+        return [
+            f"problem {spec.label!r}: ref_point has {len(ref)} values, the problem has {m} objectives"
+        ]
     return []
 
 
@@ -568,6 +565,20 @@ def _metrics(metrics: Any) -> MetricsSpec:
     if isinstance(metrics, Mapping):
         return build_config(MetricsSpec, metrics, owner="metrics")
     return build_config(MetricsSpec, {"record": list(metrics)}, owner="metrics")
+
+
+def _toml_reader() -> Any:
+    """``tomllib`` (Python 3.11+), or ``tomli``, its backport for Python 3.10."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError as exc:
+            raise ConfigError(
+                "reading a study file needs Python 3.11 or the tomli package: pip install tomli"
+            ) from exc
+    return tomllib
 
 
 def _check_keys(data: Mapping[str, Any], known: Sequence[str], where: str) -> None:

@@ -13,58 +13,75 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from polyopt.objective import Evaluation
+from polyopt.objective import Evaluation, signs_of
 from polyopt.optimizer import Optimizer
-from polyopt.result import Result
+from polyopt.result import RunResult
 from polyopt.study.definition import MetricsSpec, RunSpec
+from polyopt.study.names import BEST, canonical_metric, metric_input, n_objectives
 from polyopt.study.storage import EvaluationBatch
 
 __all__ = ["Recorder", "MetricComputer", "result_to_json"]
 
 
 class MetricComputer:
-    """Computes the study's metrics of a :class:`Result`: hypervolume against the reference point, IGD/IGD+
-    against ``problem.pareto_front``, and the best value (one objective). All in minimization form."""
+    """Computes the study's metrics of a :class:`Result`, in minimization form: any registered metric (its
+    second parameter says what it needs: ``ref_point`` the reference point, ``front`` the problem's Pareto
+    front, ``weights`` nothing required), "hv" for hypervolume, and "best" (one objective, user's direction).
+
+    A metric the problem cannot give is left out (no reference point, no known front; "best" with several
+    objectives, set indicators with one); validation has already refused a missing reference point.
+    """
 
     def __init__(self, problem: Any, spec: RunSpec, metrics: MetricsSpec) -> None:
-        self.names = list(metrics.record)
-        m = _n_objectives(problem)
+        from polyopt.plugins import registry
+
+        m = n_objectives(problem)
+        self.single = m == 1
         ref = spec.ref_point if spec.ref_point is not None else getattr(problem, "ref_point", None)
         # user's direction here; turned into minimization form with the result's directions
         self.ref = None if ref is None or m == 1 else torch.as_tensor(ref, dtype=torch.float64)
+        #: study metric name -> (function, what it needs besides f)
+        self.metrics: dict[str, tuple[Any, str | None]] = {}
+        for name in metrics.record:
+            if name == BEST:
+                if self.single:
+                    self.metrics[name] = (None, BEST)
+                continue
+            fn = registry().get("metric", canonical_metric(name))
+            needs = metric_input(fn)
+            if self.single or (needs == "ref_point" and self.ref is None):
+                continue
+            self.metrics[name] = (fn, needs)
         front = None
-        if (
-            m > 1
-            and any(n in self.names for n in ("igd", "igd-plus"))
-            and hasattr(problem, "pareto_front")
-        ):
-            front = problem.pareto_front(metrics.front_points)
+        if any(needs == "front" for _, needs in self.metrics.values()):
+            front = getattr(problem, "pareto_front", lambda n: None)(metrics.front_points)
         self.front = None if front is None else front.detach().to(torch.float64).cpu()
-        self.single = m == 1
+        self.metrics = {
+            k: v for k, v in self.metrics.items() if v[1] != "front" or self.front is not None
+        }
+        self.names = list(self.metrics)
 
-    def __call__(self, result: Result) -> dict[str, float]:
-        """Metric name -> value (NaN where undefined: no feasible point yet, no known front)."""
-        from polyopt.metrics import hypervolume, igd, igd_plus
-
-        ok = result.feasible and result.f.shape[0] > 0
-        dirs = result.directions or ("minimize",) * result.f.shape[-1]
-        signs = torch.tensor([-1.0 if d == "maximize" else 1.0 for d in dirs], dtype=torch.float64)
-        f = result.f.detach().to(device="cpu", dtype=torch.float64) * signs
+    def __call__(self, result: RunResult) -> dict[str, float]:
+        """Metric name -> value (NaN where undefined: no feasible point yet; hypervolume is then 0)."""
+        ok = result.scorable
+        values = result.values.detach().to(device="cpu", dtype=torch.float64)
+        signs = signs_of(result.directions, values.shape[-1])
+        f = values * signs
         out: dict[str, float] = {}
-        for name in self.names:
-            if name == "best" and self.single:
-                out["best"] = float(result.f[0, 0]) if ok else math.nan
-            elif name == "hv" and self.ref is not None:
-                out["hv"] = hypervolume(f, self.ref * signs) if ok else 0.0
-            elif name in ("igd", "igd-plus") and self.front is not None:
-                fn = igd if name == "igd" else igd_plus
-                out[name] = fn(f, self.front * signs) if ok else math.nan
+        for name, (fn, needs) in self.metrics.items():
+            if needs == BEST:
+                out[name] = float(values[0, 0]) if ok else math.nan
+            elif not ok:
+                out[name] = 0.0 if canonical_metric(name) == "hypervolume" else math.nan
+            elif needs == "ref_point":
+                assert self.ref is not None
+                out[name] = float(fn(f, self.ref * signs))
+            elif needs == "front":
+                assert self.front is not None
+                out[name] = float(fn(f, self.front * signs))
+            else:
+                out[name] = float(fn(f))
         return out
-
-
-def _n_objectives(problem: Any) -> int:
-    """Objectives of an Objective, reward components of an Environment."""
-    return int(getattr(problem, "n_objectives", None) or getattr(problem, "reward_dim", 1))
 
 
 class Recorder:
@@ -150,13 +167,17 @@ class Recorder:
         return batch, metrics
 
 
-def result_to_json(result: Result, metrics: dict[str, float]) -> dict[str, Any]:
-    """The final result as JSON-able data (``f`` in the user's direction)."""
+def result_to_json(result: RunResult, metrics: dict[str, float]) -> dict[str, Any]:
+    """The final result as JSON-able data (``f`` in the user's direction: a trainer's returns)."""
+    x = getattr(
+        result, "x", None
+    )  # a search result's points; a trainer's result has policies instead
+    g = getattr(result, "g", None)
     return {
-        "x": _np(result.x).tolist(),
-        "f": _np(result.f).tolist(),
-        "g": None if result.g is None else _np(result.g).tolist(),
-        "feasible": bool(result.feasible),
+        "x": None if x is None else _np(x).tolist(),
+        "f": _np(result.values).tolist(),
+        "g": None if g is None else _np(g).tolist(),
+        "feasible": bool(getattr(result, "feasible", True)),
         "directions": list(result.directions),
         "n_evaluations": result.n_evaluations,
         "n_steps": result.n_steps,

@@ -45,3 +45,27 @@ def test_igd_is_zero_on_the_true_front_and_undefined_without_a_feasible_point() 
     )  # the analytic ZDT1 value, 50 points
     infeasible = compute(Result(x=torch.zeros(1, 3), f=front[:1], feasible=False))
     assert infeasible["hv"] == 0.0 and math.isnan(infeasible["igd"])
+
+
+def test_every_registered_metric_is_recorded_on_a_multi_objective_result() -> None:
+    from polyopt.plugins import registry
+
+    names = registry().names("metric")
+    problem = polyopt.make_problem("zdt1", n_var=3)
+    compute = MetricComputer(problem, _spec(), MetricsSpec(record=[*names, "best"]))
+    result = polyopt.optimize("random-search", problem, budget=64, seed=0)
+    values = compute(result)
+    assert sorted(values) == sorted(names)  # "best" is for one objective: left out here
+    assert all(math.isfinite(v) for v in values.values())
+    assert values["cardinality"] == result.f.shape[0]
+    assert values["hypervolume"] == pytest.approx(result.hypervolume([1.1, 1.1]))
+
+
+def test_best_is_recorded_for_one_objective_and_set_metrics_are_left_out() -> None:
+    problem = polyopt.make_problem("sphere", dim=2)
+    spec = Study(
+        "s", optimizers=["random-search"], problems=[{"name": "sphere"}], seeds=1, budget=8
+    ).runs()[0]
+    compute = MetricComputer(problem, spec, MetricsSpec(record=["best", "hv", "spacing"]))
+    result = polyopt.optimize("random-search", problem, budget=16, seed=0)
+    assert compute(result) == {"best": result.f_best}
