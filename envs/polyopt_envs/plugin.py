@@ -92,6 +92,20 @@ _OBJECTIVES = {
         "bo_problems:BraninCurrin",
         "2 objectives on [0, 1]^2, both minimized, ref point (18, 6)",
     ),
+    "tsp": ("co.tsp:TSP", "TSP tour length over Permutation(n); uniform random or a TSPLIB file"),
+    "cvrp": (
+        "co.cvrp:CVRP",
+        "CVRP over giant tours (optimal split); uniform random or a CVRPLIB file",
+    ),
+    "ocvrp": ("co.cvrp:OpenCVRP", "open CVRP (no return to the depot) over giant tours"),
+    "knapsack": (
+        "co.knapsack:Knapsack",
+        "0/1 knapsack over Binary(n), 1 constraint; exact DP optimum",
+    ),
+    "mo-knapsack": (
+        "co.knapsack:MOKnapsack",
+        "multi-objective 0/1 knapsack, 1 constraint; exact Pareto front (Nemhauser-Ullmann DP)",
+    ),
 }
 
 _ENVIRONMENTS = {
@@ -102,6 +116,13 @@ _ENVIRONMENTS = {
     "deep-sea-treasure": (
         "deep_sea_treasure:DeepSeaTreasure",
         "2-objective gridworld (treasure vs time), batched torch, known Pareto front",
+    ),
+    "tsp-construct": ("co.tsp:TSPEnv", "batched masked TSP tour construction (reward: -length)"),
+    "cvrp-construct": ("co.cvrp:CVRPEnv", "batched masked CVRP route construction with capacities"),
+    "ocvrp-construct": ("co.cvrp:OpenCVRPEnv", "batched masked open-CVRP route construction"),
+    "knapsack-construct": (
+        "co.knapsack:KnapsackEnv",
+        "batched masked knapsack packing, one item a step (vector reward for several values)",
     ),
 }
 
