@@ -1,8 +1,9 @@
 """The study report: one self-contained HTML page (PNG plots embedded as base64), plus CSV and JSON exports.
 
-Files written to the output folder: ``index.html``, ``summary.csv`` (optimizer x problem x metric: median, IQR,
-p-value, verdict), ``runs.csv`` (one row per run), ``metrics.csv`` (every recorded metric, long format) and
-``report.json`` (all of it).
+Files written to the output folder: ``index.html``, ``summary.csv`` (problem x optimizer x metric: budget,
+median, IQR, p-value, verdict, front source), ``runs.csv`` (one row per run), ``metrics.csv`` (every recorded
+metric, long format) and ``report.json`` (all of it). What the statistics mean is in
+:mod:`polyopt.study.analysis`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from polyopt.study.analysis import METRIC_NAMES, ProblemData, RunData, collect
+from polyopt.study.analysis import (
+    ALPHA,
+    SOURCES,
+    Group,
+    ProblemData,
+    RunData,
+    budget_words,
+    collect,
+    metric_title,
+)
 from polyopt.study.definition import Study, _budget_dict
-from polyopt.study.plots import convergence_png, fronts_png, palette
+from polyopt.study.plots import convergence_png, front_limits, fronts_png, palette
 from polyopt.study.storage import Storage
 
 __all__ = ["budget_text", "write_report"]
@@ -42,6 +52,7 @@ tr:last-child td{border-bottom:none}td.best{font-weight:700;background:#eef7ee}t
 .dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:7px;vertical-align:middle}
 .note{color:#59636e;font-size:12.5px}.err{color:#a33;font-size:12px;white-space:pre-wrap}
 a{color:#2f6fb3}code{background:#eef0f3;padding:1px 5px;border-radius:4px}
+caption{caption-side:top;text-align:left;padding:8px 12px;background:#fff}
 """
 
 
@@ -94,6 +105,7 @@ def _write_csvs(out: Path, runs: list[RunData], problems: list[ProblemData]) -> 
             [
                 "problem",
                 "optimizer",
+                "budget",
                 "metric",
                 "median",
                 "iqr",
@@ -101,6 +113,7 @@ def _write_csvs(out: Path, runs: list[RunData], problems: list[ProblemData]) -> 
                 "verdict",
                 "runs_done",
                 "median_wall_time",
+                "front_source",
             ]
         )
         for p in problems:
@@ -110,6 +123,7 @@ def _write_csvs(out: Path, runs: list[RunData], problems: list[ProblemData]) -> 
                         [
                             p.label,
                             row.optimizer,
+                            row.budget,
                             metric,
                             _fmt_csv(st["median"]),
                             _fmt_csv(st["iqr"]),
@@ -117,6 +131,7 @@ def _write_csvs(out: Path, runs: list[RunData], problems: list[ProblemData]) -> 
                             st["verdict"],
                             row.n_done,
                             _fmt_csv(row.wall_time),
+                            row.front_source or "",
                         ]
                     )
     with open(out / "metrics.csv", "w", newline="") as fh:
@@ -181,6 +196,8 @@ def _json(study: Study, runs: list[RunData], problems: list[ProblemData]) -> dic
                 "n_evaluations": r.n_evaluations,
                 "wall_time": r.wall_time,
                 "final": {k: num(v) for k, v in r.final.items()},
+                "front_source": r.front_source,
+                "budget": r.budget,
                 "config": r.config,
                 "front": r.front.tolist(),
             }
@@ -191,15 +208,23 @@ def _json(study: Study, runs: list[RunData], problems: list[ProblemData]) -> dic
                 "problem": p.label,
                 "n_objectives": p.n_objectives,
                 "curve_metric": p.curve_metric,
-                "table": [
+                "tables": [
                     {
-                        "optimizer": row.optimizer,
-                        "runs_done": row.n_done,
-                        "runs": row.n_runs,
-                        "median_wall_time": num(row.wall_time),
-                        "metrics": row.stats,
+                        "budget": g.budget,
+                        "min_p_value": g.min_p,
+                        "rows": [
+                            {
+                                "optimizer": row.optimizer,
+                                "runs_done": row.n_done,
+                                "runs": row.n_runs,
+                                "median_wall_time": num(row.wall_time),
+                                "front_source": row.front_source,
+                                "metrics": row.stats,
+                            }
+                            for row in g.rows
+                        ],
                     }
-                    for row in p.rows
+                    for g in p.groups
                 ],
             }
             for p in problems
@@ -234,11 +259,17 @@ def _html(study: Study, runs: list[RunData], problems: list[ProblemData]) -> str
         parts.append(_problem_html(p, colors))
     parts.append(_failures_html(runs))
     parts.append(
+        '<h2>How to read it</h2><p class="note">Medians and interquartile ranges (IQR) across seeds. '
+        "Optimizers are compared only with those that had the same budget (one table per budget), "
+        "against the best median of their table, by the two-sided Mann-Whitney U (Wilcoxon rank-sum) "
+        f"test: exact for small samples. ▼: worse at p &lt; {ALPHA}; ≈: not significantly different "
+        "(n.s.), which is not the same as equal. No correction for multiple comparisons. Fronts are "
+        "those of each optimizer's median run. A set metric (hypervolume, IGD, ...) is measured on "
+        f"what the optimizer returns: its <i>{SOURCES['archive']}</i>, or its "
+        f"<i>{SOURCES['population']}</i> (column “front”).</p>"
         '<h2>Exports</h2><p class="note"><a href="summary.csv">summary.csv</a> · <a href="runs.csv">'
         'runs.csv</a> · <a href="metrics.csv">metrics.csv</a> · <a href="report.json">report.json</a>'
-        " — medians and interquartile ranges (IQR) across seeds; p-values from the Wilcoxon rank-sum "
-        "test against the best median (tie: p ≥ 0.05). Fronts are those of each optimizer's median "
-        "run.</p>"
+        "</p>"
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>polyopt study {html.escape(study.name)}"
@@ -252,7 +283,7 @@ def _problem_html(p: ProblemData, colors: dict[str, str]) -> str:
         '<div class="figs">',
     ]
     if p.curves and p.curve_metric:
-        name = METRIC_NAMES[p.curve_metric]
+        name = metric_title(p.curve_metric)
         out.append(
             _img(
                 convergence_png(
@@ -262,25 +293,33 @@ def _problem_html(p: ProblemData, colors: dict[str, str]) -> str:
             )
         )
     if p.fronts and p.n_objectives > 1:
+        limits = front_limits(p.fronts, p.true_front, p.ref_point, p.directions)
         out.append(
             _img(
                 fronts_png(
-                    p.fronts, colors, true_front=p.true_front, title=f"{p.label}: final fronts"
+                    p.fronts,
+                    colors,
+                    true_front=p.true_front,
+                    title=f"{p.label}: final fronts",
+                    limits=limits,
                 ),
                 f"final fronts on {p.label}",
             )
         )
     out.append("</div>")
-    out.append(_table(p, colors))
+    for group in p.groups:
+        out.append(_table(p, group, colors, several=len(p.groups) > 1))
     return "".join(out)
 
 
-def _table(p: ProblemData, colors: dict[str, str]) -> str:
+def _table(p: ProblemData, group: Group, colors: dict[str, str], several: bool) -> str:
+    fronts = p.n_objectives > 1 and any(row.front_source for row in group.rows)
     head = "".join(
-        f"<th>{METRIC_NAMES[m]} median</th><th>IQR</th><th>p vs best</th>" for m in p.metrics
+        f"<th>{html.escape(metric_title(m))} median</th><th>IQR</th><th>p vs best</th>"
+        for m in p.metrics
     )
     rows = []
-    for row in p.rows:
+    for row in group.rows:
         cells = [
             f'<td><span class="dot" style="background:{colors[row.optimizer]}"></span>'
             f"{html.escape(row.optimizer)}</td>"
@@ -292,11 +331,23 @@ def _table(p: ProblemData, colors: dict[str, str]) -> str:
                 f'<td class="{cls}">{_num(st.get("median"))}</td><td>{_num(st.get("iqr"))}</td>'
                 f"<td>{_pval(st)}</td>"
             )
+        if fronts:
+            cells.append(f"<td>{row.front_source or '–'}</td>")
         cells.append(f"<td>{row.n_done}/{row.n_runs}</td><td>{_num(row.wall_time, 2)} s</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
+    caption = f"budget: {html.escape(group.budget)}"
+    if several:
+        caption += " — compared only with optimizers of the same budget"
+    if group.min_p is not None and group.min_p >= ALPHA:
+        caption += (
+            f". With {min(r.n_done for r in group.rows if r.n_done)} runs per optimizer the "
+            f"smallest possible p is {group.min_p:.3g}, so no difference can reach p &lt; {ALPHA}: "
+            "add seeds to tell these optimizers apart"
+        )
     return (
-        f"<table><thead><tr><th>optimizer</th>{head}<th>runs</th><th>wall time (median)</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<table><caption class='note'>{caption}</caption><thead><tr><th>optimizer</th>{head}"
+        f"{'<th>front</th>' if fronts else ''}<th>runs</th><th>wall time (median)</th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -332,14 +383,12 @@ def budget_text(study: Study) -> str:
     own = [
         (s.label, s.budget) for s in (*study.problems, *study.optimizers) if s.budget is not None
     ]
-    text = _budget(study.budget)
+    text = budget_words(study.budget)
     if own:
-        text += " (" + "; ".join(f"{label}: {_budget(_budget_dict(b))}" for label, b in own) + ")"
+        text += (
+            " (" + "; ".join(f"{label}: {budget_words(_budget_dict(b))}" for label, b in own) + ")"
+        )
     return text
-
-
-def _budget(budget: dict[str, Any]) -> str:
-    return ", ".join(f"{v:,} {k}" if isinstance(v, int) else f"{v} {k}" for k, v in budget.items())
 
 
 def _duration(seconds: float) -> str:
