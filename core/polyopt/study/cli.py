@@ -37,6 +37,7 @@ app = typer.Typer(
     help="Define, run, resume and report studies (optimizer x problem x seed grids).",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: rich panels show flags as taking a value ("--quiet <bool>")
 )
 
 _STORAGE = typer.Option(
@@ -288,6 +289,14 @@ def validate(study_file: Path = typer.Argument(..., help="the study file (TOML)"
     except PolyoptError as exc:
         raise _fail(exc) from exc
     typer.echo(f"{s!r}: {len(s.runs())} runs, valid")
+
+
+@app.command()
+def schema() -> None:
+    """Print every key of a study file with its type, default and meaning, and an example (Markdown)."""
+    from polyopt.study.reference import study_file_markdown
+
+    typer.echo(study_file_markdown(), nl=False)
 
 
 @app.command()

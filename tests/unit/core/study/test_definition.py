@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from polyopt import ConfigError, ObjectiveOptimizer, Trainer
 from polyopt.study import Study, load_study
@@ -94,7 +97,7 @@ def test_an_rl_trainer_on_a_black_box_objective_is_refused() -> None:
 def test_imported_targets_must_be_optimizer_and_problem_classes() -> None:
     with pytest.raises(ConfigError, match="expected a subclass of Optimizer"):
         _study(optimizers=["os:system"]).validate()
-    with pytest.raises(ConfigError, match="expected a subclass of Objective or Environment"):
+    with pytest.raises(ConfigError, match="expected a subclass of Objective or Environment, or an"):
         _study(problems=["shutil:rmtree"]).validate()
 
 
@@ -172,3 +175,134 @@ def test_quickstart_study_is_valid() -> None:
     study = load_study(root / "examples" / "studies" / "quickstart.toml")
     study.validate()
     assert len(study.seeds) == 3 and len(study.problems) == 3
+
+
+# ------------------------------------------------------------------------------ your own objective, by name
+
+MODULE = """
+import torch
+import polyopt
+
+@polyopt.objective(bounds=([0.0, 0.0], [1.0, 1.0]), n_objectives=2, ref_point=[1.1, 1.1])
+def trade_off(x):
+    return torch.stack([x[:, 0], 1.0 - x[:, 0].sqrt() + x[:, 1]], dim=-1)
+
+class Shifted(polyopt.Objective):
+    n_objectives = 2
+    ref_point = [5.0, 5.0]
+
+    def __init__(self, dim: int = 2, shift: float = 1.0):
+        self.space = polyopt.Box([-2.0] * dim, [2.0] * dim)
+        self.shift = shift
+
+    def evaluate(self, x):
+        return polyopt.Evaluation(
+            f=torch.stack([(x**2).sum(-1), ((x - self.shift) ** 2).sum(-1)], dim=-1)
+        )
+
+def not_an_objective(x):
+    return x
+"""
+
+
+def _own_study(tmp_path: Path, module: str, problems: str) -> Path:
+    (tmp_path / f"{module}.py").write_text(MODULE)
+    path = tmp_path / "own.toml"
+    path.write_text(
+        '[study]\nname = "own"\nseeds = 1\nbudget = { evaluations = 16 }\n'
+        '[metrics]\nrecord = ["hv"]\n[[optimizers]]\nname = "random-search"\n' + problems
+    )
+    return path
+
+
+def test_objectives_from_a_module_beside_the_study_file(tmp_path: Path) -> None:
+    problems = (
+        f'[[problems]]\nname = "{tmp_path.name}_mine:trade_off"\n'
+        f'[[problems]]\nname = "{tmp_path.name}_mine:Shifted"\noptions = {{ dim = 3 }}\n'
+    )
+    path = _own_study(tmp_path, f"{tmp_path.name}_mine", problems)
+    assert str(tmp_path) not in sys.path  # no PYTHONPATH: the study finds its own folder
+    study = load_study(path)
+    study.validate()
+    from polyopt.study.definition import make_problem
+
+    instance = make_problem(f"{tmp_path.name}_mine:trade_off", {})
+    made = make_problem(f"{tmp_path.name}_mine:Shifted", {"dim": 3})
+    assert instance.n_objectives == 2 and instance.ref_point == [1.1, 1.1]
+    assert made.space.dim == 3
+    assert Study.from_stored(study.to_dict()).runs() == study.runs()
+
+
+def test_an_objective_instance_takes_no_options_and_other_callables_are_refused(
+    tmp_path: Path,
+) -> None:
+    module = f"{tmp_path.name}_bad"
+    problems = (
+        f'[[problems]]\nname = "{module}:trade_off"\noptions = {{ n_var = 3 }}\n'
+        f'[[problems]]\nname = "{module}:not_an_objective"\n'
+        f'[[problems]]\nname = "{module}:Missing"\n'
+    )
+    study = load_study(_own_study(tmp_path, module, problems))
+    with pytest.raises(ConfigError) as info:
+        study.validate()
+    text = str(info.value)
+    assert "takes no options; got ['n_var']" in text
+    assert "not_an_objective" in text and "@polyopt.objective" in text
+    assert "has no attribute 'Missing'" in text
+
+
+def test_a_module_name_taken_by_another_import_is_refused(tmp_path: Path) -> None:
+    path = _own_study(tmp_path, "json", '[[problems]]\nname = "json:trade_off"\n')
+    with pytest.raises(ConfigError, match="module 'json' is already imported from .*rename one"):
+        load_study(path).validate()
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+
+
+def test_every_registered_metric_is_accepted() -> None:
+    from polyopt.plugins import registry
+
+    names = registry().names("metric")
+    assert {"hypervolume", "igd", "gd", "spacing", "cardinality", "expected-utility"} <= set(names)
+    _study(metrics=[*names, "best"]).validate()
+
+
+def test_a_metric_twice_under_two_names_is_refused() -> None:
+    with pytest.raises(ConfigError, match="'hv' and 'hypervolume': the same metric twice"):
+        _study(metrics=["hv", "hypervolume"])
+
+
+def test_an_unknown_metric_is_refused_with_a_suggestion() -> None:
+    with pytest.raises(ConfigError, match="unknown metric 'spaceing'. Did you mean 'spacing'"):
+        _study(metrics=["spaceing"]).validate()
+
+
+# ----------------------------------------------------------------------------------- the file reference
+
+
+def test_the_committed_study_file_reference_is_the_generated_one() -> None:
+    from polyopt.study.reference import study_file_markdown
+
+    committed = Path(__file__).resolve().parents[4] / "docs" / "study-file.md"
+    assert committed.read_text() == study_file_markdown(), (
+        "docs/study-file.md is out of date: polyopt study schema > docs/study-file.md"
+    )
+
+
+def test_the_reference_example_sets_every_key_and_is_a_valid_study(tmp_path: Path) -> None:
+    from polyopt.config import config_fields
+    from polyopt.study.reference import EXAMPLE, SECTIONS
+
+    path = tmp_path / "example.toml"
+    path.write_text(EXAMPLE)
+    load_study(path).validate()
+    data = tomllib.loads(EXAMPLE)
+    for heading, cls, _ in SECTIONS:
+        section = heading.strip("[]")
+        text = EXAMPLE.split(heading, 1)[1]
+        for name, *_ in config_fields(cls):
+            assert re.search(rf"^#? ?{name} = ", text, flags=re.M), (
+                f"{heading} {name} not in EXAMPLE"
+            )
+        assert section in data
