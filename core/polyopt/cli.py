@@ -5,7 +5,7 @@ Commands::
     polyopt plugins                          discovered plugins: name, distribution, version, status, error
     polyopt list [KIND]                      registered names and summaries (optimizers, objectives, ..., all)
     polyopt info NAME                        docstring, plugin, and config fields (optimizers) or space (objectives)
-    polyopt optimize -o NAME -p NAME --budget N [--set key=value ...] [--json]
+    polyopt optimize -o NAME -p NAME --budget N [--set a=1,b=2 ...] [--json] [--quiet]
     polyopt study ...                        studies (from ``polyopt.study.cli``, loaded on use)
 
 Errors print one red line (``error: ...``) and exit with 2 for bad input (unknown names, config keys, an
@@ -47,6 +47,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help: typer's rich panels show flags as taking a value ("--json <bool>"), which they do not
+    rich_markup_mode=None,
 )
 
 _out = Console(soft_wrap=True, highlight=False)
@@ -372,14 +374,23 @@ def optimize_command(
     ),
     dtype: str = typer.Option(None, "--dtype", help="float32 or float64 (default: optimizer's)."),
     set_: list[str] = typer.Option(
-        [], "--set", "-s", help="Optimizer config, key=value (repeatable)."
+        [],
+        "--set",
+        "-s",
+        metavar="KEY=VALUE[,...]",
+        help="Optimizer config: --set pop_size=50,crossover_prob=0.9 (or repeat --set).",
     ),
     problem_set: list[str] = typer.Option(
-        [], "--problem-set", "-P", help="Problem option, key=value."
+        [],
+        "--problem-set",
+        "-P",
+        metavar="KEY=VALUE[,...]",
+        help="Problem options: -P n_var=10,n_obj=3 (or repeat -P).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
 ) -> None:
-    """Run one optimizer on one problem under a budget and print the result."""
+    """Run one optimizer on one problem under a budget and print the result (progress on stderr)."""
     with _errors():
         import polyopt
 
@@ -406,6 +417,7 @@ def optimize_command(
             seed=seed,
             device=device,
             dtype=dtype,
+            verbose=not quiet,
             **config,
         )
         ref = getattr(prob, "ref_point", None) if result.n_objectives > 1 else None
@@ -417,13 +429,34 @@ def optimize_command(
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    """``["a=1,b=2", "c=[3, 4]"]`` -> ``{"a": "1", "b": "2", "c": "[3, 4]"}``: commas split pairs, except
+    inside brackets or quotes (``--set weights=[1,2]`` is one pair)."""
     out = {}
-    for item in items:
+    for item in (pair for group in items for pair in _split_pairs(group)):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"{flag} {item!r}; expected key=value")
+            raise ConfigError(f"{flag} {item!r}; expected key=value (several: a=1,b=2)")
         out[key.strip()] = value.strip()
     return out
+
+
+def _split_pairs(text: str) -> list[str]:
+    """Split ``text`` at the commas that are outside brackets and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p for p in parts if p.strip()] or [text]
 
 
 def _literal(text: str) -> Any:

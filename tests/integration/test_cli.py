@@ -157,6 +157,60 @@ def test_optimize_a_multi_objective_problem_prints_the_front_and_its_hypervolume
     assert 0.0 < float(hv_line.split()[2]) < 1.21  # inside the reference box (1.1, 1.1)
 
 
+def test_set_takes_several_pairs_separated_by_commas(invoke) -> None:
+    args = ("optimize", "-o", "nsga2", "-p", "dtlz2", "--budget", "40", "--seed", "1", "--json")
+    one = invoke(*args, "--set", "pop_size=8,crossover_prob=0.5", "-P", "n_var=4,n_obj=3")
+    split = invoke(
+        *args, "-s", "pop_size=8", "-s", "crossover_prob=0.5", "-P", "n_var=4", "-P", "n_obj=3"
+    )
+    assert one.exit_code == split.exit_code == 0, one.stderr + split.stderr
+    assert json.loads(one.stdout)["f"] == json.loads(split.stdout)["f"]
+    assert len(json.loads(one.stdout)["x"][0]) == 4 and len(json.loads(one.stdout)["f"][0]) == 3
+    assert cli._pairs(["weights=[1, 2],name='a,b'", "k=v"], "--set") == {
+        "weights": "[1, 2]",
+        "name": "'a,b'",
+        "k": "v",
+    }
+
+
+def _commands(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    import click
+
+    out = []
+    for name, command in getattr(group, "commands", {}).items():
+        out.append(((*prefix, name), command))
+        if isinstance(command, click.Group):
+            out += _commands(command, (*prefix, name))
+    return out
+
+
+def test_help_shows_flags_as_flags_and_the_json_flag_works_as_shown(invoke) -> None:
+    from polyopt.study.cli import app as study_app
+
+    top = typer.main.get_command(cli.app)
+    study = typer.main.get_command(study_app)
+    commands = [(("polyopt", *path), c) for path, c in _commands(top)]
+    commands += [(("polyopt", "study", *path), c) for path, c in _commands(study)]
+    for path, command in commands:
+        with command.make_context(" ".join(path), ["--help"], resilient_parsing=True) as ctx:
+            text = command.get_help(ctx)
+        assert "<bool>" not in text, f"{' '.join(path)} --help shows a flag as taking a value"
+    help_text = invoke("optimize", "--help").stdout
+    line = next(line for line in help_text.splitlines() if "--json" in line)
+    assert line.split() == ["--json", "Print", "the", "result", "as", "JSON."]
+    result = invoke("optimize", "-o", "random-search", "-p", "sphere", "--budget", "4", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["n_evaluations"] == 4
+
+
+def test_optimize_shows_progress_on_stderr_unless_quiet(invoke) -> None:
+    args = ("optimize", "-o", "random-search", "-p", "sphere", "--budget-seconds", "2.5")
+    shown = invoke(*args, "--set", "batch_size=1")
+    assert shown.exit_code == 0
+    assert "random-search on sphere: " in shown.stderr and "%" in shown.stderr
+    quiet = invoke(*args, "--quiet")
+    assert quiet.exit_code == 0 and "random-search on sphere: " not in quiet.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
