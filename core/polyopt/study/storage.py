@@ -29,35 +29,50 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import numpy as np
 from sqlalchemy import (
     Connection,
-    Engine,
     case,
-    create_engine,
     delete,
-    event,
     func,
     insert,
     or_,
     select,
     update,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from polyopt.errors import ConfigError, PolyoptError
 from polyopt.study import schema as s
-from polyopt.study.definition import RunSpec, Study
+from polyopt.study._connection import make_engine, mask_url, redact, transient
+from polyopt.study._leases import (
+    LEASE_COLUMNS,
+    NO_LEASE,
+    abandoned,
+    crash_note,
+    dead_leases,
+    died_error,
+    failed_values,
+    gives_up,
+    host_id,
+    owned,
+    process_alive,
+    recovery,
+)
+from polyopt.study._records import (
+    EvaluationBatch,
+    Recovery,
+    RunRecord,
+    decode_batch,
+    encode_batch,
+    run_row,
+    to_record,
+)
+from polyopt.study.definition import Study
 
 __all__ = [
     "Storage",
@@ -80,26 +95,6 @@ T = TypeVar("T")
 #: enough that a wrong port fails quickly.
 FIRST_CONNECT_SECONDS = 5.0
 
-# Lower-cased fragments of driver messages that mean "the server is (temporarily) unreachable".
-_DISCONNECT_WORDS = (
-    "connection refused",
-    "server closed the connection",
-    "terminating connection",
-    "the database system is",  # starting up / shutting down / in recovery mode
-    "could not receive data",
-    "could not send data",
-    "no connection to the server",
-    "connection is closed",
-    "connection has been closed",
-    "connection reset",
-    "broken pipe",
-    "consuming input failed",
-    "timeout expired",
-)
-# SQLSTATEs worth a retry besides class 08 (connection exceptions): admin/crash shutdown, cannot connect now,
-# serialization failure and deadlock.
-_TRANSIENT_SQLSTATES = ("57P01", "57P02", "57P03", "40001", "40P01")
-
 
 class LeaseLost(PolyoptError):
     """This worker no longer owns the run (another worker took it over after the lease went stale)."""
@@ -107,138 +102,6 @@ class LeaseLost(PolyoptError):
 
 class StorageUnavailable(PolyoptError):
     """The database stayed unreachable for longer than the storage's ``retry_seconds``."""
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for anything printed or stored)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return url
-
-
-def redact(text: str, url: str | None) -> str:
-    """``text`` with the password of ``url`` (as typed, and URL-quoted) replaced by ``***``."""
-    if not url:
-        return text
-    try:
-        password = make_url(url).password
-    except (ArgumentError, ValueError):
-        return text
-    if not password:
-        return text
-    for form in {str(password), quote(str(password), safe="")}:
-        text = text.replace(form, "***")
-    return text
-
-
-def host_id() -> str:
-    """This machine, as leases name it: a lease whose ``lease_host`` equals this may be judged by its process
-    id. The host name alone is not enough (cloned machines share one, and the first pid namespace has the same
-    number everywhere), so on Linux it adds the boot id (one per boot of one machine) and the pid namespace
-    (one per container); elsewhere the hardware address, which :func:`uuid.getnode` makes up per process when it
-    cannot read one -- then no other process matches, and only stale leases are taken over."""
-    name = socket.gethostname()
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
-            boot = f.read().strip()[:13]
-        namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
-    except OSError:
-        return f"{name}/{uuid.getnode():012x}"
-    return f"{name}/{boot}/{namespace.removeprefix('pid:[').rstrip(']')}"
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host (and namespace) still exists; True when unsure.
-
-    A zombie (exited, not yet reaped by its parent) counts as gone.
-    """
-    if os.name != "posix" or pid <= 0:
-        return True  # os.kill(pid, 0) would terminate the process on Windows
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, as another user
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
-
-
-@dataclass
-class RunRecord:
-    """A run as stored.
-
-    ``n_evaluations`` is what the storage holds (the latest checkpoint's count); ``live_evaluations`` what the
-    worker leasing it last reported (progress only, lost when the worker dies).
-    """
-
-    id: int
-    key: str
-    spec: RunSpec
-    status: str
-    attempts: int
-    lease_owner: str | None
-    heartbeat_at: float | None
-    n_evaluations: int
-    n_steps: int
-    wall_time: float
-    error: str | None
-    result: dict[str, Any] | None
-    crashes: int = 0
-    lease_host: str | None = None
-    lease_pid: int | None = None
-    live_evaluations: int = 0
-
-    @property
-    def last_error(self) -> str:
-        """The last non-empty line of :attr:`error` (an exception's type and message), or ""."""
-        lines = [line.strip() for line in (self.error or "").splitlines() if line.strip()]
-        return lines[-1] if lines else ""
-
-
-@dataclass
-class EvaluationBatch:
-    """Consecutive evaluations of a run, as numpy arrays (``f`` in minimization form).
-
-    Attributes:
-        first_index: index of the first row among the run's evaluations.
-        x: ``n x d`` points.
-        f: ``n x m`` objective values.
-        g: ``n x c`` constraint values or None.
-        failed: ``n`` bool.
-        elapsed: ``n`` seconds since the run started, when each row was evaluated.
-    """
-
-    first_index: int
-    x: np.ndarray
-    f: np.ndarray
-    g: np.ndarray | None
-    failed: np.ndarray
-    elapsed: np.ndarray
-
-
-@dataclass
-class Recovery:
-    """What :meth:`Storage.recover` did (run keys in each list).
-
-    Attributes:
-        reclaimed: running runs whose worker is gone (process ended, or lease stale), made pending again.
-        died: running runs whose worker is gone and whose workers died ``max_attempts`` times: failed now.
-        retried: failed runs made pending again.
-        kept_failed: failed runs left failed because their workers died ``max_attempts`` times.
-        leased: runs leased by live workers: ``(key, owner, seconds until the lease goes stale)``.
-    """
-
-    reclaimed: list[str] = field(default_factory=list)
-    died: list[str] = field(default_factory=list)
-    retried: list[str] = field(default_factory=list)
-    kept_failed: list[str] = field(default_factory=list)
-    leased: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 class Storage:
@@ -254,7 +117,7 @@ class Storage:
         self.url = url
         self.lock_retries = lock_retries
         self.retry_seconds = retry_seconds
-        self.engine = _make_engine(url)
+        self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
         self._connected = False
         self._write(self._migrate)
@@ -291,7 +154,7 @@ class Storage:
                 self._connected = True
                 return out
             except DBAPIError as exc:
-                kind = _transient(exc, self.dialect)
+                kind = transient(exc, self.dialect)
                 if kind is None or (kind == "locked" and attempt >= self.lock_retries):
                     raise
                 limit = (
@@ -349,7 +212,7 @@ class Storage:
                     ).all()
                 )
                 self._check_compatible(study, row.fingerprint, have)
-            new = [_run_row(sid, r) for r in study.runs() if r.key not in have]
+            new = [run_row(sid, r) for r in study.runs() if r.key not in have]
             if new:
                 conn.execute(insert(s.runs), new)
                 conn.execute(
@@ -469,15 +332,14 @@ class Storage:
                     return self._record(conn, mine)
             while True:
                 now = time.time()
-                dead = self._dead_leases(conn, study_id)
-                abandoned = _abandoned(now - stale_after, dead)
+                dead = dead_leases(conn, study_id)
                 where = (s.runs.c.study_id == study_id) & or_(
-                    s.runs.c.status == "pending", abandoned
+                    s.runs.c.status == "pending", abandoned(now - stale_after, dead)
                 )
                 if run_id is not None:
                     where = where & (s.runs.c.id == run_id)
                 rows = conn.execute(
-                    select(*_LEASE_COLUMNS)
+                    select(*LEASE_COLUMNS)
                     .where(where)
                     .order_by(s.runs.c.id)
                     .limit(4)
@@ -488,9 +350,11 @@ class Storage:
                 progressed = False
                 for row in rows:
                     this = where & (s.runs.c.id == row.id)
-                    if row.status == "running" and _gives_up(row, max_attempts):
-                        error = _died_error(row, now, max_attempts, dead)
-                        done = conn.execute(update(s.runs).where(this).values(**_failed(error)))
+                    if row.status == "running" and gives_up(row, max_attempts):
+                        error = died_error(row, now, max_attempts, dead)
+                        done = conn.execute(
+                            update(s.runs).where(this).values(**failed_values(error))
+                        )
                         progressed |= done.rowcount == 1
                         continue
                     done = conn.execute(
@@ -505,7 +369,7 @@ class Storage:
                             attempts=s.runs.c.attempts + 1,
                             crashes=s.runs.c.crashes
                             + case((s.runs.c.status == "running", 1), else_=0),
-                            error=_crash_note(row, now, dead)
+                            error=crash_note(row, now, dead)
                             if row.status == "running"
                             else row.error,
                             live_evaluations=s.runs.c.n_evaluations,
@@ -519,18 +383,6 @@ class Storage:
 
         return self._write(take)
 
-    def _dead_leases(self, conn: Connection, study_id: int) -> list[int]:
-        """Ids of the study's running runs leased to processes of this host that no longer exist."""
-        rows = conn.execute(
-            select(s.runs.c.id, s.runs.c.lease_pid).where(
-                (s.runs.c.study_id == study_id)
-                & (s.runs.c.status == "running")
-                & (s.runs.c.lease_host == host_id())
-                & (s.runs.c.lease_pid != os.getpid())
-            )
-        ).all()
-        return [rid for rid, pid in rows if pid is not None and not process_alive(int(pid))]
-
     def heartbeat(self, run_id: int, owner: str, n_evaluations: int) -> bool:
         """Renew the lease and report live progress (``n_evaluations`` made so far, stored or not); False if
         this worker no longer owns the run."""
@@ -538,7 +390,7 @@ class Storage:
         def beat(conn: Connection) -> bool:
             done = conn.execute(
                 update(s.runs)
-                .where(_owned(run_id, owner))
+                .where(owned(run_id, owner))
                 .values(heartbeat_at=time.time(), live_evaluations=n_evaluations)
             )
             return done.rowcount == 1
@@ -582,10 +434,10 @@ class Storage:
                     result=json.dumps(result),
                     finished_at=time.time(),
                     error=None,
-                    **_NO_LEASE,
+                    **NO_LEASE,
                 )
             if (
-                conn.execute(update(s.runs).where(_owned(run_id, owner)).values(**values)).rowcount
+                conn.execute(update(s.runs).where(owned(run_id, owner)).values(**values)).rowcount
                 != 1
             ):
                 raise LeaseLost(f"run {run_id} is no longer leased to {owner}")
@@ -595,7 +447,7 @@ class Storage:
                 and not (calls > 1 and _batch_stored(conn, run_id, batch))
             ):
                 conn.execute(
-                    insert(s.evaluation_batches).values(run_id=run_id, **_encode_batch(batch))
+                    insert(s.evaluation_batches).values(run_id=run_id, **encode_batch(batch))
                 )
             if metrics:
                 if calls > 1:
@@ -646,12 +498,12 @@ class Storage:
             status = "failed" if attempts >= max_attempts else "pending"
             conn.execute(
                 update(s.runs)
-                .where(_owned(run_id, owner))
+                .where(owned(run_id, owner))
                 .values(
                     status=status,
                     error=error,
                     live_evaluations=s.runs.c.n_evaluations,
-                    **_NO_LEASE,
+                    **NO_LEASE,
                 )
             )
             return status
@@ -663,12 +515,12 @@ class Storage:
         self._write(
             lambda conn: conn.execute(
                 update(s.runs)
-                .where(_owned(run_id, owner))
+                .where(owned(run_id, owner))
                 .values(
                     status="pending",
                     attempts=s.runs.c.attempts - 1,
                     live_evaluations=s.runs.c.n_evaluations,
-                    **_NO_LEASE,
+                    **NO_LEASE,
                 )
             )
         )
@@ -693,51 +545,23 @@ class Storage:
         def write(conn: Connection) -> Recovery:
             out = Recovery()
             now = time.time()
-            dead = self._dead_leases(conn, study_id)
+            dead = dead_leases(conn, study_id)
             rows = conn.execute(
-                select(*_LEASE_COLUMNS)
+                select(*LEASE_COLUMNS)
                 .where((s.runs.c.study_id == study_id) & s.runs.c.status.in_(("running", "failed")))
                 .order_by(s.runs.c.id)
                 .with_for_update()
             ).all()
             for row in rows:
-                this = (s.runs.c.id == row.id) & (s.runs.c.status == row.status)
-                if row.status == "running" and not (
-                    row.id in dead or (row.heartbeat_at or 0.0) < now - stale_after
-                ):
+                bucket, values = recovery(row, now, dead, stale_after, max_attempts, retry_crashed)
+                if values is not None:
+                    this = (s.runs.c.id == row.id) & (s.runs.c.status == row.status)
+                    conn.execute(update(s.runs).where(this).values(**values))
+                if bucket == "leased":
                     left = (row.heartbeat_at or now) + stale_after - now
                     out.leased.append((row.key, row.lease_owner or "?", max(0.0, left)))
-                elif row.status == "running" and row.crashes + 1 >= max_attempts:
-                    conn.execute(
-                        update(s.runs)
-                        .where(this)
-                        .values(**_failed(_died_error(row, now, max_attempts, dead)))
-                    )
-                    out.died.append(row.key)
-                elif row.status == "running":
-                    conn.execute(
-                        update(s.runs)
-                        .where(this)
-                        .values(
-                            status="pending",
-                            attempts=0,
-                            crashes=s.runs.c.crashes + 1,
-                            error=_crash_note(row, now, dead),
-                            live_evaluations=s.runs.c.n_evaluations,
-                            **_NO_LEASE,
-                        )
-                    )
-                    out.reclaimed.append(row.key)
-                elif row.crashes >= max_attempts and not retry_crashed:
-                    out.kept_failed.append(row.key)
                 else:
-                    crashes = 0 if retry_crashed else s.runs.c.crashes
-                    conn.execute(
-                        update(s.runs)
-                        .where(this)
-                        .values(status="pending", attempts=0, crashes=crashes, finished_at=None)
-                    )
-                    out.retried.append(row.key)
+                    getattr(out, bucket).append(row.key)
             return out
 
         return self._write(write)
@@ -753,10 +577,10 @@ class Storage:
                 select(*cols).where(s.runs.c.study_id == study_id).order_by(s.runs.c.id)
             ).all()
         )
-        return [_to_record(r) for r in rows]
+        return [to_record(r) for r in rows]
 
     def _record(self, conn: Connection, run_id: int) -> RunRecord:
-        return _to_record(conn.execute(select(s.runs).where(s.runs.c.id == run_id)).one())
+        return to_record(conn.execute(select(s.runs).where(s.runs.c.id == run_id)).one())
 
     def run(self, run_id: int) -> RunRecord:
         return self._read(lambda conn: self._record(conn, run_id))
@@ -794,7 +618,7 @@ class Storage:
         )
         if not rows:
             return None
-        parts = [_decode_batch(r) for r in rows]
+        parts = [decode_batch(r) for r in rows]
         return EvaluationBatch(
             first_index=parts[0].first_index,
             x=np.concatenate([p.x for p in parts]),
@@ -824,68 +648,6 @@ class Storage:
         ]
 
 
-_NO_LEASE: dict[str, Any] = dict(lease_owner=None, lease_host=None, lease_pid=None)
-_LEASE_COLUMNS = (
-    s.runs.c.id,
-    s.runs.c.key,
-    s.runs.c.status,
-    s.runs.c.attempts,
-    s.runs.c.crashes,
-    s.runs.c.lease_owner,
-    s.runs.c.lease_pid,
-    s.runs.c.heartbeat_at,
-    s.runs.c.error,
-)
-
-
-def _abandoned(stale_before: float, dead: list[int]) -> Any:
-    """Running runs whose heartbeat is older than ``stale_before`` or whose process is gone."""
-    gone = s.runs.c.heartbeat_at < stale_before
-    if dead:
-        gone = gone | s.runs.c.id.in_(dead)
-    return (s.runs.c.status == "running") & gone
-
-
-def _gives_up(row: Any, max_attempts: int | None) -> bool:
-    """Whether an abandoned run has used up its attempts (counting the crash being taken over)."""
-    return max_attempts is not None and (
-        row.crashes + 1 >= max_attempts or row.attempts >= max_attempts
-    )
-
-
-def _why_gone(row: Any, now: float, dead: list[int] | None = None) -> str:
-    if dead is not None and row.id in dead:
-        return f"{row.lease_owner}: the process is gone"
-    if row.heartbeat_at is None:
-        return f"{row.lease_owner}: no heartbeat"
-    return f"{row.lease_owner}: no heartbeat for {now - row.heartbeat_at:.0f} s"
-
-
-def _crash_note(row: Any, now: float, dead: list[int] | None = None) -> str:
-    return f"worker died ({_why_gone(row, now, dead)}); crash {row.crashes + 1}, taken over"
-
-
-def _died_error(
-    row: Any, now: float, max_attempts: int | None, dead: list[int] | None = None
-) -> str:
-    return (
-        f"worker died {row.crashes + 1} time(s), attempts {row.attempts} of {max_attempts} "
-        f"(last {_why_gone(row, now, dead)}): the run may crash its worker (a segfault, the "
-        "out-of-memory killer, os._exit)"
-    )
-
-
-def _failed(error: str) -> dict[str, Any]:
-    return dict(
-        status="failed",
-        error=error,
-        crashes=s.runs.c.crashes + 1,
-        finished_at=time.time(),
-        live_evaluations=s.runs.c.n_evaluations,
-        **_NO_LEASE,
-    )
-
-
 def _batch_stored(conn: Connection, run_id: int, batch: EvaluationBatch) -> bool:
     n = conn.execute(
         select(s.evaluation_batches.c.n).where(
@@ -894,130 +656,3 @@ def _batch_stored(conn: Connection, run_id: int, batch: EvaluationBatch) -> bool
         )
     ).scalar()
     return n is not None and int(n) == batch.x.shape[0]
-
-
-def _transient(exc: DBAPIError, dialect: str) -> str | None:
-    """``"locked"`` (SQLite busy), ``"disconnect"`` (worth a retry while the server comes back) or None."""
-    if exc.connection_invalidated:
-        return "disconnect"
-    orig = exc.orig
-    sqlstate = str(getattr(orig, "sqlstate", None) or "")
-    if sqlstate.startswith("08") or sqlstate in _TRANSIENT_SQLSTATES:
-        return "disconnect"
-    msg = str(orig).lower()
-    if dialect == "sqlite" and ("locked" in msg or "busy" in msg):
-        return "locked"
-    if any(word in msg for word in _DISCONNECT_WORDS):
-        return "disconnect"
-    return None
-
-
-def _owned(run_id: int, owner: str) -> Any:
-    return (
-        (s.runs.c.id == run_id) & (s.runs.c.lease_owner == owner) & (s.runs.c.status == "running")
-    )
-
-
-def _run_row(study_id: int, spec: RunSpec) -> dict[str, Any]:
-    return dict(
-        study_id=study_id,
-        key=spec.key,
-        spec=json.dumps(spec.to_dict()),
-        status="pending",
-        attempts=0,
-        crashes=0,
-        n_evaluations=0,
-        live_evaluations=0,
-        n_steps=0,
-        wall_time=0.0,
-        resources=json.dumps(spec.resources),
-    )
-
-
-def _to_record(r: Any) -> RunRecord:
-    return RunRecord(
-        id=r.id,
-        key=r.key,
-        spec=RunSpec.from_dict(json.loads(r.spec)),
-        status=r.status,
-        attempts=r.attempts,
-        lease_owner=r.lease_owner,
-        heartbeat_at=r.heartbeat_at,
-        n_evaluations=r.n_evaluations,
-        n_steps=r.n_steps,
-        wall_time=r.wall_time,
-        error=r.error,
-        result=None if getattr(r, "result", None) is None else json.loads(r.result),
-        crashes=r.crashes,
-        lease_host=r.lease_host,
-        lease_pid=r.lease_pid,
-        live_evaluations=r.live_evaluations,
-    )
-
-
-def _encode_batch(b: EvaluationBatch) -> dict[str, Any]:
-    def blob(a: np.ndarray) -> bytes:
-        return np.ascontiguousarray(a, dtype="<f8").tobytes()
-
-    return {
-        "first_index": b.first_index,
-        "n": b.x.shape[0],
-        "x": blob(b.x),
-        "f": blob(b.f),
-        "g": None if b.g is None else blob(b.g),
-        "failed": np.asarray(b.failed, dtype=np.uint8).tobytes(),
-        "elapsed": blob(b.elapsed),
-    }
-
-
-def _decode_batch(r: Any) -> EvaluationBatch:
-    n = r.n
-
-    def arr(data: bytes) -> np.ndarray:
-        return np.frombuffer(bytes(data), dtype="<f8").reshape(n, -1)
-
-    return EvaluationBatch(
-        first_index=r.first_index,
-        x=arr(r.x),
-        f=arr(r.f),
-        g=None if r.g is None else arr(r.g),
-        failed=np.frombuffer(bytes(r.failed), dtype=np.uint8).astype(bool),
-        elapsed=arr(r.elapsed)[:, 0],
-    )
-
-
-def _make_engine(url: str) -> Engine:
-    try:
-        return _engine(url)
-    except (ArgumentError, ImportError) as exc:  # a malformed URL, or its driver is not installed
-        raise ConfigError(f"storage {mask_url(url)!r}: {exc}") from exc
-
-
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-        return engine
-    if url.startswith("postgresql"):
-        # pre-ping: a pooled connection that died with a server restart is replaced before use; the connect
-        # timeout keeps a worker from hanging on a host that does not answer (the URL may set its own)
-        connect_args = {} if "connect_timeout" in url else {"connect_timeout": 10}
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-    raise ConfigError(
-        f"storage {mask_url(url)!r}; expected a sqlite:/// or postgresql+psycopg:// URL"
-    )
-
-
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    # let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE instead of pysqlite's deferred BEGIN
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
