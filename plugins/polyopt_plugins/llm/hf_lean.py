@@ -39,6 +39,16 @@ __all__ = [
 
 #: model types whose decoder layer is exactly norm -> rotary attention -> residual -> norm -> MLP -> residual
 LEAN_TYPES = ("llama", "mistral", "qwen2")
+#: transformers (major, minor) series whose internals this module reads (the cache's ``layers``, the decoder's
+#: ``rotary_emb``, attention projections, ``apply_rotary_pos_emb``); under any other the generic path runs
+TESTED_TRANSFORMERS = ((5, 24),)
+
+
+def _tested_transformers() -> bool:
+    from importlib.metadata import version
+
+    major, minor = version("transformers").split(".")[:2]
+    return (int(major), int("".join(c for c in minor if c.isdigit()) or 0)) in TESTED_TRANSFORMERS
 
 
 @dataclass
@@ -70,8 +80,10 @@ def returned_cache(out: Any) -> Any:
 def supports_lean(decoder: Any) -> bool:
     """Whether ``decoder`` (a ``*Model`` under ``*ForCausalLM``) can use the lean decode step."""
     cfg = decoder.config
-    if cfg.model_type not in LEAN_TYPES or (
-        getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True)
+    if (
+        not _tested_transformers()
+        or cfg.model_type not in LEAN_TYPES
+        or (getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True))
     ):
         return False
     attn = decoder.layers[0].self_attn

@@ -11,6 +11,7 @@ pytest.importorskip("transformers")
 
 import polyopt
 from polyopt_envs.text import Addition
+from polyopt_plugins.llm import hf_lean
 from polyopt_plugins.llm.hf import HFPolicy, save_char_llama
 from polyopt_plugins.llm.sampler import SamplingParams, generate
 
@@ -51,6 +52,8 @@ def test_greedy_with_cache_equals_full_forward_and_padding_is_neutral(policy: HF
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
 def test_lean_decode_equals_the_models_own_forward(policy: HFPolicy, temperature: float) -> None:
+    if not hf_lean._tested_transformers():
+        pytest.skip("this transformers is outside the series the lean path reads the internals of")
     assert policy.lean  # a Llama takes the lean static-cache path
     generic = HFPolicy(policy.model, policy.tokenizer.tok, lean=False)
     ids, mask = policy.tokenizer.batch_encode(["12+3=", "4+56=", "rev:abc=", "7"])
@@ -145,3 +148,13 @@ def test_lora_trains_adapters_only_and_uses_the_base_as_reference(model_dir: Pat
     assert frozen and all(
         torch.equal(frozen[n], p) for n, p in opt.policy.named_parameters() if n in frozen
     )
+
+
+def test_an_untested_transformers_takes_the_generic_path(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hf_lean, "TESTED_TRANSFORMERS", ())
+    p = HFPolicy.from_pretrained(str(model_dir)).eval()
+    assert not p.lean
+    ids, mask = p.tokenizer.batch_encode(["12+3=", "4+56="])
+    assert generate(p, ids, mask, GREEDY, stop_ids=(-1,)).tokens.shape == (2, 5)
