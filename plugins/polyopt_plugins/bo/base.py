@@ -61,8 +61,8 @@ class BOConfig:
     """Acquisition-optimizer starts placed at the best observed points (continuous spaces, one point at a time),
     besides those chosen from raw samples: refines around the incumbents, as Optuna's GPSampler does."""
     warm_start: bool = False
-    """Start each GP fit from the previous fit's hyperparameters (stored in the state). Faster, but measured to
-    trap Hartmann6 fits in a poor optimum (log10 regret -0.28 vs -0.83, seed 0), so off by default."""
+    """Start each GP fit from the previous fit's hyperparameters (stored in the state). Faster, but it can trap
+    fits in a poor optimum (seen on Hartmann6; benchmarks/RESULTS.md), so off by default."""
     mc_samples: int = 128
     """Quasi-Monte Carlo samples of MC acquisition functions."""
     max_failures: int = 50

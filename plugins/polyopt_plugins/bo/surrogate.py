@@ -11,14 +11,10 @@ Two GP priors are available (``BOConfig.model``):
   maximum a posteriori with heuristic priors — on each lengthscale ``l`` a density ``exp(-0.1 (l^2 + 1/l^2))``
   that keeps it within roughly [0.3, 3] of the unit cube (the shape Optuna's GPSampler puts on ``1/l^2``), a
   Gamma(2, 1) prior on the output scale, and a Gamma(1.1, 30) prior on the noise variance with a floor of 1e-8.
-  The low floor lets the model interpolate deterministic objectives closely near the incumbent, where BoTorch's
-  floor of 1e-4 blurs the last digits: 1e-6 instead of 1e-4 lowered EGO's median final log10 regret from -2.48
-  to -3.46 on Branin and from -1.09 to -2.55 on Hartmann6 (4 seeds). At 1e-6 (Optuna's floor, a noise standard
-  deviation of 1e-3 of the outcome's spread) constrained EGO on Gramacy still spent most of its last
-  evaluations 3e-5 to 1e-4 on the wrong side of the constraint boundary, which the model could not resolve;
-  1e-8 improved the median on Branin, Hartmann6 and Gramacy over 60 seeds (benchmarks/RESULTS.md). Near an
-  observed point the MC posterior can then need jitter, which ``acqopt`` tolerates (it keeps the other
-  L-BFGS-B starts). A noisy outcome's fitted noise sits above either floor. It is fitted by :func:`_fit_map`:
+  The low floor lets the model interpolate deterministic objectives closely near the incumbent and resolve
+  constraint boundaries, where BoTorch's floor of 1e-4 (and Optuna's 1e-6) blur the last digits; the regrets
+  that chose it are in benchmarks/RESULTS.md. Near an observed point the MC posterior can then need jitter,
+  which ``acqopt`` tolerates (it keeps the other L-BFGS-B starts). A noisy outcome's fitted noise sits above either floor. It is fitted by :func:`_fit_map`:
   the same maximum a posteriori fit BoTorch's ``fit_gpytorch_mll`` computes (tested), with the objective and
   its gradient in closed form.
 - ``"botorch"``: BoTorch's ``SingleTaskGP`` defaults (RBF kernel, dimension-scaled log-normal lengthscale prior,
