@@ -18,7 +18,6 @@ on the study's runs, and takes over any lease they abandon (see :meth:`Worker.ru
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 import socket
@@ -234,16 +233,8 @@ class Worker:
             if o.n_steps % every == 0:
                 self._save(o, record, recorder)
 
-        budget = Budget.coerce(record.spec.budget)
-        callbacks: list[Callable[[Optimizer, dict[str, float]], Any]] = [after_step]
-        if budget.seconds is not None:
-            # run() counts seconds from its own start; the budget is the run's, across resumes, so stop at
-            # the optimizer's total time (restored with its checkpoint) -- after at most one more step
-            seconds = budget.seconds
-            callbacks.append(lambda o, _metrics: o.elapsed >= seconds)
-            if opt.n_steps and opt.elapsed >= seconds:  # spent before the worker died: finish now
-                budget = dataclasses.replace(budget, steps=opt.n_steps)
-        result = run(opt, budget, callbacks)
+        # run() counts what the optimizer already spent, its seconds too (restored with its checkpoint)
+        result = run(opt, Budget.coerce(record.spec.budget), [after_step])
         recorder.after_step(force=True)
         final = result_to_json(result, recorder.last_values)
         # the resolved run: every config field with its default filled in, and the device/dtype used
