@@ -7,8 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
+from polyopt.study import load_study
+from polyopt.study import schema as s
 from polyopt.study.cli import app
 from polyopt.study.storage import Storage
 
@@ -173,3 +176,39 @@ def test_status_masks_the_password_of_a_postgres_storage(tmp_path: Path) -> None
             assert f":{password}@" not in text
     finally:
         drop_schema(base, "test_cli_mask")
+
+
+def test_runs_leased_by_live_workers_elsewhere_are_named_and_left_unfinished(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import update
+
+    from polyopt.study import schema as s
+
+    study_file = tmp_path / "cli.toml"
+    study_file.write_text(STUDY)
+    db = tmp_path / "cli.polyopt" / "study.sqlite"
+    runner = CliRunner()
+    assert runner.invoke(app, ["validate", str(study_file)]).exit_code == 0
+    storage = Storage(f"sqlite:///{db}")
+    from polyopt.study import load_study
+
+    sid = storage.add_study(load_study(study_file))
+    held = storage.claim(sid, "otherhost:41:abcd", stale_after=60)
+    with storage.engine.begin() as conn:  # a worker on another machine holds it, with a fresh lease
+        conn.execute(update(s.runs).where(s.runs.c.id == held.id).values(lease_host="otherhost"))
+
+    out = CliRunner().invoke(
+        app, ["resume", str(study_file), "--quiet", "--no-wait", "--no-report"]
+    )
+    assert out.exit_code == 1, out.output
+    lines = out.output.strip().splitlines()
+    assert lines[0].startswith(
+        f"1 run ({held.key}) leased by live workers (otherhost:41:abcd): left to them (--no-wait)"
+    )
+    assert lines[1].startswith(f"unfinished: {held.key}: leased by otherhost:41:abcd (heartbeat")
+    assert lines[2] == (
+        f"1 of 2 runs are unfinished; continue with: polyopt study resume {study_file}"
+    )
+    assert storage.run(held.id).status == "running"  # left alone
+    assert [r.status for r in storage.runs(sid)].count("done") == 1

@@ -331,6 +331,9 @@ def _run_processes(
         _stop(live)
         stranded = _held(storage, sid, pids)
         raise StudyInterrupted([k for k in held if k not in stranded], stranded) from None
+    except BaseException:  # e.g. the database stayed unreachable: leave no orphaned worker behind
+        _stop(live)
+        raise
 
 
 def _stop(procs: list[BaseProcess]) -> None:
