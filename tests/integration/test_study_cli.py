@@ -181,19 +181,11 @@ def test_status_masks_the_password_of_a_postgres_storage(tmp_path: Path) -> None
 def test_runs_leased_by_live_workers_elsewhere_are_named_and_left_unfinished(
     tmp_path: Path,
 ) -> None:
-    from sqlalchemy import update
-
-    from polyopt.study import schema as s
-
     study_file = tmp_path / "cli.toml"
     study_file.write_text(STUDY)
-    db = tmp_path / "cli.polyopt" / "study.sqlite"
-    runner = CliRunner()
-    assert runner.invoke(app, ["validate", str(study_file)]).exit_code == 0
-    storage = Storage(f"sqlite:///{db}")
-    from polyopt.study import load_study
-
-    sid = storage.add_study(load_study(study_file))
+    study = load_study(study_file)
+    storage = Storage(study.storage_url)
+    sid = storage.add_study(study)
     held = storage.claim(sid, "otherhost:41:abcd", stale_after=60)
     with storage.engine.begin() as conn:  # a worker on another machine holds it, with a fresh lease
         conn.execute(update(s.runs).where(s.runs.c.id == held.id).values(lease_host="otherhost"))
