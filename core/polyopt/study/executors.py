@@ -202,7 +202,12 @@ def _execute(
 
 def study_outcome(storage: Storage | str, name: str) -> Outcome:
     """Read where study ``name`` stands: done, failed (with each error's last line) and unfinished runs."""
-    storage = Storage(storage) if isinstance(storage, str) else storage
+    if isinstance(storage, str):
+        opened = Storage(storage)
+        try:
+            return study_outcome(opened, name)
+        finally:
+            opened.close()
     study = storage.load_study(name)
     records = storage.runs(storage.study_id(name), with_results=False)
     out = Outcome(total=len(records), done=sum(r.status == "done" for r in records))
