@@ -1,26 +1,64 @@
-# The README's two commands: `make demo` and `make test`. Each creates .venv if missing and installs what it needs.
+# The README's two commands: `make demo` and `make test`. Each creates .venv if missing and installs what it
+# needs: torch first (its CPU build unless an NVIDIA GPU is present: 0.9 GB instead of about 5), then polyopt.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed-dev
+# The torch release CI runs; the CPU build comes from PyTorch's CPU index, or from a wheel pip already sees.
+TORCH_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: demo test lint venv clean
+.PHONY: demo demo-banner test lint venv clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e .
-	touch $@
+# torch before polyopt, so that pip keeps it when it installs polyopt's dependencies. Kept as it is when the
+# venv has one already (CI installs torch==$(TORCH_VERSION) itself).
+$(VENV)/.torch: | $(PY)
+	@if $(PY) -c "import torch" 2>/dev/null; then \
+		echo "torch $$($(PY) -c 'import torch; print(torch.__version__)') is already in $(VENV)"; \
+	elif nvidia-smi -L >/dev/null 2>&1; then \
+		echo "An NVIDIA GPU is present: installing torch $(TORCH_VERSION) with CUDA (about 5 GB)"; \
+		$(PIP) install -q "torch==$(TORCH_VERSION)"; \
+	elif $(PY) -c "import urllib.request as u; u.urlopen('$(TORCH_CPU_INDEX)/torch/', timeout=10)" \
+			>/dev/null 2>&1; then \
+		echo "No NVIDIA GPU: installing the CPU build of torch $(TORCH_VERSION) from $(TORCH_CPU_INDEX)"; \
+		$(PIP) install -q "torch==$(TORCH_VERSION)" --index-url $(TORCH_CPU_INDEX); \
+	elif echo "No NVIDIA GPU, and $(TORCH_CPU_INDEX) is not reachable: looking for a torch" \
+			"$(TORCH_VERSION)+cpu wheel pip can see" && \
+		$(PIP) install -q "torch==$(TORCH_VERSION)+cpu" >/dev/null 2>&1; then \
+		echo "Installed torch $(TORCH_VERSION)+cpu (the CPU build)"; \
+	else \
+		echo "warning: no CPU build of torch $(TORCH_VERSION) is reachable ($(TORCH_CPU_INDEX) or a" \
+			"local torch==$(TORCH_VERSION)+cpu wheel): installing the default build, with CUDA" \
+			"libraries (about 5 GB)" >&2; \
+		$(PIP) install -q "torch==$(TORCH_VERSION)"; \
+	fi
+	@touch $@
 
-$(STAMP): pyproject.toml | $(PY)
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch | $(PY)
+	@echo "Installing polyopt and its dependencies into $(VENV)"
+	$(PIP) install -q -e .
+	@touch $@
+
+$(STAMP): pyproject.toml $(VENV)/.torch | $(PY)
+	@echo "Installing polyopt with its dev extra into $(VENV)"
 	$(PIP) install -q -e ".[dev]"
-	touch $(VENV)/.installed $@
+	@touch $(VENV)/.installed $@
 
 venv: $(VENV)/.installed
 
-demo: $(VENV)/.installed
+demo-banner:
+	@if [ -f $(VENV)/.installed ]; then \
+		echo "make demo: a study of 72 runs, about 2 minutes on 2 cores"; \
+	else \
+		echo "make demo: about 4 minutes on 2 cores: 2 to install torch (CPU build) and polyopt into" \
+			"$(VENV) (1.4 GB), then a study of 72 runs, about 2 minutes"; \
+	fi
+
+demo: demo-banner $(VENV)/.installed
 	$(VENV)/bin/polyopt study run examples/studies/quickstart.toml --workers 2
 
 test: $(STAMP)

@@ -1,9 +1,14 @@
-"""Every example in examples/ and every Python block in the README runs as a user would run it."""
+"""Every example in examples/ and every Python block and shell command in the README runs as a user would run
+it: scripts with python, study files with the polyopt command (from a copy, so results land in a temporary
+folder), in a folder that is not the repository and with no PYTHONPATH to the examples."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted(p for p in (ROOT / "examples").glob("*.py"))
+STUDIES = sorted((ROOT / "examples" / "studies").glob("*.toml"))
+POLYOPT = str(Path(sys.executable).parent / "polyopt")
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -39,3 +46,66 @@ def test_readme_python_blocks_run(tmp_path: Path) -> None:
         script.write_text(block)
         proc = _run([sys.executable, str(script)], tmp_path)
         assert proc.returncode == 0, f"README block failed:\n{block}\n{proc.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("study", STUDIES, ids=lambda p: p.name)
+def test_example_study_file_is_valid(study: Path, tmp_path: Path) -> None:
+    proc = _run([POLYOPT, "study", "validate", str(study)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "runs, valid" in proc.stdout
+
+
+def _copy_studies(tmp_path: Path) -> Path:
+    """examples/studies copied into ``tmp_path`` (without stored results), as a user's own folder."""
+    target = tmp_path / "examples" / "studies"
+    shutil.copytree(
+        ROOT / "examples" / "studies",
+        target,
+        ignore=shutil.ignore_patterns("*.polyopt", "__pycache__"),
+    )
+    return target
+
+
+def test_the_quickstart_study_runs_at_a_small_scale(tmp_path: Path) -> None:
+    """What `make demo` runs, shrunk (2 seeds, 300 and 10 evaluations), with 2 worker processes."""
+    studies = _copy_studies(tmp_path)
+    text = (studies / "quickstart.toml").read_text()
+    for old, new in (
+        ("seeds = 4", "seeds = 2"),
+        ("evaluations = 5000", "evaluations = 300"),
+        ("evaluations = 20", "evaluations = 10"),
+        ("n_initial = 8", "n_initial = 6"),
+    ):
+        assert old in text, f"quickstart.toml no longer says {old!r}: update this test"
+        text = text.replace(old, new)
+    (studies / "quickstart.toml").write_text(text)
+    proc = _run(
+        [POLYOPT, "study", "run", "examples/studies/quickstart.toml", "--workers", "2", "--quiet"],
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = Path(proc.stdout.strip().splitlines()[-1])
+    data = json.loads((report.parent / "report.json").read_text())
+    assert len(data["runs"]) == 36 and all(r["status"] == "done" for r in data["runs"])
+    tables = data["problems"][0]["tables"]
+    assert [t["budget"] for t in tables] == ["300 evaluations", "10 evaluations"]
+
+
+def _readme_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    lines = [line.split("#", 1)[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line.startswith("polyopt ")]
+
+
+def test_readme_shell_commands_run(tmp_path: Path) -> None:
+    """Every `polyopt ...` line of the README, in order, from a folder holding a copy of examples/."""
+    commands = _readme_commands()
+    assert any(c.startswith("polyopt study run") for c in commands), "the README should run a study"
+    _copy_studies(tmp_path)
+    for command in commands:
+        args = shlex.split(command)
+        proc = _run([POLYOPT, *args[1:]], tmp_path)
+        assert proc.returncode == 0, f"{command}\n{proc.stderr[-3000:]}"
+        assert proc.stdout.strip(), f"{command} printed nothing"
+    assert (tmp_path / "examples" / "studies" / "own-problems.polyopt" / "report").is_dir()

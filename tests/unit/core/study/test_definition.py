@@ -174,7 +174,10 @@ def test_quickstart_study_is_valid() -> None:
     root = Path(__file__).resolve().parents[4]
     study = load_study(root / "examples" / "studies" / "quickstart.toml")
     study.validate()
-    assert len(study.seeds) == 3 and len(study.problems) == 3
+    assert len(study.seeds) == 4 and len(study.problems) == 3
+    assert "qlognehvi" in [o.name for o in study.optimizers], (
+        "the demo keeps a model-based optimizer"
+    )
 
 
 # ------------------------------------------------------------------------------ your own objective, by name
