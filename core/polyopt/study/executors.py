@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
-import multiprocessing.connection
 import os
 import signal
 import sys
@@ -28,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait as wait_for_any
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -317,7 +317,7 @@ def _run_processes(
         start()
     try:
         while live:
-            mp.connection.wait([p.sentinel for p in live])
+            wait_for_any([p.sentinel for p in live])
             for p in [p for p in live if p.exitcode is not None]:
                 live.remove(p)
                 held = _held(storage, sid, {p.pid or -1})

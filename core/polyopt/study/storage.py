@@ -623,7 +623,9 @@ class Storage:
             first_index=parts[0].first_index,
             x=np.concatenate([p.x for p in parts]),
             f=np.concatenate([p.f for p in parts]),
-            g=None if parts[0].g is None else np.concatenate([p.g for p in parts]),
+            g=None
+            if parts[0].g is None
+            else np.concatenate([p.g for p in parts if p.g is not None]),
             failed=np.concatenate([p.failed for p in parts]),
             elapsed=np.concatenate([p.elapsed for p in parts]),
         )
