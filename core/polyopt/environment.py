@@ -77,6 +77,15 @@ class Environment(ABC):
     def close(self) -> None:
         """Release resources."""
 
+    def state_dict(self) -> dict[str, Any] | None:
+        """The mutable state (tensors, numbers, a generator's state), so that a trainer's checkpoint continues
+        the environment exactly; None (the default) when it cannot be saved, and a resumed trainer resets it."""
+        return None
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        raise NotImplementedError(f"{type(self).__name__} cannot restore a saved state")
+
     def pareto_front(self) -> Tensor | None:
         """The known Pareto front of return vectors (``k x reward_dim``), or None when unknown."""
         return None

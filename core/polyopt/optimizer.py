@@ -136,6 +136,8 @@ class Optimizer(ABC):
         self.n_env_steps = 0
         #: Set by the run loop: evaluations still allowed (None = unlimited). Ask/tell steps ask for no more.
         self.evaluation_limit: int | None = None
+        #: Set by the run loop: the budget's environment steps (None = unlimited), e.g. a schedule's horizon.
+        self.env_step_limit: int | None = None
         #: Called after every batch of objective evaluations (studies record them this way).
         self.listeners: list[EvaluationListener] = []
         self._elapsed_before = 0.0

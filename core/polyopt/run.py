@@ -223,6 +223,7 @@ def run(
         raise ConfigError(f"{budget} can never stop optimizer {opt.name!r}: {reason}")
     callbacks = list(callbacks)
     opt.evaluation_limit = budget.evaluations
+    opt.env_step_limit = budget.env_steps
     notify("polyopt_run_started", optimizer=opt, problem=opt.problem, budget=budget)
     with (
         devices.threads(devices.resolve_threads(threads, opt.device)),

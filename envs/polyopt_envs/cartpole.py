@@ -16,6 +16,7 @@ that sub-environment and returns its new start observation with reward 0, marked
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -118,3 +119,18 @@ class CartPole(Environment):
             truncated=truncated,
             info={"autoreset": reset.clone()},
         )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Cart-pole states, step counters, which episodes just ended, and the start generator."""
+        return {
+            "state": self.state.clone(),
+            "t": self._t.clone(),
+            "ended": self._ended.clone(),
+            "generator": self._generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.state = state["state"].to(self.device)
+        self._t = state["t"].to(self.device)
+        self._ended = state["ended"].to(self.device)
+        self._generator.set_state(state["generator"].cpu())

@@ -19,6 +19,8 @@ shortest paths: ``pareto_front()``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -137,6 +139,21 @@ class DeepSeaTreasure(Environment):
             truncated=truncated,
             info=info,
         )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Positions, step counters, which episodes just ended, and the slip generator."""
+        return {
+            "pos": self._pos.clone(),
+            "t": self._t.clone(),
+            "ended": self._ended.clone(),
+            "generator": self._generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._pos = state["pos"].to(self.device)
+        self._t = state["t"].to(self.device)
+        self._ended = state["ended"].to(self.device)
+        self._generator.set_state(state["generator"].cpu())
 
     def pareto_front(self) -> Tensor:
         """The ten Pareto-optimal ``(treasure, -steps)`` returns (``10 x 2``, float32, both maximized)."""

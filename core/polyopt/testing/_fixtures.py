@@ -37,6 +37,10 @@ SMALL_CONFIG: dict[str, Any] = {
     "n_head": 2,
     "prompts_per_step": 2,
     "completions_per_prompt": 2,
+    # actor-critic trainers on environments: 8 steps of each sub-environment, a small network, 2 eval episodes
+    "rollout_steps": 8,
+    "hidden_sizes": [16],
+    "eval_episodes": 2,
 }
 
 
@@ -64,7 +68,8 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
     """A small problem ``cls`` supports and a small config for it.
 
     Objective optimizers get the first of a sphere (one objective), ZDT1 (two) and BNH (two, constrained)
-    they accept; trainers of text tasks get one-digit addition. Config fields listed in
+    they accept; trainers get two CartPoles (an environment with discrete actions) or, when they need a
+    text task, one-digit addition. Config fields listed in
     :data:`SMALL_CONFIG` are set small where the optimizer has them.
 
     Raises:
@@ -75,11 +80,12 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
             if cls.compatibility(problem) is None:
                 return problem, _small_config(cls, problem.n_objectives)
     if issubclass(cls, Trainer):
+        from polyopt_envs.cartpole import CartPole
         from polyopt_envs.text import Addition
 
-        task = Addition(n_digits=1)
-        if cls.compatibility(task) is None:
-            return task, _small_config(cls, 1)
+        for env in (CartPole(num_envs=2), Addition(n_digits=1)):
+            if cls.compatibility(env) is None:
+                return env, _small_config(cls, env.reward_dim)
     raise LookupError(
         f"no builtin contract problem fits {cls.__name__}; override make_problem() in its contract class "
         "to return (problem, config)"

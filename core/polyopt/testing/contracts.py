@@ -310,3 +310,30 @@ class EnvironmentContract:
         obs_b, rew_b = self._rollout(5)
         assert torch.equal(obs_a, obs_b)
         assert all(torch.equal(a, b) for a, b in zip(rew_a, rew_b))
+
+    def test_a_saved_state_continues_exactly(self) -> None:
+        """An environment that saves its state (trainers checkpoint it) continues from it exactly, also in a
+        new instance and after ``torch.load(weights_only=True)``."""
+        env = self.make()
+        env.reset(seed=1)
+        gen = torch.Generator().manual_seed(1)
+        actions = [
+            env.action_space.sample(env.num_envs, generator=gen) for _ in range(2 * self.steps)
+        ]
+        for action in actions[: self.steps]:
+            env.step(action.to(env.device))
+        state = env.state_dict()
+        if state is None:
+            env.close()
+            pytest.skip("the environment does not save its state")
+        state = _roundtrip(state)
+        straight = [env.step(a.to(env.device)) for a in actions[self.steps :]]
+        other = self.make()
+        other.reset(seed=2)
+        other.load_state_dict(state)
+        resumed = [other.step(a.to(other.device)) for a in actions[self.steps :]]
+        for a, b in zip(straight, resumed):
+            assert torch.equal(a.obs, b.obs) and torch.equal(a.reward, b.reward)
+            assert torch.equal(a.terminated, b.terminated) and torch.equal(a.truncated, b.truncated)
+        env.close()
+        other.close()

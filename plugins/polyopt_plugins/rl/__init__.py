@@ -1,0 +1,1 @@
+"""Reinforcement learning on environments: the actor-critic trainer (PPO, A2C) and policy evaluation."""
