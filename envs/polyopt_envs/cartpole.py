@@ -67,12 +67,13 @@ class CartPole(Environment):
         self.state = torch.zeros(num_envs, 4, dtype=torch.float64, device=self.device)
         self._t = torch.zeros(num_envs, dtype=torch.long, device=self.device)
         self._ended = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
+        self._limits = torch.tensor(
+            [_X_LIMIT, _THETA_LIMIT], dtype=torch.float64, device=self.device
+        )
 
     def _starts(self) -> Tensor:
-        u = torch.rand(
-            self.num_envs, 4, generator=self._generator, dtype=torch.float64, device=self.device
-        )
-        return u * 0.1 - 0.05  # uniform in [-0.05, 0.05)
+        start = torch.empty(self.num_envs, 4, dtype=torch.float64, device=self.device)
+        return start.uniform_(-0.05, 0.05, generator=self._generator)
 
     def reset(self, seed: int | None = None) -> Tensor:
         """Start every cart-pole near upright; returns ``num_envs x 4`` float32 observations."""
@@ -85,39 +86,34 @@ class CartPole(Environment):
 
     def step(self, action: Tensor) -> Step:
         """Push each cart; ``action`` is ``num_envs`` (or ``num_envs x 1``) integers in {0, 1}."""
-        action = action.reshape(self.num_envs).to(self.device)
-        x, x_dot, theta, theta_dot = self.state.unbind(1)
-        force = torch.where(action > 0, _FORCE, -_FORCE).to(torch.float64)
+        action = action.reshape(self.num_envs).to(self.device, torch.float64)
+        state = self.state
+        x_dot, theta, theta_dot = state[:, 1], state[:, 2], state[:, 3]
+        force = action.mul(2 * _FORCE).sub_(_FORCE)  # +10 N for action 1, -10 N for action 0
         cos, sin = torch.cos(theta), torch.sin(theta)
-        temp = (force + _POLE_MOMENT * theta_dot.square() * sin) / _TOTAL_MASS
-        theta_acc = (_GRAVITY * sin - cos * temp) / (
-            _HALF_LENGTH * (4.0 / 3.0 - _MASS_POLE * cos.square() / _TOTAL_MASS)
+        temp = torch.add(force, theta_dot.square().mul_(sin), alpha=_POLE_MOMENT).div_(_TOTAL_MASS)
+        theta_acc = torch.addcmul(sin * _GRAVITY, cos, temp, value=-1.0).div_(
+            cos.square()
+            .mul_(-_HALF_LENGTH * _MASS_POLE / _TOTAL_MASS)
+            .add_(_HALF_LENGTH * 4.0 / 3.0)
         )
-        x_acc = temp - _POLE_MOMENT * theta_acc * cos / _TOTAL_MASS
-        moved = torch.stack(
-            [
-                x + _TAU * x_dot,
-                x_dot + _TAU * x_acc,
-                theta + _TAU * theta_dot,
-                theta_dot + _TAU * theta_acc,
-            ],
-            dim=1,
-        )  # num_envs x 4
+        x_acc = torch.addcmul(temp, theta_acc, cos, value=-_POLE_MOMENT / _TOTAL_MASS)
+        rates = torch.stack([x_dot, x_acc, theta_dot, theta_acc], dim=1)  # num_envs x 4
+        moved = torch.add(state, rates, alpha=_TAU)  # explicit Euler, as Gymnasium's default
         reset = self._ended  # these sub-environments restart instead of moving
+        running = ~reset
         self.state = torch.where(reset.unsqueeze(1), self._starts(), moved)
-        self._t = torch.where(reset, torch.zeros_like(self._t), self._t + 1)
-        x, theta = self.state[:, 0], self.state[:, 2]
-        fell = (x < -_X_LIMIT) | (x > _X_LIMIT) | (theta < -_THETA_LIMIT) | (theta > _THETA_LIMIT)
-        terminated = fell & ~reset
-        truncated = (self._t >= self.max_steps) & ~reset
+        self._t = (self._t + 1).mul_(running)
+        fell = (self.state[:, 0::2].abs() > self._limits).any(1)
+        terminated = fell & running
+        truncated = (self._t >= self.max_steps) & running
         self._ended = terminated | truncated
-        reward = (~reset).to(torch.float32).unsqueeze(1)  # 1 per step, 0 on the reset step
         return Step(
             obs=self.state.to(torch.float32),
-            reward=reward,
+            reward=running.to(torch.float32).unsqueeze(1),  # 1 per step, 0 on the reset step
             terminated=terminated,
             truncated=truncated,
-            info={"autoreset": reset.clone()},
+            info={"autoreset": reset},
         )
 
     def state_dict(self) -> dict[str, Any]:

@@ -109,6 +109,10 @@ class ActorCritic(nn.Module):
             noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
             action = out + std * noise
             return action, _gaussian_logp(action, out, self.log_std)
+        if len(self.sizes) == 1:  # one categorical: the common case, without splitting and joining
+            logp_all = out.log_softmax(-1)
+            pick = torch.multinomial(logp_all.exp(), 1, generator=generator)  # n x 1
+            return pick.to(out.dtype) + self.low, logp_all.gather(-1, pick).squeeze(-1)
         picks, logps = [], []
         for logits in out.split(self.sizes, dim=-1):
             logp_all = logits.log_softmax(-1)

@@ -163,3 +163,20 @@ def test_registered_names() -> None:
     reg = polyopt.registry()
     assert reg.get("optimizer", "actor-critic-ppo") is PPO
     assert reg.get("optimizer", "a2c") is A2C
+
+
+@pytest.mark.parametrize(
+    "space", [Integer(0, 2), Integer([0, 1], [3, 2]), Box([-1.0, 0.0], [1.0, 2.0])]
+)
+def test_sampled_log_probabilities_match_evaluation(space: Box) -> None:
+    """The log-probability a sample carries is the one the update recomputes; actions lie in the space."""
+    from polyopt_plugins.rl.networks import ActorCritic
+
+    net = ActorCritic(3, space, 1, [8])
+    obs = torch.randn(16, 3, generator=torch.Generator().manual_seed(0))
+    action, logp = net.sample(obs, torch.Generator().manual_seed(1))
+    again, entropy = net.evaluate(obs, action)
+    torch.testing.assert_close(logp, again)
+    assert bool((entropy > 0).all())
+    assert bool(space.contains(net.to_env(action).double()).all())
+    assert bool(space.contains(net.act(obs).double()).all()) or space.kind == "continuous"
