@@ -17,6 +17,7 @@ hook) and its protocol and data types live here, so a third-party plugin imports
 | ``kl_estimator`` | :class:`KLEstimator` | log-probabilities of the policy and the reference |
 | ``reward`` | :class:`RewardFunction` | prompts, completions, task fields |
 | ``metric`` | :class:`Metric` | objective values and a reference point, front or weights |
+| ``local_search`` | :class:`LocalSearchFactory` -> :class:`LocalSearch` | a problem exposing a structure, options |
 
 Options reach a component through its owner's config: ``mutation="acme.gauss"`` with
 ``mutation_options={"sigma": 0.3}``, ``advantage="acme.centered"`` with ``advantage_options={...}``,
@@ -26,6 +27,7 @@ Options reach a component through its owner's config: ``mutation="acme.gauss"`` 
 from __future__ import annotations
 
 from polyopt.components._bayes import AcquisitionBuilder, AcquisitionOptions, TrainingData
+from polyopt.components._combinatorial import STRUCTURES, LocalSearch, LocalSearchFactory
 from polyopt.components._evolution import (
     Crossover,
     Mutation,
@@ -52,12 +54,15 @@ from polyopt.components._policy_gradient import (
 __all__ = [
     "METRIC_INPUTS",
     "REQUIREMENTS",
+    "STRUCTURES",
     "AcquisitionBuilder",
     "AcquisitionOptions",
     "AdvantageEstimator",
     "AdvantageParams",
     "Crossover",
     "KLEstimator",
+    "LocalSearch",
+    "LocalSearchFactory",
     "LossParams",
     "Metric",
     "Mutation",

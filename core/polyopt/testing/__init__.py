@@ -20,6 +20,7 @@ families declare to its conformance class; polyopt's own tests run each over eve
 
 from __future__ import annotations
 
+from polyopt.testing._co_contracts import LocalSearchContract
 from polyopt.testing._fixtures import (
     SMALL_CONFIG,
     contract_problem,
@@ -52,6 +53,7 @@ CONTRACTS: dict[str, type] = {
     "policy_loss": PolicyLossContract,
     "kl_estimator": KLEstimatorContract,
     "reward": RewardContract,
+    "local_search": LocalSearchContract,
 }
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "AdvantageContract",
     "EnvironmentContract",
     "KLEstimatorContract",
+    "LocalSearchContract",
     "MetricContract",
     "ObjectiveContract",
     "OperatorContract",

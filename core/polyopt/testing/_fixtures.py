@@ -59,18 +59,21 @@ def _objective_candidates() -> list[Objective]:
     """Small problems, simplest first: the first one an optimizer accepts is its contract problem."""
     from polyopt_envs.basic import Sphere
     from polyopt_envs.classic import BNH
+    from polyopt_envs.co import TSP, Knapsack
     from polyopt_envs.zdt import ZDT1
 
-    return [Sphere(dim=3), ZDT1(n_var=3), BNH()]
+    # optimizers of permutations or bits only (the co family) get a small TSP or knapsack
+    return [Sphere(dim=3), ZDT1(n_var=3), BNH(), TSP(n=8, seed=0), Knapsack(n=10, seed=0)]
 
 
 def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
     """A small problem ``cls`` supports and a small config for it.
 
-    Objective optimizers get the first of a sphere (one objective), ZDT1 (two) and BNH (two, constrained)
-    they accept; trainers get two CartPoles (an environment with discrete actions) or, when they need a
-    text task, one-digit addition. Config fields listed in
-    :data:`SMALL_CONFIG` are set small where the optimizer has them.
+    Objective optimizers get the first of a sphere (one objective), ZDT1 (two), BNH (two, constrained), an
+    8-city TSP (a permutation, with its distances) and a 10-item knapsack (bits, one constraint) they
+    accept; trainers get two CartPoles (an environment with discrete actions) or, when they need a text task,
+    one-digit addition. Config fields listed in :data:`SMALL_CONFIG` are set small where the optimizer has
+    them.
 
     Raises:
         LookupError: no builtin problem fits (override ``make_problem`` in your contract class).

@@ -31,6 +31,14 @@ def _roundtrip(state: dict[str, Any]) -> dict[str, Any]:
     return torch.load(buf, weights_only=True)
 
 
+def _forward(wrapper: Any, base: Any, name: str) -> Any:
+    """The base problem's attribute ``name`` for a wrapper that lacks it, so that solvers reading a problem's
+    structure (a distance matrix, demands) run on the wrapped problem too."""
+    if name.startswith("__") or name == "base":
+        raise AttributeError(name)
+    return getattr(base, name)
+
+
 class _FailingRows(Objective):
     """Wraps an objective so that about a third of the rows come back NaN (a crashing black box)."""
 
@@ -39,6 +47,9 @@ class _FailingRows(Objective):
         self.n_objectives, self.n_constraints = base.n_objectives, base.n_constraints
         self.directions, self.ref_point = base.directions, base.ref_point
 
+    def __getattr__(self, name: str) -> Any:
+        return _forward(self, self.__dict__.get("base"), name)
+
     def evaluate(self, x: Tensor) -> Evaluation:
         ev = self.base.evaluate(x)
         # deterministic in x: a row fails when the fractional part of a hash of its values is small
@@ -46,6 +57,20 @@ class _FailingRows(Objective):
         key = torch.frac((x * weights).sum(-1) * 7.31)
         bad = (key.abs() < 0.33).unsqueeze(-1)
         return ev.replace(f=torch.where(bad, torch.nan, ev.f))
+
+
+class _Negated(FunctionObjective):
+    """``-f`` of a base objective, maximized: the same problem in the other direction (other attributes are
+    the base's)."""
+
+    def __init__(self, base: Objective) -> None:
+        self.base = base
+        super().__init__(
+            lambda x: -base.evaluate(x).f, base.space, directions="maximize", name="negated"
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return _forward(self, self.__dict__.get("base"), name)
 
 
 class OptimizerContract:
@@ -212,9 +237,7 @@ class OptimizerContract:
         problem, _ = self.make_problem()
         if not isinstance(problem, Objective) or problem.n_objectives != 1 or problem.n_constraints:
             pytest.skip("checked on unconstrained single-objective problems")
-        flipped = FunctionObjective(
-            lambda x: -problem.evaluate(x).f, problem.space, directions="maximize", name="negated"
-        )
+        flipped = _Negated(problem)
         a, b = self.build(seed=3), self.build(seed=3, problem=flipped)
         self.run_steps(a, self.steps)
         self.run_steps(b, self.steps)
