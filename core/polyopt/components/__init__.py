@@ -16,6 +16,8 @@ hook) and its protocol and data types live here, so a third-party plugin imports
 | ``policy_loss`` | :class:`PolicyLoss` | log-probabilities, advantages, a mask, :class:`LossParams` |
 | ``kl_estimator`` | :class:`KLEstimator` | log-probabilities of the policy and the reference |
 | ``reward`` | :class:`RewardFunction` | prompts, completions, task fields |
+| ``preference_loss`` | :class:`PreferenceLoss` | a :class:`PreferenceBatch`, :class:`PreferenceParams` |
+| ``reward_aggregation`` | :class:`RewardAggregation` | ``n x K`` reward-model scores, :class:`AggregationParams` |
 | ``metric`` | :class:`Metric` | objective values and a reference point, front or weights |
 | ``local_search`` | :class:`LocalSearchFactory` -> :class:`LocalSearch` | a problem exposing a structure, options |
 
@@ -50,15 +52,28 @@ from polyopt.components._policy_gradient import (
     TextTask,
     requires,
 )
+from polyopt.components._preference import (
+    PREFERENCE_REQUIREMENTS,
+    AggregationParams,
+    PreferenceBatch,
+    PreferenceLoss,
+    PreferencePairs,
+    PreferenceParams,
+    PreferenceProblem,
+    RewardAggregation,
+    preference_needs,
+)
 
 __all__ = [
     "METRIC_INPUTS",
+    "PREFERENCE_REQUIREMENTS",
     "REQUIREMENTS",
     "STRUCTURES",
     "AcquisitionBuilder",
     "AcquisitionOptions",
     "AdvantageEstimator",
     "AdvantageParams",
+    "AggregationParams",
     "Crossover",
     "KLEstimator",
     "LocalSearch",
@@ -69,6 +84,12 @@ __all__ = [
     "Operator",
     "OperatorFactory",
     "PolicyLoss",
+    "PreferenceBatch",
+    "PreferenceLoss",
+    "PreferencePairs",
+    "PreferenceParams",
+    "PreferenceProblem",
+    "RewardAggregation",
     "RewardFunction",
     "Rollout",
     "Survival",
@@ -77,5 +98,6 @@ __all__ = [
     "TextTask",
     "TrainingData",
     "metric_input",
+    "preference_needs",
     "requires",
 ]
