@@ -480,7 +480,7 @@ def _config_value(text: str) -> Any:
 
 def _print_result(result: Any, hv: float | None, ref: Any) -> None:
     _out.print(result.summary(), markup=False)
-    if result.n_objectives > 1 and result.x.shape[0]:
+    if result.n_objectives > 1 and result.values.shape[0]:  # a trainer result has no x
         f = result.f
         ranges = ", ".join(
             f"f{i + 1} in [{float(lo):.4g}, {float(hi):.4g}]"

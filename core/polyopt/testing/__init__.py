@@ -28,6 +28,11 @@ from polyopt.testing._fixtures import (
     small_rollout,
     small_training_data,
 )
+from polyopt.testing._preference_contracts import (
+    PreferenceLossContract,
+    RewardAggregationContract,
+    small_preference_batch,
+)
 from polyopt.testing.components import (
     AcquisitionContract,
     AdvantageContract,
@@ -53,6 +58,8 @@ CONTRACTS: dict[str, type] = {
     "policy_loss": PolicyLossContract,
     "kl_estimator": KLEstimatorContract,
     "reward": RewardContract,
+    "preference_loss": PreferenceLossContract,
+    "reward_aggregation": RewardAggregationContract,
     "local_search": LocalSearchContract,
 }
 
@@ -69,10 +76,13 @@ __all__ = [
     "OperatorContract",
     "OptimizerContract",
     "PolicyLossContract",
+    "PreferenceLossContract",
+    "RewardAggregationContract",
     "RewardContract",
     "SurvivalContract",
     "contract_problem",
     "small_gp",
+    "small_preference_batch",
     "small_rollout",
     "small_training_data",
 ]

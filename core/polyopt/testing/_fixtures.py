@@ -41,6 +41,9 @@ SMALL_CONFIG: dict[str, Any] = {
     "rollout_steps": 8,
     "hidden_sizes": [16],
     "eval_episodes": 2,
+    # offline preference trainers: four pairs per step, eight held-out pairs
+    "pairs_per_step": 4,
+    "eval_pairs": 8,
 }
 
 
@@ -72,8 +75,8 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
     Objective optimizers get the first of a sphere (one objective), ZDT1 (two), BNH (two, constrained), an
     8-city TSP (a permutation, with its distances) and a 10-item knapsack (bits, one constraint) they
     accept; trainers get two CartPoles (an environment with discrete actions) or, when they need a text task,
-    one-digit addition. Config fields listed in :data:`SMALL_CONFIG` are set small where the optimizer has
-    them.
+    one-digit addition, or, for preference trainers, 32 pairs of it. Config fields listed in
+    :data:`SMALL_CONFIG` are set small where the optimizer has them.
 
     Raises:
         LookupError: no builtin problem fits (override ``make_problem`` in your contract class).
@@ -84,9 +87,12 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
                 return problem, _small_config(cls, problem.n_objectives)
     if issubclass(cls, Trainer):
         from polyopt_envs.cartpole import CartPole
+        from polyopt_envs.preference import PreferenceAddition
         from polyopt_envs.text import Addition
 
-        for env in (CartPole(num_envs=2), Addition(n_digits=1)):
+        # preference trainers: 32 labelled pairs of one-digit sums (16 held out)
+        pairs = PreferenceAddition(n_digits=1, n_pairs=32, n_test=16)
+        for env in (CartPole(num_envs=2), Addition(n_digits=1), pairs):
             if cls.compatibility(env) is None:
                 return env, _small_config(cls, env.reward_dim)
     raise LookupError(

@@ -53,6 +53,34 @@ _REWARDS = {
     "brevity": ("brevity", "-len(completion)/10, prefers short answers"),
 }
 
+_PREFERENCE = {
+    "dpo": ("DPO", "DPO: offline preference optimization, sigmoid loss on the log-ratio margin"),
+    "cdpo": ("CDPO", "conservative DPO: label smoothing for noisy preference labels"),
+    "robust-dpo": ("RobustDPO", "robust DPO: unbiased loss under a known label-flip rate"),
+    "ipo": ("IPO", "IPO: squared loss on the log-ratio margin"),
+    "slic": ("SLiC", "SLiC-HF: hinge loss on the log-ratio margin"),
+    "simpo": ("SimPO", "SimPO: length-normalized, reference-free preference optimization"),
+    "orpo": ("ORPO", "ORPO: NLL plus odds-ratio penalty, reference-free"),
+    "kto": ("KTO", "KTO: desirable/undesirable examples, paired or unpaired"),
+    "modpo": ("MODPO", "MODPO: multi-objective DPO with weighted margins of the other dimensions"),
+}
+_PREFERENCE_LOSSES = {
+    "dpo": "dpo",
+    "cdpo": "cdpo",
+    "robust-dpo": "robust_dpo",
+    "ipo": "ipo",
+    "slic": "slic",
+    "simpo": "simpo",
+    "orpo": "orpo",
+    "kto": "kto",
+    "modpo": "modpo",
+}
+_PREFERENCE_TASKS = {
+    "pref-addition": ("PreferenceAddition", "addition pairs with a known true preference"),
+    "pref-sort": ("PreferenceSort", "digit-sorting pairs with a known true preference"),
+    "pref-reverse": ("PreferenceReverse", "word-reversal pairs with a known true preference"),
+}
+
 
 @hookimpl
 def polyopt_register(registry: Registry) -> None:
@@ -75,6 +103,7 @@ def polyopt_register(registry: Registry) -> None:
     }
     for kind, (protocol, check, doc) in kinds.items():
         registry.add_kind(kind, protocol, doc, check=check)
+    _register_preference(registry)
     for name, (cls, summary) in _OPTIMIZERS.items():
         registry.add("optimizer", name, f"{_P}.presets:{cls}", summary=summary)
     for name, fn in _ADVANTAGES.items():
@@ -91,3 +120,23 @@ def polyopt_register(registry: Registry) -> None:
         registry.add("environment", name, f"polyopt_envs.text.tasks:{cls}", summary=summary)
     for name, (fn, summary) in _REWARDS.items():
         registry.add("reward", name, f"polyopt_envs.text.rewards:{fn}", summary=summary)
+
+
+def _register_preference(registry: Registry) -> None:
+    from polyopt import components as c
+    from polyopt.components import _preference as pr
+
+    registry.add_kind(
+        "preference_loss",
+        c.PreferenceLoss,
+        "offline preference loss on sequence log-probabilities",
+        check=pr.check_preference_loss,
+    )
+    for name, (cls, summary) in _PREFERENCE.items():
+        registry.add("optimizer", name, f"{_P}.preference_presets:{cls}", summary=summary)
+    for name, fn in _PREFERENCE_LOSSES.items():
+        registry.add(
+            "preference_loss", name, f"{_P}.losses_preference:{fn}", summary=f"{name} loss"
+        )
+    for name, (cls, summary) in _PREFERENCE_TASKS.items():
+        registry.add("environment", name, f"polyopt_envs.preference.tasks:{cls}", summary=summary)
