@@ -86,8 +86,9 @@ class Environment(ABC):
         """Restore what :meth:`state_dict` returned."""
         raise NotImplementedError(f"{type(self).__name__} cannot restore a saved state")
 
-    def pareto_front(self) -> Tensor | None:
-        """The known Pareto front of return vectors (``k x reward_dim``), or None when unknown."""
+    def pareto_front(self, gamma: float = 1.0) -> Tensor | None:
+        """The known Pareto front of return vectors (``k x reward_dim``) discounted by ``gamma`` (1:
+        undiscounted), or None when unknown."""
         return None
 
     def __enter__(self) -> Environment:

@@ -1,113 +1,95 @@
 """Deep Sea Treasure (Vamplew et al. 2011): the classic two-objective gridworld, batched in torch.
 
-A submarine starts at the top-left cell of an 11 x 10 grid (row, column) and moves up, down, left or right
+A submarine starts at the top-left cell of an 11 x 11 grid (row, column) and moves up, down, left or right
 (actions 0-3). The sea floor is impassable (a move into it, or off the grid, leaves the submarine in place).
-Ten treasures sit on the floor's edge with the standard values 0.7, 8.2, 11.5, 14.0, 15.1, 16.1, 19.6, 20.3,
-22.4 and 23.7 (MO-Gymnasium's ``deep-sea-treasure-v0`` map). Each step's reward is ``(treasure, -1)``:
-the treasure value on reaching it (0 otherwise) and a time penalty of one. Reaching a treasure terminates the
-episode; ``max_steps`` truncates it.
+Ten treasures sit on the floor's edge: 0.7, 8.2, 11.5, 14.0, 15.1, 16.1, 19.6, 20.3, 22.4 and 23.7 on the convex
+map, 1, 2, 3, 5, 8, 16, 24, 50, 74 and 124 on the concave one (``concave=True``). Each step's reward is
+``(treasure, -1)``: the treasure value on reaching it (0 otherwise) and a time penalty of one. Reaching a
+treasure terminates the episode; ``max_steps`` truncates it. The maps, observations (integer ``(row, column)``),
+rewards and the 100-step limit are MO-Gymnasium's ``deep-sea-treasure-v0`` and
+``deep-sea-treasure-concave-v0``; tests/unit/envs/test_mo_gymnasium_parity.py checks them step for step.
 
-Auto-reset (next-step, as in core ``polyopt.environment``): the step that ends an episode returns its final
-observation (also in ``info["final_obs"]``) with ``terminated``/``truncated`` set; the next ``step`` resets that
-sub-environment instead of moving it, returning the start observation, reward ``(0, 0)`` and
-``info["autoreset"]`` True for it. With ``slip > 0`` an action is replaced by a uniformly random one with that
-probability, drawn from the generator seeded by ``reset(seed)``.
+Auto-reset is next-step (see :mod:`polyopt_envs._episodic`). With ``slip > 0`` an action is replaced by a
+uniformly random one with that probability, drawn from the generator seeded by ``reset(seed)`` (an addition;
+MO-Gymnasium's version is deterministic).
 
-The Pareto front of undiscounted returns (both maximized) is the ten ``(treasure, -steps)`` pairs of the
-shortest paths: ``pareto_front()``.
+The Pareto front is the ten ``(treasure, -steps)`` returns of the shortest paths: ``pareto_front(gamma)``
+discounts them as MO-Gymnasium does (treasure by ``gamma^(steps-1)``, the penalty summed over the steps).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
-from polyopt.environment import Environment, Step
-from polyopt.errors import ConfigError
 from polyopt.spaces import Integer
-from polyopt_envs._common import check_int
+from polyopt_envs._episodic import EpisodicEnv, check_probability, discounted_sum
 
-__all__ = ["DeepSeaTreasure"]
+__all__ = ["ConcaveDeepSeaTreasure", "DeepSeaTreasure"]
 
 _F = -10.0  # sea floor
-_MAP = [
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-    [0.7, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-    [_F, 8.2, 0, 0, 0, 0, 0, 0, 0, 0],
-    [_F, _F, 11.5, 0, 0, 0, 0, 0, 0, 0],
-    [_F, _F, _F, 14.0, 15.1, 16.1, 0, 0, 0, 0],
-    [_F, _F, _F, _F, _F, _F, 0, 0, 0, 0],
-    [_F, _F, _F, _F, _F, _F, 0, 0, 0, 0],
-    [_F, _F, _F, _F, _F, _F, 19.6, 20.3, 0, 0],
-    [_F, _F, _F, _F, _F, _F, _F, _F, 0, 0],
-    [_F, _F, _F, _F, _F, _F, _F, _F, 22.4, 0],
-    [_F, _F, _F, _F, _F, _F, _F, _F, _F, 23.7],
+_CONVEX: list[list[float]] = [
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    [0.7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    [_F, 8.2, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    [_F, _F, 11.5, 0, 0, 0, 0, 0, 0, 0, 0],
+    [_F, _F, _F, 14.0, 15.1, 16.1, 0, 0, 0, 0, 0],
+    [_F, _F, _F, _F, _F, _F, 0, 0, 0, 0, 0],
+    [_F, _F, _F, _F, _F, _F, 0, 0, 0, 0, 0],
+    [_F, _F, _F, _F, _F, _F, 19.6, 20.3, 0, 0, 0],
+    [_F, _F, _F, _F, _F, _F, _F, _F, 0, 0, 0],
+    [_F, _F, _F, _F, _F, _F, _F, _F, 22.4, 0, 0],
+    [_F, _F, _F, _F, _F, _F, _F, _F, _F, 23.7, 0],
 ]
-_FRONT = [
-    [0.7, -1],
-    [8.2, -3],
-    [11.5, -5],
-    [14.0, -7],
-    [15.1, -8],
-    [16.1, -9],
-    [19.6, -13],
-    [20.3, -14],
-    [22.4, -17],
-    [23.7, -19],
-]
+_CONCAVE_VALUES = {0.7: 1.0, 8.2: 2.0, 11.5: 3.0, 14.0: 5.0, 15.1: 8.0, 16.1: 16.0}
+_CONCAVE_VALUES.update({19.6: 24.0, 20.3: 50.0, 22.4: 74.0, 23.7: 124.0})
+_CONCAVE = [[_CONCAVE_VALUES.get(v, v) for v in row] for row in _CONVEX]
+_STEPS = [1, 3, 5, 7, 8, 9, 13, 14, 17, 19]  # shortest path to each treasure, in treasure order
 _MOVES = [[-1, 0], [1, 0], [0, -1], [0, 1]]  # up, down, left, right
 
 
-class DeepSeaTreasure(Environment):
+class DeepSeaTreasure(EpisodicEnv):
     """``num_envs`` Deep Sea Treasure submarines stepped together.
 
     Args:
         num_envs: number of sub-environments, ``>= 1``.
         device: where observations, rewards and state live.
-        max_steps: episode length limit (truncation), ``>= 1``.
+        max_steps: episode length limit (truncation), ``>= 1``; 100 as in MO-Gymnasium.
         slip: probability in ``[0, 1)`` that an action is replaced by a random one.
+        concave: the concave map (treasures 1 ... 124) instead of the convex one.
     """
 
     name = "deep-sea-treasure"
     reward_dim = 2
     reward_directions = ("maximize", "maximize")
+    reward_names = ("treasure", "time")
+    _state_names = ("_pos",)
 
     def __init__(
         self,
         num_envs: int = 1,
         *,
         device: torch.device | str = "cpu",
-        max_steps: int = 200,
+        max_steps: int = 100,
         slip: float = 0.0,
+        concave: bool = False,
     ) -> None:
-        self.num_envs = check_int("num_envs", num_envs, 1)
-        self.max_steps = check_int("max_steps", max_steps, 1)
-        if not isinstance(slip, (int, float)) or not 0.0 <= slip < 1.0:
-            raise ConfigError(f"slip={slip!r}; expected a probability in [0, 1)")
-        self.slip, self.device = float(slip), torch.device(device)
-        self.observation_space = Integer([0, 0], [10, 9])
+        super().__init__(num_envs, device, max_steps)
+        self.slip = check_probability("slip", slip)
+        self.concave = bool(concave)
+        if self.concave:
+            self.name = "deep-sea-treasure-concave"
+        self.observation_space = Integer([0, 0], [10, 10])
         self.action_space = Integer(0, 3)
-        self._map = torch.tensor(_MAP, dtype=torch.float32, device=self.device)  # 11 x 10
+        grid = _CONCAVE if self.concave else _CONVEX
+        self._map = torch.tensor(grid, dtype=torch.float32, device=self.device)  # 11 x 11
         self._moves = torch.tensor(_MOVES, dtype=torch.long, device=self.device)  # 4 x 2
-        self._generator = torch.Generator(device=self.device)
         self._pos = torch.zeros(num_envs, 2, dtype=torch.long, device=self.device)
-        self._t = torch.zeros(num_envs, dtype=torch.long, device=self.device)
-        self._ended = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
 
-    def reset(self, seed: int | None = None) -> Tensor:
-        """Put every submarine at the start; returns ``num_envs x 2`` float32 (row, column) observations."""
-        if seed is not None:
-            self._generator.manual_seed(seed)
-        self._pos.zero_()
-        self._t.zero_()
-        self._ended.zero_()
-        return self._pos.to(torch.float32)
+    def _restart(self, mask: Tensor) -> None:
+        self._pos = self._pos.masked_fill(mask.unsqueeze(1), 0)
 
-    def step(self, action: Tensor) -> Step:
-        """Move each submarine; ``action`` is ``num_envs`` (or ``num_envs x 1``) integers in 0..3."""
-        action = action.reshape(self.num_envs).to(device=self.device, dtype=torch.long)
+    def _transition(self, action: Tensor) -> tuple[Tensor, Tensor]:
         if self.slip > 0:
             u = torch.rand(self.num_envs, generator=self._generator, device=self.device)
             rnd = torch.randint(
@@ -115,46 +97,37 @@ class DeepSeaTreasure(Environment):
             )
             action = torch.where(u < self.slip, rnd, action)
         target = self._pos + self._moves[action.clamp(0, 3)]  # num_envs x 2
-        inside = (target >= 0).all(dim=1) & (target[:, 0] < 11) & (target[:, 1] < 10)
+        inside = ((target >= 0) & (target <= 10)).all(dim=1)
         target = torch.where(inside.unsqueeze(1), target, self._pos)
         cell = self._map[target[:, 0], target[:, 1]]
-        target = torch.where(
-            (cell == _F).unsqueeze(1), self._pos, target
-        )  # the floor blocks the move
-        cell = self._map[target[:, 0], target[:, 1]]
-        reset = self._ended  # these sub-environments restart instead of moving
-        self._pos = torch.where(reset.unsqueeze(1), torch.zeros_like(target), target)
-        self._t = torch.where(reset, torch.zeros_like(self._t), self._t + 1)
-        treasure = torch.where(reset, torch.zeros_like(cell), cell.clamp(min=0))
-        penalty = torch.where(reset, torch.zeros_like(cell), -torch.ones_like(cell))
-        terminated = (treasure > 0) & ~reset
-        truncated = (self._t >= self.max_steps) & ~terminated & ~reset
-        self._ended = terminated | truncated
-        obs = self._pos.to(torch.float32)
-        info = {"final_obs": obs.clone(), "autoreset": reset.clone()}
-        return Step(
-            obs=obs,
-            reward=torch.stack([treasure, penalty], dim=1),
-            terminated=terminated,
-            truncated=truncated,
-            info=info,
-        )
+        self._pos = torch.where((cell == _F).unsqueeze(1), self._pos, target)  # the floor blocks
+        treasure = self._map[self._pos[:, 0], self._pos[:, 1]].clamp(min=0)
+        reward = torch.stack([treasure, -torch.ones_like(treasure)], dim=1)
+        return reward, treasure > 0
 
-    def state_dict(self) -> dict[str, Any]:
-        """Positions, step counters, which episodes just ended, and the slip generator."""
-        return {
-            "pos": self._pos.clone(),
-            "t": self._t.clone(),
-            "ended": self._ended.clone(),
-            "generator": self._generator.get_state(),
-        }
+    def _observe(self) -> Tensor:
+        """``num_envs x 2`` float32 ``(row, column)``."""
+        return self._pos.to(torch.float32)
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._pos = state["pos"].to(self.device)
-        self._t = state["t"].to(self.device)
-        self._ended = state["ended"].to(self.device)
-        self._generator.set_state(state["generator"].cpu())
+    def pareto_front(self, gamma: float = 1.0) -> Tensor:
+        """The ten Pareto-optimal returns (``10 x 2``, float32, both maximized), discounted by ``gamma``: the
+        treasure by ``gamma^(steps - 1)``, the time penalty summed over the steps (undiscounted: ``(treasure,
+        -steps)``)."""
+        grid = _CONCAVE if self.concave else _CONVEX
+        treasures = sorted(v for row in grid for v in row if v > 0)
+        rows = [
+            [value * gamma ** (steps - 1), -discounted_sum(gamma, steps)]
+            for value, steps in zip(treasures, _STEPS)
+        ]
+        return torch.tensor(rows, dtype=torch.float32, device=self.device)
 
-    def pareto_front(self) -> Tensor:
-        """The ten Pareto-optimal ``(treasure, -steps)`` returns (``10 x 2``, float32, both maximized)."""
-        return torch.tensor(_FRONT, dtype=torch.float32, device=self.device)
+
+def ConcaveDeepSeaTreasure(  # a constructor, named like the class it builds
+    num_envs: int = 1,
+    *,
+    device: torch.device | str = "cpu",
+    max_steps: int = 100,
+    slip: float = 0.0,
+) -> DeepSeaTreasure:
+    """:class:`DeepSeaTreasure` on the concave map (MO-Gymnasium's ``deep-sea-treasure-concave-v0``)."""
+    return DeepSeaTreasure(num_envs, device=device, max_steps=max_steps, slip=slip, concave=True)

@@ -117,6 +117,30 @@ _ENVIRONMENTS = {
         "deep_sea_treasure:DeepSeaTreasure",
         "2-objective gridworld (treasure vs time), batched torch, known Pareto front",
     ),
+    "deep-sea-treasure-concave": (
+        "deep_sea_treasure:ConcaveDeepSeaTreasure",
+        "Deep Sea Treasure with the concave treasure map (1 ... 124), known Pareto front",
+    ),
+    "resource-gathering": (
+        "resource_gathering:ResourceGathering",
+        "3-objective gridworld (enemy, gold, gem) with random kills, reference front",
+    ),
+    "fruit-tree": (
+        "fruit_tree:FruitTree",
+        "6-objective binary tree of depth 6 (depth=5 or 7 too), every fruit Pareto-optimal",
+    ),
+    "fruit-tree-7": (
+        "fruit_tree:FruitTree7",
+        "Fruit Tree of depth 7: 128 fruits, 6 objectives, known Pareto front",
+    ),
+    "four-room": (
+        "four_room:FourRoom",
+        "3-objective gridworld: collect three kinds of shapes, then reach the goal",
+    ),
+    "mo-mountaincar": (
+        "mo_mountain_car:MOMountainCar",
+        "Mountain Car with time, reverse and forward penalties (3 objectives), float64 dynamics",
+    ),
     "tsp-construct": ("co.tsp:TSPEnv", "batched masked TSP tour construction (reward: -length)"),
     "cvrp-construct": ("co.cvrp:CVRPEnv", "batched masked CVRP route construction with capacities"),
     "ocvrp-construct": ("co.cvrp:OpenCVRPEnv", "batched masked open-CVRP route construction"),

@@ -1,4 +1,4 @@
-"""Registers the pymoo adapters: one objective entry and pymoo's algorithms as optimizers (lazy targets)."""
+"""Registers the adapters: pymoo problems and algorithms, MO-Gymnasium environments (lazy targets)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,13 @@ def polyopt_register(registry: Registry) -> None:
         "pymoo.problem",
         "polyopt_plugins.adapters.pymoo_problem:pymoo_problem",
         summary="any pymoo test problem by name: make('objective', 'pymoo.problem', name='dtlz2', n_obj=3)",
+    )
+    registry.add(
+        "environment",
+        "mo-gymnasium",
+        "polyopt_plugins.adapters.mo_gymnasium_env:MOGymnasiumEnv",
+        summary="any MO-Gymnasium id, vectorized: make('environment', 'mo-gymnasium', "
+        "env_id='minecart-v0', num_envs=8)",
     )
     for name, (cls, summary) in _ALGORITHMS.items():
         registry.add(
