@@ -75,6 +75,11 @@ _PREFERENCE_LOSSES = {
     "kto": "kto",
     "modpo": "modpo",
 }
+_REWARD_AGGREGATIONS = {
+    "mean": ("mean", "mean of the ensemble members' rewards"),
+    "worst-case": ("worst_case", "WCO: the lowest member reward"),
+    "uncertainty-weighted": ("uncertainty_weighted", "UWO: mean minus lambda x member variance"),
+}
 _PREFERENCE_TASKS = {
     "pref-addition": ("PreferenceAddition", "addition pairs with a known true preference"),
     "pref-sort": ("PreferenceSort", "digit-sorting pairs with a known true preference"),
@@ -138,5 +143,25 @@ def _register_preference(registry: Registry) -> None:
         registry.add(
             "preference_loss", name, f"{_P}.losses_preference:{fn}", summary=f"{name} loss"
         )
+    registry.add_kind(
+        "reward_aggregation",
+        c.RewardAggregation,
+        "combines an ensemble's n x K reward-model scores into n rewards",
+        check=pr.check_reward_aggregation,
+    )
+    for name, (fn, summary) in _REWARD_AGGREGATIONS.items():
+        registry.add("reward_aggregation", name, f"{_P}.reward_ensemble:{fn}", summary=summary)
+    registry.add(
+        "optimizer",
+        "reward-model",
+        f"{_P}.reward_model:RewardModelTrainer",
+        summary="Bradley-Terry reward model (with margin) on preference pairs",
+    )
+    registry.add(
+        "optimizer",
+        "best-of-n",
+        f"{_P}.best_of_n:BestOfN",
+        summary="best-of-N sampling: keep the highest-rewarded of n samples",
+    )
     for name, (cls, summary) in _PREFERENCE_TASKS.items():
         registry.add("environment", name, f"polyopt_envs.preference.tasks:{cls}", summary=summary)

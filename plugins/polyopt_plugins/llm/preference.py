@@ -41,7 +41,13 @@ from polyopt_plugins.llm.models import build_policy
 from polyopt_plugins.llm.policy import Policy, completion_logprobs
 from polyopt_plugins.llm.sft import encode_completions, sft
 
-__all__ = ["EncodedPairs", "PreferenceConfig", "PreferenceTrainer", "sequence_logps"]
+__all__ = [
+    "EncodedPairs",
+    "PassSampler",
+    "PreferenceConfig",
+    "PreferenceTrainer",
+    "sequence_logps",
+]
 
 
 @dataclass
@@ -190,6 +196,35 @@ class EncodedPairs:
         return prompt.repeat(k, 1), pmask.repeat(k, 1), comp, cmask
 
 
+class PassSampler:
+    """Rows of shuffled passes over ``n`` items: a new permutation (from ``generator``) per pass."""
+
+    def __init__(self, n: int, generator: torch.Generator, device: torch.device) -> None:
+        self.n, self.generator, self.device = n, generator, device
+        self.order = torch.randperm(n, generator=generator, device=device)
+        self.cursor = 0
+
+    def next(self, k: int) -> Tensor:
+        """The next ``k`` rows."""
+        parts = []
+        while k > 0:
+            if self.cursor >= self.n:
+                self.order = torch.randperm(self.n, generator=self.generator, device=self.device)
+                self.cursor = 0
+            take = min(k, self.n - self.cursor)
+            parts.append(self.order[self.cursor : self.cursor + take])
+            self.cursor += take
+            k -= take
+        return torch.cat(parts)
+
+    def state(self) -> dict[str, Any]:
+        return {"order": self.order, "cursor": self.cursor}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.order = state["order"].to(self.device)
+        self.cursor = int(state["cursor"])
+
+
 def sequence_logps(
     policy: Policy, data: EncodedPairs, rows: Tensor, sides: tuple[str, ...]
 ) -> dict[str, Tensor]:
@@ -251,8 +286,7 @@ class PreferenceTrainer(Trainer):
             lr=cfg.lr,
             weight_decay=cfg.weight_decay,
         )
-        self.order = torch.randperm(self.train.n, generator=self.generator, device=self.device)
-        self.cursor = 0
+        self.sampler = PassSampler(self.train.n, self.generator, self.device)
         self.history = torch.zeros(0, 2)
         self.evaluated_at = -1
 
@@ -294,21 +328,6 @@ class PreferenceTrainer(Trainer):
             return self._score(data, sides)
 
     # -- training ----------------------------------------------------------------------------------------------
-
-    def _next_rows(self, k: int) -> Tensor:
-        """The next ``k`` rows of shuffled passes over the training pairs (a new permutation per pass)."""
-        parts = []
-        while k > 0:
-            if self.cursor >= self.train.n:
-                self.order = torch.randperm(
-                    self.train.n, generator=self.generator, device=self.device
-                )
-                self.cursor = 0
-            take = min(k, self.train.n - self.cursor)
-            parts.append(self.order[self.cursor : self.cursor + take])
-            self.cursor += take
-            k -= take
-        return torch.cat(parts)
 
     def _batch(
         self, data: EncodedPairs, rows: Tensor, ref: dict[str, Tensor] | None
@@ -358,7 +377,7 @@ class PreferenceTrainer(Trainer):
 
     def iterate(self) -> dict[str, float]:
         cfg = self.config
-        rows = self._next_rows(cfg.pairs_per_step)
+        rows = self.sampler.next(cfg.pairs_per_step)
         self.policy.train()
         self.opt.zero_grad(set_to_none=True)
         stats: dict[str, Tensor] = {}
@@ -429,8 +448,7 @@ class PreferenceTrainer(Trainer):
         return {
             "policy": self.policy.state_dict(),
             "opt": self.opt.state_dict(),
-            "order": self.order,
-            "cursor": self.cursor,
+            "sampler": self.sampler.state(),
             "ref_train": self.ref_train,
             "ref_test": self.ref_test,
             "history": self.history,
@@ -440,8 +458,7 @@ class PreferenceTrainer(Trainer):
     def set_state(self, state: dict[str, Any]) -> None:
         self.policy.load_state_dict(state["policy"])
         self.opt.load_state_dict(state["opt"])
-        self.order = state["order"].to(self.device)
-        self.cursor = int(state["cursor"])
+        self.sampler.load(state["sampler"])
         for key in ("ref_train", "ref_test"):
             cached = state[key]
             setattr(
