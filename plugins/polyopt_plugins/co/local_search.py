@@ -397,9 +397,10 @@ class RelocateSwap:
         """``x: B x n`` giant tours -> ``B x n`` giant tours whose optimal split is no costlier."""
         costs, demands = self.costs.to(x.device), self.demands.to(x.device)
         _, starts = split(x, costs, demands, self.capacity)
-        seq = relocate_swap(
-            split_sequences(x, starts), costs, demands, self.capacity, self.max_iters
-        )
+        # room for two more routes than the split used; more padding only costs time (L x L moves)
+        length = min(x.shape[1] + int(starts.sum(dim=1).max()) + 3, 2 * x.shape[1] + 1)
+        seq = split_sequences(x, starts)[:, :length]
+        seq = relocate_swap(seq, costs, demands, self.capacity, self.max_iters)
         perm = (
             seq[seq != 0].view(x.shape[0], x.shape[1]) - 1
         )  # drop the depot visits, keep the order
