@@ -41,6 +41,9 @@ SMALL_CONFIG: dict[str, Any] = {
     "rollout_steps": 8,
     "hidden_sizes": [16],
     "eval_episodes": 2,
+    # multi-objective RL agents: 4 evaluation preferences, updates from the 4th environment step
+    "eval_weights": 4,
+    "learning_starts": 4,
     # offline preference trainers: four pairs per step, eight held-out pairs
     "pairs_per_step": 4,
     "eval_pairs": 8,
@@ -75,8 +78,9 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
     Objective optimizers get the first of a sphere (one objective), ZDT1 (two), BNH (two, constrained), an
     8-city TSP (a permutation, with its distances) and a 10-item knapsack (bits, one constraint) they
     accept; trainers get two CartPoles (an environment with discrete actions) or, when they need a text task,
-    one-digit addition, or, for preference trainers, 32 pairs of it. Config fields listed in
-    :data:`SMALL_CONFIG` are set small where the optimizer has them.
+    one-digit addition, or, for preference trainers, 32 pairs of it, or, for construction policies, two
+    6-city TSP constructions. Config fields listed in :data:`SMALL_CONFIG` are set small where the optimizer
+    has them.
 
     Raises:
         LookupError: no builtin problem fits (override ``make_problem`` in your contract class).
@@ -87,12 +91,18 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
                 return problem, _small_config(cls, problem.n_objectives)
     if issubclass(cls, Trainer):
         from polyopt_envs.cartpole import CartPole
+        from polyopt_envs.deep_sea_treasure import DeepSeaTreasure
+        from polyopt_envs.co import TSPEnv
         from polyopt_envs.preference import PreferenceAddition
         from polyopt_envs.text import Addition
 
         # preference trainers: 32 labelled pairs of one-digit sums (16 held out)
         pairs = PreferenceAddition(n_digits=1, n_pairs=32, n_test=16)
-        for env in (CartPole(num_envs=2), Addition(n_digits=1), pairs):
+        # neural construction policies (the co family): two 6-city tours
+        tours = TSPEnv(num_envs=2, n=6)
+        # multi-objective RL agents: two Deep Sea Treasure submarines
+        dst = DeepSeaTreasure(num_envs=2)
+        for env in (CartPole(num_envs=2), dst, Addition(n_digits=1), pairs, tours):
             if cls.compatibility(env) is None:
                 return env, _small_config(cls, env.reward_dim)
     raise LookupError(

@@ -13,6 +13,10 @@ _OPTIMIZERS = {
         "aco:MaxMinAntSystem",
         "MAX-MIN Ant System, tensorized over ants; TSP and CVRP, local search of the best ants",
     ),
+    "pomo": (
+        "pomo:POMO",
+        "POMO attention policy for TSP: REINFORCE, shared multi-start baseline, x8 augmentation",
+    ),
     "ga": (
         "ga:GeneticAlgorithm",
         "single-objective GA for permutations and bits (OX/PMX/swap/inversion, bit-flip), memetic",
