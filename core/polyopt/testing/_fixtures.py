@@ -91,8 +91,8 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
                 return problem, _small_config(cls, problem.n_objectives)
     if issubclass(cls, Trainer):
         from polyopt_envs.cartpole import CartPole
-        from polyopt_envs.deep_sea_treasure import DeepSeaTreasure
         from polyopt_envs.co import TSPEnv
+        from polyopt_envs.deep_sea_treasure import DeepSeaTreasure
         from polyopt_envs.preference import PreferenceAddition
         from polyopt_envs.text import Addition
 
