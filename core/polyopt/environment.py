@@ -77,6 +77,11 @@ class Environment(ABC):
     def close(self) -> None:
         """Release resources."""
 
+    def spawn(self, num_envs: int) -> Environment:
+        """A new environment like this one with ``num_envs`` sub-environments (evaluators batch many
+        preferences or episodes this way); environments that cannot raise NotImplementedError."""
+        raise NotImplementedError(f"{type(self).__name__} cannot make copies with another num_envs")
+
     def state_dict(self) -> dict[str, Any] | None:
         """The mutable state (tensors, numbers, a generator's state), so that a trainer's checkpoint continues
         the environment exactly; None (the default) when it cannot be saved, and a resumed trainer resets it."""
@@ -170,6 +175,7 @@ class GymnasiumEnv(Environment):
         if num_envs < 1:
             raise ConfigError(f"num_envs={num_envs}; expected at least 1")
         factory = (lambda: gym.make(env, **kwargs)) if isinstance(env, str) else env
+        self._spawn_args = (factory, vectorization)
         vector_cls = {"sync": gym.vector.SyncVectorEnv, "async": gym.vector.AsyncVectorEnv}.get(
             vectorization
         )
@@ -189,6 +195,13 @@ class GymnasiumEnv(Environment):
             self._env.single_action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)
         )
         self._autoreset = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
+
+    def spawn(self, num_envs: int) -> GymnasiumEnv:
+        """The same environment with ``num_envs`` copies."""
+        factory, vectorization = self._spawn_args
+        copy = GymnasiumEnv(factory, num_envs, device=self.device, vectorization=vectorization)
+        copy.name = self.name
+        return copy
 
     def _tensor(self, value: Any, dtype: torch.dtype = torch.float32) -> Tensor:
         return torch.as_tensor(np.asarray(value), dtype=dtype, device=self.device)

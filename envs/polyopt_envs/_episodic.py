@@ -9,6 +9,7 @@ returning its start observation with zero reward, marked in ``info["autoreset"]`
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from typing import Any
 
@@ -91,6 +92,17 @@ class EpisodicEnv(Environment):
                 "final_obs": obs,
             },  # an ended episode's last observation is obs
         )
+
+    def spawn(self, num_envs: int) -> EpisodicEnv:
+        """This environment (same options) with ``num_envs`` sub-environments; call ``reset`` before stepping."""
+        other = copy.deepcopy(self)
+        other.num_envs = check_int("num_envs", num_envs, 1)
+        for name in self._state_names:
+            row = getattr(self, name)[:1]
+            setattr(other, name, row.expand(num_envs, *row.shape[1:]).clone())
+        other._t = torch.zeros(num_envs, dtype=torch.long, device=self.device)
+        other._ended = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
+        return other
 
     def state_dict(self) -> dict[str, Any]:
         """The per-environment state tensors, step counters, which episodes just ended, and the generator."""

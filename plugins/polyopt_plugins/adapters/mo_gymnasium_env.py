@@ -55,6 +55,7 @@ class MOGymnasiumEnv(GymnasiumEnv):
         except Exception as exc:
             raise ConfigError(f"env_id={env_id!r}: {exc}") from exc
         self._make_args = (env_id, kwargs)
+        self._vectorization = vectorization
         super().__init__(
             lambda: mo_gym.make(env_id, **kwargs),
             num_envs,
@@ -62,6 +63,13 @@ class MOGymnasiumEnv(GymnasiumEnv):
             vectorization=vectorization,
         )
         self.name = env_id
+
+    def spawn(self, num_envs: int) -> MOGymnasiumEnv:
+        """The same id and options with ``num_envs`` copies."""
+        env_id, kwargs = self._make_args
+        return MOGymnasiumEnv(
+            env_id, num_envs, device=self.device, vectorization=self._vectorization, **kwargs
+        )
 
     def pareto_front(self, gamma: float = 1.0) -> Tensor | None:
         """The environment's ``pareto_front(gamma)`` (``k x reward_dim``), or None when it declares none."""

@@ -1,0 +1,1 @@
+"""Multi-objective reinforcement learning: preference-conditioned agents and the shared evaluation protocol."""

@@ -1,0 +1,402 @@
+"""Envelope Q-learning (Yang, Sun and Narasimhan 2019): one preference-conditioned network ``Q(s, a, w)`` with
+a vector output, trained toward the envelope of the front over sampled preferences.
+
+``step()`` = collect -> update, on ``num_envs`` sub-environments at once:
+
+1. every sub-environment acts epsilon-greedily for its own preference ``w`` (``argmax_a w . Q(s, a, w)``),
+   drawn at the start of each of its episodes (absolute Gaussian, normalized); transitions go to a replay
+   buffer on the device (the reset step after an episode's end carries no transition and is not stored);
+2. ``gradient_updates`` updates, each on ``batch_size`` transitions paired with ``num_sample_w`` sampled
+   preferences: the target is ``r + gamma Q_target(s', a*, w*)`` with ``(a*, w*) = argmax_{a, w'} w . Q(s', a,
+   w')`` (the envelope), the loss the mean squared error of the vector Q (blended with the scalarized error by
+   the homotopy weight); the target network is copied every ``target_update_every`` environment steps (or
+   moved by ``tau``).
+
+With ``num_envs`` copies a step takes ``num_envs`` environment steps and makes ``gradient_updates`` updates, so
+the replay ratio is ``gradient_updates * batch_size / num_envs`` (MORL-Baselines steps one environment and
+makes one update of 32 or 256 per step). The result evaluates the greedy policy with the shared protocol
+(:mod:`polyopt_plugins.morl.protocol`): ``eval_weights`` preferences x ``eval_episodes``, discounted returns,
+the Pareto filter, HV against the environment's registered reference point, EUM, sparsity, cardinality, IGD
+and MUL against the known front.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from polyopt.errors import ConfigError
+from polyopt.optimizer import Trainer
+from polyopt.pareto import non_dominated_unique
+from polyopt.result import TrainerResult
+from polyopt.spaces import Box, Integer
+from polyopt_plugins.morl.protocol import (
+    equally_spaced_weights,
+    evaluate_preferences,
+    front_metrics,
+    random_weights,
+    reference_point,
+)
+
+__all__ = ["Envelope", "EnvelopeConfig"]
+
+
+@dataclass
+class EnvelopeConfig:
+    """Options of :class:`Envelope`."""
+
+    learning_rate: float = 3e-4
+    """Adam's learning rate (MORL-Baselines' default)."""
+    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256, 256, 256])
+    """Hidden widths of the Q network (MORL-Baselines' default)."""
+    batch_size: int = 32
+    """Transitions per update (each paired with ``num_sample_w`` preferences)."""
+    gradient_updates: int = 1
+    """Updates per step (a step moves every sub-environment once)."""
+    buffer_size: int = 100_000
+    """Replay capacity in transitions."""
+    learning_starts: int = 100
+    """Environment steps of uniformly random actions before the first update."""
+    gamma: float = 0.99
+    """Discount."""
+    initial_epsilon: float = 1.0
+    """Exploration rate when learning starts."""
+    final_epsilon: float = 0.05
+    """Exploration rate after the decay."""
+    epsilon_decay_steps: int = 10_000
+    """Environment steps over which epsilon decays linearly after ``learning_starts``."""
+    num_sample_w: int = 4
+    """Preferences sampled per update for the envelope target."""
+    envelope: bool = True
+    """Envelope target; False gives a preference-conditioned double DQN target."""
+    initial_homotopy: float = 0.0
+    """Weight of the scalarized loss ``(w . Q - w . y)^2`` at the start (the rest is the vector loss)."""
+    final_homotopy: float = 0.0
+    """Its weight after ``homotopy_decay_steps`` (the paper anneals 0 -> 1)."""
+    homotopy_decay_steps: int = 0
+    """Environment steps over which the homotopy weight moves (0: it stays at ``initial_homotopy``)."""
+    target_update_every: int = 200
+    """Environment steps between hard copies to the target network (with ``tau = 1``)."""
+    tau: float = 1.0
+    """Polyak rate of the target network when below 1 (then updated every step)."""
+    max_grad_norm: float = 0.0
+    """Clip the gradient norm (0 = off)."""
+    eval_weights: int = 100
+    """Preferences of an evaluation (evenly spread over the simplex)."""
+    eval_episodes: int = 5
+    """Episodes per preference in an evaluation."""
+    eval_every: int = 0
+    """Also evaluate every this many environment steps during training, logging HV/EUM/cardinality (0 = only
+    the result evaluates)."""
+    eval_max_steps: int = 1_000
+    """Per-episode step limit of an evaluation."""
+    ref_point: list[float] | None = None
+    """HV reference point; None takes the environment's registered one."""
+
+
+class _QNet(nn.Module):
+    """``Q(s, a, w)``: observations and preferences in, ``actions x objectives`` values out."""
+
+    def __init__(self, obs_dim: int, n_actions: int, m: int, hidden: list[int]) -> None:
+        super().__init__()
+        sizes = [obs_dim + m, *hidden]
+        layers: list[nn.Module] = []
+        for a, b in itertools.pairwise(sizes):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        layers.append(nn.Linear(sizes[-1], n_actions * m))
+        self.net = nn.Sequential(*layers)
+        self.n_actions = n_actions
+        self.m = m
+
+    def forward(self, obs: Tensor, w: Tensor) -> Tensor:
+        """``n x actions x m`` for ``n x d`` observations and ``n x m`` preferences."""
+        return self.net(torch.cat([obs, w], dim=1)).view(-1, self.n_actions, self.m)
+
+
+class Envelope(Trainer):
+    """Envelope Q-learning on a batched Environment with one discrete action dimension and vector rewards."""
+
+    Config = EnvelopeConfig
+
+    @classmethod
+    def compatibility(cls, problem: Any) -> str | None:
+        reason = super().compatibility(problem)
+        if reason:
+            return reason
+        space = problem.action_space
+        if not isinstance(space, Integer) or space.dim != 1:
+            return f"it handles one discrete action dimension (an Integer space), got {space!r}"
+        if not isinstance(problem.observation_space, Box):
+            return f"it needs a Box or Integer observation space, got {problem.observation_space!r}"
+        if problem.reward_dim < 2:
+            return f"it needs a vector reward (2 or more objectives), the environment has {problem.reward_dim}"
+        return None
+
+    def setup(self) -> None:
+        cfg, env = self.config, self.problem
+        for name in (
+            "batch_size",
+            "gradient_updates",
+            "buffer_size",
+            "num_sample_w",
+            "eval_weights",
+        ):
+            if getattr(cfg, name) < 1:
+                raise ConfigError(f"{name}={getattr(cfg, name)}; expected an integer >= 1")
+        if cfg.ref_point is not None and len(cfg.ref_point) != env.reward_dim:
+            raise ConfigError(f"ref_point={cfg.ref_point}; expected {env.reward_dim} values")
+        n, m = env.num_envs, env.reward_dim
+        low, high = env.action_space.bounds[:, 0].tolist()
+        self.action_low = int(low)
+        self.n_actions = int(high - low) + 1
+        self.obs_dim = env.observation_space.dim
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)  # initial weights follow the run seed
+            net = _QNet(self.obs_dim, self.n_actions, m, list(cfg.hidden_sizes))
+        self.q = net.to(device=self.device, dtype=self.dtype)
+        self.target = copy.deepcopy(self.q).requires_grad_(False)
+        self.opt = torch.optim.Adam(self.q.parameters(), lr=cfg.learning_rate)
+        size = cfg.buffer_size
+        self.buffer = {
+            "obs": torch.zeros(size, self.obs_dim, **self.like),
+            "action": torch.zeros(size, dtype=torch.long, device=self.device),
+            "reward": torch.zeros(size, m, **self.like),
+            "next_obs": torch.zeros(size, self.obs_dim, **self.like),
+            "terminated": torch.zeros(size, **self.like),
+        }
+        self.buffer_count = 0  # transitions ever stored (the ring position is this modulo the size)
+        self._obs = self._observe(env.reset(seed=self.seed))
+        self._w = random_weights(m, n, self.generator, self.device).to(self.dtype)
+        self._prev_done = torch.zeros(n, dtype=torch.bool, device=self.device)
+        self.n_eval_env_steps = 0
+        self.eval_log = torch.zeros(0, 4, dtype=torch.float64)  # env step, HV, EUM, cardinality
+        self._eval_cache: tuple[int, Any] | None = None
+        self._last_eval_at = 0
+
+    def _observe(self, obs: Tensor) -> Tensor:
+        return obs.to(device=self.device, dtype=self.dtype).reshape(self.problem.num_envs, -1)
+
+    def _linear(self, start: float, end: float, steps: int) -> float:
+        """A value moving linearly from ``start`` to ``end`` over ``steps`` env steps after learning starts."""
+        if steps <= 0:
+            return start
+        done = max(0, self.n_env_steps - self.config.learning_starts)
+        return start + (end - start) * min(1.0, done / steps)
+
+    # -- collect -----------------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def greedy(self, obs: Tensor, w: Tensor) -> Tensor:
+        """``n`` greedy actions (in the action space's values) for ``n x d`` observations and ``n x m``
+        preferences: ``argmax_a w . Q(s, a, w)``."""
+        obs = obs.to(device=self.device, dtype=self.dtype)
+        w = w.to(device=self.device, dtype=self.dtype)
+        scores = torch.einsum("nam,nm->na", self.q(obs, w), w)
+        return scores.argmax(1) + self.action_low
+
+    @torch.no_grad()
+    def _collect(self) -> None:
+        cfg, env = self.config, self.problem
+        n, m = env.num_envs, env.reward_dim
+        random_action = torch.randint(
+            0, self.n_actions, (n,), generator=self.generator, device=self.device
+        )
+        explore = torch.rand(n, generator=self.generator, device=self.device)
+        epsilon = (
+            1.0
+            if self.n_env_steps < cfg.learning_starts
+            else self._linear(cfg.initial_epsilon, cfg.final_epsilon, cfg.epsilon_decay_steps)
+        )
+        greedy = self.greedy(self._obs, self._w) - self.action_low
+        action = torch.where(explore < epsilon, random_action, greedy)
+        step = env.step((action + self.action_low).to(env.device))
+        self.n_env_steps += n
+        next_obs = self._observe(step.obs)
+        valid = ~self._prev_done  # the reset step after an episode's end carries no transition
+        rows = {
+            "obs": self._obs,
+            "action": action,
+            "reward": step.reward.to(**self.like).reshape(n, m),
+            "next_obs": next_obs,
+            "terminated": step.terminated.to(device=self.device, dtype=self.dtype),
+        }
+        keep = valid.nonzero().squeeze(1)
+        slots = (
+            self.buffer_count + torch.arange(keep.numel(), device=self.device)
+        ) % cfg.buffer_size
+        for key, value in rows.items():
+            self.buffer[key][slots] = value[keep]
+        self.buffer_count += keep.numel()
+        done = step.done.to(self.device)
+        fresh = random_weights(m, n, self.generator, self.device).to(self.dtype)
+        self._w = torch.where(done.unsqueeze(1), fresh, self._w)  # a new preference per episode
+        self._prev_done = done
+        self._obs = next_obs
+
+    # -- update ------------------------------------------------------------------------------------------------
+
+    def _target(self, next_obs: Tensor, w: Tensor, sampled: Tensor) -> Tensor:
+        """``b x m`` bootstrap values of ``next_obs`` for preferences ``w`` (``b x m``)."""
+        if not self.config.envelope:  # double DQN conditioned on w
+            action = torch.einsum("bam,bm->ba", self.q(next_obs, w), w).argmax(1)
+            return self.target(next_obs, w)[torch.arange(w.shape[0]), action]
+        b, k = next_obs.shape[0], sampled.shape[0]
+        obs_k = next_obs.repeat_interleave(k, 0)  # (b k) x d
+        w_k = sampled.repeat(b, 1)  # (b k) x m
+        q = self.q(obs_k, w_k).view(b, k, self.n_actions, -1)
+        scores = torch.einsum("bkam,bm->bka", q, w)  # w . Q(s', a, w') for every w' and a
+        best_a = scores.max(2)  # over actions
+        best_w = best_a.values.argmax(1)  # the envelope's preference for each row
+        action = best_a.indices[torch.arange(b), best_w]
+        target = self.target(obs_k, w_k).view(b, k, self.n_actions, -1)
+        return target[torch.arange(b), best_w, action]
+
+    def _update(self) -> dict[str, float]:
+        cfg = self.config
+        filled = min(self.buffer_count, cfg.buffer_size)
+        losses = []
+        homotopy = self._linear(cfg.initial_homotopy, cfg.final_homotopy, cfg.homotopy_decay_steps)
+        for _ in range(cfg.gradient_updates):
+            idx = torch.randint(
+                0, filled, (cfg.batch_size,), generator=self.generator, device=self.device
+            )
+            sampled = random_weights(
+                self.problem.reward_dim, cfg.num_sample_w, self.generator, self.device
+            ).to(self.dtype)
+            k = cfg.num_sample_w
+            w = sampled.repeat_interleave(cfg.batch_size, 0)  # (k b) x m, each batch with each w
+            batch = {key: value[idx].repeat(k, *([1] * (value.dim() - 1))) for key, value in
+                     self.buffer.items()}  # fmt: skip
+            with torch.no_grad():
+                bootstrap = self._target(batch["next_obs"], w, sampled)
+                y = batch["reward"] + cfg.gamma * (1 - batch["terminated"]).unsqueeze(1) * bootstrap
+            q = self.q(batch["obs"], w)[torch.arange(w.shape[0]), batch["action"]]  # (k b) x m
+            loss = (q - y).square().mean()
+            if homotopy > 0:
+                scalar = ((q - y) * w).sum(1).square().mean()
+                loss = (1 - homotopy) * loss + homotopy * scalar
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.max_grad_norm > 0:
+                nn.utils.clip_grad_norm_(self.q.parameters(), cfg.max_grad_norm)
+            self.opt.step()
+            losses.append(loss.detach())
+        return {"critic_loss": float(torch.stack(losses).mean()), "homotopy": homotopy}
+
+    def _sync_target(self, steps_before: int) -> None:
+        cfg = self.config
+        if cfg.tau < 1.0:
+            with torch.no_grad():
+                for p, t in zip(self.q.parameters(), self.target.parameters(), strict=True):
+                    t.lerp_(p, cfg.tau)
+        elif self.n_env_steps // cfg.target_update_every > steps_before // cfg.target_update_every:
+            self.target.load_state_dict(self.q.state_dict())
+
+    # -- the Optimizer contract --------------------------------------------------------------------------------
+
+    def iterate(self) -> dict[str, float]:
+        cfg = self.config
+        steps_before = self.n_env_steps
+        self._collect()
+        out: dict[str, float] = {"env_steps": float(self.n_env_steps)}
+        if self.n_env_steps >= cfg.learning_starts and self.buffer_count > 0:
+            out.update(self._update())
+            self._sync_target(steps_before)
+        if cfg.eval_every and self.n_env_steps - self._last_eval_at >= cfg.eval_every:
+            self._last_eval_at = self.n_env_steps
+            metrics = self.evaluation()["metrics"]
+            row = [self.n_env_steps, metrics["hypervolume"], metrics["eum"], metrics["cardinality"]]
+            self.eval_log = torch.cat([self.eval_log, torch.tensor([row], dtype=torch.float64)])
+            out.update({f"eval/{k}": v for k, v in metrics.items()})
+        return out
+
+    def evaluation(self) -> dict[str, Any]:
+        """The protocol's evaluation of the greedy policy now (cached per step): ``weights`` (``K x m``),
+        ``discounted`` and ``returns`` (``K x m``), ``front`` (indices of the distinct non-dominated rows),
+        ``metrics``."""
+        if self._eval_cache is not None and self._eval_cache[0] == self.n_steps:
+            return self._eval_cache[1]
+        cfg, env = self.config, self.problem
+        weights = equally_spaced_weights(env.reward_dim, cfg.eval_weights)
+        ev = evaluate_preferences(
+            self.greedy,
+            env,
+            weights,
+            episodes=cfg.eval_episodes,
+            gamma=cfg.gamma,
+            seed=self.seed + 1_000_003,
+            max_steps=cfg.eval_max_steps,
+        )
+        self.n_eval_env_steps += int(ev["env_steps"])
+        ref = cfg.ref_point if cfg.ref_point is not None else reference_point(env).point
+        known = env.pareto_front(cfg.gamma)
+        metrics = front_metrics(ev["discounted"], tuple(ref), known)
+        out: dict[str, Any] = {**ev, "weights": weights}
+        out["front"] = non_dominated_unique(-ev["discounted"])
+        out["metrics"] = {**metrics, "n_eval_env_steps": float(self.n_eval_env_steps)}
+        self._eval_cache = (self.n_steps, out)
+        return out
+
+    def result(self) -> TrainerResult:
+        """The evaluated front: the distinct non-dominated discounted return vectors over the evaluation
+        preferences (``labels`` index :func:`equally_spaced_weights`); ``policy`` is the Q network (act with
+        :meth:`greedy`); ``metrics`` the protocol's indicators."""
+        ev = self.evaluation()
+        front = ev["front"]
+        names = list(getattr(self.problem, "reward_names", [])) or [
+            f"r{j}" for j in range(self.problem.reward_dim)
+        ]
+        return self.make_result(
+            self.q,
+            ev["discounted"][front].to(self.dtype),
+            labels=front,
+            reward_names=names,
+            history=self.eval_log.clone(),
+            metrics=dict(ev["metrics"]),
+            extras={
+                "weights": ev["weights"],
+                "eval_discounted": ev["discounted"],
+                "eval_returns": ev["returns"],
+                "n_eval_env_steps": self.n_eval_env_steps,
+            },
+        )
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "q": self.q.state_dict(),
+            "target": self.target.state_dict(),
+            "opt": self.opt.state_dict(),
+            "buffer": self.buffer,
+            "buffer_count": self.buffer_count,
+            "env": self.problem.state_dict(),
+            "obs": self._obs,
+            "w": self._w,
+            "prev_done": self._prev_done,
+            "n_eval_env_steps": self.n_eval_env_steps,
+            "eval_log": self.eval_log,
+            "last_eval_at": self._last_eval_at,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.q.load_state_dict(state["q"])
+        self.target.load_state_dict(state["target"])
+        self.opt.load_state_dict(state["opt"])
+        self.buffer = {k: v.to(self.device) for k, v in state["buffer"].items()}
+        self.buffer_count = int(state["buffer_count"])
+        if state["env"] is not None:
+            self.problem.load_state_dict(state["env"])
+            self._obs = state["obs"].to(self.device)
+            self._prev_done = state["prev_done"].to(self.device)
+        else:  # the environment cannot be saved: start new episodes, seeded by the step
+            self._obs = self._observe(self.problem.reset(seed=self.seed + self.n_steps))
+            self._prev_done = torch.zeros_like(state["prev_done"]).to(self.device)
+        self._w = state["w"].to(self.device)
+        self.n_eval_env_steps = int(state["n_eval_env_steps"])
+        self.eval_log = state["eval_log"]
+        self._last_eval_at = int(state["last_eval_at"])
+        self._eval_cache = None

@@ -1,0 +1,19 @@
+"""Registers the multi-objective RL agents (targets lazy)."""
+
+from __future__ import annotations
+
+from polyopt import hookimpl
+from polyopt.registry import Registry
+
+_OPTIMIZERS = {
+    "envelope": (
+        "polyopt_plugins.morl.envelope:Envelope",
+        "Envelope Q-learning: one preference-conditioned Q network, discrete actions, vector rewards",
+    ),
+}
+
+
+@hookimpl
+def polyopt_register(registry: Registry) -> None:
+    for name, (target, summary) in _OPTIMIZERS.items():
+        registry.add("optimizer", name, target, summary=summary)
