@@ -288,7 +288,7 @@ def validate(study_file: Path = typer.Argument(..., help="the study file (TOML)"
         s.validate()
     except PolyoptError as exc:
         raise _fail(exc) from exc
-    typer.echo(f"{s!r}: {len(s.runs())} runs, valid")
+    typer.echo(f"study {s.name!r}: {s.grid} = {len(s.runs())} runs, valid")
 
 
 @app.command()

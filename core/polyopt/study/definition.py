@@ -318,7 +318,7 @@ class Study:
             try:
                 problems[p.label] = make_problem(p.name, p.options)
             except Exception as exc:  # collect every mistake, then raise once
-                errors.append(f"problem {p.label!r}: {exc}")
+                errors.append(f"{_who(p)}: {exc}")
             if p.budget is not None:
                 _try(errors, f"problem {p.label!r} budget", lambda p=p: Budget.coerce(p.budget))
         for o in self.optimizers:
@@ -330,14 +330,12 @@ class Study:
                 cls = resolve_target("optimizer", o.name)
                 build_config(cls.Config, o.config, owner=f"optimizer {o.label!r}")
             except Exception as exc:
-                errors.append(f"optimizer {o.label!r}: {exc}")
+                errors.append(f"{_who(o)}: {exc}")
                 continue
             for label, problem in problems.items():
                 reason = cls.compatibility(problem)
                 if reason:
-                    errors.append(
-                        f"optimizer {o.label!r} cannot run on problem {label!r}: {reason}"
-                    )
+                    errors.append(f"{_who(o)} cannot run on {_who(self._spec(label))}: {reason}")
         errors += unknown_metrics(self.metrics.record)
         for label, problem in problems.items():
             errors += _metric_problems(self.metrics, self._spec(label), problem)
@@ -454,11 +452,20 @@ class Study:
             add_module_dir(d["module_dir"])
         return study
 
-    def __repr__(self) -> str:
-        return (
-            f"Study({self.name!r}, {len(self.optimizers)} optimizers x {len(self.problems)} problems x "
-            f"{len(self.seeds)} seeds)"
+    @property
+    def grid(self) -> str:
+        """``"2 optimizers x 1 problem x 3 seeds"``."""
+        return " x ".join(
+            _count(n, word)
+            for n, word in (
+                (len(self.optimizers), "optimizer"),
+                (len(self.problems), "problem"),
+                (len(self.seeds), "seed"),
+            )
         )
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}, {self.grid})"
 
 
 def load_study(path: str | Path) -> Study:
@@ -565,6 +572,17 @@ def _metrics(metrics: Any) -> MetricsSpec:
     if isinstance(metrics, Mapping):
         return build_config(MetricsSpec, metrics, owner="metrics")
     return build_config(MetricsSpec, {"record": list(metrics)}, owner="metrics")
+
+
+def _count(n: int, word: str) -> str:
+    """``"1 seed"``, ``"3 seeds"``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _who(spec: OptimizerSpec | ProblemSpec) -> str:
+    """``optimizer 'NSGA-II' (nsga2)``: the label, and the registered name when it differs."""
+    what = "optimizer" if isinstance(spec, OptimizerSpec) else "problem"
+    return f"{what} {spec.label!r}" + (f" ({spec.name})" if spec.name != spec.label else "")
 
 
 def _toml_reader() -> Any:

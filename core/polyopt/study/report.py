@@ -248,9 +248,8 @@ def _html(study: Study, runs: list[RunData], problems: list[ProblemData]) -> str
     ]
     parts = [
         f"<h1>Study <code>{html.escape(study.name)}</code></h1>",
-        f'<div class="sub">{len(labels)} optimizers × {len(study.problems)} problems × '
-        f"{len(study.seeds)} seeds · budget {html.escape(budget_text(study))} · generated "
-        f"{time.strftime('%Y-%m-%d %H:%M')}</div>",
+        f'<div class="sub">{html.escape(study.grid)} · budget {html.escape(budget_text(study))}'
+        f" · generated {time.strftime('%Y-%m-%d %H:%M')}</div>",
         '<div class="cards">'
         + "".join(f'<div class="card"><b>{v}</b><span>{k}</span></div>' for k, v in cards)
         + "</div>",
