@@ -73,18 +73,27 @@ def _continues(flags: Tensor | None, like: Tensor) -> Tensor:
     return out
 
 
-def clipped_surrogate(ratio: Tensor, adv: Tensor, clip_low: float, clip_high: float) -> Tensor:
+def clipped_surrogate(
+    ratio: Tensor, adv: Tensor, clip_low: float | Tensor, clip_high: float | Tensor
+) -> Tensor:
     """PPO's pessimistic clipped objective as a loss: ``-min(r A, clip(r, 1 - low, 1 + high) A)``.
 
     Args:
         ratio: importance ratios ``pi / pi_old`` (any shape; carries the gradient).
         adv: advantages, broadcastable to ``ratio``.
-        clip_low: the ratio is clipped below at ``1 - clip_low``.
+        clip_low: the ratio is clipped below at ``1 - clip_low`` (a float, or a tensor broadcastable to
+            ``ratio`` for per-element ranges).
         clip_high: and above at ``1 + clip_high`` (equal to ``clip_low`` for symmetric PPO).
 
     Returns:
         The elementwise loss, ``ratio``'s shape.
     """
+    if isinstance(clip_low, Tensor) or isinstance(
+        clip_high, Tensor
+    ):  # clamp takes two numbers or two tensors
+        low = torch.as_tensor(1 - clip_low, dtype=ratio.dtype, device=ratio.device)
+        high = torch.as_tensor(1 + clip_high, dtype=ratio.dtype, device=ratio.device)
+        return -torch.minimum(ratio * adv, ratio.clamp(low, high) * adv)
     return -torch.minimum(ratio * adv, ratio.clamp(1 - clip_low, 1 + clip_high) * adv)
 
 

@@ -20,6 +20,12 @@ hook) and its protocol and data types live here, so a third-party plugin imports
 | ``reward_aggregation`` | :class:`RewardAggregation` | ``n x K`` reward-model scores, :class:`AggregationParams` |
 | ``metric`` | :class:`Metric` | objective values and a reference point, front or weights |
 | ``local_search`` | :class:`LocalSearchFactory` -> :class:`LocalSearch` | a problem exposing a structure, options |
+| ``advantage_shaping`` | :class:`AdvantageShaping` | advantages and a :class:`StepContext` (entropy, state) |
+| ``clip_range`` | :class:`ClipRange` | a :class:`ClipContext` (ratios, entropy, old log-probabilities) |
+| ``replay`` | factory -> :class:`ReplayBuffer` | :class:`ScoredGroups` |
+| ``prompt_sampler`` | factory -> :class:`PromptSampler` | a text task, :class:`SampledGroups` |
+| ``guidance`` | factory -> :class:`Guidance` | a :class:`GroupOutcome` |
+| ``turn_advantage`` | :class:`TurnAdvantage` | a :class:`TurnBatch` of a :class:`MultiTurnTask` |
 
 Options reach a component through its owner's config: ``mutation="acme.gauss"`` with
 ``mutation_options={"sigma": 0.3}``, ``advantage="acme.centered"`` with ``advantage_options={...}``,
@@ -37,6 +43,23 @@ from polyopt.components._evolution import (
     OperatorFactory,
     Survival,
     Survivors,
+)
+from polyopt.components._llm_axes import (
+    AdvantageShaping,
+    ClipContext,
+    ClipRange,
+    GroupOutcome,
+    Guidance,
+    GuidancePlan,
+    MultiTurnTask,
+    PromptSampler,
+    ReplayBuffer,
+    SampledGroups,
+    ScoredGroups,
+    StepContext,
+    TurnAdvantage,
+    TurnBatch,
+    TurnOutcome,
 )
 from polyopt.components._metric import METRIC_INPUTS, Metric, metric_input
 from polyopt.components._policy_gradient import (
@@ -73,13 +96,20 @@ __all__ = [
     "AcquisitionOptions",
     "AdvantageEstimator",
     "AdvantageParams",
+    "AdvantageShaping",
     "AggregationParams",
+    "ClipContext",
+    "ClipRange",
     "Crossover",
+    "GroupOutcome",
+    "Guidance",
+    "GuidancePlan",
     "KLEstimator",
     "LocalSearch",
     "LocalSearchFactory",
     "LossParams",
     "Metric",
+    "MultiTurnTask",
     "Mutation",
     "Operator",
     "OperatorFactory",
@@ -89,14 +119,22 @@ __all__ = [
     "PreferencePairs",
     "PreferenceParams",
     "PreferenceProblem",
+    "PromptSampler",
+    "ReplayBuffer",
     "RewardAggregation",
     "RewardFunction",
     "Rollout",
+    "SampledGroups",
+    "ScoredGroups",
+    "StepContext",
     "Survival",
     "Survivors",
     "TaskBatch",
     "TextTask",
     "TrainingData",
+    "TurnAdvantage",
+    "TurnBatch",
+    "TurnOutcome",
     "metric_input",
     "preference_needs",
     "requires",

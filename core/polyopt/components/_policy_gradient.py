@@ -85,16 +85,29 @@ class AdvantageParams:
 
 @dataclass
 class LossParams:
-    """Clipping ranges shared by the losses (each reads what it uses)."""
+    """Clipping ranges shared by the losses, and what a trainer knows about the batch beyond the loss's
+    arguments (each loss reads what it uses).
 
-    clip_low: float = 0.2
-    """Ratio clipped below at ``1 - clip_low``."""
-    clip_high: float = 0.2
+    A loss that needs ``ref_logp`` or whole groups says so with :func:`requires` (``"ref_logp"``,
+    ``"groups"``); a trainer then fills those fields (the language-model trainer also keeps a group's rows in
+    one micro-batch). Trainers that provide neither leave them None/0, and such a loss refuses to run.
+    """
+
+    clip_low: float | Tensor = 0.2
+    """Ratio clipped below at ``1 - clip_low`` (a ``b x T`` tensor when a ``clip_range`` sets it per token)."""
+    clip_high: float | Tensor = 0.2
     """Ratio clipped above at ``1 + clip_high`` (DAPO clip-higher uses a larger value, e.g. 0.28)."""
     dual_clip: float = 3.0
     """Dual-clip bound ``c`` (> 1) on the loss of negative advantages."""
     options: dict[str, Any] = field(default_factory=dict)
     """The trainer config's ``policy_loss_options``, for a loss's own settings."""
+    ref_logp: Tensor | None = None
+    """``b x T`` log-probabilities under the reference policy (losses requiring ``"ref_logp"``)."""
+    entropy: Tensor | None = None
+    """``b x T`` per-token entropy of the distribution that sampled each token (detached), if known."""
+    group_size: int = 0
+    """``k``: the micro-batch holds whole groups of ``k`` contiguous rows (losses requiring ``"groups"``);
+    0 where the trainer has no groups."""
 
 
 @runtime_checkable
@@ -127,6 +140,8 @@ class PolicyLoss(Protocol):
 
     ``logp`` carries the gradient; ``old_logp`` is the sampling policy's (equal to ``logp.detach()`` when the
     update is on-policy). The result is zero on padding; the trainer aggregates it (token-mean, ...).
+    A loss that needs the reference log-probabilities or whole groups (sequence-level regressions such as
+    REBEL or GVPO) marks itself with :func:`requires` and reads ``params.ref_logp``/``params.group_size``.
     """
 
     def __call__(
@@ -252,6 +267,14 @@ def check_advantage(target: Any) -> str | None:
     return None
 
 
-check_policy_loss = _takes(5, "loss(logp, old_logp, adv, mask, params)")
+def check_policy_loss(target: Any) -> str | None:
+    """The ``policy_loss`` kind's registry check (a ``requires`` mark is optional)."""
+    reason = _takes(5, "loss(logp, old_logp, adv, mask, params)")(target)
+    needs: Any = getattr(target, "requires", frozenset())
+    if reason is None and not (isinstance(needs, frozenset) and needs <= {"groups", "ref_logp"}):
+        return f"requires={needs!r}; a policy loss may require 'groups' and 'ref_logp' only"
+    return reason
+
+
 check_kl_estimator = _takes(2, "kl(logp, ref_logp)")
 check_reward = _takes(2, "reward(prompts, completions, **fields)")

@@ -28,6 +28,16 @@ from polyopt.testing._fixtures import (
     small_rollout,
     small_training_data,
 )
+from polyopt.testing._llm_axes_contracts import (
+    AdvantageShapingContract,
+    ClipRangeContract,
+    GuidanceContract,
+    PromptSamplerContract,
+    ReplayContract,
+    TurnAdvantageContract,
+    small_scored_groups,
+    small_turn_batch,
+)
 from polyopt.testing._preference_contracts import (
     PreferenceLossContract,
     RewardAggregationContract,
@@ -61,6 +71,12 @@ CONTRACTS: dict[str, type] = {
     "preference_loss": PreferenceLossContract,
     "reward_aggregation": RewardAggregationContract,
     "local_search": LocalSearchContract,
+    "advantage_shaping": AdvantageShapingContract,
+    "clip_range": ClipRangeContract,
+    "replay": ReplayContract,
+    "prompt_sampler": PromptSamplerContract,
+    "guidance": GuidanceContract,
+    "turn_advantage": TurnAdvantageContract,
 }
 
 __all__ = [
@@ -68,7 +84,10 @@ __all__ = [
     "SMALL_CONFIG",
     "AcquisitionContract",
     "AdvantageContract",
+    "AdvantageShapingContract",
+    "ClipRangeContract",
     "EnvironmentContract",
+    "GuidanceContract",
     "KLEstimatorContract",
     "LocalSearchContract",
     "MetricContract",
@@ -77,12 +96,17 @@ __all__ = [
     "OptimizerContract",
     "PolicyLossContract",
     "PreferenceLossContract",
+    "PromptSamplerContract",
+    "ReplayContract",
     "RewardAggregationContract",
     "RewardContract",
     "SurvivalContract",
+    "TurnAdvantageContract",
     "contract_problem",
     "small_gp",
     "small_preference_batch",
     "small_rollout",
+    "small_scored_groups",
     "small_training_data",
+    "small_turn_batch",
 ]

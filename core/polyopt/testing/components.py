@@ -263,7 +263,9 @@ class AdvantageContract:
 
 class PolicyLossContract:
     """A policy loss: ``n x T`` per-token loss, zero on padding, whose gradient on-policy raises the
-    log-probability of tokens with positive advantage (and lowers it for negative)."""
+    log-probability of tokens with positive advantage (and lowers it for negative). It is given what a
+    trainer gives: reference log-probabilities, sampling entropy, and whole groups of 4 rows whose advantages
+    are centered."""
 
     policy_loss: Any
     options: ClassVar[dict[str, Any]] = {}
@@ -277,7 +279,13 @@ class PolicyLossContract:
         mask = rollout.mask
         logp = rollout.old_logp.clone().requires_grad_(True)
         adv = torch.where(torch.arange(mask.shape[0]) % 2 == 0, 1.0, -1.0).unsqueeze(-1) * mask
-        out = self.loss()(logp, logp.detach(), adv, mask, LossParams(options=dict(self.options)))
+        params = LossParams(
+            options=dict(self.options),
+            ref_logp=rollout.ref_logp,
+            entropy=torch.rand(mask.shape, generator=_generator(9)) * mask,
+            group_size=mask.shape[0] // rollout.n_groups,
+        )
+        out = self.loss()(logp, logp.detach(), adv, mask, params)
         assert out.shape == mask.shape, out.shape
         assert bool(torch.isfinite(out).all())
         assert bool((out * (1 - mask) == 0).all()), "loss on padding"

@@ -100,6 +100,46 @@ class TrainerConfig:
     """Gradient-accumulation chunks per optimizer step (the gradient does not depend on it)."""
     critic_lr: float = 1e-3
     """Critic learning rate (estimators that require values)."""
+    value_pretrain_steps: int = 0
+    """Critic-only updates on rollouts of the initial policy before RL, regressed on Monte-Carlo returns
+    (VC-PPO/VAPO value pretraining; estimators that require values)."""
+    advantage_shaping: str = "none"
+    """Registered ``advantage_shaping`` applied after the estimator: entropy-aware advantages, or a baseline
+    kept across steps; ``none`` leaves the advantages as they are."""
+    advantage_shaping_options: dict[str, Any] | None = None
+    """Options for the advantage shaping (``StepContext.params.options``)."""
+    clip_range: str = "fixed"
+    """Registered ``clip_range``: ``fixed`` clips at ``clip_low``/``clip_high``; others set the range per
+    token (dynamic, entropy-aware, adaptive). Clipping acts on stale tokens only (replay, several epochs)."""
+    clip_range_options: dict[str, Any] | None = None
+    """Options for the clip range (``ClipContext.params.options``)."""
+    entropy_coef: float = 0.0
+    """Entropy bonus: ``entropy_coef`` times the policy's aggregated per-token entropy is subtracted from the
+    loss (0 = none). The sampling distribution's entropy is logged every step either way (``entropy``)."""
+    replay: str = "none"
+    """Registered ``replay`` buffer: scored groups of earlier steps trained on again beside the fresh ones,
+    importance-corrected through their behaviour log-probabilities; ``none`` replays nothing."""
+    replay_options: dict[str, Any] | None = None
+    """Options for the replay buffer's factory."""
+    tis_cap: float = 0.0
+    """Behaviour-vs-train correction: each fresh token's loss is weighted by ``min(pi_train / pi_sampler,
+    tis_cap)`` (truncated importance sampling) for samplers whose log-probabilities differ from the
+    trainer's; 0 = off."""
+    prompt_sampler: str = "uniform"
+    """Registered ``prompt_sampler``: which prompts each step trains on and how many completions each gets
+    (``uniform``: fresh prompts from the task, ``completions_per_prompt`` each)."""
+    prompt_sampler_options: dict[str, Any] | None = None
+    """Options for the prompt sampler's factory."""
+    guidance: str = "none"
+    """Registered ``guidance`` for groups the policy cannot solve: hints, injected reference or earlier
+    correct completions, interleaved supervised steps; ``none`` gives none."""
+    guidance_options: dict[str, Any] | None = None
+    """Options for the guidance's factory."""
+    eval_prompts: int = 0
+    """Held-out prompts (drawn from a separate seeded generator) evaluated when the result is taken:
+    greedy accuracy, and pass@``eval_k`` when ``eval_k`` > 1; 0 = no evaluation."""
+    eval_k: int = 0
+    """Samples per prompt for the pass@k evaluation (at the sampling temperature); 0 or 1 = greedy only."""
 
     def __post_init__(self) -> None:
         positive = {
@@ -122,6 +162,11 @@ class TrainerConfig:
             "max_refills": self.max_refills,
             "temperature": self.temperature,
             "max_grad_norm": self.max_grad_norm,
+            "entropy_coef": self.entropy_coef,
+            "tis_cap": self.tis_cap,
+            "value_pretrain_steps": self.value_pretrain_steps,
+            "eval_prompts": self.eval_prompts,
+            "eval_k": self.eval_k,
         }
         for key, amount in nonneg.items():
             if amount < 0:

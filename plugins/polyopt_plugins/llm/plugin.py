@@ -53,6 +53,66 @@ _REWARDS = {
     "brevity": ("brevity", "-len(completion)/10, prefers short answers"),
 }
 
+#: the trainer's further axes (issue 19): kind -> (module, {name: (target, summary)}); the first is the default
+_AXES: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
+    "advantage_shaping": (
+        "shaping",
+        {
+            "none": ("none", "the estimator's advantages unchanged"),
+            "entropy-advantage": ("entropy_advantage", "adds a clipped per-token entropy bonus"),
+            "edge": ("edge", "EDGE-GRPO: divides by the completion's normalized entropy"),
+            "dcpo-sas": ("dcpo_sas", "DCPO smooth advantage standardization across steps"),
+            "spo": ("spo", "SPO: a per-prompt value tracker kept across steps as the baseline"),
+        },
+    ),
+    "clip_range": (
+        "clipping",
+        {
+            "fixed": ("fixed", "clip_low / clip_high as configured"),
+            "dcpo": ("dcpo", "DCPO: per-token bounds from the token's old probability"),
+            "entropy-clip": ("entropy_clip", "wider range for high-entropy tokens (Archer)"),
+            "bapo": ("bapo", "BAPO: adaptive asymmetric bounds balancing positive tokens"),
+        },
+    ),
+    "replay": (
+        "replay",
+        {
+            "none": ("NoReplay", "no replay"),
+            "recent": ("RecentReplay", "uniform replay of recent groups"),
+            "selective": (
+                "SelectiveReplay",
+                "selective sample replay of groups with reward spread",
+            ),
+        },
+    ),
+    "prompt_sampler": (
+        "prompt_sampling",
+        {
+            "uniform": ("Uniform", "fresh prompts, completions_per_prompt each"),
+            "dapo": ("DynamicSampling", "DAPO dynamic sampling: drop flat groups, refill"),
+            "gfpo": ("GroupFilter", "GFPO: sample more, train on the shortest / most efficient"),
+            "mopps": ("MoPPS", "MoPPS: Thompson-sampled prompts of a pool near 50% success"),
+        },
+    ),
+    "guidance": (
+        "guidance",
+        {
+            "none": ("NoGuidance", "no guidance"),
+            "scaf-hints": ("ScaffoldHints", "Scaf-GRPO: tiered hints for unsolved groups"),
+            "gold": ("GoldInjection", "GCPO: inject the reference into unsolved groups"),
+            "reuse": ("ResponseReuse", "AR3PO: reuse an earlier correct completion"),
+            "relift": ("InterleavedSFT", "ReLIFT: supervised steps on unsolved prompts"),
+        },
+    ),
+}
+_AXIS_DOCS = {
+    "advantage_shaping": "reshapes advantages with per-token entropy or a baseline kept across steps",
+    "clip_range": "per-token or adaptive clipping range of the importance ratio",
+    "replay": "buffer of scored groups replayed with importance correction",
+    "prompt_sampler": "which prompts a step trains on and how many completions each gets",
+    "guidance": "hints, injected completions or supervised steps for unsolved groups",
+}
+
 _PREFERENCE = {
     "dpo": ("DPO", "DPO: offline preference optimization, sigmoid loss on the log-ratio margin"),
     "cdpo": ("CDPO", "conservative DPO: label smoothing for noisy preference labels"),
@@ -109,6 +169,7 @@ def polyopt_register(registry: Registry) -> None:
     for kind, (protocol, check, doc) in kinds.items():
         registry.add_kind(kind, protocol, doc, check=check)
     _register_preference(registry)
+    _register_axes(registry)
     for name, (cls, summary) in _OPTIMIZERS.items():
         registry.add("optimizer", name, f"{_P}.presets:{cls}", summary=summary)
     for name, fn in _ADVANTAGES.items():
@@ -165,3 +226,20 @@ def _register_preference(registry: Registry) -> None:
     )
     for name, (cls, summary) in _PREFERENCE_TASKS.items():
         registry.add("environment", name, f"polyopt_envs.preference.tasks:{cls}", summary=summary)
+
+
+def _register_axes(registry: Registry) -> None:
+    from polyopt.components import _llm_axes as ax
+
+    protocols = {
+        "advantage_shaping": (ax.AdvantageShaping, ax.check_advantage_shaping),
+        "clip_range": (ax.ClipRange, ax.check_clip_range),
+        "replay": (ax.ReplayBuffer, ax.check_replay),
+        "prompt_sampler": (ax.PromptSampler, ax.check_prompt_sampler),
+        "guidance": (ax.Guidance, ax.check_guidance),
+    }
+    for kind, (module, entries) in _AXES.items():
+        protocol, check = protocols[kind]
+        registry.add_kind(kind, protocol, _AXIS_DOCS[kind], check=check)
+        for name, (target, summary) in entries.items():
+            registry.add(kind, name, f"{_P}.{module}:{target}", summary=summary)

@@ -2,7 +2,10 @@
 
 Temperature 0 is greedy; top-p keeps the smallest set of tokens whose probability reaches ``top_p``. Finished
 rows keep producing padding under a mask (fixed shapes, no per-row Python); the loop checks for "all rows
-finished" only every ``check_every`` positions, the one host sync.
+finished" only every ``check_every`` positions, the one host sync. Sampled (not greedy) rollouts also record
+each token's log-probability and the entropy of the distribution it was drawn from, both at the sampling
+temperature: the behaviour policy of a replayed sample, and the entropy the trainer logs and its
+entropy-aware components read, at the cost of one log-softmax per position and no extra forward pass.
 """
 
 from __future__ import annotations
@@ -39,11 +42,17 @@ class Generation:
         tokens: ``n x L`` ids (padding after the stop token).
         mask: ``n x L`` bool, True on real tokens (the stop token included).
         truncated: ``n`` bool, no stop token within ``max_new_tokens``.
+        logp: ``n x L`` log-probability of each sampled token at the sampling temperature (zero on padding);
+            None for greedy decoding.
+        entropy: ``n x L`` entropy of the distribution each token was sampled from (zero on padding); None
+            for greedy decoding.
     """
 
     tokens: Tensor
     mask: Tensor
     truncated: Tensor
+    logp: Tensor | None = None
+    entropy: Tensor | None = None
 
 
 def sample_token(
@@ -92,12 +101,20 @@ def generate(
     tokens = torch.full((n, length), pad, dtype=torch.long, device=prompt.device)
     mask = torch.zeros((n, length), dtype=torch.bool, device=prompt.device)
     done = torch.zeros(n, dtype=torch.bool, device=prompt.device)
+    record = params.temperature > 0
+    logp = torch.zeros((n, length), device=prompt.device) if record else None
+    entropy = torch.zeros((n, length), device=prompt.device) if record else None
     logits, cache = policy.prefill(prompt, prompt_mask, length)
     for t in range(length):
         tok = torch.where(done, pad, sample_token(logits, params, generator))
         tokens[:, t], mask[:, t] = tok, ~done
+        if logp is not None and entropy is not None:
+            log_probs = torch.log_softmax(logits.float() / params.temperature, dim=-1)  # (n, V)
+            live = (~done).float()
+            logp[:, t] = log_probs.gather(-1, tok.unsqueeze(-1)).squeeze(-1) * live
+            entropy[:, t] = -(log_probs.exp() * log_probs).sum(-1) * live
         done = done | torch.isin(tok, stops)
         if t + 1 == length or ((t + 1) % params.check_every == 0 and bool(done.all())):
             break
         logits = policy.decode(tok, cache, t)
-    return Generation(tokens=tokens, mask=mask, truncated=~done)
+    return Generation(tokens=tokens, mask=mask, truncated=~done, logp=logp, entropy=entropy)

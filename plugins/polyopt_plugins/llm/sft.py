@@ -19,6 +19,7 @@ from polyopt_plugins.llm.sampler import SamplingParams, generate
 
 __all__ = [
     "sft",
+    "nll_step",
     "lr_factor",
     "encode_completions",
     "decode_completions",
@@ -87,10 +88,7 @@ def sft(
     losses = []
     for _ in range(steps):
         prompts, answers = task.sft_batch(batch_size, generator)
-        ids, mask = policy.tokenizer.batch_encode(prompts, device)
-        comp, cmask = encode_completions(policy, answers, device)
-        logp, _ = completion_logprobs(policy, ids, mask, comp, cmask)
-        loss = -logp.sum() / cmask.sum()
+        loss = nll_step(policy, prompts, answers, device)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if max_grad_norm > 0:
@@ -99,6 +97,17 @@ def sft(
         sched.step()
         losses.append(loss.detach())
     return torch.stack(losses).tolist() if losses else []
+
+
+def nll_step(
+    policy: Policy, prompts: list[str], answers: list[str], device: torch.device
+) -> Tensor:
+    """Mean negative log-likelihood per completion token of ``answers`` (each followed by ``<eos>``) given
+    ``prompts``; a scalar carrying the gradient."""
+    ids, mask = policy.tokenizer.batch_encode(prompts, device)
+    comp, cmask = encode_completions(policy, answers, device)
+    logp, _ = completion_logprobs(policy, ids, mask, comp, cmask)
+    return -logp.sum() / cmask.sum()
 
 
 @torch.no_grad()

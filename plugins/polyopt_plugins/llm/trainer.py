@@ -2,38 +2,53 @@
 
 ``step()`` = collect -> update:
 
-1. collect: sample ``prompts_per_step`` prompts from the text task, ``completions_per_prompt`` completions each
-   (a prompt's completions are contiguous: a *group*); score them with every reward function (``n x m``);
-   optionally drop groups whose rewards are all equal and refill (DAPO dynamic sampling); combine the rewards;
-   compute exactly what the advantage estimator ``requires`` (a greedy rollout, critic values, reference or
-   old log-probabilities) and the advantages.
+1. collect: the ``prompt_sampler`` picks ``prompts_per_step`` prompts and how many completions each gets
+   (``uniform``: ``completions_per_prompt`` each; DAPO's refill keeps only groups whose rewards vary); a
+   prompt's completions are contiguous: a *group*. They are scored with every reward function (``n x m``);
+   ``guidance`` may hint, inject or queue supervised pairs for groups nobody solved; the ``replay`` buffer
+   adds groups of earlier steps; the rewards are combined; exactly what the advantage estimator and the loss
+   ``require`` is computed (a greedy rollout, critic values, reference or old log-probabilities) and then the
+   advantages, which an ``advantage_shaping`` may reshape with per-token entropy or a baseline it keeps
+   across steps.
 2. update: ``update_epochs`` optimizer steps over the batch, each accumulating ``micro_batches`` backward
-   passes; the loss is the policy loss plus (optionally) the KL estimate, aggregated with normalizers of the
-   whole batch so the gradient does not depend on the split. The scoring forward is fused into the update:
-   with one epoch the old log-probabilities are the update's own (detached) ones.
+   passes over whole groups; the loss is the policy loss (its ratio clipped to the ``clip_range``) plus
+   (optionally) the KL estimate and an entropy bonus, aggregated with normalizers of the whole batch so the
+   gradient does not depend on the split. The scoring forward is fused into the update: with one epoch the
+   old log-probabilities of fresh rows are the update's own (detached) ones; replayed rows use the
+   log-probabilities of the policy that sampled them.
 
-``n_env_steps`` counts generated completions (sampled, refilled and greedy ones); the ``tokens`` metric counts
-generated tokens. The result is the best training step by mean combined reward, or, with ``multi_objective``,
-the non-dominated steps by their mean reward vectors (the reward front); ``extras["policy"]`` is the model.
+Every axis defaults to a component that changes nothing. ``n_env_steps`` counts generated completions
+(sampled, refilled, hinted and greedy ones); the ``tokens`` metric counts generated tokens and ``entropy`` is
+the mean entropy of the sampling distribution over them. The result is the best training step by mean combined
+reward, or, with ``multi_objective``, the non-dominated steps by their mean reward vectors (the reward front);
+``metrics`` hold the last step's main metrics and, with ``eval_prompts``, held-out greedy accuracy and pass@k.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import Tensor
 
 import polyopt
-from polyopt.components import REQUIREMENTS, AdvantageParams, LossParams, Rollout, TextTask
+from polyopt.components import (
+    REQUIREMENTS,
+    AdvantageParams,
+    ClipContext,
+    LossParams,
+    Rollout,
+    SampledGroups,
+    StepContext,
+)
 from polyopt.errors import ConfigError
 from polyopt.optimizer import Trainer
 from polyopt.result import TrainerResult
-from polyopt_plugins.llm.advantage import _last_token
+from polyopt_plugins.llm.advantage import _last_token, _returns
 from polyopt_plugins.llm.aggregation import aggregate, batch_totals
+from polyopt_plugins.llm.batch import Batch, Tasks, cat, from_groups, select, to_groups
 from polyopt_plugins.llm.config import TrainerConfig
 from polyopt_plugins.llm.critic import Critic
 from polyopt_plugins.llm.kl import exact_kl as kl_exact
@@ -41,51 +56,22 @@ from polyopt_plugins.llm.models import build_policy
 from polyopt_plugins.llm.policy import completion_logprobs
 from polyopt_plugins.llm.reward_mix import combine
 from polyopt_plugins.llm.sampler import Generation, SamplingParams, generate
-from polyopt_plugins.llm.sft import decode_completions, sft
+from polyopt_plugins.llm.sft import decode_completions, nll_step, sft
 
 __all__ = ["PolicyGradientTrainer", "TrainerConfig"]
 
 _TASK_METHODS = ("sample", "score", "sft_batch", "reward_names")
+#: the last step's metrics a result reports (when the step logged them)
+_RESULT_METRICS = ("reward", "entropy", "kl_estimate", "clip_fraction", "truncated")
 
 
-@dataclass
-class _Tasks:
-    """Prompts and the task fields reward functions read (one entry per row)."""
-
-    prompts: list[str]
-    fields: dict[str, list[Any]]
-
-    def rows(self, idx: list[int]) -> _Tasks:
-        return _Tasks(
-            [self.prompts[i] for i in idx], {k: [v[i] for i in idx] for k, v in self.fields.items()}
-        )
-
-
-@dataclass
-class _Batch:
-    """Scored completions of whole groups."""
-
-    tasks: _Tasks
-    raw: Tensor  # (n, m) one column per reward
-    gen: Generation
-
-
-def _select(batch: _Batch, rows: Tensor) -> _Batch:
-    gen = Generation(batch.gen.tokens[rows], batch.gen.mask[rows], batch.gen.truncated[rows])
-    return _Batch(batch.tasks.rows(rows.tolist()), batch.raw[rows], gen)
-
-
-def _cat(parts: list[_Batch], n: int) -> _Batch:
-    """The first ``n`` rows of the concatenated parts."""
-    prompts = [p for b in parts for p in b.tasks.prompts][:n]
-    fields = {k: [x for b in parts for x in b.tasks.fields[k]][:n] for k in parts[0].tasks.fields}
-    gen = Generation(
-        *(
-            torch.cat([getattr(b.gen, f) for b in parts])[:n]
-            for f in ("tokens", "mask", "truncated")
-        )
-    )
-    return _Batch(_Tasks(prompts, fields), torch.cat([b.raw for b in parts])[:n], gen)
+def build_component(kind: str, name: str, options: dict[str, Any] | None) -> Any:
+    """``registry.get(kind, name)(**options)``, with bad options reported as a config error."""
+    factory = polyopt.registry().get(kind, name)
+    try:
+        return factory(**(options or {}))
+    except TypeError as exc:
+        raise ConfigError(f"{kind.replace('_', ' ')} {name!r}: {exc}") from None
 
 
 class PolicyGradientTrainer(Trainer):
@@ -108,22 +94,12 @@ class PolicyGradientTrainer(Trainer):
         self.advantage_fn = reg.get("advantage", cfg.advantage)
         self.loss_fn = reg.get("policy_loss", cfg.policy_loss)
         self.kl_fn = reg.get("kl_estimator", cfg.kl_estimator)
+        self.shaping_fn = reg.get("advantage_shaping", cfg.advantage_shaping)
+        self.clip_fn = reg.get("clip_range", cfg.clip_range)
         self.needs = frozenset(getattr(self.advantage_fn, "requires", ()))
-        if self.needs - REQUIREMENTS:
-            raise ConfigError(
-                f"advantage {cfg.advantage!r} requires {sorted(self.needs - REQUIREMENTS)}; the "
-                f"trainer provides {sorted(REQUIREMENTS)}"
-            )
-        if ("groups" in self.needs or cfg.dynamic_sampling) and cfg.completions_per_prompt < 2:
-            raise ConfigError(
-                f"completions_per_prompt={cfg.completions_per_prompt} with advantage "
-                f"{cfg.advantage!r}/dynamic sampling; expected at least 2 (groups are compared)"
-            )
-        if "greedy" in self.needs and cfg.reward_normalization != "none":
-            raise ConfigError(
-                f"reward_normalization={cfg.reward_normalization!r} with a greedy baseline; "
-                "expected 'none' (the baseline must be scored like the samples)"
-            )
+        self.loss_needs = frozenset(getattr(self.loss_fn, "requires", ()))
+        self._check_requirements()
+        self._setup_axes()
         self.reward_fns = self._resolve_rewards()
         weights = cfg.reward_weights or self._default_weights()
         if len(weights) != len(self.reward_fns):
@@ -153,8 +129,8 @@ class PolicyGradientTrainer(Trainer):
                     generator=self.generator,
                 )
             self.critic = Critic(self.policy).to(self.device) if "values" in self.needs else None
-        want_ref = cfg.kl_coef > 0 or "ref_logp" in self.needs
-        self.ref = self._snapshot() if want_ref else None
+        self.want_ref = cfg.kl_coef > 0 or "ref_logp" in self.needs | self.loss_needs
+        self.ref = self._snapshot() if self.want_ref else None
         self.opt = torch.optim.AdamW(
             [p for p in self.policy.parameters() if p.requires_grad],
             lr=cfg.lr,
@@ -168,6 +144,56 @@ class PolicyGradientTrainer(Trainer):
         self.history = torch.zeros(0, len(self.reward_fns))
         self.combined_history = torch.zeros(0)
         self.reward_scale: Tensor | None = None
+        self.shaping_state: dict[str, Any] = {}
+        self.last_metrics: dict[str, float] = {}
+        self._evaluation: tuple[int, dict[str, float]] | None = None
+        self._sft_pending: list[tuple[str, str]] = []
+        if cfg.value_pretrain_steps:
+            self._pretrain_values()
+
+    def _check_requirements(self) -> None:
+        cfg, k = self.config, self.config.completions_per_prompt
+        if self.needs - REQUIREMENTS:
+            raise ConfigError(
+                f"advantage {cfg.advantage!r} requires {sorted(self.needs - REQUIREMENTS)}; the "
+                f"trainer provides {sorted(REQUIREMENTS)}"
+            )
+        grouped = "groups" in self.needs | self.loss_needs
+        if (grouped or cfg.dynamic_sampling) and k < 2:
+            raise ConfigError(
+                f"completions_per_prompt={k} with advantage {cfg.advantage!r}, policy loss "
+                f"{cfg.policy_loss!r}/dynamic sampling; expected at least 2 (groups are compared)"
+            )
+        if "greedy" in self.needs and cfg.reward_normalization != "none":
+            raise ConfigError(
+                f"reward_normalization={cfg.reward_normalization!r} with a greedy baseline; "
+                "expected 'none' (the baseline must be scored like the samples)"
+            )
+        if "greedy" in self.needs and cfg.replay != "none":
+            raise ConfigError(
+                f"replay={cfg.replay!r} with advantage {cfg.advantage!r}: a greedy baseline needs the "
+                "task fields of every prompt, which replayed groups do not keep; expected replay='none'"
+            )
+        if cfg.value_pretrain_steps and "values" not in self.needs:
+            raise ConfigError(
+                f"value_pretrain_steps={cfg.value_pretrain_steps} with advantage {cfg.advantage!r}, "
+                "which has no critic; expected 0 or an estimator that requires values (gae, ...)"
+            )
+
+    def _setup_axes(self) -> None:
+        cfg = self.config
+        sampler, options = cfg.prompt_sampler, dict(cfg.prompt_sampler_options or {})
+        if cfg.dynamic_sampling:
+            if sampler not in ("uniform", "dapo"):
+                raise ConfigError(
+                    f"dynamic_sampling=True with prompt_sampler={sampler!r}; dynamic sampling is the "
+                    "'dapo' prompt sampler: set one or the other"
+                )
+            sampler = "dapo"
+            options.setdefault("max_refills", cfg.max_refills)
+        self.sampler = build_component("prompt_sampler", sampler, options)
+        self.replay = build_component("replay", cfg.replay, cfg.replay_options)
+        self.guidance = build_component("guidance", cfg.guidance, cfg.guidance_options)
 
     def _resolve_rewards(self) -> dict[str, Any]:
         own = dict(getattr(self.problem, "reward_fns", {}))
@@ -216,45 +242,67 @@ class PolicyGradientTrainer(Trainer):
         self.n_env_steps += len(prompts)
         return gen
 
-    def _sample_groups(self, n_prompts: int, timer: dict[str, float]) -> tuple[list[_Batch], int]:
-        """Sample groups, keeping (with dynamic sampling) only those whose rewards vary; refill until enough."""
+    def _sample_groups(self, n_prompts: int, timer: dict[str, float]) -> tuple[list[Batch], int]:
+        """Sample rounds of groups until the prompt sampler has kept ``n_prompts`` (or its rounds are spent)."""
         cfg, k = self.config, self.config.completions_per_prompt
-        kept: list[_Batch] = []
-        need, last = n_prompts, None
-        for _ in range(1 + (cfg.max_refills if cfg.dynamic_sampling else 0)):
+        kept: list[Batch] = []
+        need, last, rows = n_prompts, None, None
+        for round_ in range(self.sampler.rounds):
             t0 = time.perf_counter()
-            sampled = cast(TextTask, self.problem).sample(need, self.generator).repeat(k)
-            tasks = _Tasks(sampled.prompts, sampled.fields)
+            sampled, refs = self.sampler.sample(
+                self.problem, need, self.generator, self.guidance.needs_references
+            )
+            width = self.sampler.group_size(k)
+            repeated = sampled.repeat(width)
+            tasks = Tasks(repeated.prompts, repeated.fields)
             gen = self._generate(tasks.prompts, cfg.temperature)
             texts = decode_completions(self.policy, gen.tokens, gen.mask)
             t1 = time.perf_counter()
             raw = self._score(tasks, texts)
             timer["generation"] += t1 - t0
             timer["scoring"] += time.perf_counter() - t1
-            last = _Batch(tasks, raw, gen)
-            if not cfg.dynamic_sampling:
-                return [last], need
-            varies = (raw.view(need, k, -1).std(1) > 0).any(-1)  # (need,) a group with any spread
-            rows = varies.repeat_interleave(k).nonzero().flatten()
-            if rows.numel():
-                kept.append(_select(last, rows))
-            need -= rows.numel() // k
+            last = Batch(tasks, raw, gen, None, refs)
+            view = SampledGroups(
+                sampled.prompts,
+                raw.view(need, width, -1),
+                gen.mask.sum(-1).view(need, width),
+                round_,
+            )
+            keep, rows = self.sampler.select(view, k)
+            offsets = torch.arange(need, device=rows.device).unsqueeze(-1) * width
+            every = width == k and bool(keep.all()) and torch.equal(rows, _identity(need, k, rows))
+            if every:
+                return [*kept, last], n_prompts  # every group as sampled (e.g. the uniform sampler)
+            chosen = (rows + offsets)[keep].flatten()
+            if chosen.numel():
+                kept.append(select(last, chosen, k))
+            need -= int(keep.sum())
             if need <= 0:
                 break
-        if not kept:  # nothing varied: train on the last batch (every group advantage is zero)
-            return [last], n_prompts  # type: ignore[list-item]
+        if not kept:  # nothing kept: train on the last round (e.g. every group advantage is zero)
+            assert last is not None and rows is not None
+            offsets = torch.arange(rows.shape[0], device=rows.device).unsqueeze(-1) * width
+            return [select(last, (rows + offsets).flatten(), k)], rows.shape[0]
         return kept, n_prompts - max(need, 0)
 
     def _collect(
-        self, timer: dict[str, float]
+        self, timer: dict[str, float], *, record: bool = True
     ) -> tuple[Tensor, Tensor, Generation, Tensor, Rollout]:
         """Sample and score a batch; return prompt ids and mask (``n x P``), the generation, the raw rewards
-        (``n x m``) and the rollout the estimator reads."""
+        (``n x m``) and the rollout the estimator reads. The batch itself is kept as ``self.batch``."""
         cfg, k = self.config, self.config.completions_per_prompt
         parts, n_groups = self._sample_groups(cfg.prompts_per_step, timer)
-        batch = _cat(parts, n_groups * k)
+        batch = cat(parts, n_groups * k, k)
+        if cfg.guidance != "none":
+            from polyopt_plugins.llm.guided import apply_guidance
+
+            batch = apply_guidance(self, batch, timer)
+        self.fresh_rows = batch.raw.shape[0]
+        batch = self._mix_replay(batch)
+        self.batch = batch
+        n_groups = batch.raw.shape[0] // k
         raw, gen = batch.raw, batch.gen
-        ids, pmask = self.policy.tokenizer.batch_encode(batch.tasks.prompts, self.device)
+        ids, pmask = self.policy.tokenizer.batch_encode(batch.tasks.model_prompts(), self.device)
         score, self.reward_scale = combine(
             raw, self.weights, cfg.reward_normalization, n_groups, self.reward_scale
         )
@@ -270,14 +318,31 @@ class PolicyGradientTrainer(Trainer):
             rollout, batch.tasks.rows(list(range(0, n_groups * k, k))), ids, pmask, gen
         )
         timer["scoring"] += time.perf_counter() - t0
-        self._record(raw, score)
+        if record:
+            self._record(raw[: self.fresh_rows], score[: self.fresh_rows])
         return ids, pmask, gen, raw, rollout
+
+    def _mix_replay(self, batch: Batch) -> Batch:
+        """Fresh groups plus those the replay buffer draws (stale rows); the fresh ones go into the buffer."""
+        if self.config.replay == "none":
+            return batch
+        k = self.config.completions_per_prompt
+        drawn = self.replay.draw(self.generator, self.n_steps)
+        self.replay.add(to_groups(batch, k, self.n_steps))
+        if drawn is None or not drawn.prompts:
+            return batch
+        fresh = Batch(
+            batch.tasks, batch.raw, batch.gen, torch.zeros_like(batch.gen.truncated), None
+        )
+        stale = from_groups(drawn, batch)
+        n = batch.raw.shape[0] + stale.raw.shape[0]
+        return cat([fresh, stale], n, k)
 
     @torch.no_grad()
     def _fill_requirements(
-        self, r: Rollout, unique: _Tasks, ids: Tensor, pmask: Tensor, gen: Generation
+        self, r: Rollout, unique: Tasks, ids: Tensor, pmask: Tensor, gen: Generation
     ) -> None:
-        """Compute what the estimator requires — and the KL pieces the config asks for — nothing else."""
+        """Compute what the estimator and the loss require — and the KL pieces the config asks for."""
         cfg, k = self.config, self.config.completions_per_prompt
         if "greedy" in self.needs:
             greedy = self._generate(unique.prompts, 0.0)
@@ -289,7 +354,7 @@ class PolicyGradientTrainer(Trainer):
         kl_in_reward = cfg.kl_coef > 0 and cfg.kl_in == "reward"
         if "old_logp" in self.needs or cfg.update_epochs > 1 or kl_in_reward:
             r.old_logp, _ = self._logprobs(self.policy, ids, pmask, gen.tokens, gen.mask)
-        if self.ref is not None or (cfg.lora_rank and cfg.kl_coef > 0):
+        if self.ref is not None or (cfg.lora_rank and self.want_ref):
             r.ref_logp = self._ref_logprobs(ids, pmask, gen)
         if kl_in_reward:
             assert r.old_logp is not None and r.ref_logp is not None
@@ -326,7 +391,45 @@ class PolicyGradientTrainer(Trainer):
             [self.combined_history, score.mean().detach().cpu().view(1)]
         )
 
+    def _shape(self, adv: Tensor, r: Rollout) -> Tensor:
+        """The advantage shaping applied to the estimator's advantages."""
+        cfg, k = self.config, self.config.completions_per_prompt
+        entropy = self.batch.gen.entropy
+        ctx = StepContext(
+            rollout=r,
+            entropy=r.mask * (entropy if entropy is not None else 0.0),
+            prompts=self.batch.tasks.prompts[::k],
+            step=self.n_steps,
+            state=self.shaping_state,
+            params=AdvantageParams(
+                gamma=cfg.gamma, lam=cfg.lam, options=dict(cfg.advantage_shaping_options or {})
+            ),
+            fresh=self.fresh_rows // k,
+        )
+        return self.shaping_fn(adv, ctx)
+
+    @torch.no_grad()
+    def _pretrain_values(self) -> None:
+        """VC-PPO/VAPO value pretraining: critic-only steps on rollouts of the initial policy, regressed on
+        their Monte-Carlo returns (GAE with lambda 1); the policy does not move."""
+        cfg = self.config
+        timer = {"generation": 0.0, "scoring": 0.0, "update": 0.0}
+        for _ in range(cfg.value_pretrain_steps):
+            ids, pmask, gen, _, r = self._collect(timer, record=False)
+            targets = _returns(r.token_rewards, r.mask, cfg.gamma)
+            lmask = r.mask
+            chunks = self._chunks(ids.shape[0])
+            with torch.enable_grad():
+                self._critic_update(ids, pmask, gen, targets, lmask, batch_totals(lmask), chunks)
+
     # -- update ------------------------------------------------------------------------------------------------
+
+    def _chunks(self, n: int) -> tuple[Tensor, ...]:
+        """Row indices of each micro-batch: whole groups, so group-level losses see their group."""
+        k = self.config.completions_per_prompt
+        groups = torch.arange(n // k, device=self.device).chunk(self.config.micro_batches)
+        within = torch.arange(k, device=self.device)
+        return tuple((g.unsqueeze(-1) * k + within).flatten() for g in groups)
 
     def _update(
         self,
@@ -341,7 +444,7 @@ class PolicyGradientTrainer(Trainer):
         cfg = self.config
         lmask = r.mask * (~gen.truncated).float().unsqueeze(-1) if cfg.mask_truncated else r.mask
         totals = batch_totals(lmask)
-        chunks = torch.arange(ids.shape[0], device=self.device).chunk(cfg.micro_batches)
+        chunks = self._chunks(ids.shape[0])
         stats: dict[str, Tensor] = {}
         for epoch in range(cfg.update_epochs):
             self.opt.zero_grad(set_to_none=True)
@@ -365,6 +468,42 @@ class PolicyGradientTrainer(Trainer):
                 self._critic_update(ids, pmask, gen, targets, lmask, totals, chunks)
         return stats
 
+    def _old_logp(self, logp: Tensor, r: Rollout, rows: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The ratio's denominator for these rows (replayed rows: their behaviour policy's), and the
+        truncated importance weight of fresh rows (``tis_cap``) or None."""
+        old = r.old_logp[rows] if r.old_logp is not None else logp.detach()
+        batch = getattr(self, "batch", None)
+        behaviour = None if batch is None or batch.gen.logp is None else batch.gen.logp[rows]
+        if batch is not None and batch.stale is not None and behaviour is not None:
+            old = torch.where(batch.stale[rows].unsqueeze(-1), behaviour, old)
+        if self.config.tis_cap <= 0 or behaviour is None:
+            return old, None
+        weight = torch.exp(old - behaviour).clamp(max=self.config.tis_cap)
+        if batch is not None and batch.stale is not None:
+            weight = torch.where(batch.stale[rows].unsqueeze(-1), 1.0, weight)
+        return old, weight
+
+    def _loss_params(
+        self, ratio: Tensor, old: Tensor, adv: Tensor, mask: Tensor, r: Rollout, rows: Tensor
+    ) -> LossParams:
+        cfg = self.config
+        batch = getattr(self, "batch", None)
+        entropy = None if batch is None or batch.gen.entropy is None else batch.gen.entropy[rows]
+        clip = LossParams(
+            cfg.clip_low, cfg.clip_high, cfg.dual_clip, options=dict(cfg.clip_range_options or {})
+        )
+        ent = entropy if entropy is not None else torch.zeros_like(mask)
+        low, high = self.clip_fn(ClipContext(ratio, old, adv, mask, ent, clip))
+        return LossParams(
+            low,
+            high,
+            cfg.dual_clip,
+            options=dict(cfg.policy_loss_options or {}),
+            ref_logp=None if r.ref_logp is None else r.ref_logp[rows],
+            entropy=entropy,
+            group_size=cfg.completions_per_prompt,
+        )
+
     def _micro_loss(
         self,
         ids: Tensor,
@@ -378,32 +517,42 @@ class PolicyGradientTrainer(Trainer):
         totals: dict[str, Tensor],
         first: bool,
     ) -> dict[str, Tensor]:
-        cfg = self.config
+        cfg, mask = self.config, lmask[rows]
         exact = first and cfg.log_exact_kl and r.ref_logp is not None and self.ref is not None
-        logp, full = self._logprobs(self.policy, ids, pmask, comp, cmask, full=exact)
-        old = r.old_logp[rows] if r.old_logp is not None else logp.detach()
-        token_loss = self.loss_fn(logp, old, adv[rows], lmask[rows], self.loss_params)
+        logp, full = self._logprobs(
+            self.policy, ids, pmask, comp, cmask, full=exact or cfg.entropy_coef > 0
+        )
+        old, weight = self._old_logp(logp, r, rows)
+        ratio = torch.exp(logp.detach() - old)
+        params = self._loss_params(ratio, old, adv[rows], mask, r, rows)
+        token_loss = self.loss_fn(logp, old, adv[rows], mask, params)
+        if weight is not None:
+            token_loss = token_loss * weight
         out = {
-            "policy_loss": aggregate(
-                token_loss, lmask[rows], cfg.loss_aggregation, totals, self.max_new
-            )
+            "policy_loss": aggregate(token_loss, mask, cfg.loss_aggregation, totals, self.max_new)
         }
         loss = out["policy_loss"]
         if r.ref_logp is not None:
-            kl = self.kl_fn(logp, r.ref_logp[rows]) * lmask[rows]
-            out["kl_estimate"] = aggregate(kl, lmask[rows], "token-mean", totals, self.max_new)
+            kl = self.kl_fn(logp, r.ref_logp[rows]) * mask
+            out["kl_estimate"] = aggregate(kl, mask, "token-mean", totals, self.max_new)
             if cfg.kl_coef > 0 and cfg.kl_in == "loss":
                 loss = loss + cfg.kl_coef * aggregate(
-                    kl, lmask[rows], cfg.loss_aggregation, totals, self.max_new
+                    kl, mask, cfg.loss_aggregation, totals, self.max_new
                 )
+        if cfg.entropy_coef > 0:
+            assert full is not None
+            entropy = -(full.exp() * full).sum(-1) * mask  # (b, T) the policy's, with its gradient
+            out["policy_entropy"] = aggregate(entropy, mask, "token-mean", totals, self.max_new)
+            bonus = aggregate(entropy, mask, cfg.loss_aggregation, totals, self.max_new)
+            loss = loss - cfg.entropy_coef * bonus
         if exact:
             with torch.no_grad():
                 _, ref_full = self._logprobs(self.ref, ids, pmask, comp, cmask, full=True)
-                true_kl = kl_exact(full, ref_full) * lmask[rows]  # type: ignore[arg-type]
-            out["kl_exact"] = aggregate(true_kl, lmask[rows], "token-mean", totals, self.max_new)
-        ratio = torch.exp(logp.detach() - old)
-        clipped = ((ratio - 1).abs() > cfg.clip_low).float() * lmask[rows]
-        out["clip_fraction"] = aggregate(clipped, lmask[rows], "token-mean", totals, self.max_new)
+                true_kl = kl_exact(full, ref_full) * mask  # type: ignore[arg-type]
+            out["kl_exact"] = aggregate(true_kl, mask, "token-mean", totals, self.max_new)
+        low, high = params.clip_low, params.clip_high
+        clipped = ((ratio < 1 - low) | (ratio > 1 + high)).float() * mask
+        out["clip_fraction"] = aggregate(clipped, mask, "token-mean", totals, self.max_new)
         loss.backward()
         return out
 
@@ -432,6 +581,17 @@ class PolicyGradientTrainer(Trainer):
             )
         opt.step()
 
+    def _supervised_step(self) -> Tensor:
+        """One NLL step on the pairs guidance queued (interleaved fine-tuning), with the policy's optimizer."""
+        pairs, self._sft_pending = self._sft_pending, []
+        prompts, answers = [p for p, _ in pairs], [a for _, a in pairs]
+        loss = nll_step(self.policy, prompts, answers, self.device)
+        scale = float(dict(self.config.guidance_options or {}).get("sft_coef", 1.0))
+        self.opt.zero_grad(set_to_none=True)
+        (scale * loss).backward()
+        self._clip_and_step(self.policy, self.opt)
+        return loss.detach()
+
     @property
     def loss_params(self) -> LossParams:
         cfg = self.config
@@ -452,27 +612,65 @@ class PolicyGradientTrainer(Trainer):
         steps_before = self.n_env_steps
         ids, pmask, gen, raw, rollout = self._collect(timer)
         adv, targets = self.advantage_fn(rollout, self.advantage_params)
+        adv = self._shape(adv, rollout)
         t0 = time.perf_counter()
         stats = self._update(ids, pmask, gen, rollout, adv, targets)
+        if self._sft_pending:
+            stats["sft_loss"] = self._supervised_step()
         timer["update"] = time.perf_counter() - t0
+        k, fresh = self.config.completions_per_prompt, self.fresh_rows
+        self.sampler.observe(
+            self.batch.tasks.prompts[:fresh:k], raw[:fresh].view(fresh // k, k, -1)
+        )
         metrics: dict[str, Tensor | float] = {
-            "reward": rollout.scores.mean(),
-            "tokens": gen.mask.sum(),
+            "reward": rollout.scores[:fresh].mean(),
+            "tokens": gen.mask[:fresh].sum(),
             "groups": float(rollout.n_groups),
-            "truncated": gen.truncated.float().mean(),
+            "truncated": gen.truncated[:fresh].float().mean(),
             **stats,
         }
+        if gen.entropy is not None:
+            mask = gen.mask[:fresh]
+            metrics["entropy"] = gen.entropy[:fresh].sum() / mask.sum().clamp_min(1)
         metrics.update(
-            {f"reward/{name}": raw[:, j].mean() for j, name in enumerate(self.reward_fns)}
+            {f"reward/{name}": raw[:fresh, j].mean() for j, name in enumerate(self.reward_fns)}
         )
-        out = {k: float(v) for k, v in metrics.items()}  # the one host sync of the step
-        out.update({f"time/{k}": v for k, v in timer.items()})
+        out = {k_: float(v) for k_, v in metrics.items()}  # the one host sync of the step
+        out.update({f"time/{k_}": v for k_, v in timer.items()})
         out["completions"] = float(self.n_env_steps - steps_before)
+        self.last_metrics = out
         return out
+
+    def evaluate(self) -> dict[str, float]:
+        """Held-out greedy accuracy (and pass@``eval_k``) on ``eval_prompts`` prompts drawn from a generator
+        of their own (the same prompts at every call, none of the training RNG), cached per step."""
+        cfg = self.config
+        if not cfg.eval_prompts:
+            return {}
+        if self._evaluation is not None and self._evaluation[0] == self.n_steps:
+            return self._evaluation[1]
+        from polyopt_plugins.llm.evaluate import evaluate
+
+        was_training = self.policy.training
+        self.policy.eval()
+        metrics = evaluate(
+            self.policy,
+            self.problem,
+            prompts=cfg.eval_prompts,
+            k=cfg.eval_k,
+            temperature=cfg.temperature or 1.0,
+            seed=self.seed + 1_000_003,
+            max_new_tokens=self.max_new,
+        )
+        self.policy.train(was_training)
+        self._evaluation = (self.n_steps, metrics)
+        return metrics
 
     def result(self) -> TrainerResult:
         """The best step by mean combined reward, or the reward front (``multi_objective``): the steps whose
-        mean reward vectors are non-dominated. ``labels`` are those steps; ``policy`` is the current model."""
+        mean reward vectors are non-dominated. ``labels`` are those steps; ``policy`` is the current model;
+        ``metrics`` the last step's reward, entropy, KL and clip fraction (``last_step/...``) and the held-out
+        evaluation (``eval/...``, with ``eval_prompts``)."""
         from polyopt.pareto import non_dominated_mask
 
         h, c = self.history, self.combined_history
@@ -484,8 +682,19 @@ class PolicyGradientTrainer(Trainer):
         else:
             best = c.argmax().view(1) if c.numel() else torch.zeros(0, dtype=torch.long)
             labels, returns, names = steps[best], c[best].view(-1, 1), ["reward"]
+        metrics = {
+            f"last_step/{key}": self.last_metrics[key]
+            for key in _RESULT_METRICS
+            if key in self.last_metrics
+        }
+        metrics.update({f"eval/{key}": value for key, value in self.evaluate().items()})
         return self.make_result(
-            self.policy, returns, labels=labels, reward_names=names, history=h.clone()
+            self.policy,
+            returns,
+            labels=labels,
+            reward_names=names,
+            history=h.clone(),
+            metrics=metrics,
         )
 
     def get_state(self) -> dict[str, Any]:
@@ -498,6 +707,11 @@ class PolicyGradientTrainer(Trainer):
             "history": self.history,
             "combined_history": self.combined_history,
             "reward_scale": self.reward_scale,
+            "shaping": self.shaping_state,
+            "sampler": self.sampler.state_dict(),
+            "replay": self.replay.state_dict(),
+            "guidance": self.guidance.state_dict(),
+            "last_metrics": self.last_metrics,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -511,3 +725,26 @@ class PolicyGradientTrainer(Trainer):
         self.history, self.combined_history = state["history"], state["combined_history"]
         scale = state["reward_scale"]
         self.reward_scale = None if scale is None else scale.to(self.device)
+        self.shaping_state = _to_device(state.get("shaping", {}), self.device)
+        self.sampler.load_state_dict(_to_device(state.get("sampler", {}), self.device))
+        self.replay.load_state_dict(_to_device(state.get("replay", {}), self.device))
+        self.guidance.load_state_dict(_to_device(state.get("guidance", {}), self.device))
+        self.last_metrics = dict(state.get("last_metrics", {}))
+
+
+def _identity(groups: int, k: int, like: Tensor) -> Tensor:
+    """``groups x k`` rows ``0 .. k-1`` of every group."""
+    return torch.arange(k, device=like.device).expand(groups, k)
+
+
+def _to_device(value: Any, device: torch.device) -> Any:
+    """``value`` with every tensor in it on ``device`` (containers rebuilt)."""
+    if isinstance(value, Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_device(v, device) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_to_device(v, device) for v in value)
+    return value
