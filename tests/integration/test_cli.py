@@ -18,6 +18,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+import polyopt
 from polyopt import cli
 from polyopt.errors import ConfigError
 
@@ -291,11 +292,14 @@ def test_errors_are_one_line_and_debug_shows_the_traceback() -> None:
     plain = _shell(*args)
     assert plain.returncode == 2
     assert "Traceback" not in plain.stderr
-    assert _error_lines(plain.stderr) == [
-        "error: unknown optimizer 'random-serch'. Did you mean "
-        "'random-search'? Registered optimizer names: "
-        + plain.stderr.split("Registered optimizer names: ")[1].strip()
-    ]
+    # the registry lists the names while there are at most 40 of them
+    listing = plain.stderr.partition("Registered optimizer names: ")[2].strip()
+    expected = "error: unknown optimizer 'random-serch'. Did you mean 'random-search'?"
+    if len(polyopt.registry().names("optimizer")) <= 40:
+        expected += " Registered optimizer names: " + listing
+    else:
+        assert not listing
+    assert _error_lines(plain.stderr) == [expected]
     debug = _shell(args[0], "--debug", *args[1:])
     assert debug.returncode != 0
     assert (
