@@ -44,6 +44,7 @@ from polyopt_plugins.llm.sft import encode_completions, sft
 __all__ = [
     "EncodedPairs",
     "PassSampler",
+    "adamw",
     "PreferenceConfig",
     "PreferenceTrainer",
     "sequence_logps",
@@ -225,6 +226,16 @@ class PassSampler:
         self.cursor = int(state["cursor"])
 
 
+def adamw(
+    module: torch.nn.Module, lr: float, weight_decay: float, device: torch.device
+) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters; the fused kernel on CPU and CUDA (one kernel for all parameters, as
+    Hugging Face's Trainer uses by default: a few ms a step at 0.5 M parameters)."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
+
+
 def sequence_logps(
     policy: Policy, data: EncodedPairs, rows: Tensor, sides: tuple[str, ...]
 ) -> dict[str, Tensor]:
@@ -281,11 +292,7 @@ class PreferenceTrainer(Trainer):
         )
         self.ref_train = self._reference(self.train, ref_sides) if ref_sides else None
         self.ref_test = self._reference(self.test, self.sides) if with_ref else None
-        self.opt = torch.optim.AdamW(
-            [p for p in self.policy.parameters() if p.requires_grad],
-            lr=cfg.lr,
-            weight_decay=cfg.weight_decay,
-        )
+        self.opt = adamw(self.policy, cfg.lr, cfg.weight_decay, self.device)
         self.sampler = PassSampler(self.train.n, self.generator, self.device)
         self.history = torch.zeros(0, 2)
         self.evaluated_at = -1
@@ -379,7 +386,6 @@ class PreferenceTrainer(Trainer):
         cfg = self.config
         rows = self.sampler.next(cfg.pairs_per_step)
         self.policy.train()
-        self.opt.zero_grad(set_to_none=True)
         stats: dict[str, Tensor] = {}
         for part in rows.chunk(cfg.micro_batches):
             batch = self._batch(self.train, part, self.ref_train)
@@ -400,6 +406,7 @@ class PreferenceTrainer(Trainer):
             params = [p for p in self.policy.parameters() if p.requires_grad]
             stats["grad_norm"] = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         self.opt.step()
+        self.opt.zero_grad(set_to_none=True)  # no gradients held between steps
         out = {k: float(v) for k, v in stats.items()}  # the one host sync of the step
         out["pairs"] = float(rows.numel())
         if cfg.eval_every and (self.n_steps + 1) % cfg.eval_every == 0:

@@ -29,7 +29,7 @@ from polyopt.optimizer import Trainer
 from polyopt.result import TrainerResult
 from polyopt_plugins.llm.models import build_policy
 from polyopt_plugins.llm.policy import Policy
-from polyopt_plugins.llm.preference import EncodedPairs, PassSampler
+from polyopt_plugins.llm.preference import EncodedPairs, PassSampler, adamw
 from polyopt_plugins.llm.sft import encode_completions
 
 __all__ = ["RewardModel", "RewardModelConfig", "RewardModelTrainer", "pairwise_accuracy"]
@@ -164,11 +164,7 @@ class RewardModelTrainer(Trainer):
         held_out = test if len(test) else train
         keep = len(held_out) if cfg.eval_pairs == 0 else min(cfg.eval_pairs, len(held_out))
         self.test = EncodedPairs(self.model.body, held_out.take(list(range(keep))), self.device)
-        self.opt = torch.optim.AdamW(
-            [p for p in self.model.parameters() if p.requires_grad],
-            lr=cfg.lr,
-            weight_decay=cfg.weight_decay,
-        )
+        self.opt = adamw(self.model, cfg.lr, cfg.weight_decay, self.device)
         self.sampler = PassSampler(self.train.n, self.generator, self.device)
         self.history = torch.zeros(0, 1)
         self.evaluated_at = -1
@@ -207,13 +203,13 @@ class RewardModelTrainer(Trainer):
         if cfg.use_margin and self.train.margins is not None:
             margin = self.train.margins[rows, 0]
         loss = -F.logsigmoid(chosen - rejected - margin).mean()
-        self.opt.zero_grad(set_to_none=True)
         loss.backward()
         stats = {"loss": loss.detach(), "accuracy": (chosen > rejected).float().mean()}
         if cfg.max_grad_norm > 0:
             params = [p for p in self.model.parameters() if p.requires_grad]
             stats["grad_norm"] = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         self.opt.step()
+        self.opt.zero_grad(set_to_none=True)  # no gradients held between steps
         out = {k: float(v) for k, v in stats.items()}
         if cfg.eval_every and (self.n_steps + 1) % cfg.eval_every == 0:
             out["eval/accuracy"] = self._evaluate(self.n_steps + 1)
