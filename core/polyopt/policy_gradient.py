@@ -19,7 +19,7 @@ def generalized_advantage(
     rewards: Tensor,
     values: Tensor,
     gamma: float,
-    lam: float,
+    lam: float | Tensor,
     *,
     terminated: Tensor | None = None,
     dones: Tensor | None = None,
@@ -35,7 +35,8 @@ def generalized_advantage(
         rewards: ``T x B...`` rewards.
         values: ``(T + 1) x B...`` critic values of the states ``s_0 .. s_T`` (``s_T`` bootstraps the last step).
         gamma: discount.
-        lam: GAE lambda (1 gives Monte-Carlo returns minus ``V``, 0 one-step TD errors).
+        lam: GAE lambda (1 gives Monte-Carlo returns minus ``V``, 0 one-step TD errors); a tensor
+            broadcastable to ``B...`` gives each sequence its own (length-adaptive GAE).
         terminated: ``T x B`` (or ``T x B...``) bool or 0/1: ``s_{t+1}`` is terminal, ``V_{t+1}`` is not used.
             None: nothing terminates.
         dones: ``T x B`` episode ended at ``t`` (terminated or truncated); the recursion stops there.

@@ -105,6 +105,25 @@ _AXES: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
         },
     ),
 }
+#: advantage estimators and policy losses of later papers (advantage_variants.py, loss_variants.py)
+_VARIANT_ADVANTAGES = {
+    "qae": ("qae", "QAE: group quantile baseline"),
+    "mapo": ("mapo", "MAPO: mixed std-normalized and percent-deviation advantage"),
+    "pass-at-k": ("pass_at_k", "pass@k training: analytic group pass@k advantages"),
+    "s-grpo": ("s_grpo", "S-GRPO: noise-aware group weights"),
+    "decoupled-gae": ("decoupled_gae", "VC-PPO/VAPO: decoupled (length-adaptive) GAE lambda"),
+    "score": ("score", "the completion's score, no baseline"),
+}
+_VARIANT_LOSSES = {
+    "gmpo": ("gmpo", "GMPO: geometric mean of clipped token ratios"),
+    "apa": ("apa", "APA: squared error of log-ratio to reference and advantage"),
+    "mdpo": ("mdpo", "MDPO: surrogate plus KL to the old policy"),
+    "rebel": ("rebel", "REBEL: regress log-ratio differences on reward differences"),
+    "gvpo": ("gvpo", "GVPO: centered implicit reward regression"),
+    "copg": ("copg", "CoPG: contrastive policy gradient with KL-regularized reward"),
+    "opmd": ("opmd", "OPMD: regularized REINFORCE for stale samples"),
+    "asymre": ("asymre", "AsymRE: REINFORCE with a lowered baseline"),
+}
 _AXIS_DOCS = {
     "advantage_shaping": "reshapes advantages with per-token entropy or a baseline kept across steps",
     "clip_range": "per-token or adaptive clipping range of the importance ratio",
@@ -243,3 +262,7 @@ def _register_axes(registry: Registry) -> None:
         registry.add_kind(kind, protocol, _AXIS_DOCS[kind], check=check)
         for name, (target, summary) in entries.items():
             registry.add(kind, name, f"{_P}.{module}:{target}", summary=summary)
+    for name, (target, summary) in _VARIANT_ADVANTAGES.items():
+        registry.add("advantage", name, f"{_P}.advantage_variants:{target}", summary=summary)
+    for name, (target, summary) in _VARIANT_LOSSES.items():
+        registry.add("policy_loss", name, f"{_P}.loss_variants:{target}", summary=summary)
