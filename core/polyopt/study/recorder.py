@@ -6,6 +6,7 @@ recording adds no per-step host synchronization beyond the metrics themselves.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -37,7 +38,7 @@ class MetricComputer:
 
         m = n_objectives(problem)
         self.single = m == 1
-        ref = spec.ref_point if spec.ref_point is not None else getattr(problem, "ref_point", None)
+        ref = spec.ref_point if spec.ref_point is not None else _cached(problem, spec, "ref_point")
         # user's direction here; turned into minimization form with the result's directions
         self.ref = None if ref is None or m == 1 else torch.as_tensor(ref, dtype=torch.float64)
         #: study metric name -> (function, what it needs besides f)
@@ -52,10 +53,9 @@ class MetricComputer:
             if self.single or (needs == "ref_point" and self.ref is None):
                 continue
             self.metrics[name] = (fn, needs)
-        front = None
+        self.front = None
         if any(needs == "front" for _, needs in self.metrics.values()):
-            front = getattr(problem, "pareto_front", lambda n: None)(metrics.front_points)
-        self.front = None if front is None else front.detach().to(torch.float64).cpu()
+            self.front = _cached(problem, spec, "pareto_front", metrics.front_points)
         self.metrics = {
             k: v for k, v in self.metrics.items() if v[1] != "front" or self.front is not None
         }
@@ -82,6 +82,24 @@ class MetricComputer:
             else:
                 out[name] = float(fn(f))
         return out
+
+
+#: A problem's reference point and Pareto front, once per process and problem: a worker records many runs of
+#: each problem, and a numerical front costs (TNK's: 0.5 s of CPU, and its ref_point computes it again).
+_KNOWN: dict[tuple[str, str, str], Any] = {}
+
+
+def _cached(problem: Any, spec: RunSpec, what: str, n: int = 0) -> Any:
+    """``problem.ref_point``, or ``problem.pareto_front(n)`` as float64 on the CPU (None if unknown)."""
+    options = json.dumps(spec.problem_options, sort_keys=True, default=str)
+    key = (spec.problem, options, f"{what}:{n}")
+    if key not in _KNOWN:
+        if what == "ref_point":
+            _KNOWN[key] = getattr(problem, "ref_point", None)
+        else:
+            front = getattr(problem, "pareto_front", lambda _n: None)(n)
+            _KNOWN[key] = None if front is None else front.detach().to(torch.float64).cpu()
+    return _KNOWN[key]
 
 
 class Recorder:
