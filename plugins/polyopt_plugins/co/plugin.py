@@ -13,6 +13,10 @@ _OPTIMIZERS = {
         "aco:MaxMinAntSystem",
         "MAX-MIN Ant System, tensorized over ants; TSP and CVRP, local search of the best ants",
     ),
+    "mmas-knapsack": (
+        "aco_knapsack:KnapsackAntColony",
+        "MAX-MIN ant colony for the 0/1 knapsack (item trails), tensorized over ants",
+    ),
     "pomo": (
         "pomo:POMO",
         "POMO attention policy for TSP: REINFORCE, shared multi-start baseline, x8 augmentation",

@@ -94,3 +94,22 @@ def test_an_objective_without_distances_is_refused() -> None:
     plain = polyopt.FunctionObjective(lambda x: x[:, :1], polyopt.Permutation(5))
     with pytest.raises(polyopt.IncompatibleProblemError, match="distances"):
         polyopt.make("optimizer", "mmas", plain)
+
+
+def test_knapsack_colony_packs_feasible_maximal_packings_and_reaches_the_dp_optimum() -> None:
+    from polyopt_envs.co import Knapsack
+    from polyopt_plugins.co.aco_knapsack import KnapsackColony
+
+    problem = Knapsack(n=30, seed=3)
+    colony = KnapsackColony(
+        problem.weights[None],
+        problem.values / problem.weights[None],
+        torch.tensor([problem.capacity]),
+    )
+    packed = colony.construct(16, torch.Generator().manual_seed(0))[0].double()  # 16 x 30
+    load = packed @ problem.weights
+    assert bool((load <= problem.capacity).all())
+    left = problem.capacity - load
+    assert not bool(((problem.weights[None] <= left[:, None]) & (packed == 0)).any())  # maximal
+    result = polyopt.optimize("mmas-knapsack", problem, budget=polyopt.Budget(steps=40), seed=0)
+    assert result.feasible and result.f_best == problem.optimum
