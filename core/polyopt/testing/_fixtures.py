@@ -79,7 +79,7 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
     8-city TSP (a permutation, with its distances) and a 10-item knapsack (bits, one constraint) they
     accept; trainers get two CartPoles (an environment with discrete actions) or, when they need a text task,
     one-digit addition, or, for preference trainers, 32 pairs of it, or, for construction policies, two
-    6-city TSP constructions. Config fields listed in :data:`SMALL_CONFIG` are set small where the optimizer
+    6-city TSP constructions, or, for multi-turn trainers, a number walk of at most two moves. Config fields listed in :data:`SMALL_CONFIG` are set small where the optimizer
     has them.
 
     Raises:
@@ -94,7 +94,7 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
         from polyopt_envs.co import TSPEnv
         from polyopt_envs.deep_sea_treasure import DeepSeaTreasure
         from polyopt_envs.preference import PreferenceAddition
-        from polyopt_envs.text import Addition
+        from polyopt_envs.text import Addition, NumberWalk
 
         # preference trainers: 32 labelled pairs of one-digit sums (16 held out)
         pairs = PreferenceAddition(n_digits=1, n_pairs=32, n_test=16)
@@ -102,7 +102,9 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
         tours = TSPEnv(num_envs=2, n=6)
         # multi-objective RL agents: two Deep Sea Treasure submarines
         dst = DeepSeaTreasure(num_envs=2)
-        for env in (CartPole(num_envs=2), dst, Addition(n_digits=1), pairs, tours):
+        # multi-turn language-model trainers: reach a number in at most 2 moves
+        walk = NumberWalk(max_turns=2)
+        for env in (CartPole(num_envs=2), dst, Addition(n_digits=1), pairs, tours, walk):
             if cls.compatibility(env) is None:
                 return env, _small_config(cls, env.reward_dim)
     raise LookupError(

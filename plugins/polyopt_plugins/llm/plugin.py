@@ -46,6 +46,7 @@ _TASKS = {
     "text-sort": ("SortDigits", "sort a digit string"),
     "text-reverse": ("Reverse", "reverse a lowercase string"),
     "text-countdown": ("Countdown", "reach a target with + - * over given digits"),
+    "text-number-walk": ("multiturn:NumberWalk", "multi-turn: reach a number, one move per turn"),
 }
 _REWARDS = {
     "exact-match": ("exact_match", "1 if the completion equals the answer"),
@@ -123,6 +124,10 @@ _VARIANT_LOSSES = {
     "copg": ("copg", "CoPG: contrastive policy gradient with KL-regularized reward"),
     "opmd": ("opmd", "OPMD: regularized REINFORCE for stale samples"),
     "asymre": ("asymre", "AsymRE: REINFORCE with a lowered baseline"),
+}
+_TURN_ADVANTAGES = {
+    "episode-grpo": ("episode_grpo", "episode returns normalized in their group, on every turn"),
+    "gigpo": ("gigpo", "GiGPO: episode-level plus anchor-state step-level advantages"),
 }
 _AXIS_DOCS = {
     "advantage_shaping": "reshapes advantages with per-token entropy or a baseline kept across steps",
@@ -202,7 +207,8 @@ def polyopt_register(registry: Registry) -> None:
             "kl_estimator", name, f"{_P}.kl:{name}", summary=f"Schulman's {name} KL estimator"
         )
     for name, (cls, summary) in _TASKS.items():
-        registry.add("environment", name, f"polyopt_envs.text.tasks:{cls}", summary=summary)
+        target = cls if ":" in cls else f"tasks:{cls}"
+        registry.add("environment", name, f"polyopt_envs.text.{target}", summary=summary)
     for name, (fn, summary) in _REWARDS.items():
         registry.add("reward", name, f"polyopt_envs.text.rewards:{fn}", summary=summary)
 
@@ -266,3 +272,17 @@ def _register_axes(registry: Registry) -> None:
         registry.add("advantage", name, f"{_P}.advantage_variants:{target}", summary=summary)
     for name, (target, summary) in _VARIANT_LOSSES.items():
         registry.add("policy_loss", name, f"{_P}.loss_variants:{target}", summary=summary)
+    registry.add_kind(
+        "turn_advantage",
+        ax.TurnAdvantage,
+        "one advantage per turn of multi-turn episodes",
+        check=ax.check_turn_advantage,
+    )
+    for name, (target, summary) in _TURN_ADVANTAGES.items():
+        registry.add("turn_advantage", name, f"{_P}.turn_advantage:{target}", summary=summary)
+    registry.add(
+        "optimizer",
+        "gigpo",
+        f"{_P}.multiturn:MultiTurnTrainer",
+        summary="GiGPO: multi-turn policy gradient with episode- and step-level groups",
+    )

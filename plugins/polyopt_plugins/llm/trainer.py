@@ -98,6 +98,8 @@ class PolicyGradientTrainer(Trainer):
         self.clip_fn = reg.get("clip_range", cfg.clip_range)
         self.needs = frozenset(getattr(self.advantage_fn, "requires", ()))
         self.loss_needs = frozenset(getattr(self.loss_fn, "requires", ()))
+        #: rows per group in the loss's micro-batches (0: rows are not grouped)
+        self.loss_group_size = cfg.completions_per_prompt
         self._check_requirements()
         self._setup_axes()
         self.reward_fns = self._resolve_rewards()
@@ -501,7 +503,7 @@ class PolicyGradientTrainer(Trainer):
             options=dict(cfg.policy_loss_options or {}),
             ref_logp=None if r.ref_logp is None else r.ref_logp[rows],
             entropy=entropy,
-            group_size=cfg.completions_per_prompt,
+            group_size=self.loss_group_size,
         )
 
     def _micro_loss(
