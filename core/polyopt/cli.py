@@ -510,11 +510,16 @@ def _result_dict(result: Any, hv: float | None) -> dict[str, Any]:
         "wall_time": result.wall_time,
         "feasible": result.feasible,
         "directions": list(result.directions),
-        "x": clean(result.x.tolist()),
-        "f": clean(result.f.tolist()),
     }
-    if result.n_objectives == 1 and result.x.shape[0]:
+    if hasattr(result, "x"):
+        out["x"] = clean(result.x.tolist())
+    out["f"] = clean(result.f.tolist())
+    if hasattr(result, "x") and result.n_objectives == 1 and result.x.shape[0]:
         out["f_best"] = result.f_best
+    if not hasattr(result, "x"):  # a trainer: what its rows are and its own metrics
+        out["reward_names"] = list(result.reward_names)
+        out["labels"] = None if result.labels is None else result.labels.tolist()
+        out["metrics"] = dict(zip(result.metrics, clean(list(result.metrics.values()))))
     if hv is not None:
         out["hypervolume"] = hv
     return out
