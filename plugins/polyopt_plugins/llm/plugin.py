@@ -245,6 +245,12 @@ def _register_preference(registry: Registry) -> None:
     )
     registry.add(
         "optimizer",
+        "constrained-grpo",
+        f"{_P}.constrained:ConstrainedTrainer",
+        summary="GRPO with reward thresholds as constraints (adaptive Lagrange multipliers)",
+    )
+    registry.add(
+        "optimizer",
         "best-of-n",
         f"{_P}.best_of_n:BestOfN",
         summary="best-of-N sampling: keep the highest-rewarded of n samples",

@@ -213,3 +213,15 @@ def test_lora_reference_is_the_base_model(tmp_path: Path) -> None:
         base = opt._score(opt.train, ("chosen",))["chosen"]
     assert torch.allclose(base, opt.ref_train["chosen"], atol=1e-5)
     assert not torch.allclose(opt._score(opt.train, ("chosen",))["chosen"], base, atol=1e-4)
+
+
+def test_win_rate_against_itself_is_a_half() -> None:
+    from polyopt_plugins.llm.tiny import TinyConfig, TinyGPT
+    from polyopt_plugins.llm.win_rate import win_rate
+
+    task = PreferenceSort(length=3)
+    torch.manual_seed(0)
+    policy = TinyGPT(TinyConfig(n_layer=1, d_model=32, n_head=2))
+    same = win_rate(policy, policy, task, n=32, temperature=1.0)
+    assert same["win_rate"] == 0.5 and same["ties"] == 1.0
+    assert same["gold"] == same["baseline_gold"]
