@@ -1,7 +1,7 @@
 """Combinatorial optimization: polyopt's ant colony (+ 2-opt/Or-opt) vs OR-Tools routing (guided local search),
 LKH-3 (elkai) and PyVRP, on the same instances, machine and process.
 
-Three parts (``--parts tsplib throughput cvrp``):
+Four parts (``--parts tsplib throughput cvrp speed``; ``speed`` runs only when named):
 
 - **tsplib**: eil51, berlin52, st70, kroA100 (TSPLIB's rounded EUC_2D distances). Each solver runs once per
   seed with a wall-clock limit of ``--limit`` seconds and its best length is traced over time; reported: the
@@ -18,6 +18,7 @@ Three parts (``--parts tsplib throughput cvrp``):
   with relocate/swap get each of ``--cvrp-seconds`` (polyopt's actual wall time is printed: its seconds
   budget is checked between steps); all solutions are costed in float distances by polyopt's
   objective. Open CVRP: polyopt vs OR-Tools (free arcs into the depot).
+- **speed**: TSP50 tours constructed per second by the ant colony and by POMO's greedy rollout.
 
 Usage::
 
@@ -289,6 +290,40 @@ def part_cvrp(args: argparse.Namespace) -> None:
             )
 
 
+def part_speed(args: argparse.Namespace) -> None:
+    """Tours constructed per second: the ant colony's construction step and POMO's greedy multi-start
+    rollout (an untrained 128-d, 3-layer policy: the same compute as a trained one), on TSP50."""
+    from polyopt_envs.co import euclidean_distances, uniform_tsp
+    from polyopt_plugins.co.aco import AntColony
+    from polyopt_plugins.co.pomo import AttentionModel, ModelConfig, rollout
+
+    locs = uniform_tsp(args.speed_instances, 50, generator=torch.Generator().manual_seed(7))
+    dist = euclidean_distances(locs)
+    print(f"\n## Tours constructed per second, TSP50, {args.speed_instances} instances")
+    colony = AntColony(dist)
+    gen = torch.Generator().manual_seed(0)
+    colony.construct(16, gen)  # warm-up
+    start = time.perf_counter()
+    reps = 3
+    for _ in range(reps):
+        tours = colony.construct(16, gen)
+    took = (time.perf_counter() - start) / reps
+    print(
+        f"ACO construction, 16 ants per instance: {tours.shape[0] * tours.shape[1] / took:,.0f} tours/s"
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = AttentionModel(ModelConfig())
+    with torch.no_grad():
+        rollout(model, locs[:2].float(), dist[:2], greedy=True)  # warm-up
+        start = time.perf_counter()
+        tours, _, _, _ = rollout(model, locs.float(), dist, greedy=True)
+        took = time.perf_counter() - start
+    print(
+        f"POMO greedy rollout, 50 starts per instance: {tours.shape[0] * tours.shape[1] / took:,.0f} tours/s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", nargs="+", default=["tsplib", "throughput", "cvrp"])
@@ -303,6 +338,7 @@ def main() -> None:
     parser.add_argument("--ortools-seconds", type=float, default=2.0)
     parser.add_argument("--cvrp-instances", type=int, default=5)
     parser.add_argument("--cvrp-seconds", nargs="+", type=float, default=[1.0, 5.0])
+    parser.add_argument("--speed-instances", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="one seed, 20 TSP50s, 2 CVRPs")
     args = parser.parse_args()
@@ -312,7 +348,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"# co_vs_anchors: {machine()}")
     for part in args.parts:
-        {"tsplib": part_tsplib, "throughput": part_throughput, "cvrp": part_cvrp}[part](args)
+        parts = {"tsplib": part_tsplib, "throughput": part_throughput, "cvrp": part_cvrp}
+        parts["speed"] = part_speed
+        parts[part](args)
 
 
 if __name__ == "__main__":
