@@ -28,8 +28,8 @@ from polyopt.errors import ConfigError
 from polyopt.optimizer import Trainer
 from polyopt.result import TrainerResult
 from polyopt_plugins.llm.models import build_policy
+from polyopt_plugins.llm.pairs import EncodedPairs, PassSampler, adamw
 from polyopt_plugins.llm.policy import Policy
-from polyopt_plugins.llm.preference import EncodedPairs, PassSampler, adamw
 from polyopt_plugins.llm.sft import encode_completions
 
 __all__ = ["RewardModel", "RewardModelConfig", "RewardModelTrainer", "pairwise_accuracy"]
