@@ -68,9 +68,10 @@ def _kind_aliases() -> dict[str, str]:
 
 
 def _plural(kind: str) -> str:
-    """``policy_loss`` -> ``policy-losses``, ``optimizer`` -> ``optimizers`` (as users type them)."""
+    """``policy_loss`` -> ``policy-losses``, ``local_search`` -> ``local-searches``, ``optimizer`` ->
+    ``optimizers`` (as users type them)."""
     word = kind.replace("_", "-")
-    return word + ("es" if word.endswith("s") else "s")
+    return word + ("es" if word.endswith(("s", "ch", "sh", "x")) else "s")
 
 
 # ---------------------------------------------------------------------------------------------------- errors
