@@ -54,8 +54,8 @@ class EnvelopeConfig:
     """Adam's learning rate (MORL-Baselines' default)."""
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256, 256, 256])
     """Hidden widths of the Q network (MORL-Baselines' default)."""
-    batch_size: int = 32
-    """Transitions per update (each paired with ``num_sample_w`` preferences)."""
+    batch_size: int = 256
+    """Transitions per update (each paired with ``num_sample_w`` preferences; MORL-Baselines' default)."""
     gradient_updates: int = 1
     """Updates per step (a step moves every sub-environment once)."""
     buffer_size: int = 100_000
