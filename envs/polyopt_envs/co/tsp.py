@@ -147,12 +147,12 @@ class TSPEnv(ConstructiveEnv):
         n: cities of generated instances (uniform in the unit square), ``>= 3``.
         device: where instances and state live.
         locs: ``num_envs x n x 2`` (or ``n x 2``, shared) fixed coordinates instead of generated ones;
-            ``distances`` follow from them (Euclidean) unless given.
+            arc lengths are Euclidean, computed from them step by step, unless ``distances`` are given.
         distances: ``num_envs x n x n`` (or ``n x n``) fixed distances, e.g. a TSPLIB instance's rounded ones.
         autoreset: the core contract's next-step auto-reset, or ended rows stay ended (policy rollouts).
 
-    State (for policies): ``instances["locs"]`` (``num_envs x n x 2``, scaled into the unit square),
-    ``instances["distances"]``, :attr:`first`, :attr:`current` (``num_envs`` int64, -1 before the first
+    State (for policies): ``instances["locs"]`` (``num_envs x n x 2``), ``instances["distances"]`` (only when
+    given), :attr:`first`, :attr:`current` (``num_envs`` int64, -1 before the first
     step), :attr:`visited` (``num_envs x n`` bool) and :attr:`t` (steps taken).
     Observations: ``num_envs x 4n`` float32 = scaled coordinates (``2n``), visited (``n``), current one-hot
     (``n``).
@@ -188,8 +188,8 @@ class TSPEnv(ConstructiveEnv):
         self.t = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
 
     def sample_instances(self, k: int) -> dict[str, Tensor]:
-        locs = uniform_tsp(k, self.n, generator=self.generator, device=self.device)
-        return {"locs": locs, "distances": euclidean_distances(locs)}
+        # Euclidean lengths come from the coordinates step by step: no n x n matrix per instance
+        return {"locs": uniform_tsp(k, self.n, generator=self.generator, device=self.device)}
 
     def reset_rows(self, rows: Tensor) -> None:
         self.first = torch.where(rows, -1, self.first)
@@ -202,14 +202,20 @@ class TSPEnv(ConstructiveEnv):
         complete = self.visited.all(dim=1, keepdim=True)
         return torch.where(complete, torch.ones_like(self.visited), ~self.visited)
 
-    def transition(self, action: Tensor, active: Tensor) -> tuple[Tensor, Tensor]:
-        dist = self.instances["distances"]
+    def _length(self, a: Tensor, b: Tensor) -> Tensor:
+        """``num_envs`` arc lengths from city ``a`` to ``b``: the given distances, else Euclidean."""
         rows = torch.arange(self.num_envs, device=self.device)
+        if "distances" in self.instances:
+            return self.instances["distances"][rows, a, b]
+        locs = self.instances["locs"]
+        return (locs[rows, a] - locs[rows, b]).norm(dim=1)
+
+    def transition(self, action: Tensor, active: Tensor) -> tuple[Tensor, Tensor]:
         started = self.current >= 0
-        step_len = torch.where(started, dist[rows, self.current.clamp_min(0), action], 0.0)
+        step_len = torch.where(started, self._length(self.current.clamp_min(0), action), 0.0)
         # the step that visits the last city also closes the tour, so an episode is exactly n steps
         last = self.visited.sum(dim=1) == self.n - 1
-        close_len = torch.where(last, dist[rows, action, self.first.clamp_min(0)], 0.0)
+        close_len = torch.where(last, self._length(action, self.first.clamp_min(0)), 0.0)
         reward = torch.where(active, -(step_len + close_len), 0.0)
         visit = torch.nn.functional.one_hot(action, self.n).bool() & active.unsqueeze(1)
         self.visited = self.visited | visit
@@ -240,16 +246,15 @@ def _fixed_instances(
             f"locs of shape {tuple(t.shape)}; expected ({num_envs}, n, 2) or (n, 2) with n >= 3"
         )
     if distances is None:
-        d = euclidean_distances(t)
-    else:
-        d = torch.as_tensor(distances, dtype=torch.float64, device=device)
-        if d.dim() == 2:
-            d = d.unsqueeze(0).expand(num_envs, -1, -1)
-        n = t.shape[1]
-        if tuple(d.shape) != (num_envs, n, n):
-            raise ConfigError(
-                f"distances of shape {tuple(d.shape)}; expected ({num_envs}, {n}, {n}) or ({n}, {n})"
-            )
+        return {"locs": t.contiguous()}  # Euclidean, computed step by step
+    d = torch.as_tensor(distances, dtype=torch.float64, device=device)
+    if d.dim() == 2:
+        d = d.unsqueeze(0).expand(num_envs, -1, -1)
+    n = t.shape[1]
+    if tuple(d.shape) != (num_envs, n, n):
+        raise ConfigError(
+            f"distances of shape {tuple(d.shape)}; expected ({num_envs}, {n}, {n}) or ({n}, {n})"
+        )
     return {"locs": t.contiguous(), "distances": d.contiguous()}
 
 

@@ -110,7 +110,7 @@ def _augment(locs: Tensor) -> Tensor:
 def rollout(
     model: AttentionModel,
     locs: Tensor,
-    distances: Tensor,
+    distances: Tensor | None = None,
     *,
     greedy: bool,
     generator: torch.Generator | None = None,
@@ -120,7 +120,7 @@ def rollout(
     Args:
         model: the policy.
         locs: ``B x n x 2`` coordinates the policy sees.
-        distances: ``B x n x n`` distances the tours are measured in.
+        distances: ``B x n x n`` distances the returns measure; None: Euclidean from ``locs``.
         greedy: take the most likely city (else sample from ``generator``).
 
     Returns:
@@ -131,7 +131,7 @@ def rollout(
         b * n,
         device=locs.device,
         locs=locs.repeat_interleave(n, 0),
-        distances=distances.repeat_interleave(n, 0),
+        distances=None if distances is None else distances.repeat_interleave(n, 0),
         autoreset=False,
     )
     env.reset()
@@ -181,7 +181,7 @@ class POMOPolicy(nn.Module):
         dist = euclidean_distances(locs.double())
         views = _augment(locs) if augment else locs
         k = views.shape[0] // b
-        tours, _, _, _ = rollout(self.model, views, dist.repeat(k, 1, 1), greedy=True)
+        tours, _, _, _ = rollout(self.model, views, greedy=True)  # lengths measured below
         tours = (
             tours.view(k, b, -1, tours.shape[-1]).transpose(0, 1).reshape(b, -1, tours.shape[-1])
         )
@@ -286,11 +286,7 @@ class POMO(Trainer):
         n = self.problem.n
         locs = uniform_tsp(self.config.batch_size, n, generator=self.generator).to(**self.like)
         _, returns, log_prob, steps = rollout(
-            self.model,
-            locs,
-            euclidean_distances(locs.double()),
-            greedy=False,
-            generator=self.generator,
+            self.model, locs, greedy=False, generator=self.generator
         )
         advantage = returns - returns.mean(dim=1, keepdim=True)  # the shared multi-start baseline
         loss = -(advantage.detach() * log_prob).mean()

@@ -14,6 +14,7 @@ from polyopt.errors import ConfigError
 from polyopt_envs.co import (
     TSP,
     TSPEnv,
+    euclidean_distances,
     parse_tsplib,
     read_tour,
     read_tsplib,
@@ -157,7 +158,7 @@ def test_an_episode_returns_minus_the_tour_length() -> None:
     total, steps = _rollout(env, tours)
     assert [bool(s.terminated.any()) for s in steps] == [False] * 6 + [True]
     assert bool(steps[-1].terminated.all())
-    expected = tour_length(tours, env.instances["distances"])
+    expected = tour_length(tours, euclidean_distances(env.instances["locs"]))
     assert torch.allclose(total.double(), -expected, atol=1e-5)
     assert not bool(torch.stack([s.info["repaired"] for s in steps]).any())
 
