@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
-import inspect
 import json
 import math
 import sys
@@ -222,6 +220,10 @@ def info_command(
 
 
 def _describe(entry: Any) -> None:
+    from polyopt._describe import (
+        describe,  # shared with the documentation site's registry reference
+    )
+
     _out.print(f"[bold]{entry.name}[/] ({entry.kind.replace('_', ' ')})")
     _out.print(
         f"plugin: {entry.plugin or '-'} ({entry.distribution or 'unknown distribution'})",
@@ -231,52 +233,17 @@ def _describe(entry: Any) -> None:
         _out.print(f"target: {entry.target}", markup=False)
     if entry.summary:
         _out.print(f"summary: {entry.summary}", markup=False)
-    target = entry.load()
-    doc = inspect.getdoc(target)
-    if doc:
+    described = describe(entry, _registry(report_failed=False))
+    if described.doc:
         _out.print("")
-        _out.print(doc, markup=False)
-    if entry.kind == "optimizer":
-        _describe_optimizer(target)
-    elif entry.kind in ("objective", "environment"):
-        _describe_problem(entry, target)
-    else:
-        _describe_kind(_registry(report_failed=False).kind(entry.kind))
-
-
-def _describe_optimizer(cls: Any) -> None:
-    from polyopt.config import config_fields
-    from polyopt.optimizer import ObjectiveOptimizer, Trainer
-
-    _out.print("")
-    spends = ", ".join(
-        k for k in ("evaluations", "steps", "env_steps", "seconds") if k in cls.spends
-    )
-    device = f"default device: {cls.default_device}"
-    dtypes = (
-        "any float" if cls.dtypes is None else ", ".join(sorted(str(d)[6:] for d in cls.dtypes))
-    )
-    if issubclass(cls, ObjectiveOptimizer):
-        lo, hi = cls.min_objectives, cls.max_objectives
-        count = f"{lo} or more" if hi is None else (str(lo) if hi == lo else f"{lo} to {hi}")
-        _out.print(
-            f"searches: an Objective; spaces: {', '.join(sorted(cls.space_kinds))}", markup=False
-        )
-        constraints = "yes" if cls.supports_constraints else "no"
-        _out.print(f"objectives: {count}; constraints: {constraints}; {device}", markup=False)
-    elif issubclass(cls, Trainer):
-        _out.print(
-            f"trains a policy on: {_article(cls.problem_type.__name__)} {cls.problem_type.__name__}; "
-            "returns a TrainerResult (policy, returns, history)",
-            markup=False,
-        )
-        _out.print(f"{device}", markup=False)
-    _out.print(f"dtype: {dtypes}; budgets it can spend: {spends}", markup=False)
-    config = getattr(cls, "Config", None)
-    if not isinstance(config, type) or not dataclasses.is_dataclass(config):
+        _out.print(described.doc, markup=False)
+    if entry.kind not in ("objective", "environment"):
+        _out.print("")
+    for fact in described.facts:
+        _out.print(fact, markup=False)
+    if described.fields is None:
         return
-    fields = config_fields(config)
-    if not fields:
+    if not described.fields:
         _out.print("config: no options")
         return
     table = Table(
@@ -286,72 +253,9 @@ def _describe_optimizer(cls: Any) -> None:
         "description",
         title="config (polyopt optimize --set key=value)",
     )
-    for fname, ftype, default, doc in fields:
-        shown = "(required)" if default is dataclasses.MISSING else repr(default)
-        table.add_row(fname, str(ftype), shown, doc)
+    for field in described.fields:
+        table.add_row(field.name, field.type, field.shown_default, field.doc)
     _out.print(table)
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
-
-
-def _describe_kind(kind: Any) -> None:
-    """What an entry of a component kind is, and where its protocol lives."""
-    protocol = kind.protocol if isinstance(kind.protocol, str) else kind.protocol.__name__
-    where = "" if isinstance(kind.protocol, str) else f"{kind.protocol.__module__.split('._')[0]}."
-    _out.print("")
-    _out.print(f"kind {kind.name!r}: {kind.doc}", markup=False)
-    _out.print(f"protocol: {where}{protocol} (declared by plugin {kind.plugin!r})", markup=False)
-
-
-def _describe_problem(entry: Any, target: Any) -> None:
-    if callable(target):
-        _out.print(
-            f"options: {_options_of(target)} (polyopt optimize --problem-set key=value)",
-            markup=False,
-        )
-    if entry.kind != "objective":
-        return
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            problem = target() if callable(target) else target
-    except Exception as exc:  # options without defaults: the signature above says what to pass
-        _out.print(f"(cannot build it with default options: {exc})", markup=False)
-        return
-    space = repr(problem.space)
-    space = space if len(space) <= 100 else space[:97] + "..."
-    _out.print(
-        f"space: {problem.space.kind}, {problem.space.dim} dimensions: {space}", markup=False
-    )
-    _out.print(
-        f"objectives: {problem.n_objectives} ({', '.join(problem.directions) or 'minimize'}); "
-        f"constraints: {problem.n_constraints}",
-        markup=False,
-    )
-    for attr in ("ref_point", "optimum"):
-        if getattr(problem, attr, None) is not None:
-            _out.print(f"{attr.replace('_', ' ')}: {getattr(problem, attr)}", markup=False)
-
-
-def _options_of(target: Any) -> str:
-    """``n_var: int | None = None, ...`` from a constructor's signature (annotations shown as written)."""
-    try:
-        params = list(inspect.signature(target).parameters.values())
-    except (TypeError, ValueError):
-        return "unknown"
-    shown = []
-    for p in params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        text = p.name
-        if p.annotation is not p.empty:
-            text += f": {p.annotation if isinstance(p.annotation, str) else inspect.formatannotation(p.annotation)}"
-        if p.default is not p.empty:
-            text += f" = {p.default!r}"
-        shown.append(text)
-    return ", ".join(shown) or "none"
 
 
 # -------------------------------------------------------------------------------------------------- optimize
