@@ -37,18 +37,16 @@ import polyopt
 from polyopt.components import (
     REQUIREMENTS,
     AdvantageParams,
-    ClipContext,
     LossParams,
     Rollout,
-    SampledGroups,
-    StepContext,
 )
 from polyopt.errors import ConfigError
 from polyopt.optimizer import Trainer
 from polyopt.result import TrainerResult
-from polyopt_plugins.llm.advantage import _last_token, _returns
+from polyopt_plugins.llm import axes
+from polyopt_plugins.llm.advantage import _last_token
 from polyopt_plugins.llm.aggregation import aggregate, batch_totals
-from polyopt_plugins.llm.batch import Batch, Tasks, cat, from_groups, select, to_groups
+from polyopt_plugins.llm.batch import Tasks, cat
 from polyopt_plugins.llm.config import TrainerConfig
 from polyopt_plugins.llm.critic import Critic
 from polyopt_plugins.llm.kl import exact_kl as kl_exact
@@ -56,22 +54,13 @@ from polyopt_plugins.llm.models import build_policy
 from polyopt_plugins.llm.policy import completion_logprobs
 from polyopt_plugins.llm.reward_mix import combine
 from polyopt_plugins.llm.sampler import Generation, SamplingParams, generate
-from polyopt_plugins.llm.sft import decode_completions, nll_step, sft
+from polyopt_plugins.llm.sft import decode_completions, sft
 
 __all__ = ["PolicyGradientTrainer", "TrainerConfig"]
 
 _TASK_METHODS = ("sample", "score", "sft_batch", "reward_names")
 #: the last step's metrics a result reports (when the step logged them)
 _RESULT_METRICS = ("reward", "entropy", "kl_estimate", "clip_fraction", "truncated")
-
-
-def build_component(kind: str, name: str, options: dict[str, Any] | None) -> Any:
-    """``registry.get(kind, name)(**options)``, with bad options reported as a config error."""
-    factory = polyopt.registry().get(kind, name)
-    try:
-        return factory(**(options or {}))
-    except TypeError as exc:
-        raise ConfigError(f"{kind.replace('_', ' ')} {name!r}: {exc}") from None
 
 
 class PolicyGradientTrainer(Trainer):
@@ -101,7 +90,7 @@ class PolicyGradientTrainer(Trainer):
         #: rows per group in the loss's micro-batches (0: rows are not grouped)
         self.loss_group_size = cfg.completions_per_prompt
         self._check_requirements()
-        self._setup_axes()
+        self.sampler, self.replay, self.guidance = axes.build_axes(cfg)
         self.reward_fns = self._resolve_rewards()
         weights = cfg.reward_weights or self._default_weights()
         if len(weights) != len(self.reward_fns):
@@ -151,7 +140,7 @@ class PolicyGradientTrainer(Trainer):
         self._evaluation: tuple[int, dict[str, float]] | None = None
         self._sft_pending: list[tuple[str, str]] = []
         if cfg.value_pretrain_steps:
-            self._pretrain_values()
+            axes.pretrain_values(self)
 
     def _check_requirements(self) -> None:
         cfg, k = self.config, self.config.completions_per_prompt
@@ -181,21 +170,6 @@ class PolicyGradientTrainer(Trainer):
                 f"value_pretrain_steps={cfg.value_pretrain_steps} with advantage {cfg.advantage!r}, "
                 "which has no critic; expected 0 or an estimator that requires values (gae, ...)"
             )
-
-    def _setup_axes(self) -> None:
-        cfg = self.config
-        sampler, options = cfg.prompt_sampler, dict(cfg.prompt_sampler_options or {})
-        if cfg.dynamic_sampling:
-            if sampler not in ("uniform", "dapo"):
-                raise ConfigError(
-                    f"dynamic_sampling=True with prompt_sampler={sampler!r}; dynamic sampling is the "
-                    "'dapo' prompt sampler: set one or the other"
-                )
-            sampler = "dapo"
-            options.setdefault("max_refills", cfg.max_refills)
-        self.sampler = build_component("prompt_sampler", sampler, options)
-        self.replay = build_component("replay", cfg.replay, cfg.replay_options)
-        self.guidance = build_component("guidance", cfg.guidance, cfg.guidance_options)
 
     def _resolve_rewards(self) -> dict[str, Any]:
         own = dict(getattr(self.problem, "reward_fns", {}))
@@ -244,63 +218,20 @@ class PolicyGradientTrainer(Trainer):
         self.n_env_steps += len(prompts)
         return gen
 
-    def _sample_groups(self, n_prompts: int, timer: dict[str, float]) -> tuple[list[Batch], int]:
-        """Sample rounds of groups until the prompt sampler has kept ``n_prompts`` (or its rounds are spent)."""
-        cfg, k = self.config, self.config.completions_per_prompt
-        kept: list[Batch] = []
-        need, last, rows = n_prompts, None, None
-        for round_ in range(self.sampler.rounds):
-            t0 = time.perf_counter()
-            sampled, refs = self.sampler.sample(
-                self.problem, need, self.generator, self.guidance.needs_references
-            )
-            width = self.sampler.group_size(k)
-            repeated = sampled.repeat(width)
-            tasks = Tasks(repeated.prompts, repeated.fields)
-            gen = self._generate(tasks.prompts, cfg.temperature)
-            texts = decode_completions(self.policy, gen.tokens, gen.mask)
-            t1 = time.perf_counter()
-            raw = self._score(tasks, texts)
-            timer["generation"] += t1 - t0
-            timer["scoring"] += time.perf_counter() - t1
-            last = Batch(tasks, raw, gen, None, refs)
-            view = SampledGroups(
-                sampled.prompts,
-                raw.view(need, width, -1),
-                gen.mask.sum(-1).view(need, width),
-                round_,
-            )
-            keep, rows = self.sampler.select(view, k)
-            offsets = torch.arange(need, device=rows.device).unsqueeze(-1) * width
-            every = width == k and bool(keep.all()) and torch.equal(rows, _identity(need, k, rows))
-            if every:
-                return [*kept, last], n_prompts  # every group as sampled (e.g. the uniform sampler)
-            chosen = (rows + offsets)[keep].flatten()
-            if chosen.numel():
-                kept.append(select(last, chosen, k))
-            need -= int(keep.sum())
-            if need <= 0:
-                break
-        if not kept:  # nothing kept: train on the last round (e.g. every group advantage is zero)
-            assert last is not None and rows is not None
-            offsets = torch.arange(rows.shape[0], device=rows.device).unsqueeze(-1) * width
-            return [select(last, (rows + offsets).flatten(), k)], rows.shape[0]
-        return kept, n_prompts - max(need, 0)
-
     def _collect(
         self, timer: dict[str, float], *, record: bool = True
     ) -> tuple[Tensor, Tensor, Generation, Tensor, Rollout]:
         """Sample and score a batch; return prompt ids and mask (``n x P``), the generation, the raw rewards
         (``n x m``) and the rollout the estimator reads. The batch itself is kept as ``self.batch``."""
         cfg, k = self.config, self.config.completions_per_prompt
-        parts, n_groups = self._sample_groups(cfg.prompts_per_step, timer)
+        parts, n_groups = axes.sample_groups(self, cfg.prompts_per_step, timer)
         batch = cat(parts, n_groups * k, k)
         if cfg.guidance != "none":
             from polyopt_plugins.llm.guided import apply_guidance
 
             batch = apply_guidance(self, batch, timer)
         self.fresh_rows = batch.raw.shape[0]
-        batch = self._mix_replay(batch)
+        batch = axes.mix_replay(self, batch)
         self.batch = batch
         n_groups = batch.raw.shape[0] // k
         raw, gen = batch.raw, batch.gen
@@ -323,22 +254,6 @@ class PolicyGradientTrainer(Trainer):
         if record:
             self._record(raw[: self.fresh_rows], score[: self.fresh_rows])
         return ids, pmask, gen, raw, rollout
-
-    def _mix_replay(self, batch: Batch) -> Batch:
-        """Fresh groups plus those the replay buffer draws (stale rows); the fresh ones go into the buffer."""
-        if self.config.replay == "none":
-            return batch
-        k = self.config.completions_per_prompt
-        drawn = self.replay.draw(self.generator, self.n_steps)
-        self.replay.add(to_groups(batch, k, self.n_steps))
-        if drawn is None or not drawn.prompts:
-            return batch
-        fresh = Batch(
-            batch.tasks, batch.raw, batch.gen, torch.zeros_like(batch.gen.truncated), None
-        )
-        stale = from_groups(drawn, batch)
-        n = batch.raw.shape[0] + stale.raw.shape[0]
-        return cat([fresh, stale], n, k)
 
     @torch.no_grad()
     def _fill_requirements(
@@ -393,37 +308,6 @@ class PolicyGradientTrainer(Trainer):
             [self.combined_history, score.mean().detach().cpu().view(1)]
         )
 
-    def _shape(self, adv: Tensor, r: Rollout) -> Tensor:
-        """The advantage shaping applied to the estimator's advantages."""
-        cfg, k = self.config, self.config.completions_per_prompt
-        entropy = self.batch.gen.entropy
-        ctx = StepContext(
-            rollout=r,
-            entropy=r.mask * (entropy if entropy is not None else 0.0),
-            prompts=self.batch.tasks.prompts[::k],
-            step=self.n_steps,
-            state=self.shaping_state,
-            params=AdvantageParams(
-                gamma=cfg.gamma, lam=cfg.lam, options=dict(cfg.advantage_shaping_options or {})
-            ),
-            fresh=self.fresh_rows // k,
-        )
-        return self.shaping_fn(adv, ctx)
-
-    @torch.no_grad()
-    def _pretrain_values(self) -> None:
-        """VC-PPO/VAPO value pretraining: critic-only steps on rollouts of the initial policy, regressed on
-        their Monte-Carlo returns (GAE with lambda 1); the policy does not move."""
-        cfg = self.config
-        timer = {"generation": 0.0, "scoring": 0.0, "update": 0.0}
-        for _ in range(cfg.value_pretrain_steps):
-            ids, pmask, gen, _, r = self._collect(timer, record=False)
-            targets = _returns(r.token_rewards, r.mask, cfg.gamma)
-            lmask = r.mask
-            chunks = self._chunks(ids.shape[0])
-            with torch.enable_grad():
-                self._critic_update(ids, pmask, gen, targets, lmask, batch_totals(lmask), chunks)
-
     # -- update ------------------------------------------------------------------------------------------------
 
     def _chunks(self, n: int) -> tuple[Tensor, ...]:
@@ -470,42 +354,6 @@ class PolicyGradientTrainer(Trainer):
                 self._critic_update(ids, pmask, gen, targets, lmask, totals, chunks)
         return stats
 
-    def _old_logp(self, logp: Tensor, r: Rollout, rows: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The ratio's denominator for these rows (replayed rows: their behaviour policy's), and the
-        truncated importance weight of fresh rows (``tis_cap``) or None."""
-        old = r.old_logp[rows] if r.old_logp is not None else logp.detach()
-        batch = getattr(self, "batch", None)
-        behaviour = None if batch is None or batch.gen.logp is None else batch.gen.logp[rows]
-        if batch is not None and batch.stale is not None and behaviour is not None:
-            old = torch.where(batch.stale[rows].unsqueeze(-1), behaviour, old)
-        if self.config.tis_cap <= 0 or behaviour is None:
-            return old, None
-        weight = torch.exp(old - behaviour).clamp(max=self.config.tis_cap)
-        if batch is not None and batch.stale is not None:
-            weight = torch.where(batch.stale[rows].unsqueeze(-1), 1.0, weight)
-        return old, weight
-
-    def _loss_params(
-        self, ratio: Tensor, old: Tensor, adv: Tensor, mask: Tensor, r: Rollout, rows: Tensor
-    ) -> LossParams:
-        cfg = self.config
-        batch = getattr(self, "batch", None)
-        entropy = None if batch is None or batch.gen.entropy is None else batch.gen.entropy[rows]
-        clip = LossParams(
-            cfg.clip_low, cfg.clip_high, cfg.dual_clip, options=dict(cfg.clip_range_options or {})
-        )
-        ent = entropy if entropy is not None else torch.zeros_like(mask)
-        low, high = self.clip_fn(ClipContext(ratio, old, adv, mask, ent, clip))
-        return LossParams(
-            low,
-            high,
-            cfg.dual_clip,
-            options=dict(cfg.policy_loss_options or {}),
-            ref_logp=None if r.ref_logp is None else r.ref_logp[rows],
-            entropy=entropy,
-            group_size=self.loss_group_size,
-        )
-
     def _micro_loss(
         self,
         ids: Tensor,
@@ -524,9 +372,9 @@ class PolicyGradientTrainer(Trainer):
         logp, full = self._logprobs(
             self.policy, ids, pmask, comp, cmask, full=exact or cfg.entropy_coef > 0
         )
-        old, weight = self._old_logp(logp, r, rows)
+        old, weight = axes.old_logp(self, logp, r, rows)
         ratio = torch.exp(logp.detach() - old)
-        params = self._loss_params(ratio, old, adv[rows], mask, r, rows)
+        params = axes.loss_params(self, ratio, old, adv[rows], mask, r, rows)
         token_loss = self.loss_fn(logp, old, adv[rows], mask, params)
         if weight is not None:
             token_loss = token_loss * weight
@@ -583,17 +431,6 @@ class PolicyGradientTrainer(Trainer):
             )
         opt.step()
 
-    def _supervised_step(self) -> Tensor:
-        """One NLL step on the pairs guidance queued (interleaved fine-tuning), with the policy's optimizer."""
-        pairs, self._sft_pending = self._sft_pending, []
-        prompts, answers = [p for p, _ in pairs], [a for _, a in pairs]
-        loss = nll_step(self.policy, prompts, answers, self.device)
-        scale = float(dict(self.config.guidance_options or {}).get("sft_coef", 1.0))
-        self.opt.zero_grad(set_to_none=True)
-        (scale * loss).backward()
-        self._clip_and_step(self.policy, self.opt)
-        return loss.detach()
-
     @property
     def loss_params(self) -> LossParams:
         cfg = self.config
@@ -614,11 +451,11 @@ class PolicyGradientTrainer(Trainer):
         steps_before = self.n_env_steps
         ids, pmask, gen, raw, rollout = self._collect(timer)
         adv, targets = self.advantage_fn(rollout, self.advantage_params)
-        adv = self._shape(adv, rollout)
+        adv = self.shaping_fn(adv, axes.step_context(self, rollout))
         t0 = time.perf_counter()
         stats = self._update(ids, pmask, gen, rollout, adv, targets)
         if self._sft_pending:
-            stats["sft_loss"] = self._supervised_step()
+            stats["sft_loss"] = axes.supervised_step(self)
         timer["update"] = time.perf_counter() - t0
         k, fresh = self.config.completions_per_prompt, self.fresh_rows
         self.sampler.observe(
@@ -727,26 +564,8 @@ class PolicyGradientTrainer(Trainer):
         self.history, self.combined_history = state["history"], state["combined_history"]
         scale = state["reward_scale"]
         self.reward_scale = None if scale is None else scale.to(self.device)
-        self.shaping_state = _to_device(state.get("shaping", {}), self.device)
-        self.sampler.load_state_dict(_to_device(state.get("sampler", {}), self.device))
-        self.replay.load_state_dict(_to_device(state.get("replay", {}), self.device))
-        self.guidance.load_state_dict(_to_device(state.get("guidance", {}), self.device))
+        self.shaping_state = axes.to_device(state.get("shaping", {}), self.device)
+        self.sampler.load_state_dict(axes.to_device(state.get("sampler", {}), self.device))
+        self.replay.load_state_dict(axes.to_device(state.get("replay", {}), self.device))
+        self.guidance.load_state_dict(axes.to_device(state.get("guidance", {}), self.device))
         self.last_metrics = dict(state.get("last_metrics", {}))
-
-
-def _identity(groups: int, k: int, like: Tensor) -> Tensor:
-    """``groups x k`` rows ``0 .. k-1`` of every group."""
-    return torch.arange(k, device=like.device).expand(groups, k)
-
-
-def _to_device(value: Any, device: torch.device) -> Any:
-    """``value`` with every tensor in it on ``device`` (containers rebuilt)."""
-    if isinstance(value, Tensor):
-        return value.to(device)
-    if isinstance(value, dict):
-        return {k: _to_device(v, device) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_device(v, device) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_to_device(v, device) for v in value)
-    return value

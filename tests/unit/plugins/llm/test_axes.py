@@ -11,6 +11,7 @@ import torch
 import polyopt
 from polyopt.errors import ConfigError
 from polyopt_envs.text import Addition
+from polyopt_plugins.llm import axes
 from polyopt_plugins.llm.policy import completion_logprobs
 
 SMALL: dict[str, Any] = {
@@ -78,7 +79,7 @@ def test_replayed_rows_are_stale_and_use_their_behaviour_log_probabilities() -> 
     assert batch.stale is not None and int(batch.stale.sum()) == 2 * 4
     assert rollout.n_groups == 3 + 2 and opt.fresh_rows == 3 * 4
     logp = torch.zeros_like(rollout.mask)
-    old, _ = opt._old_logp(logp, rollout, torch.arange(ids.shape[0]))
+    old, _ = axes.old_logp(opt, logp, rollout, torch.arange(ids.shape[0]))
     stale = batch.stale
     assert batch.gen.logp is not None
     assert torch.equal(old[stale], batch.gen.logp[stale])

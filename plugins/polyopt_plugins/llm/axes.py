@@ -1,0 +1,235 @@
+"""How the policy-gradient trainer runs its further axes: building the components, the prompt sampler's
+rounds, replay, the advantage shaping's context, the loss's ratio denominators and clip range, value
+pretraining and interleaved supervised steps. Functions of the trainer, so that ``trainer.py`` reads as
+collect -> update; every one leaves the run unchanged when its axis is at its default.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+import polyopt
+from polyopt.components import (
+    AdvantageParams,
+    ClipContext,
+    LossParams,
+    Rollout,
+    SampledGroups,
+    StepContext,
+)
+from polyopt.errors import ConfigError
+from polyopt_plugins.llm.advantage import _returns
+from polyopt_plugins.llm.aggregation import batch_totals
+from polyopt_plugins.llm.batch import Batch, Tasks, cat, from_groups, select, to_groups
+from polyopt_plugins.llm.sft import decode_completions, nll_step
+
+if TYPE_CHECKING:
+    from polyopt_plugins.llm.trainer import PolicyGradientTrainer
+
+__all__ = [
+    "build_component",
+    "build_axes",
+    "sample_groups",
+    "mix_replay",
+    "step_context",
+    "old_logp",
+    "loss_params",
+    "pretrain_values",
+    "supervised_step",
+    "to_device",
+]
+
+
+def build_component(kind: str, name: str, options: dict[str, Any] | None) -> Any:
+    """``registry.get(kind, name)(**options)``, with bad options reported as a config error."""
+    factory = polyopt.registry().get(kind, name)
+    try:
+        return factory(**(options or {}))
+    except TypeError as exc:
+        raise ConfigError(f"{kind.replace('_', ' ')} {name!r}: {exc}") from None
+
+
+def build_axes(cfg: Any) -> tuple[Any, Any, Any]:
+    """The prompt sampler (``dynamic_sampling=True`` is the ``dapo`` sampler), replay buffer and guidance."""
+    sampler, options = cfg.prompt_sampler, dict(cfg.prompt_sampler_options or {})
+    if cfg.dynamic_sampling:
+        if sampler not in ("uniform", "dapo"):
+            raise ConfigError(
+                f"dynamic_sampling=True with prompt_sampler={sampler!r}; dynamic sampling is the "
+                "'dapo' prompt sampler: set one or the other"
+            )
+        sampler = "dapo"
+        options.setdefault("max_refills", cfg.max_refills)
+    return (
+        build_component("prompt_sampler", sampler, options),
+        build_component("replay", cfg.replay, cfg.replay_options),
+        build_component("guidance", cfg.guidance, cfg.guidance_options),
+    )
+
+
+def _identity(groups: int, k: int, like: Tensor) -> Tensor:
+    """``groups x k`` rows ``0 .. k-1`` of every group."""
+    return torch.arange(k, device=like.device).expand(groups, k)
+
+
+def sample_groups(
+    trainer: PolicyGradientTrainer, n_prompts: int, timer: dict[str, float]
+) -> tuple[list[Batch], int]:
+    """Sample rounds of groups until the prompt sampler has kept ``n_prompts`` (or its rounds are spent);
+    return the kept parts and how many groups they hold."""
+    sampler, k = trainer.sampler, trainer.config.completions_per_prompt
+    kept: list[Batch] = []
+    need, last, rows, width = n_prompts, None, None, k
+    for round_ in range(sampler.rounds):
+        t0 = time.perf_counter()
+        sampled, refs = sampler.sample(
+            trainer.problem, need, trainer.generator, trainer.guidance.needs_references
+        )
+        width = sampler.group_size(k)
+        repeated = sampled.repeat(width)
+        tasks = Tasks(repeated.prompts, repeated.fields)
+        gen = trainer._generate(tasks.prompts, trainer.config.temperature)
+        texts = decode_completions(trainer.policy, gen.tokens, gen.mask)
+        t1 = time.perf_counter()
+        raw = trainer._score(tasks, texts)
+        timer["generation"] += t1 - t0
+        timer["scoring"] += time.perf_counter() - t1
+        last = Batch(tasks, raw, gen, None, refs)
+        lengths = gen.mask.sum(-1).view(need, width)
+        view = SampledGroups(sampled.prompts, raw.view(need, width, -1), lengths, round_)
+        keep, rows = sampler.select(view, k)
+        if width == k and bool(keep.all()) and torch.equal(rows, _identity(need, k, rows)):
+            return [*kept, last], n_prompts  # every group as sampled (e.g. the uniform sampler)
+        offsets = torch.arange(need, device=rows.device).unsqueeze(-1) * width
+        chosen = (rows + offsets)[keep].flatten()
+        if chosen.numel():
+            kept.append(select(last, chosen, k))
+        need -= int(keep.sum())
+        if need <= 0:
+            break
+    if not kept:  # nothing kept: train on the last round (e.g. every group advantage is zero)
+        assert last is not None and rows is not None
+        offsets = torch.arange(rows.shape[0], device=rows.device).unsqueeze(-1) * width
+        return [select(last, (rows + offsets).flatten(), k)], rows.shape[0]
+    return kept, n_prompts - max(need, 0)
+
+
+def mix_replay(trainer: PolicyGradientTrainer, batch: Batch) -> Batch:
+    """Fresh groups plus those the replay buffer draws (stale rows); the fresh ones go into the buffer."""
+    if trainer.config.replay == "none":
+        return batch
+    k, step = trainer.config.completions_per_prompt, trainer.n_steps
+    drawn = trainer.replay.draw(trainer.generator, step)
+    trainer.replay.add(to_groups(batch, k, step))
+    if drawn is None or not drawn.prompts:
+        return batch
+    fresh = Batch(batch.tasks, batch.raw, batch.gen, torch.zeros_like(batch.gen.truncated), None)
+    stale = from_groups(drawn, batch)
+    return cat([fresh, stale], batch.raw.shape[0] + stale.raw.shape[0], k)
+
+
+def step_context(trainer: PolicyGradientTrainer, r: Rollout) -> StepContext:
+    """What the advantage shaping sees: the rollout, sampling entropy, prompts, its state."""
+    cfg, k = trainer.config, trainer.config.completions_per_prompt
+    entropy = trainer.batch.gen.entropy
+    options = dict(cfg.advantage_shaping_options or {})
+    return StepContext(
+        rollout=r,
+        entropy=r.mask * (entropy if entropy is not None else 0.0),
+        prompts=trainer.batch.tasks.prompts[::k],
+        step=trainer.n_steps,
+        state=trainer.shaping_state,
+        params=AdvantageParams(gamma=cfg.gamma, lam=cfg.lam, options=options),
+        fresh=trainer.fresh_rows // k,
+    )
+
+
+def old_logp(
+    trainer: PolicyGradientTrainer, logp: Tensor, r: Rollout, rows: Tensor
+) -> tuple[Tensor, Tensor | None]:
+    """The ratio's denominator for these rows (replayed rows: their behaviour policy's), and the truncated
+    importance weight of fresh rows (``tis_cap``) or None."""
+    old = r.old_logp[rows] if r.old_logp is not None else logp.detach()
+    batch = getattr(trainer, "batch", None)
+    behaviour = None if batch is None or batch.gen.logp is None else batch.gen.logp[rows]
+    stale = None if batch is None or batch.stale is None else batch.stale[rows].unsqueeze(-1)
+    if stale is not None and behaviour is not None:
+        old = torch.where(stale, behaviour, old)
+    cap = trainer.config.tis_cap
+    if cap <= 0 or behaviour is None:
+        return old, None
+    weight = torch.exp(old - behaviour).clamp(max=cap)
+    return old, weight if stale is None else torch.where(stale, 1.0, weight)
+
+
+def loss_params(
+    trainer: PolicyGradientTrainer,
+    ratio: Tensor,
+    old: Tensor,
+    adv: Tensor,
+    mask: Tensor,
+    r: Rollout,
+    rows: Tensor,
+) -> LossParams:
+    """The loss's parameters for a micro-batch: the clip range's bounds, reference log-probabilities,
+    sampling entropy and group size."""
+    cfg = trainer.config
+    batch = getattr(trainer, "batch", None)
+    entropy = None if batch is None or batch.gen.entropy is None else batch.gen.entropy[rows]
+    options = dict(cfg.clip_range_options or {})
+    configured = LossParams(cfg.clip_low, cfg.clip_high, cfg.dual_clip, options=options)
+    seen = entropy if entropy is not None else torch.zeros_like(mask)
+    low, high = trainer.clip_fn(ClipContext(ratio, old, adv, mask, seen, configured))
+    return LossParams(
+        low,
+        high,
+        cfg.dual_clip,
+        options=dict(cfg.policy_loss_options or {}),
+        ref_logp=None if r.ref_logp is None else r.ref_logp[rows],
+        entropy=entropy,
+        group_size=trainer.loss_group_size,
+    )
+
+
+@torch.no_grad()
+def pretrain_values(trainer: PolicyGradientTrainer) -> None:
+    """VC-PPO/VAPO value pretraining: critic-only steps on rollouts of the initial policy, regressed on their
+    Monte-Carlo returns (GAE with lambda 1); the policy does not move."""
+    cfg = trainer.config
+    timer = {"generation": 0.0, "scoring": 0.0, "update": 0.0}
+    for _ in range(cfg.value_pretrain_steps):
+        ids, pmask, gen, _, r = trainer._collect(timer, record=False)
+        targets = _returns(r.token_rewards, r.mask, cfg.gamma)
+        chunks = trainer._chunks(ids.shape[0])
+        with torch.enable_grad():
+            trainer._critic_update(ids, pmask, gen, targets, r.mask, batch_totals(r.mask), chunks)
+
+
+def supervised_step(trainer: PolicyGradientTrainer) -> Tensor:
+    """One NLL step on the pairs guidance queued (interleaved fine-tuning), with the policy's optimizer,
+    scaled by the guidance option ``sft_coef`` (1)."""
+    pairs, trainer._sft_pending = trainer._sft_pending, []
+    prompts, answers = [p for p, _ in pairs], [a for _, a in pairs]
+    loss = nll_step(trainer.policy, prompts, answers, trainer.device)
+    scale = float(dict(trainer.config.guidance_options or {}).get("sft_coef", 1.0))
+    trainer.opt.zero_grad(set_to_none=True)
+    (scale * loss).backward()
+    trainer._clip_and_step(trainer.policy, trainer.opt)
+    return loss.detach()
+
+
+def to_device(value: Any, device: torch.device) -> Any:
+    """``value`` with every tensor in it on ``device`` (containers rebuilt)."""
+    if isinstance(value, Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_device(v, device) for v in value]
+    if isinstance(value, tuple):
+        return tuple(to_device(v, device) for v in value)
+    return value
