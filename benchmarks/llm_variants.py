@@ -11,9 +11,11 @@ learning rate and temperature, greedy accuracy on all 10,000 prompts of the task
     # replay: 10 fresh groups + 6 replayed vs 16 fresh (and 10 fresh alone)
     python benchmarks/llm_variants.py --steps 300 --seeds 3 --only grpo,replay,grpo-10
 
-Each run is a child process (``--base`` runs put the archived source first on ``PYTHONPATH``); one process run
-prints every table. Reported per run: greedy accuracy on all prompts and on 512 sampled ones, seconds per step
-(first step excluded), generated completions, and the final weights' checksum (equal runs are equal bit for bit).
+Each run is a child process (``--base``/``--head`` runs put that source tree first on ``PYTHONPATH``, so the
+checkout can change while a benchmark runs); one process run prints every table. Reported per run: greedy
+accuracy on all prompts and on 512 sampled ones, seconds per step and the process's CPU seconds per step (first
+step excluded; CPU time is the steadier measure on a loaded machine), generated completions, and the final
+weights' checksum (equal runs are equal bit for bit).
 """
 
 from __future__ import annotations
@@ -82,16 +84,19 @@ def run(name: str, model: str, steps: int, seed: int) -> dict[str, Any]:
     opt = polyopt.make(
         "optimizer", "grpo", Addition(n_digits=2), seed=seed, device="cpu", model=model, **config
     )
-    times, rows = [], []
+    times, cpu, rows = [], [], []
     for _ in range(steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         rows.append(opt.step())
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     keep = times[1:] if steps > 1 else times
+    keep_cpu = cpu[1:] if steps > 1 else cpu
     policy = opt.policy.eval()
     checksum = sum(float(p.double().sum()) for p in policy.parameters())
     return {
         "s_per_step": sum(keep) / len(keep),
+        "cpu_s_per_step": sum(keep_cpu) / len(keep_cpu),
         "completions": opt.n_env_steps,
         "accuracy": held_out(policy),
         "accuracy_all": all_prompts_accuracy(policy),
@@ -101,6 +106,7 @@ def run(name: str, model: str, steps: int, seed: int) -> dict[str, Any]:
 
 
 def child(name: str, model: str, steps: int, seed: int, base: str) -> dict[str, Any]:
+    """One run in a child process; ``base`` a source tree to run instead of the installed one."""
     cmd = [sys.executable, __file__, "--child", name, "--model", model]
     cmd += ["--steps", str(steps), "--seed", str(seed)]
     env = dict(os.environ, POLYOPT_THREADS="1")
@@ -122,6 +128,9 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--only", default="grpo")
     ap.add_argument("--base", default="", help="a source tree of another commit, run beside HEAD")
+    ap.add_argument(
+        "--head", default="", help="a source tree to run as HEAD (default: the checkout)"
+    )
     ap.add_argument("--child", default="")
     ap.add_argument("--model", default="")
     ap.add_argument("--seed", type=int, default=0)
@@ -142,7 +151,7 @@ def main() -> None:
         flush=True,
     )
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    sides = [("base", a.base), ("head", "")] if a.base else [("head", "")]
+    sides = [("base", a.base), ("head", a.head)] if a.base else [("head", a.head)]
     for seed in range(a.first_seed, a.first_seed + a.seeds):
         for name in a.only.split(","):
             for side, base in sides:  # alternate, so load hits both alike
@@ -151,9 +160,9 @@ def main() -> None:
                 print(name, side, seed, json.dumps(out), flush=True)
     print(
         "\n| run | code | seeds | accuracy, all prompts | median | 512 prompts (median) | s/step "
-        "(median) | completions |"
+        "(median) | CPU s/step (median) | completions |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for (name, side), rows in results.items():
         ok = [r for r in rows if "error" not in r]
         if not ok:
@@ -164,7 +173,8 @@ def main() -> None:
             f"| {name} | {side} | {','.join(str(r['seed']) for r in ok)} | {accs} | "
             f"{statistics.median(r['accuracy_all'] for r in ok):.4f} | "
             f"{statistics.median(r['accuracy'] for r in ok):.3f} | "
-            f"{statistics.median(r['s_per_step'] for r in ok):.3f} | {ok[0]['completions']} |"
+            f"{statistics.median(r['s_per_step'] for r in ok):.3f} | "
+            f"{statistics.median(r['cpu_s_per_step'] for r in ok):.3f} | {ok[0]['completions']} |"
         )
 
 
