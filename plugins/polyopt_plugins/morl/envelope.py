@@ -9,7 +9,7 @@ a vector output, trained toward the envelope of the front over sampled preferenc
 2. ``gradient_updates`` updates, each on ``batch_size`` transitions paired with ``num_sample_w`` sampled
    preferences: the target is ``r + gamma Q_target(s', a*, w*)`` with ``(a*, w*) = argmax_{a, w'} w . Q(s', a,
    w')`` (the envelope), the loss the mean squared error of the vector Q (blended with the scalarized error by
-   the homotopy weight); the target network is copied every ``target_update_every`` environment steps (or
+   the homotopy weight); the target network is copied every ``target_update_every`` gradient updates (or
    moved by ``tau``).
 
 With ``num_envs`` copies a step takes ``num_envs`` environment steps and makes ``gradient_updates`` updates, so
@@ -83,7 +83,11 @@ class EnvelopeConfig:
     homotopy_decay_steps: int = 0
     """Environment steps over which the homotopy weight moves (0: it stays at ``initial_homotopy``)."""
     target_update_every: int = 200
-    """Environment steps between hard copies to the target network (with ``tau = 1``)."""
+    """Gradient updates between hard copies to the target network (with ``tau = 1``). MORL-Baselines counts
+    environment steps, which is the same at its one update per step; counting updates keeps the target as
+    stale as there when many sub-environments share one update (counted in environment steps, 16 copies
+    refreshed it every 12 updates and every Deep Sea Treasure preference collapsed onto the nearest
+    treasure)."""
     tau: float = 1.0
     """Polyak rate of the target network when below 1 (then updated every step)."""
     max_grad_norm: float = 0.0
@@ -111,6 +115,10 @@ class _QNet(nn.Module):
         for a, b in itertools.pairwise(sizes):
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers.append(nn.Linear(sizes[-1], n_actions * m))
+        for layer in layers:  # orthogonal weights, zero biases (MORL-Baselines' initialization)
+            if isinstance(layer, nn.Linear):
+                nn.init.orthogonal_(layer.weight)
+                nn.init.zeros_(layer.bias)
         self.net = nn.Sequential(*layers)
         self.n_actions = n_actions
         self.m = m
@@ -172,6 +180,7 @@ class Envelope(Trainer):
             "terminated": torch.zeros(size, **self.like),
         }
         self.buffer_count = 0  # transitions ever stored (the ring position is this modulo the size)
+        self.n_updates = 0
         self._obs = self._observe(env.reset(seed=self.seed))
         self._w = random_weights(m, n, self.generator, self.device).to(self.dtype)
         self._prev_done = torch.zeros(n, dtype=torch.bool, device=self.device)
@@ -287,28 +296,29 @@ class Envelope(Trainer):
             if cfg.max_grad_norm > 0:
                 nn.utils.clip_grad_norm_(self.q.parameters(), cfg.max_grad_norm)
             self.opt.step()
+            self.n_updates += 1
+            self._sync_target()
             losses.append(loss.detach())
         return {"critic_loss": float(torch.stack(losses).mean()), "homotopy": homotopy}
 
-    def _sync_target(self, steps_before: int) -> None:
+    def _sync_target(self) -> None:
+        """After each update: move the target network by ``tau``, or copy it every ``target_update_every``."""
         cfg = self.config
         if cfg.tau < 1.0:
             with torch.no_grad():
                 for p, t in zip(self.q.parameters(), self.target.parameters(), strict=True):
                     t.lerp_(p, cfg.tau)
-        elif self.n_env_steps // cfg.target_update_every > steps_before // cfg.target_update_every:
+        elif self.n_updates % cfg.target_update_every == 0:
             self.target.load_state_dict(self.q.state_dict())
 
     # -- the Optimizer contract --------------------------------------------------------------------------------
 
     def iterate(self) -> dict[str, float]:
         cfg = self.config
-        steps_before = self.n_env_steps
         self._collect()
         out: dict[str, float] = {"env_steps": float(self.n_env_steps)}
         if self.n_env_steps >= cfg.learning_starts and self.buffer_count > 0:
             out.update(self._update())
-            self._sync_target(steps_before)
         if cfg.eval_every and self.n_env_steps - self._last_eval_at >= cfg.eval_every:
             self._last_eval_at = self.n_env_steps
             metrics = self.evaluation()["metrics"]
@@ -375,6 +385,7 @@ class Envelope(Trainer):
             "opt": self.opt.state_dict(),
             "buffer": self.buffer,
             "buffer_count": self.buffer_count,
+            "n_updates": self.n_updates,
             "env": self.problem.state_dict(),
             "obs": self._obs,
             "w": self._w,
@@ -390,6 +401,7 @@ class Envelope(Trainer):
         self.opt.load_state_dict(state["opt"])
         self.buffer = {k: v.to(self.device) for k, v in state["buffer"].items()}
         self.buffer_count = int(state["buffer_count"])
+        self.n_updates = int(state["n_updates"])
         if state["env"] is not None:
             self.problem.load_state_dict(state["env"])
             self._obs = state["obs"].to(self.device)
