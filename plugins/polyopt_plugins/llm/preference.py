@@ -195,6 +195,12 @@ class PreferenceTrainer(Trainer):
     def _check_data(self, train: PreferencePairs) -> None:
         if not len(train):
             raise ConfigError("the problem has no training pairs")
+        if self.config.lora_rank and self.config.sft_steps:
+            raise ConfigError(
+                f"sft_steps={self.config.sft_steps} with lora_rank={self.config.lora_rank}: the reference "
+                "(the base with adapters off) would be the model before the warm start; fine-tune first "
+                "and pass the SFT model's directory as model"
+            )
         if not train.paired and not self.loss_fn.unpaired:
             raise ConfigError(
                 f"loss {self.config.loss!r} needs pairs, but some rows have only a chosen or only a "

@@ -201,6 +201,8 @@ def test_lora_reference_is_the_base_model(tmp_path: Path) -> None:
     from polyopt_plugins.llm.hf import save_char_llama
 
     path = save_char_llama(tmp_path / "llama", n_layer=1, d_model=32, n_head=2)
+    with pytest.raises(ConfigError, match="before the warm start"):
+        make("dpo", model=str(path), lora_rank=4, sft_steps=2)
     opt = make("dpo", model=str(path), lora_rank=4, lr=1e-2)
     trainable = sum(p.numel() for p in opt.policy.parameters() if p.requires_grad)
     total = sum(p.numel() for p in opt.policy.parameters())
