@@ -239,7 +239,11 @@ class MOKnapsack(Knapsack):
     Args:
         n: items of a random instance (the exact front is computed on first use: keep ``n`` to a few dozen).
         n_obj: value vectors (objectives), ``>= 2``.
-        seed, weights, values (``n_obj x n``), capacity, max_value: as for :class:`Knapsack`.
+        seed: as for :class:`Knapsack`.
+        weights: as for :class:`Knapsack`.
+        values: ``n_obj x n``, as for :class:`Knapsack`.
+        capacity: as for :class:`Knapsack`.
+        max_value: as for :class:`Knapsack`.
     """
 
     name = "mo-knapsack"

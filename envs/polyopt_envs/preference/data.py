@@ -226,7 +226,9 @@ def from_datasets(
         dataset: a ``Dataset``, a ``DatasetDict`` or a path to one saved on disk.
         split: the training split of a ``DatasetDict``.
         test_split: its held-out split, if present; otherwise ``test_fraction`` of ``split`` is held out.
-        test_fraction, seed, dimensions: as in :func:`load_jsonl`.
+        test_fraction: as in :func:`load_jsonl`.
+        seed: as in :func:`load_jsonl`.
+        dimensions: as in :func:`load_jsonl`.
     """
     if isinstance(dataset, (str, Path)):
         try:
