@@ -18,7 +18,6 @@ Reference point for hypervolume: ``nadir + 0.1 (nadir - ideal)`` of the front.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -43,10 +42,17 @@ class _Classic(Objective):
         ev = self.evaluate(self._pareto_set(n))
         return thin(non_dominated(ev.f[ev.feasible()]), n)
 
-    @functools.cached_property
+    @property
     def ref_point(self) -> tuple[float, ...]:  # type: ignore[override]
-        """``nadir + 0.1 (nadir - ideal)`` of the front."""
-        return ref_from_front(self.pareto_front(2000))
+        """``nadir + 0.1 (nadir - ideal)`` of the front (computed once per problem class: they take no
+        options)."""
+        cls = type(self)
+        if cls not in _REF_POINTS:
+            _REF_POINTS[cls] = ref_from_front(self.pareto_front(2000))
+        return _REF_POINTS[cls]
+
+
+_REF_POINTS: dict[type, tuple[float, ...]] = {}
 
 
 def _lin(lo: float, hi: float, n: int) -> Tensor:

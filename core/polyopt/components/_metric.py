@@ -27,7 +27,10 @@ class Metric(Protocol):
 
 def metric_input(metric: Any) -> str | None:
     """What ``metric`` needs besides ``f``: ``"ref_point"``, ``"front"``, ``"weights"`` or None."""
-    params = list(inspect.signature(metric).parameters.values())
+    try:
+        params = list(inspect.signature(metric).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature takes f alone
+        return None
     second = params[1].name if len(params) > 1 else None
     return second if second in METRIC_INPUTS else None
 

@@ -4,12 +4,12 @@ study file imports without ``PYTHONPATH``, in worker processes too), and metric 
 from __future__ import annotations
 
 import importlib
-import inspect
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from polyopt.components import metric_input
 from polyopt.errors import ConfigError, did_you_mean
 
 __all__ = [
@@ -64,11 +64,11 @@ def resolve_target(kind: str, name: str) -> Any:
         from polyopt.plugins import registry
 
         return registry().get(kind, name)
-    module_name, _, attr = name.partition(":")
+    from polyopt.registry import import_target
+
     try:
-        obj: Any = _import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
+        _import_module(name.partition(":")[0])  # a module beside the study file first
+        obj: Any = import_target(name)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"{kind} {name!r}: cannot import it: {exc}{_where_looked()}") from exc
     from polyopt.environment import Environment
@@ -156,17 +156,6 @@ def _module_source(folder: Path, top: str) -> Path | None:
 def _where_looked() -> str:
     folders = ", ".join(str(f) for f in _MODULE_DIRS[:3])
     return f" (looked beside the study file in {folders} and on sys.path)" if folders else ""
-
-
-def metric_input(metric: Any) -> str | None:
-    """What ``metric(f, ...)`` needs besides ``f``, by its second parameter's name: ``"ref_point"``,
-    ``"front"``, ``"weights"`` (optional preference weights) or None."""
-    try:
-        params = list(inspect.signature(metric).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    second = params[1].name if len(params) > 1 else None
-    return second if second in ("ref_point", "front", "weights") else None
 
 
 def n_objectives(problem: Any) -> int:
