@@ -154,7 +154,8 @@ class _StudySection:
     stale_after_seconds: float = 60.0
     """A running run whose lease is older than this is considered abandoned and is resumed."""
     max_attempts: int = 3
-    """A run that raised this many times stays failed."""
+    """A run that raised, or whose worker died, this many times stays failed (resume --retry-crashed gives
+    runs failed by dead workers another round)."""
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ class Study:
         storage: SQLAlchemy URL (default: SQLite beside the study file, or in the working directory).
         base_dir: where a default SQLite storage and reports go.
         heartbeat_seconds: lease renewal period.
-        stale_after_seconds: a lease older than this is abandoned.
+        max_attempts: how many times a run that raised, or whose worker died, is tried.
         max_attempts: how many times a raising run is retried.
 
     Example:
