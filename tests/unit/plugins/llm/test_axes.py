@@ -192,3 +192,12 @@ def test_the_result_reports_the_last_step_and_a_held_out_evaluation() -> None:
     )
     assert 0 <= result.metrics["eval/accuracy"] <= 1 and 0 <= result.metrics["eval/pass@2"] <= 1
     assert "eval/accuracy" in result.summary()
+
+
+def test_pass_at_k_is_the_unbiased_estimate() -> None:
+    from polyopt_plugins.llm.evaluate import pass_at_k
+
+    got = pass_at_k(4, torch.tensor([0, 1, 4]), 2)
+    assert torch.allclose(got, torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="k=5"):
+        pass_at_k(4, torch.tensor([1]), 5)
