@@ -145,7 +145,9 @@ class PreferenceBatch:
     def logratios(self) -> tuple[Tensor, Tensor]:
         """``n`` policy-to-reference log-ratios of the chosen and the rejected completion."""
         if self.chosen_ref is None or self.rejected_ref is None:
-            raise ValueError("logratios() needs the reference log-probabilities (requires 'reference')")
+            raise ValueError(
+                "logratios() needs the reference log-probabilities (requires 'reference')"
+            )
         return self.chosen_logp - self.chosen_ref, self.rejected_logp - self.rejected_ref
 
 
@@ -251,4 +253,8 @@ def check_preference_loss(target: Any) -> str | None:
 
 def check_reward_aggregation(target: Any) -> str | None:
     """The ``reward_aggregation`` kind's registry check."""
-    return None if callable(target) else f"expected a callable aggregate(scores, params), got {target!r}"
+    return (
+        None
+        if callable(target)
+        else f"expected a callable aggregate(scores, params), got {target!r}"
+    )
