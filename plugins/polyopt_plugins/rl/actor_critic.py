@@ -33,6 +33,7 @@ from torch import Tensor
 
 import polyopt
 from polyopt.components import LossParams
+from polyopt.environment import Environment
 from polyopt.errors import ConfigError
 from polyopt.optimizer import Trainer
 from polyopt.policy_gradient import clipped_value_loss, generalized_advantage
@@ -62,7 +63,9 @@ class PPO(Trainer):
         return None
 
     def setup(self) -> None:
-        cfg, env = self.config, self.problem
+        cfg = self.config
+        #: The environment trained on: the problem itself (a population trainer spawns a larger copy).
+        self.env = env = self._training_env()
         self._check_config()
         self.loss_fn = polyopt.registry().get("policy_loss", cfg.policy_loss)
         self.reward_dim = int(env.reward_dim)
@@ -70,9 +73,7 @@ class PPO(Trainer):
         self.obs_dim = env.observation_space.dim
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # initial weights follow the run seed
-            net = ActorCritic(
-                self.obs_dim, env.action_space, self.reward_dim, cfg.hidden_sizes, cfg.activation
-            )
+            net = self._make_net()
         self.net = net.to(device=self.device, dtype=self.dtype)
         params = list(self.net.parameters())
         if cfg.optimizer == "adam":
@@ -84,7 +85,7 @@ class PPO(Trainer):
                 params, lr=cfg.learning_rate, alpha=0.99, eps=cfg.optimizer_eps
             )
         try:
-            self.eval_env = copy.deepcopy(env) if cfg.eval_episodes else None
+            self.eval_env = copy.deepcopy(self.problem) if cfg.eval_episodes else None
         except Exception as exc:  # an environment in other processes, say
             raise ConfigError(
                 f"the environment {env.name or type(env).__name__!r} cannot be copied for evaluation "
@@ -100,6 +101,14 @@ class PPO(Trainer):
         self._ep_length = torch.zeros(n, dtype=torch.long, device=self.device)
         self._eval_cache: tuple[int, Any] | None = None
 
+    def _training_env(self) -> Environment:
+        return self.problem
+
+    def _make_net(self) -> ActorCritic:
+        cfg = self.config
+        space = self.problem.action_space
+        return ActorCritic(self.obs_dim, space, self.reward_dim, cfg.hidden_sizes, cfg.activation)
+
     def _check_config(self) -> None:
         cfg = self.config
         positive = ("rollout_steps", "num_minibatches", "update_epochs", "eval_max_steps")
@@ -113,7 +122,7 @@ class PPO(Trainer):
             raise ConfigError(f"optimizer={cfg.optimizer!r}; expected 'adam' or 'rmsprop'")
         if not (0.0 <= cfg.gamma <= 1.0 and 0.0 <= cfg.lam <= 1.0):
             raise ConfigError(f"gamma={cfg.gamma}, lam={cfg.lam}; expected values in [0, 1]")
-        batch = cfg.rollout_steps * self.problem.num_envs
+        batch = cfg.rollout_steps * self.env.num_envs
         if cfg.num_minibatches > batch:
             raise ConfigError(
                 f"num_minibatches={cfg.num_minibatches} exceeds the batch of {batch} steps "
@@ -131,13 +140,13 @@ class PPO(Trainer):
 
     def _observe(self, obs: Tensor) -> Tensor:
         """``num_envs x obs_dim`` observations on the trainer's device and dtype."""
-        return obs.to(device=self.device, dtype=self.dtype).reshape(self.problem.num_envs, -1)
+        return obs.to(device=self.device, dtype=self.dtype).reshape(self.env.num_envs, -1)
 
     # -- collect -----------------------------------------------------------------------------------------------
 
     @torch.no_grad()
     def _collect(self) -> dict[str, Tensor]:
-        steps, n, m = self.config.rollout_steps, self.problem.num_envs, self.reward_dim
+        steps, n, m = self.config.rollout_steps, self.env.num_envs, self.reward_dim
         like = self.like
         buf = {
             "obs": torch.empty(steps, n, self.obs_dim, **like),
@@ -158,7 +167,7 @@ class PPO(Trainer):
             buf["action"][t] = action
             buf["logp"][t] = logp
             buf["values"][t] = self.net.value(obs)
-            step = self.problem.step(self.net.to_env(action).to(self.problem.device))
+            step = self.env.step(self.net.to_env(action).to(self.env.device))
             self.n_env_steps += n
             reward = step.reward.to(**like).reshape(n, m)
             done = step.done.to(self.device)
@@ -352,7 +361,7 @@ class PPO(Trainer):
         return {
             "net": self.net.state_dict(),
             "opt": self.opt.state_dict(),
-            "env": self.problem.state_dict(),
+            "env": self.env.state_dict(),
             "obs": self._obs,
             "prev_done": self._prev_done,
             "ep_return": self._ep_return,
@@ -366,13 +375,13 @@ class PPO(Trainer):
         self.net.load_state_dict(state["net"])
         self.opt.load_state_dict(state["opt"])
         if state["env"] is not None:
-            self.problem.load_state_dict(state["env"])
+            self.env.load_state_dict(state["env"])
             self._obs = state["obs"].to(self.device)
             self._prev_done = state["prev_done"].to(self.device)
             self._ep_return = state["ep_return"].to(self.device)
             self._ep_length = state["ep_length"].to(self.device)
         else:  # the environment cannot be saved: start new episodes, seeded by the step
-            self._obs = self._observe(self.problem.reset(seed=self.seed + self.n_steps))
+            self._obs = self._observe(self.env.reset(seed=self.seed + self.n_steps))
         self.episodes = state["episodes"]
         self.history = state["history"]
         self.n_eval_env_steps = int(state["n_eval_env_steps"])

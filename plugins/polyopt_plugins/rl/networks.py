@@ -95,6 +95,12 @@ class ActorCritic(nn.Module):
         self.critic = _mlp(sizes, activation, reward_dim, 1.0)
         self.log_std = nn.Parameter(torch.zeros(self.sizes[0])) if self.kind == "gaussian" else None
 
+    def row_log_std(self, n: int) -> Tensor:
+        """The Gaussian's log standard deviations for ``n`` rows: ``action_dim`` values shared by every row
+        (a population of policies returns one row per observation, ``n x action_dim``)."""
+        assert self.log_std is not None
+        return self.log_std
+
     def value(self, obs: Tensor) -> Tensor:
         """``n x reward_dim`` values of ``n x obs_dim`` observations."""
         return self.critic(obs)
@@ -104,11 +110,10 @@ class ActorCritic(nn.Module):
         actions are offset by the space's lower bounds."""
         out = self.actor(obs)
         if self.kind == "gaussian":
-            assert self.log_std is not None
-            std = self.log_std.exp()
+            log_std = self.row_log_std(out.shape[0])
             noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
-            action = out + std * noise
-            return action, _gaussian_logp(action, out, self.log_std)
+            action = out + log_std.exp() * noise
+            return action, _gaussian_logp(action, out, log_std)
         if len(self.sizes) == 1:  # one categorical: the common case, without splitting and joining
             logp_all = out.log_softmax(-1)
             pick = torch.multinomial(logp_all.exp(), 1, generator=generator)  # n x 1
@@ -126,9 +131,9 @@ class ActorCritic(nn.Module):
         """``(log-probabilities n, entropies n)`` of ``n x k`` actions under the current policy."""
         out = self.actor(obs)
         if self.kind == "gaussian":
-            assert self.log_std is not None
-            entropy = (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum().expand(out.shape[0])
-            return _gaussian_logp(action, out, self.log_std), entropy
+            log_std = self.row_log_std(out.shape[0])
+            entropy = (0.5 + 0.5 * math.log(2 * math.pi) + log_std).sum(-1).expand(out.shape[0])
+            return _gaussian_logp(action, out, log_std), entropy
         index = (action - self.low).long()
         logp = torch.zeros(out.shape[0], dtype=out.dtype, device=out.device)
         entropy = torch.zeros_like(logp)
