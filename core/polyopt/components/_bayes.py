@@ -73,9 +73,13 @@ class AcquisitionBuilder(Protocol):
 
     The returned BoTorch ``AcquisitionFunction`` is maximized over ``b x q x e`` points in the unit cube; one
     whose value is analytic (one point, no pending points) should hand over to a Monte Carlo counterpart when
-    ``options.q > 1`` or ``data.pending`` holds points. Optional attributes on the builder: ``objectives``
-    (``"single"`` or ``"multi"``, default ``"single"``), ``supports_constraints`` (default True) and
-    ``requires_constraints`` (default False), which optimizers check before a run.
+    ``options.q > 1`` or ``data.pending`` holds points. A one-shot acquisition (BoTorch's
+    ``OneShotAcquisitionFunction``, e.g. the knowledge gradient) is scored on
+    ``b x get_augmented_q_batch_size(q) x e`` points instead, and its ``q`` candidates are extracted by
+    ``extract_candidates``. Optional attributes on the builder: ``objectives`` (``"single"`` or ``"multi"``,
+    default ``"single"``), ``supports_constraints`` (default True), ``requires_constraints`` (default False)
+    and ``continuous_only`` (default False: the acquisition can be optimized over integer and categorical
+    columns too), which optimizers check before a run.
 
     Example (a complete plugin acquisition)::
 

@@ -214,7 +214,10 @@ class AcquisitionContract:
         options = AcquisitionOptions(q=q, mc_samples=16, ref_point=ref, extra=dict(self.options))
         torch.manual_seed(0)  # BoTorch samplers draw from the global RNG; optimizers fork it
         acqf = self.builder()(small_gp(data), data, options)
-        x = torch.rand(5, q, data.X.shape[1], generator=_generator(7), dtype=torch.float64)
+        # a one-shot acquisition (knowledge gradient) scores its q points with its fantasy solutions
+        augmented = getattr(acqf, "get_augmented_q_batch_size", None)
+        rows = augmented(q) if callable(augmented) else q
+        x = torch.rand(5, rows, data.X.shape[1], generator=_generator(7), dtype=torch.float64)
         with torch.no_grad():
             return acqf(x)
 
@@ -243,7 +246,7 @@ class AdvantageContract:
     def test_advantages_have_the_rollout_shape_and_are_zero_on_padding(self) -> None:
         fn = self.estimator()
         rollout = small_rollout()
-        for field in ("values", "greedy_scores", "old_logp", "ref_logp"):
+        for field in ("values", "greedy_scores", "old_logp", "ref_logp", "ref_scores"):
             need = {"values": "values", "greedy_scores": "greedy"}.get(field, field)
             if need not in fn.requires:
                 setattr(rollout, field, None)  # an estimator gets only what it asked for

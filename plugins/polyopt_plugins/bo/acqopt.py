@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from botorch.acquisition import AcquisitionFunction
+from botorch.acquisition import AcquisitionFunction, OneShotAcquisitionFunction
 from botorch.acquisition.monte_carlo import MCAcquisitionFunction
 from botorch.acquisition.multi_objective.base import MultiObjectiveMCAcquisitionFunction
 from botorch.optim import optimize_acqf, optimize_acqf_mixed_alternating
@@ -26,6 +26,7 @@ from torch import Tensor
 
 from polyopt.spaces import Box, Categorical, Integer, Product, Space
 from polyopt_plugins.bo import _botorch
+from polyopt_plugins.bo.information import GreedyBatch
 from polyopt_plugins.bo.moments import FastLogEI, PosteriorMoments, log_ei_and_grad, matern52
 
 __all__ = ["AcqOptSettings", "optimize_acquisition", "PointSpaceAcquisition", "column_kinds"]
@@ -113,9 +114,15 @@ class PointSpaceAcquisition(AcquisitionFunction):
 
 
 def _sequential(acqf: AcquisitionFunction, q: int) -> bool:
-    # Sequential greedy batches need an acquisition that conditions on pending points (the MC ones);
-    # Thompson sampling optimizes its q sample paths jointly instead.
-    return q > 1 and isinstance(acqf, (MCAcquisitionFunction, MultiObjectiveMCAcquisitionFunction))
+    # Sequential greedy batches need an acquisition that conditions on pending points (the MC ones, and the
+    # max-value entropy family, as BoTorch's GIBBON tutorial builds batches); Thompson sampling optimizes its q
+    # sample paths jointly instead, and a one-shot acquisition (knowledge gradient) its q points with its
+    # fantasy solutions.
+    if q == 1 or isinstance(acqf, OneShotAcquisitionFunction):
+        return False
+    return isinstance(
+        acqf, (MCAcquisitionFunction, MultiObjectiveMCAcquisitionFunction, GreedyBatch)
+    )
 
 
 def _starts(

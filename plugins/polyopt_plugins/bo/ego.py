@@ -3,7 +3,8 @@
 The default, ``log-ei``, is analytic LogEI for one point at a time (constrained LogEI with constraints, the
 probability of feasibility while nothing feasible is known) and qLogNEI for batches (``batch_size > 1``) or
 while points are pending. ``acquisition="qlognei"`` uses qLogNEI always, ``"ucb"`` the upper confidence bound,
-``"thompson"`` pathwise Thompson sampling; a plugin's own ``acquisition`` component works the same way.
+``"thompson"`` pathwise Thompson sampling, ``"qkg"`` the one-shot knowledge gradient, ``"qmes"`` / ``"gibbon"`` max-value
+entropy search and ``"qjes"`` joint entropy search (:mod:`polyopt_plugins.bo.information`); a plugin's own ``acquisition`` component works the same way.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class EGOConfig(BOConfig):
             raise ValueError(f"beta={self.beta}; expected a non-negative number")
 
 
-def load_acquisition(name: str, *, objectives: str, constraints: int, owner: str) -> Any:
+def load_acquisition(
+    name: str, *, objectives: str, constraints: int, owner: str, continuous: bool = True
+) -> Any:
     """Return the registered acquisition component ``name``, checked against the problem.
 
     Args:
@@ -46,6 +49,7 @@ def load_acquisition(name: str, *, objectives: str, constraints: int, owner: str
         objectives: ``"single"`` or ``"multi"``: what the optimizer needs.
         constraints: the problem's number of constraints.
         owner: the optimizer's name, for messages.
+        continuous: whether the problem's space is continuous (a ``continuous_only`` component needs one).
 
     Raises:
         ConfigError: unknown name (with suggestions), or a component that cannot handle the problem.
@@ -66,6 +70,11 @@ def load_acquisition(name: str, *, objectives: str, constraints: int, owner: str
     if not constraints and getattr(build, "requires_constraints", False):
         raise ConfigError(
             f"acquisition {name!r} needs a problem with constraints; this one has none"
+        )
+    if not continuous and getattr(build, "continuous_only", False):
+        raise ConfigError(
+            f"acquisition {name!r} optimizes over continuous spaces only; this problem's space has "
+            "integer, binary or categorical columns"
         )
     if constraints and not getattr(build, "supports_constraints", True):
         raise ConfigError(
@@ -97,6 +106,7 @@ class EGO(BayesOptimizer):
             objectives="single",
             constraints=self.problem.n_constraints,
             owner=self.name or "ego",
+            continuous=self.problem.space.is_continuous,
         )
 
     def acquisition_options(self, q: int) -> AcquisitionOptions:

@@ -46,6 +46,10 @@ _ACQUISITIONS = {
     "qlognei": ("qlognei", "batch noisy expected improvement (log form), with constraints"),
     "ucb": ("ucb", "upper confidence bound mean + sqrt(beta) * std (qUCB for batches)"),
     "thompson": ("thompson", "pathwise Thompson sampling"),
+    "qkg": ("information:qkg", "one-shot knowledge gradient (continuous spaces)"),
+    "qmes": ("information:qmes", "max-value entropy search (GIBBON for batches)"),
+    "gibbon": ("information:gibbon", "GIBBON: lower-bound max-value entropy search, joint batches"),
+    "qjes": ("information:qjes", "joint entropy search over sampled optima (x*, f*)"),
     "qlognehvi": (
         "qlognehvi",
         "noisy expected hypervolume improvement (log form), with constraints",
@@ -71,4 +75,5 @@ def polyopt_register(registry: Registry) -> None:
     for name, (target, summary) in _OPTIMIZERS.items():
         registry.add("optimizer", name, f"polyopt_plugins.bo.{target}", summary=summary)
     for name, (attr, summary) in _ACQUISITIONS.items():
-        registry.add("acquisition", name, f"polyopt_plugins.bo.acquisition:{attr}", summary=summary)
+        target = attr if ":" in attr else f"acquisition:{attr}"
+        registry.add("acquisition", name, f"polyopt_plugins.bo.{target}", summary=summary)
