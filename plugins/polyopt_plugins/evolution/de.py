@@ -1,0 +1,270 @@
+"""Differential evolution, tensorized: rand/1/bin and current-to-pbest/1/bin, with JADE's adaptation.
+
+A generation makes one trial vector per target (``pop_size`` rows, row ``i`` for target ``i``): a mutant from
+distinct random members (never the target), binomial crossover with at least one mutant coordinate, then the
+mutant coordinates that left the box are set halfway between the target and the bound they crossed (JADE's
+repair, keeps the trial inside without piling points on the faces). Selection is one-to-one: a trial replaces
+its target when it is no worse.
+
+- ``strategy="rand/1"``: ``v = x_r1 + F (x_r2 - x_r3)`` (Storn & Price 1997).
+- ``strategy="current-to-pbest/1"``: ``v = x_i + F (x_pbest - x_i) + F (x_r1 - x~_r2)`` with ``x_pbest`` one of
+  the best ``ceil(p * pop_size)`` members and ``x~_r2`` drawn from the population and the archive of replaced
+  targets (Zhang & Sanderson 2009).
+- ``adaptation="jade"``: per-trial ``CR_i ~ N(mu_CR, 0.1)`` clipped to ``[0, 1]`` and ``F_i ~ Cauchy(mu_F, 0.1)``
+  (redrawn while ``<= 0``, capped at 1); after selection ``mu_CR`` moves to the mean and ``mu_F`` to the Lehmer
+  mean of the successful values at rate ``c``. ``"none"`` uses the fixed ``F`` and ``CR``.
+
+The seed's "meta-evolved DE" named in issue 21 is not identifiable from the issue or the repository (no seed
+text names its update rule), so it is not among the variants.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from polyopt_plugins.evolution.base import Generation, GenerationalOptimizer, best_per_tag
+
+__all__ = ["DEConfig", "DifferentialEvolution", "JADE", "distinct_indices"]
+
+#: Cauchy redraws of a non-positive F before it is set to a small positive value (JADE redraws until > 0)
+_F_REDRAWS = 8
+
+
+@dataclass
+class DEConfig:
+    pop_size: int = 100
+    """Members (and trial vectors per generation)."""
+    strategy: str = "rand/1"
+    """``"rand/1"`` or ``"current-to-pbest/1"`` (both with binomial crossover)."""
+    F: float = 0.5
+    """Differential weight (the initial ``mu_F`` under JADE's adaptation)."""
+    CR: float = 0.9
+    """Crossover rate (the initial ``mu_CR`` under JADE's adaptation)."""
+    adaptation: str = "none"
+    """``"none"`` (fixed F and CR) or ``"jade"`` (per-trial F and CR, adapted means)."""
+    p_best: float = 0.05
+    """Share of the population ``x_pbest`` is drawn from (current-to-pbest; JADE's 5 %)."""
+    archive: bool = True
+    """Keep replaced targets (up to ``pop_size``) as extra ``x~_r2`` donors (current-to-pbest)."""
+    c: float = 0.1
+    """JADE's learning rate of ``mu_F`` and ``mu_CR``."""
+
+    def __post_init__(self) -> None:
+        if self.pop_size < 4:
+            raise ValueError(
+                f"pop_size={self.pop_size}; expected at least 4 (three donors + target)"
+            )
+        if self.strategy not in ("rand/1", "current-to-pbest/1"):
+            raise ValueError(
+                f"strategy={self.strategy!r}; expected 'rand/1' or 'current-to-pbest/1'"
+            )
+        if self.adaptation not in ("none", "jade"):
+            raise ValueError(f"adaptation={self.adaptation!r}; expected 'none' or 'jade'")
+        if not 0.0 < self.F <= 2.0:
+            raise ValueError(f"F={self.F}; expected 0 < F <= 2")
+        if not 0.0 <= self.CR <= 1.0:
+            raise ValueError(f"CR={self.CR}; expected a probability in [0, 1]")
+        if not 0.0 < self.p_best <= 1.0:
+            raise ValueError(f"p_best={self.p_best}; expected a share in (0, 1]")
+        if not 0.0 <= self.c <= 1.0:
+            raise ValueError(f"c={self.c}; expected a rate in [0, 1]")
+
+
+def distinct_indices(n: int, k: int, exclude: Tensor, generator: torch.Generator) -> Tensor:
+    """For each row, ``k`` distinct indices of ``range(n)`` that differ from ``exclude`` and each other.
+
+    Draws without replacement by skipping: the ``j``-th index is uniform over the ``n - 1 - j`` values left,
+    shifted past the already chosen ones in ascending order (no ``n x n`` matrix).
+
+    Args:
+        n: the range.
+        k: indices per row (``k <= n - 1``).
+        exclude: ``m`` int64, each row's forbidden index.
+        generator: the random source.
+
+    Returns:
+        ``m x k`` int64.
+    """
+    m = exclude.shape[0]
+    taken = exclude.unsqueeze(1)  # (m, j + 1) chosen so far, with the excluded one
+    out = []
+    for j in range(k):
+        r = torch.randint(0, n - 1 - j, (m,), generator=generator, device=exclude.device)
+        for col in taken.sort(
+            dim=1
+        ).values.T:  # ascending: each skip can only push past larger ones
+            r = r + (r >= col).long()
+        out.append(r)
+        taken = torch.cat([taken, r.unsqueeze(1)], dim=1)
+    return torch.stack(out, dim=1)
+
+
+class DifferentialEvolution(GenerationalOptimizer):
+    """Differential evolution on a box (see the module docstring)."""
+
+    Config = DEConfig
+    config: DEConfig
+
+    def init_state(self) -> None:
+        n = self.config.pop_size
+        self.pop_x: Tensor | None = None  # (n, d) once the initial sample is told
+        self.pop_f = torch.full((n,), math.inf, **self.like)
+        self.archive = torch.zeros(0, self.dim, **self.like)
+        self.mu_F = float(self.config.F)
+        self.mu_CR = float(self.config.CR)
+        self.trial_F = torch.full((n,), self.mu_F, **self.like)
+        self.trial_CR = torch.full((n,), self.mu_CR, **self.like)
+
+    def generation_size(self) -> int:
+        return self.config.pop_size
+
+    # ---- trial vectors -----------------------------------------------------------------------------------
+    def propose(self) -> Tensor:
+        if self.pop_x is None:
+            return self.uniform(self.config.pop_size)
+        c = self.config
+        n = c.pop_size
+        x = self.pop_x
+        F, CR = self._parameters()
+        target = torch.arange(n, device=self.device)
+        if c.strategy == "rand/1":
+            r = distinct_indices(n, 3, target, self.generator)
+            mutant = x[r[:, 0]] + F.unsqueeze(1) * (x[r[:, 1]] - x[r[:, 2]])
+        else:
+            mutant = self._current_to_pbest(x, F, target)
+        mask = torch.rand(n, self.dim, generator=self.generator, **self.like) < CR.unsqueeze(1)
+        j_rand = torch.randint(0, self.dim, (n,), generator=self.generator, device=self.device)
+        mask[target, j_rand] = True
+        trial = torch.where(mask, mutant, x)
+        # JADE's repair: halfway between the target and the bound crossed
+        trial = torch.where(trial < self.lower, (self.lower + x) / 2, trial)
+        return torch.where(trial > self.upper, (self.upper + x) / 2, trial)
+
+    def _parameters(self) -> tuple[Tensor, Tensor]:
+        """Per-trial ``F`` and ``CR`` (``pop_size`` each), remembered for JADE's update."""
+        n = self.config.pop_size
+        if self.config.adaptation == "none":
+            return self.trial_F, self.trial_CR
+        g = self.generator
+        cr = self.mu_CR + 0.1 * torch.randn(n, generator=g, **self.like)
+        F = torch.zeros(n, **self.like)
+        todo = torch.ones(n, dtype=torch.bool, device=self.device)
+        for _ in range(_F_REDRAWS):  # a fixed number of redraws: no host sync on the device
+            u = torch.rand(n, generator=g, **self.like)
+            draw = self.mu_F + 0.1 * torch.tan(math.pi * (u - 0.5))
+            F = torch.where(todo, draw, F)
+            todo = todo & (F <= 0)
+        F = torch.where(F <= 0, torch.full_like(F, 1e-3), F).clamp_max(1.0)
+        self.trial_F = F
+        self.trial_CR = cr.clamp(0.0, 1.0)
+        return self.trial_F, self.trial_CR
+
+    def _current_to_pbest(self, x: Tensor, F: Tensor, target: Tensor) -> Tensor:
+        c = self.config
+        n = c.pop_size
+        g = self.generator
+        n_best = max(1, math.ceil(c.p_best * n))
+        top = self.pop_f.argsort(stable=True)[:n_best]
+        pbest = top[torch.randint(0, n_best, (n,), generator=g, device=self.device)]
+        r1 = distinct_indices(n, 1, target, g)[:, 0]
+        donors = torch.cat([x, self.archive]) if c.archive else x
+        n_donors = donors.shape[0]
+        # r2 from population + archive, distinct from the target and r1 (both population rows)
+        r2 = torch.randint(0, n_donors - 2, (n,), generator=g, device=self.device)
+        low = torch.minimum(target, r1)
+        high = torch.maximum(target, r1)
+        r2 = r2 + (r2 >= low).long()
+        r2 = r2 + (r2 >= high).long()
+        Fc = F.unsqueeze(1)
+        return x + Fc * (x[pbest] - x) + Fc * (x[r1] - donors[r2])
+
+    # ---- selection ---------------------------------------------------------------------------------------
+    def advance(self, generation: Generation) -> None:
+        n = self.config.pop_size
+        if self.pop_x is None:
+            order = generation.f.argsort(stable=True)[
+                :n
+            ]  # the first sample (and any extra) seeds the pop
+            self.pop_x = generation.x[order]
+            self.pop_f = generation.f[order]
+            if self.pop_x.shape[0] < n:  # fewer told than asked: fill with copies of the best
+                fill = n - self.pop_x.shape[0]
+                self.pop_x = torch.cat([self.pop_x, self.pop_x[:1].expand(fill, -1)])
+                self.pop_f = torch.cat([self.pop_f, self.pop_f[:1].expand(fill)])
+            return
+        rows = best_per_tag(generation.f, generation.tag)
+        tag = generation.tag[rows]
+        f_trial = generation.f[rows]
+        win = f_trial <= self.pop_f[tag]
+        winners = tag[win]
+        if self.config.archive and self.config.strategy == "current-to-pbest/1":
+            self._archive(self.pop_x[winners[f_trial[win] < self.pop_f[winners]]])
+        if self.config.adaptation == "jade":
+            self._adapt(winners, self.pop_f[winners] - f_trial[win])
+        self.pop_x[winners] = generation.x[rows[win]]
+        self.pop_f[winners] = f_trial[win]
+
+    def _archive(self, replaced: Tensor) -> None:
+        """Add replaced targets; beyond ``pop_size`` rows, random ones leave."""
+        archive = torch.cat([self.archive, replaced])
+        n = self.config.pop_size
+        if archive.shape[0] > n:
+            keep = torch.randperm(archive.shape[0], generator=self.generator, device=self.device)[
+                :n
+            ]
+            archive = archive[keep]
+        self.archive = archive
+
+    def _adapt(self, winners: Tensor, gain: Tensor) -> None:
+        """JADE: move ``mu_CR`` to the mean and ``mu_F`` to the Lehmer mean of the successful values."""
+        del gain  # JADE weighs successes equally (SHADE would weigh them by the gain)
+        if winners.numel() == 0:
+            return
+        c = self.config.c
+        s_F = self.trial_F[winners]
+        s_CR = self.trial_CR[winners]
+        lehmer = float((s_F**2).sum() / s_F.sum().clamp_min(1e-12))
+        self.mu_CR = (1 - c) * self.mu_CR + c * float(s_CR.mean())
+        self.mu_F = (1 - c) * self.mu_F + c * lehmer
+
+    # ---- metrics and state -------------------------------------------------------------------------------
+    def algorithm_metrics(self) -> dict[str, float]:
+        if self.config.adaptation == "jade":
+            return {"mu_F": self.mu_F, "mu_CR": self.mu_CR}
+        return {}
+
+    def algorithm_state(self) -> dict[str, Any]:
+        return {
+            "pop_x": self.pop_x,
+            "pop_f": self.pop_f,
+            "archive": self.archive,
+            "mu_F": self.mu_F,
+            "mu_CR": self.mu_CR,
+            "trial_F": self.trial_F,
+            "trial_CR": self.trial_CR,
+        }
+
+    def load_algorithm_state(self, state: dict[str, Any]) -> None:
+        self.pop_x = state["pop_x"]
+        self.pop_f = state["pop_f"]
+        self.archive = state["archive"]
+        self.mu_F = float(state["mu_F"])
+        self.mu_CR = float(state["mu_CR"])
+        self.trial_F = state["trial_F"]
+        self.trial_CR = state["trial_CR"]
+
+
+class JADE(DifferentialEvolution):
+    """JADE: current-to-pbest/1/bin with an archive and adapted F and CR (Zhang & Sanderson 2009)."""
+
+    @dataclass
+    class Config(DEConfig):
+        strategy: str = "current-to-pbest/1"
+        """``"current-to-pbest/1"`` by default here; see :class:`DEConfig`."""
+        adaptation: str = "jade"
+        """``"jade"`` by default here; see :class:`DEConfig`."""
