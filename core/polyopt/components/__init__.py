@@ -18,6 +18,7 @@ hook) and its protocol and data types live here, so a third-party plugin imports
 | ``reward`` | :class:`RewardFunction` | prompts, completions, task fields |
 | ``preference_loss`` | :class:`PreferenceLoss` | a :class:`PreferenceBatch`, :class:`PreferenceParams` |
 | ``reward_aggregation`` | :class:`RewardAggregation` | ``n x K`` reward-model scores, :class:`AggregationParams` |
+| ``reward_weighting`` | :class:`RewardWeighting` | a :class:`WeightingContext` (rewards, front so far, state) |
 | ``metric`` | :class:`Metric` | objective values and a reference point, front or weights |
 | ``local_search`` | :class:`LocalSearchFactory` -> :class:`LocalSearch` | a problem exposing a structure, options |
 | ``advantage_shaping`` | :class:`AdvantageShaping` | advantages and a :class:`StepContext` (entropy, state) |
@@ -80,12 +81,14 @@ from polyopt.components._preference import (
     AggregationParams,
     PreferenceBatch,
     PreferenceLoss,
+    PreferenceModel,
     PreferencePairs,
     PreferenceParams,
     PreferenceProblem,
     RewardAggregation,
     preference_needs,
 )
+from polyopt.components._reward_weighting import RewardWeighting, WeightingContext
 
 __all__ = [
     "METRIC_INPUTS",
@@ -116,6 +119,7 @@ __all__ = [
     "PolicyLoss",
     "PreferenceBatch",
     "PreferenceLoss",
+    "PreferenceModel",
     "PreferencePairs",
     "PreferenceParams",
     "PreferenceProblem",
@@ -123,6 +127,7 @@ __all__ = [
     "ReplayBuffer",
     "RewardAggregation",
     "RewardFunction",
+    "RewardWeighting",
     "Rollout",
     "SampledGroups",
     "ScoredGroups",
@@ -135,6 +140,7 @@ __all__ = [
     "TurnAdvantage",
     "TurnBatch",
     "TurnOutcome",
+    "WeightingContext",
     "metric_input",
     "preference_needs",
     "requires",

@@ -19,6 +19,7 @@ __all__ = [
     "AggregationParams",
     "PreferenceBatch",
     "PreferenceLoss",
+    "PreferenceModel",
     "PreferencePairs",
     "PreferenceParams",
     "PreferenceProblem",
@@ -195,6 +196,18 @@ class PreferenceLoss(Protocol):
     unpaired: bool
 
     def __call__(self, batch: PreferenceBatch, params: PreferenceParams) -> Tensor: ...
+
+
+@runtime_checkable
+class PreferenceModel(Protocol):
+    """``prefer(prompts, first, second, **fields) -> n`` probabilities that ``first[i]`` is preferred to
+    ``second[i]`` as a completion of ``prompts[i]``: a preference oracle, a pairwise judge, or a reward model
+    read as Bradley-Terry (:class:`~polyopt_plugins.llm.win_reward.WinRate` turns one into a reward). It need
+    not be transitive; ``prefer(x, a, b) + prefer(x, b, a)`` should be 1."""
+
+    def __call__(
+        self, prompts: list[str], first: list[str], second: list[str], **fields: Any
+    ) -> Tensor: ...
 
 
 @dataclass

@@ -43,6 +43,10 @@ from polyopt.testing._preference_contracts import (
     RewardAggregationContract,
     small_preference_batch,
 )
+from polyopt.testing._reward_weighting_contracts import (
+    RewardWeightingContract,
+    small_weighting_context,
+)
 from polyopt.testing.components import (
     AcquisitionContract,
     AdvantageContract,
@@ -70,6 +74,7 @@ CONTRACTS: dict[str, type] = {
     "reward": RewardContract,
     "preference_loss": PreferenceLossContract,
     "reward_aggregation": RewardAggregationContract,
+    "reward_weighting": RewardWeightingContract,
     "local_search": LocalSearchContract,
     "advantage_shaping": AdvantageShapingContract,
     "clip_range": ClipRangeContract,
@@ -100,6 +105,7 @@ __all__ = [
     "ReplayContract",
     "RewardAggregationContract",
     "RewardContract",
+    "RewardWeightingContract",
     "SurvivalContract",
     "TurnAdvantageContract",
     "contract_problem",
@@ -109,4 +115,5 @@ __all__ = [
     "small_scored_groups",
     "small_training_data",
     "small_turn_batch",
+    "small_weighting_context",
 ]

@@ -83,6 +83,11 @@ class TrainerConfig:
     """Weights combining the rewards; None = the task's defaults (or all 1)."""
     reward_normalization: str = "none"
     """``none``, ``per-reward`` (GDPO-style, each reward normalized in its group) or ``dynamic``."""
+    reward_weighting: str = "static"
+    """Registered ``reward_weighting``: ``static`` keeps ``reward_weights``; ``hypervolume`` and ``gradient``
+    move them every step (dynamic reward weighting; the result is then the reward front)."""
+    reward_weighting_options: dict[str, Any] | None = None
+    """Options for the reward weighting (``WeightingContext.options``; e.g. ``lr``, ``floor``)."""
     multi_objective: bool = False
     """Report the reward front (non-dominated steps by mean reward vector) instead of the best step."""
     lr: float = 5e-6

@@ -164,6 +164,14 @@ _REWARD_AGGREGATIONS = {
     "worst-case": ("worst_case", "WCO: the lowest member reward"),
     "uncertainty-weighted": ("uncertainty_weighted", "UWO: mean minus lambda x member variance"),
 }
+_REWARD_WEIGHTINGS = {
+    "static": ("static", "the configured reward weights, every step"),
+    "hypervolume": (
+        "hypervolume_guided",
+        "hypervolume-guided: weight moves to rewards that grow the front most",
+    ),
+    "gradient": ("gradient", "gradient-based: weight moves to rewards with most update influence"),
+}
 _PREFERENCE_TASKS = {
     "pref-addition": ("PreferenceAddition", "addition pairs with a known true preference"),
     "pref-sort": ("PreferenceSort", "digit-sorting pairs with a known true preference"),
@@ -216,6 +224,7 @@ def polyopt_register(registry: Registry) -> None:
 def _register_preference(registry: Registry) -> None:
     from polyopt import components as c
     from polyopt.components import _preference as pr
+    from polyopt.components._reward_weighting import check_reward_weighting
 
     registry.add_kind(
         "preference_loss",
@@ -248,6 +257,26 @@ def _register_preference(registry: Registry) -> None:
         "constrained-grpo",
         f"{_P}.constrained:ConstrainedTrainer",
         summary="GRPO with reward thresholds as constraints (adaptive Lagrange multipliers)",
+    )
+    registry.add_kind(
+        "reward_weighting",
+        c.RewardWeighting,
+        "sets the policy-gradient trainer's reward weights each step (static or dynamic)",
+        check=check_reward_weighting,
+    )
+    for name, (fn, summary) in _REWARD_WEIGHTINGS.items():
+        registry.add("reward_weighting", name, f"{_P}.reward_weighting:{fn}", summary=summary)
+    registry.add(
+        "reward",
+        "win-rate",
+        f"{_P}.win_reward:win_rate",
+        summary="self-play win rate against the prompt's other completions (partial-credit oracle)",
+    )
+    registry.add(
+        "optimizer",
+        "iterative-dpo",
+        f"{_P}.online_preference:IterativeDPO",
+        summary="iterative (online) DPO: on-policy pairs judged by a reward or oracle, in rounds",
     )
     registry.add(
         "optimizer",

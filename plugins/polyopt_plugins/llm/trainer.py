@@ -19,8 +19,10 @@
 
 Every axis defaults to a component that changes nothing. ``n_env_steps`` counts generated completions
 (sampled, refilled, hinted and greedy ones); the ``tokens`` metric counts generated tokens and ``entropy`` is
-the mean entropy of the sampling distribution over them. The result is the best training step by mean combined
-reward, or, with ``multi_objective``, the non-dominated steps by their mean reward vectors (the reward front);
+the mean entropy of the sampling distribution over them. The rewards are combined with weights a
+``reward_weighting`` sets each step (``static``: the configured ones). The result is the best training step by
+mean combined reward, or, with ``multi_objective`` or a dynamic weighting, the non-dominated steps by their mean
+reward vectors (the reward front);
 ``metrics`` hold the last step's main metrics and, with ``eval_prompts``, held-out greedy accuracy and pass@k.
 """
 
@@ -39,6 +41,7 @@ from polyopt.components import (
     AdvantageParams,
     LossParams,
     Rollout,
+    WeightingContext,
 )
 from polyopt.errors import ConfigError
 from polyopt.optimizer import Trainer
@@ -99,6 +102,14 @@ class PolicyGradientTrainer(Trainer):
                 f"{list(self.reward_fns)}"
             )
         self.weights = torch.tensor(weights, dtype=torch.float32, device=self.device)
+        self.base_weights = self.weights.clone()
+        self.weighting_fn = reg.get("reward_weighting", cfg.reward_weighting)
+        self.weighting_state: dict[str, Tensor] = {}
+        if cfg.reward_weighting != "static" and not all(w > 0 for w in weights):
+            raise ConfigError(
+                f"reward_weights={weights} with reward_weighting={cfg.reward_weighting!r}; expected "
+                "positive weights (a dynamic weighting redistributes their sum)"
+            )
         self.max_new = cfg.max_new_tokens or int(getattr(self.problem, "completion_len", 16))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the model's initial weights follow the run seed
@@ -236,6 +247,7 @@ class PolicyGradientTrainer(Trainer):
         n_groups = batch.raw.shape[0] // k
         raw, gen = batch.raw, batch.gen
         ids, pmask = self.policy.tokenizer.batch_encode(batch.tasks.model_prompts(), self.device)
+        self._reweight(raw[: self.fresh_rows])
         score, self.reward_scale = combine(
             raw, self.weights, cfg.reward_normalization, n_groups, self.reward_scale
         )
@@ -254,6 +266,19 @@ class PolicyGradientTrainer(Trainer):
         if record:
             self._record(raw[: self.fresh_rows], score[: self.fresh_rows])
         return ids, pmask, gen, raw, rollout
+
+    def _reweight(self, fresh: Tensor) -> None:
+        """This step's reward weights from the ``reward_weighting`` (``static``: the configured ones)."""
+        ctx = WeightingContext(
+            rewards=fresh,
+            n_groups=fresh.shape[0] // self.config.completions_per_prompt,
+            weights=self.weights,
+            base=self.base_weights,
+            history=self.history.to(self.device),
+            state=self.weighting_state,
+            options=dict(self.config.reward_weighting_options or {}),
+        )
+        self.weights = self.weighting_fn(ctx).to(self.device, torch.float32)
 
     @torch.no_grad()
     def _fill_requirements(
@@ -474,6 +499,8 @@ class PolicyGradientTrainer(Trainer):
         metrics.update(
             {f"reward/{name}": raw[:fresh, j].mean() for j, name in enumerate(self.reward_fns)}
         )
+        if self.config.reward_weighting != "static":
+            metrics.update({f"weight/{n}": self.weights[j] for j, n in enumerate(self.reward_fns)})
         out = {k_: float(v) for k_, v in metrics.items()}  # the one host sync of the step
         out.update({f"time/{k_}": v for k_, v in timer.items()})
         out["completions"] = float(self.n_env_steps - steps_before)
@@ -515,7 +542,8 @@ class PolicyGradientTrainer(Trainer):
         h, c = self.history, self.combined_history
         steps = torch.arange(h.shape[0])
         names = list(self.reward_fns)
-        if self.config.multi_objective and h.shape[1] > 1:
+        front = self.config.multi_objective or self.config.reward_weighting != "static"
+        if front and h.shape[1] > 1:
             keep = non_dominated_mask(-h) if h.shape[0] else torch.zeros(0, dtype=torch.bool)
             labels, returns = steps[keep], h[keep]
         else:
@@ -546,6 +574,8 @@ class PolicyGradientTrainer(Trainer):
             "history": self.history,
             "combined_history": self.combined_history,
             "reward_scale": self.reward_scale,
+            "weights": self.weights,
+            "weighting": self.weighting_state,
             "shaping": self.shaping_state,
             "sampler": self.sampler.state_dict(),
             "replay": self.replay.state_dict(),
@@ -565,6 +595,8 @@ class PolicyGradientTrainer(Trainer):
         scale = state["reward_scale"]
         self.reward_scale = None if scale is None else scale.to(self.device)
         self.shaping_state = axes.to_device(state.get("shaping", {}), self.device)
+        self.weights = state.get("weights", self.weights).to(self.device)
+        self.weighting_state = axes.to_device(state.get("weighting", {}), self.device)
         self.sampler.load_state_dict(axes.to_device(state.get("sampler", {}), self.device))
         self.replay.load_state_dict(axes.to_device(state.get("replay", {}), self.device))
         self.guidance.load_state_dict(axes.to_device(state.get("guidance", {}), self.device))
