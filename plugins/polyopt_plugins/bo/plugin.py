@@ -23,7 +23,10 @@ _OPTIMIZERS = {
         "mobo:QLogNParEGO",
         "multi-objective BO with qLogNParEGO (any number of objectives)",
     ),
-    "turbo": ("turbo:TuRBO", "TuRBO-1: trust-region BO for higher-dimensional continuous problems"),
+    "turbo": (
+        "turbo:TuRBO",
+        "TuRBO-1 / TuRBO-m (n_regions): trust-region BO for high-dimensional problems",
+    ),
     "aegis": (
         "aegis:AEGiS",
         "AEGiS: asynchronous epsilon-greedy BO; never re-suggests pending points",

@@ -138,7 +138,8 @@ def roundtrip(state: dict) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("name", "extra"), [("ego", {"warm_start": True}), ("turbo", {}), ("aegis", {})]
+    ("name", "extra"),
+    [("ego", {"warm_start": True}), ("turbo", {}), ("turbo", {"n_regions": 2}), ("aegis", {})],
 )
 def test_resume_from_state_dict_continues_exactly(name: str, extra: dict) -> None:
     cls = polyopt.registry().get("optimizer", name)
