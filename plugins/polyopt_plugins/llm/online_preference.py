@@ -123,6 +123,7 @@ class IterativeDPO(Trainer):
     Config = IterativeDPOConfig
     #: the models train in float32 (their weights are built in it)
     dtypes = frozenset({torch.float32})
+    problem: Any  # a text task (sample, score, sft_batch); checked by compatibility()
 
     @classmethod
     def compatibility(cls, problem: Any) -> str | None:
@@ -223,7 +224,7 @@ class IterativeDPO(Trainer):
         model = self.ref if self.ref is not None else self.policy
         rows = torch.arange(data.n, device=self.device)
         with torch.no_grad():
-            return sequence_logps(model, data, rows, _SIDES)  # type: ignore[arg-type]
+            return sequence_logps(model, data, rows, _SIDES)
 
     # -- a step ------------------------------------------------------------------------------------------------
 
