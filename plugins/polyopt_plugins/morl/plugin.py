@@ -10,6 +10,11 @@ _OPTIMIZERS = {
         "polyopt_plugins.morl.envelope:Envelope",
         "Envelope Q-learning: one preference-conditioned Q network, discrete actions, vector rewards",
     ),
+    "pd-morl": (
+        "polyopt_plugins.morl.pd_morl:PDMORL",
+        "PD-MORL: one preference-conditioned network with preference-driven updates, discrete or "
+        "continuous actions, vector rewards",
+    ),
 }
 
 
