@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: What an advantage estimator may ask for in its ``requires`` attribute, and what the trainer then computes.
-REQUIREMENTS = frozenset({"groups", "greedy", "values", "old_logp", "ref_logp"})
+REQUIREMENTS = frozenset({"groups", "greedy", "values", "old_logp", "ref_logp", "ref_scores"})
 
 
 @dataclass
@@ -47,6 +47,11 @@ class Rollout:
         greedy_scores: ``n`` reward of the greedy completion of each row's prompt (``"greedy"``).
         old_logp: ``n x T`` log-probabilities under the sampling policy (``"old_logp"``).
         ref_logp: ``n x T`` log-probabilities under the reference policy (``"ref_logp"``).
+        ref_scores: ``n`` combined reward of a completion the reference policy sampled for each row's prompt
+            (``"ref_scores"``).
+        group_ids: ``n`` group index of each row when a prompt sampler gave groups unequal sizes (rows of a
+            group stay contiguous); None when every group has ``n / G`` rows. :meth:`grouped` then refuses;
+            estimators that take unequal groups use :meth:`group_stats`.
     """
 
     scores: Tensor
@@ -57,10 +62,30 @@ class Rollout:
     greedy_scores: Tensor | None = None
     old_logp: Tensor | None = None
     ref_logp: Tensor | None = None
+    ref_scores: Tensor | None = None
+    group_ids: Tensor | None = None
 
     def grouped(self) -> Tensor:
-        """``G x k`` view of :attr:`scores`."""
+        """``G x k`` view of :attr:`scores` (equal groups only)."""
+        if self.group_ids is not None:
+            raise ValueError(
+                "this rollout's groups have unequal sizes (group_ids is set); grouped() needs equal "
+                "groups: use an estimator that reads group_stats() (grpo, dr-grpo, rloo)"
+            )
         return self.scores.view(self.n_groups, -1)
+
+    def group_stats(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Each row's group mean, unbiased group std and group size (``n`` each), for equal or unequal
+        groups."""
+        n, g = self.scores.shape[0], self.n_groups
+        ids = self.group_ids
+        if ids is None:
+            ids = torch.arange(g, device=self.scores.device).repeat_interleave(n // g)
+        zeros = torch.zeros(g, dtype=self.scores.dtype, device=self.scores.device)
+        count = zeros.index_add(0, ids, torch.ones_like(self.scores))
+        mean = zeros.index_add(0, ids, self.scores) / count
+        var = zeros.index_add(0, ids, (self.scores - mean[ids]) ** 2) / (count - 1).clamp_min(1)
+        return mean[ids], var.sqrt()[ids], count[ids]
 
     def broadcast(self, per_completion: Tensor) -> Tensor:
         """``n`` values (one per completion) -> ``n x T``, on each completion's real tokens."""

@@ -135,6 +135,7 @@ def small_rollout(
         greedy_scores=torch.rand(n_groups, generator=gen).repeat_interleave(group_size),
         old_logp=logp,
         ref_logp=logp - 0.1 * torch.rand(n, length, generator=gen) * mask,
+        ref_scores=torch.rand(n, generator=gen),
     )
 
 

@@ -61,6 +61,9 @@ def gae(r: Rollout, p: AdvantageParams) -> tuple[Tensor, Tensor]:
 @requires("groups")
 def grpo(r: Rollout, p: AdvantageParams) -> tuple[Tensor, None]:
     """GRPO (Shao et al. 2024): ``(r_i - mean(group)) / (std(group) + eps)``, unbiased std as in TRL/verl."""
+    if r.group_ids is not None:  # groups of unequal sizes (a rollout-budget sampler)
+        mean, std, _ = r.group_stats()
+        return _broadcast((r.scores - mean) / (std + p.eps), r.mask), None
     g = r.grouped()
     adv = (g - g.mean(1, keepdim=True)) / (g.std(1, keepdim=True) + p.eps)
     return _broadcast(adv.flatten(), r.mask), None
@@ -69,6 +72,8 @@ def grpo(r: Rollout, p: AdvantageParams) -> tuple[Tensor, None]:
 @requires("groups")
 def dr_grpo(r: Rollout, p: AdvantageParams) -> tuple[Tensor, None]:
     """Dr. GRPO (Liu et al. 2025): ``r_i - mean(group)``, no std; pair with ``seq-mean-token-sum-norm``."""
+    if r.group_ids is not None:
+        return _broadcast(r.scores - r.group_stats()[0], r.mask), None
     g = r.grouped()
     return _broadcast((g - g.mean(1, keepdim=True)).flatten(), r.mask), None
 
@@ -76,6 +81,10 @@ def dr_grpo(r: Rollout, p: AdvantageParams) -> tuple[Tensor, None]:
 @requires("groups")
 def rloo(r: Rollout, p: AdvantageParams) -> tuple[Tensor, None]:
     """RLOO (Ahmadian et al. 2024): ``r_i - mean of the other k-1 rewards of the group``."""
+    if r.group_ids is not None:
+        mean, _, count = r.group_stats()
+        loo = (mean * count - r.scores) / (count - 1).clamp_min(1)
+        return _broadcast(r.scores - loo, r.mask), None
     g = r.grouped()
     k = g.shape[1]
     loo = (g.sum(1, keepdim=True) - g) / max(k - 1, 1)
@@ -87,6 +96,11 @@ def remax(r: Rollout, p: AdvantageParams) -> tuple[Tensor, None]:
     """ReMax (Li et al. 2024): ``r_i - r(greedy completion of the same prompt)``."""
     assert r.greedy_scores is not None
     return _broadcast(r.scores - r.greedy_scores, r.mask), None
+
+
+#: estimators that take groups of unequal sizes (``Rollout.group_ids``, set by a rollout-budget sampler)
+for _fn in (grpo, dr_grpo, rloo):
+    _fn.ragged_groups = True  # type: ignore[attr-defined]
 
 
 def _returns(token_rewards: Tensor, mask: Tensor, gamma: float) -> Tensor:

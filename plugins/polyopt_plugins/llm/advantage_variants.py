@@ -14,9 +14,9 @@ from torch import Tensor
 
 from polyopt.components import AdvantageParams, Rollout, requires
 from polyopt.policy_gradient import generalized_advantage
-from polyopt_plugins.llm.advantage import whiten
+from polyopt_plugins.llm.advantage import grpo, whiten
 
-__all__ = ["qae", "mapo", "pass_at_k", "s_grpo", "decoupled_gae", "score"]
+__all__ = ["qae", "mapo", "pass_at_k", "s_grpo", "decoupled_gae", "score", "aapo"]
 
 
 def _successes(g: Tensor, p: AdvantageParams) -> Tensor:
@@ -115,3 +115,20 @@ def score(r: Rollout, p: AdvantageParams) -> tuple[Tensor, None]:
     """The completion's own score on every token (no baseline): the base for an ``advantage_shaping`` that
     keeps its own baseline across steps (``spo``, ``dcpo-sas``), or plain REINFORCE."""
     return r.broadcast(r.scores), None
+
+
+@requires("groups", "ref_scores")
+def aapo(r: Rollout, p: AdvantageParams) -> tuple[Tensor, None]:
+    """AAPO (Xiong et al. 2025, "AAPO: Enhancing the Reasoning Capabilities of LLMs with Advantage
+    Momentum"): the GRPO advantage plus the advantage momentum ``clip(r_i - r_ref_i, -low, high)``, each
+    completion's reward gain over a completion the reference policy (the trainer's frozen initial model, in
+    its state_dict) sampled for the same prompt; options ``low`` (0.2) and ``high`` (0.28) as in the
+    authors' code. The paper's cross-entropy loss ``-A log pi`` is the default ``ppo-clip`` at
+    ``update_epochs=1`` (same gradient), averaged over tokens (``loss_aggregation=token-mean``)."""
+    assert r.ref_scores is not None
+    adv, _ = grpo(r, p)
+    low, high = float(p.options.get("low", 0.2)), float(p.options.get("high", 0.28))
+    return adv + r.broadcast((r.scores - r.ref_scores).clamp(-low, high)), None
+
+
+aapo.ragged_groups = True  # type: ignore[attr-defined]  # through grpo

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 __all__ = [
     "build_component",
     "build_axes",
+    "check_unequal_groups",
     "sample_groups",
+    "observe_unequal",
     "mix_replay",
     "step_context",
     "old_logp",
@@ -71,6 +73,66 @@ def build_axes(cfg: Any) -> tuple[Any, Any, Any]:
     )
 
 
+def check_unequal_groups(trainer: PolicyGradientTrainer) -> None:
+    """A sampler with an ``allocation`` (unequal groups) needs an estimator that takes them, and axes that
+    keep groups of ``k`` rows (group losses, replay, guidance, shaping, per-group rewards) at their default."""
+    cfg = trainer.config
+    if not hasattr(trainer.sampler, "allocation"):
+        return
+    clashes = {
+        f"advantage={cfg.advantage!r}": not getattr(trainer.advantage_fn, "ragged_groups", False),
+        f"policy_loss={cfg.policy_loss!r}": "groups" in trainer.loss_needs,
+        f"replay={cfg.replay!r}": cfg.replay != "none",
+        f"guidance={cfg.guidance!r}": cfg.guidance != "none",
+        f"advantage_shaping={cfg.advantage_shaping!r}": cfg.advantage_shaping != "none",
+        f"reward_normalization={cfg.reward_normalization!r}": cfg.reward_normalization
+        == "per-reward",
+        "several sampling rounds": trainer.sampler.rounds != 1,
+    }
+    bad = [name for name, clash in clashes.items() if clash]
+    if bad:
+        raise ConfigError(
+            f"prompt_sampler={cfg.prompt_sampler!r} gives groups unequal sizes, which {', '.join(bad)} "
+            "cannot take; expected an estimator that takes them (grpo, dr-grpo, rloo, aapo) and the "
+            "other axes at their defaults"
+        )
+
+
+def _unequal_round(
+    trainer: PolicyGradientTrainer,
+    sampled: Any,
+    refs: list[str] | None,
+    sizes: Tensor,
+    timer: dict[str, float],
+) -> Batch:
+    """One round whose ``G`` prompts get ``sizes`` completions each (``G * k`` in all); sets the trainer's
+    ``group_ids``."""
+    k, n = trainer.config.completions_per_prompt, len(sampled.prompts)
+    if sizes.shape != (n,) or int(sizes.sum()) != n * k or int(sizes.min()) < 1:
+        raise ValueError(f"allocation {sizes.tolist()}; expected {n} sizes >= 1 summing to {n * k}")
+    t0 = time.perf_counter()
+    idx = torch.arange(n).repeat_interleave(sizes.cpu()).tolist()
+    fields = {key: [v[i] for i in idx] for key, v in sampled.fields.items()}
+    tasks = Tasks([sampled.prompts[i] for i in idx], fields)
+    gen = trainer._generate(tasks.prompts, trainer.config.temperature)
+    texts = decode_completions(trainer.policy, gen.tokens, gen.mask)
+    t1 = time.perf_counter()
+    raw = trainer._score(tasks, texts)
+    timer["generation"] += t1 - t0
+    timer["scoring"] += time.perf_counter() - t1
+    trainer.group_ids = torch.tensor(idx, dtype=torch.long, device=trainer.device)
+    return Batch(tasks, raw, gen, None, refs)
+
+
+def observe_unequal(trainer: PolicyGradientTrainer, raw: Tensor) -> None:
+    """The prompt sampler's observation of unequal groups, one ``1 x N_i x m`` group at a time."""
+    assert trainer.group_ids is not None
+    ids, prompts = trainer.group_ids, trainer.batch.tasks.prompts
+    for g in range(int(ids.max()) + 1):
+        rows = (ids == g).nonzero().flatten()
+        trainer.sampler.observe([prompts[int(rows[0])]], raw[rows].unsqueeze(0))
+
+
 def _identity(groups: int, k: int, like: Tensor) -> Tensor:
     """``groups x k`` rows ``0 .. k-1`` of every group."""
     return torch.arange(k, device=like.device).expand(groups, k)
@@ -84,11 +146,14 @@ def sample_groups(
     sampler, k = trainer.sampler, trainer.config.completions_per_prompt
     kept: list[Batch] = []
     need, last, rows, width = n_prompts, None, None, k
+    trainer.group_ids = None
     for round_ in range(sampler.rounds):
         t0 = time.perf_counter()
         sampled, refs = sampler.sample(
             trainer.problem, need, trainer.generator, trainer.guidance.needs_references
         )
+        if hasattr(sampler, "allocation"):  # a rollout budget per prompt: groups of unequal sizes
+            return [_unequal_round(trainer, sampled, refs, sampler.allocation(k), timer)], need
         width = sampler.group_size(k)
         repeated = sampled.repeat(width)
         tasks = Tasks(repeated.prompts, repeated.fields)

@@ -93,6 +93,11 @@ _AXES: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
             "dapo": ("DynamicSampling", "DAPO dynamic sampling: drop flat groups, refill"),
             "gfpo": ("GroupFilter", "GFPO: sample more, train on the shortest / most efficient"),
             "mopps": ("MoPPS", "MoPPS: Thompson-sampled prompts of a pool near 50% success"),
+            "vas": ("VarianceAware", "MMR1 variance-aware sampling: prompts by outcome variance"),
+            "knapsack": (
+                "Knapsack",
+                "Knapsack RL: unequal rollout budgets across a step's prompts",
+            ),
         },
     ),
     "guidance": (
@@ -114,6 +119,7 @@ _VARIANT_ADVANTAGES = {
     "s-grpo": ("s_grpo", "S-GRPO: noise-aware group weights"),
     "decoupled-gae": ("decoupled_gae", "VC-PPO/VAPO: decoupled (length-adaptive) GAE lambda"),
     "score": ("score", "the completion's score, no baseline"),
+    "aapo": ("aapo", "AAPO: GRPO plus the clipped reward gain over a reference rollout"),
 }
 _VARIANT_LOSSES = {
     "gmpo": ("gmpo", "GMPO: geometric mean of clipped token ratios"),

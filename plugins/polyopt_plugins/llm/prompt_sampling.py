@@ -5,7 +5,9 @@ A step samples prompts, generates ``group_size(k)`` completions for each, scores
 and the ``k`` completions per group that :meth:`select` returns, refilling for at most ``rounds`` rounds.
 ``uniform`` (the default) keeps every group as sampled; ``dapo`` is DAPO's dynamic sampling; ``gfpo``
 samples more and trains on the shortest (or most reward-per-token) completions; ``mopps`` picks the prompts
-of a fixed pool whose predicted success rate is nearest 0.5.
+of a fixed pool whose predicted success rate is nearest 0.5; ``vas`` draws half of them in proportion to their
+outcome variance; ``knapsack`` gives the prompts of a step unequal numbers of completions (its
+:meth:`Knapsack.allocation`), for estimators that take groups of unequal sizes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch import Tensor
 
 from polyopt.components import SampledGroups, TaskBatch
 
-__all__ = ["Uniform", "DynamicSampling", "GroupFilter", "MoPPS"]
+__all__ = ["Uniform", "DynamicSampling", "GroupFilter", "MoPPS", "VarianceAware", "Knapsack"]
 
 
 def _all_rows(groups: SampledGroups, k: int) -> tuple[Tensor, Tensor]:
@@ -117,16 +119,28 @@ class MoPPS(Uniform):
     def sample(
         self, task: Any, n: int, generator: torch.Generator, references: bool
     ) -> tuple[TaskBatch, list[str] | None]:
+        self._fill(task, generator, n)
+        a, b = self.alpha, self.beta
+        mean, std = a / (a + b), (a * b / ((a + b) ** 2 * (a + b + 1))).sqrt()
+        z = torch.randn(self.pool_size, generator=generator, device=generator.device).cpu()
+        draw = (mean + std * z).clamp(0.0, 1.0)
+        return self._take((draw - self.target).abs().argsort(stable=True)[:n].tolist(), references)
+
+    def _fill(self, task: Any, generator: torch.Generator, n: int) -> None:
+        """Draw the pool (once), with a Beta(1, 1) prior per prompt."""
+        if n > self.pool_size:
+            raise ValueError(
+                f"{n} prompts a step from a pool of {self.pool_size}; expected pool >= {n}"
+            )
         if self.pool is None:
             batch, answers = task.generate(self.pool_size, generator)
             self.pool = {"prompts": batch.prompts, "fields": batch.fields, "answers": list(answers)}
             self.alpha = torch.ones(self.pool_size)
             self.beta = torch.ones(self.pool_size)
-        a, b = self.alpha, self.beta
-        mean, std = a / (a + b), (a * b / ((a + b) ** 2 * (a + b + 1))).sqrt()
-        z = torch.randn(self.pool_size, generator=generator, device=generator.device).cpu()
-        draw = (mean + std * z).clamp(0.0, 1.0)
-        chosen = (draw - self.target).abs().argsort(stable=True)[:n].tolist()
+
+    def _take(self, chosen: list[int], references: bool) -> tuple[TaskBatch, list[str] | None]:
+        """The pool's prompts ``chosen`` (with their fields, and references when asked)."""
+        assert self.pool is not None
         pool = self.pool
         fields = {key: [v[i] for i in chosen] for key, v in pool["fields"].items()}
         refs = [pool["answers"][i] for i in chosen] if references else None
@@ -154,3 +168,99 @@ class MoPPS(Uniform):
         self.pool = state.get("pool")
         self.alpha = state.get("alpha", torch.zeros(0)).cpu()
         self.beta = state.get("beta", torch.zeros(0)).cpu()
+
+
+class _Latest(MoPPS):
+    """A pool whose per-prompt success rate is its latest trained group's: ``alpha - 1`` wins and ``beta - 1``
+    failures (Beta(1, 1) before the first visit, so an unseen prompt's rate is 0.5)."""
+
+    def observe(self, prompts: list[str], rewards: Tensor) -> None:
+        if self.pool is None:
+            return
+        index: dict[str, list[int]] = {}
+        for i, p in enumerate(self.pool["prompts"]):
+            index.setdefault(p, []).append(i)  # a pool may draw a prompt twice
+        for prompt, group in zip(prompts, rewards[..., 0].cpu()):
+            at, wins = index.get(prompt, []), float((group >= 1).sum())
+            self.alpha[at], self.beta[at] = 1 + wins, 1 + group.numel() - wins
+
+    def rates(self) -> Tensor:
+        """Each pool prompt's success rate (the empirical one of its latest group; 0.5 unseen)."""
+        a, b = self.alpha - 1, self.beta - 1
+        return torch.where(a + b > 0, a / (a + b).clamp_min(1), 0.5)
+
+
+class VarianceAware(_Latest):
+    """Variance-aware sampling of MMR1 (Leng et al. 2025, "MMR1: Enhancing Multimodal Reasoning with
+    Variance-Aware Sampling and Open Resources"): each prompt of a pool of ``pool`` (1024) prompts scores its
+    outcome variance ``p (1 - p)`` with ``p`` the success rate of its latest trained group (the task's first
+    reward >= 1 is a success; unseen prompts score 0.25, the most); a fraction ``ratio`` (0.5) of each step's
+    prompts is drawn without replacement in proportion to the score, the rest uniformly among the others.
+    The paper's score also adds a trajectory-diversity term; it is left out here (its weight is 0)."""
+
+    def __init__(self, pool: int = 1024, ratio: float = 0.5) -> None:
+        super().__init__(pool=pool)
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f"ratio={ratio!r}; expected a fraction in [0, 1]")
+        self.ratio = ratio
+
+    def sample(
+        self, task: Any, n: int, generator: torch.Generator, references: bool
+    ) -> tuple[TaskBatch, list[str] | None]:
+        self._fill(task, generator, n)
+        p = self.rates()
+        score = (p * (1 - p)).clamp_min(1e-6).to(generator.device)
+        m = round(self.ratio * n)
+        first = torch.multinomial(score, m, generator=generator) if m else score[:0].long()
+        rest = torch.ones_like(score).index_fill(0, first, 0.0)
+        second = torch.multinomial(rest, n - m, generator=generator) if n > m else first[:0]
+        return self._take(torch.cat([first, second]).tolist(), references)
+
+
+class Knapsack(_Latest):
+    """Rollout budgets of Knapsack RL (Li et al. 2025, "Knapsack RL: Unlocking Exploration of LLMs via
+    Optimizing Budget Allocation"): a step's ``n`` prompts are drawn uniformly from a pool of ``pool`` (1024)
+    and share a budget of ``n * k`` completions. Prompt ``i`` gets ``N_i`` in ``[low, high]`` (2, 32)
+    maximizing ``sum_i (1 - p_i^N_i - (1 - p_i)^N_i) p_i (1 - p_i)^2`` (the chance of a nonzero gradient times
+    its value), with ``p_i`` the success rate of the prompt's latest trained group (0.5 unseen): a knapsack
+    with unit costs and concave values, which adding one completion at a time to the best marginal gain
+    solves exactly (ties go to the smallest group). Groups then have unequal sizes: only estimators that take them (grpo, dr-grpo, rloo)."""
+
+    def __init__(self, pool: int = 1024, low: int = 2, high: int = 32) -> None:
+        super().__init__(pool=pool)
+        if not isinstance(low, int) or not isinstance(high, int) or not 2 <= low <= high:
+            raise ValueError(f"low={low!r}, high={high!r}; expected integers with 2 <= low <= high")
+        self.low, self.high, self.chosen = low, high, torch.zeros(0, dtype=torch.long)
+
+    def sample(
+        self, task: Any, n: int, generator: torch.Generator, references: bool
+    ) -> tuple[TaskBatch, list[str] | None]:
+        self._fill(task, generator, n)
+        order = torch.randperm(self.pool_size, generator=generator, device=generator.device)
+        self.chosen = order[:n].cpu()
+        return self._take(self.chosen.tolist(), references)
+
+    def allocation(self, k: int) -> Tensor:
+        """Completions for each prompt of the last :meth:`sample` (``n`` integers summing to ``n * k``)."""
+        p, n = self.rates()[self.chosen], len(self.chosen)
+        if not self.low * n <= n * k <= self.high * n:
+            raise ValueError(f"k={k} completions a prompt on average; expected low <= k <= high")
+
+        def value(size: Tensor) -> Tensor:
+            return (1 - p**size - (1 - p) ** size) * p * (1 - p) ** 2
+
+        sizes = torch.full((n,), float(self.low))
+        for _ in range(n * (k - self.low)):
+            gain = torch.where(sizes < self.high, value(sizes + 1) - value(sizes), -1.0)
+            gain = (
+                gain - 1e-9 * sizes
+            )  # ties (e.g. prompts always or never solved) go to the smallest
+            sizes[gain.argmax()] += 1
+        return sizes.long()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "chosen": self.chosen}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.chosen = state.get("chosen", torch.zeros(0, dtype=torch.long)).cpu()

@@ -94,6 +94,9 @@ class PolicyGradientTrainer(Trainer):
         self.loss_group_size = cfg.completions_per_prompt
         self._check_requirements()
         self.sampler, self.replay, self.guidance = axes.build_axes(cfg)
+        axes.check_unequal_groups(self)
+        #: ``n`` group index of each row when the prompt sampler gave groups unequal sizes, else None
+        self.group_ids: Tensor | None = None
         self.reward_fns = self._resolve_rewards()
         weights = cfg.reward_weights or self._default_weights()
         if len(weights) != len(self.reward_fns):
@@ -131,7 +134,9 @@ class PolicyGradientTrainer(Trainer):
                     generator=self.generator,
                 )
             self.critic = Critic(self.policy).to(self.device) if "values" in self.needs else None
-        self.want_ref = cfg.kl_coef > 0 or "ref_logp" in self.needs | self.loss_needs
+        self.want_ref = cfg.kl_coef > 0 or bool(
+            {"ref_logp", "ref_scores"} & (self.needs | self.loss_needs)
+        )
         self.ref = self._snapshot() if self.want_ref else None
         self.opt = torch.optim.AdamW(
             [p for p in self.policy.parameters() if p.requires_grad],
@@ -166,15 +171,17 @@ class PolicyGradientTrainer(Trainer):
                 f"completions_per_prompt={k} with advantage {cfg.advantage!r}, policy loss "
                 f"{cfg.policy_loss!r}/dynamic sampling; expected at least 2 (groups are compared)"
             )
-        if "greedy" in self.needs and cfg.reward_normalization != "none":
+        rollouts = {"greedy", "ref_scores"} & self.needs  # a greedy or reference rollout, scored
+        if rollouts and cfg.reward_normalization != "none":
             raise ConfigError(
-                f"reward_normalization={cfg.reward_normalization!r} with a greedy baseline; "
-                "expected 'none' (the baseline must be scored like the samples)"
+                f"reward_normalization={cfg.reward_normalization!r} with advantage {cfg.advantage!r}; "
+                "expected 'none' (its greedy or reference rollout must be scored like the samples)"
             )
-        if "greedy" in self.needs and cfg.replay != "none":
+        if rollouts and cfg.replay != "none":
             raise ConfigError(
-                f"replay={cfg.replay!r} with advantage {cfg.advantage!r}: a greedy baseline needs the "
-                "task fields of every prompt, which replayed groups do not keep; expected replay='none'"
+                f"replay={cfg.replay!r} with advantage {cfg.advantage!r}: its greedy or reference "
+                "rollout needs the task fields of every prompt, which replayed groups do not keep; "
+                "expected replay='none'"
             )
         if cfg.value_pretrain_steps and "values" not in self.needs:
             raise ConfigError(
@@ -213,13 +220,13 @@ class PolicyGradientTrainer(Trainer):
         ]
         return torch.stack(cols, dim=-1)  # (n, m)
 
-    def _generate(self, prompts: list[str], temperature: float) -> Generation:
+    def _generate(self, prompts: list[str], temperature: float, model: Any = None) -> Generation:
         ids, mask = self.policy.tokenizer.batch_encode(prompts, self.device)
         params = SamplingParams(
             max_new_tokens=self.max_new, temperature=temperature, top_p=self.config.top_p
         )
         gen = generate(
-            self.policy,
+            self.policy if model is None else model,
             ids,
             mask,
             params,
@@ -257,6 +264,7 @@ class PolicyGradientTrainer(Trainer):
             token_rewards=score.unsqueeze(-1) * _last_token(mask),
             mask=mask,
             n_groups=n_groups,
+            group_ids=self.group_ids,
         )
         t0 = time.perf_counter()
         self._fill_requirements(
@@ -293,6 +301,8 @@ class PolicyGradientTrainer(Trainer):
         if "values" in self.needs:
             assert self.critic is not None
             r.values = self.critic(ids, pmask, gen.tokens, gen.mask)
+        if "ref_scores" in self.needs:
+            r.ref_scores = self._reference_scores()
         kl_in_reward = cfg.kl_coef > 0 and cfg.kl_in == "reward"
         if "old_logp" in self.needs or cfg.update_epochs > 1 or kl_in_reward:
             r.old_logp, _ = self._logprobs(self.policy, ids, pmask, gen.tokens, gen.mask)
@@ -303,6 +313,18 @@ class PolicyGradientTrainer(Trainer):
             r.token_rewards = (
                 r.token_rewards - cfg.kl_coef * self.kl_fn(r.old_logp, r.ref_logp) * r.mask
             )
+
+    def _reference_scores(self) -> Tensor:
+        """One completion of the reference policy per row (its prompt, the sampling temperature), scored
+        with the combined reward (AAPO); counted as generated completions."""
+        tasks = self.batch.tasks
+        if self.ref is not None:
+            gen = self._generate(tasks.prompts, self.config.temperature, self.ref)
+        else:
+            with self.policy.adapters_disabled():  # type: ignore[operator]  # a LoRA (peft) policy's
+                gen = self._generate(tasks.prompts, self.config.temperature)
+        texts = decode_completions(self.policy, gen.tokens, gen.mask)  # the same tokenizer
+        return self._score(Tasks(tasks.prompts, tasks.fields), texts) @ self.weights
 
     @torch.no_grad()
     def _ref_logprobs(self, ids: Tensor, pmask: Tensor, gen: Generation) -> Tensor:
@@ -483,9 +505,12 @@ class PolicyGradientTrainer(Trainer):
             stats["sft_loss"] = axes.supervised_step(self)
         timer["update"] = time.perf_counter() - t0
         k, fresh = self.config.completions_per_prompt, self.fresh_rows
-        self.sampler.observe(
-            self.batch.tasks.prompts[:fresh:k], raw[:fresh].view(fresh // k, k, -1)
-        )
+        if self.group_ids is None:
+            self.sampler.observe(
+                self.batch.tasks.prompts[:fresh:k], raw[:fresh].view(fresh // k, k, -1)
+            )
+        else:  # unequal groups: one observation per group
+            axes.observe_unequal(self, raw)
         metrics: dict[str, Tensor | float] = {
             "reward": rollout.scores[:fresh].mean(),
             "tokens": gen.mask[:fresh].sum(),
