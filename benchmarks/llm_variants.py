@@ -73,6 +73,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "gold": {"guidance": "gold"},
     "relift": {"guidance": "relift"},
     "entropy-bonus": {"entropy_coef": 0.01},
+    "vas": {"prompt_sampler": "vas"},
+    "knapsack": {"prompt_sampler": "knapsack"},
+    "aapo": {"advantage": "aapo", "loss_aggregation": "token-mean"},
 }
 
 
