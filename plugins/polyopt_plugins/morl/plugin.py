@@ -10,6 +10,11 @@ _OPTIMIZERS = {
         "polyopt_plugins.morl.envelope:Envelope",
         "Envelope Q-learning: one preference-conditioned Q network, discrete actions, vector rewards",
     ),
+    "morld": (
+        "polyopt_plugins.morl.morld:MORLD",
+        "MORL/D with MO-PPO: a population of weight-decomposed policies trained in one batched step, PSA "
+        "weight adaptation, an archive of non-dominated policies; discrete or continuous actions",
+    ),
     "pd-morl": (
         "polyopt_plugins.morl.pd_morl:PDMORL",
         "PD-MORL: one preference-conditioned network with preference-driven updates, discrete or "
