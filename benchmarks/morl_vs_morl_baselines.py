@@ -9,6 +9,11 @@ evaluation; then both policies are evaluated by the same protocol (polyopt_plugi
 spread preferences x 5 episodes, discounted returns at gamma 0.99, HV against [0, -25]) and the number of the
 10 true front points found is counted.
 
+``--runs pd-morl`` trains polyopt's PD-MORL on the same environment, steps and seeds (its own defaults, the
+authors' Deep Sea Treasure settings: epsilon 0.8 -> 0.05, soft targets, hindsight preferences, key solutions
+from the known front; network, learning rate, batch and gamma shared), evaluated the same way.
+``--per`` turns on prioritized replay on both Envelopes (MORL-Baselines' default).
+
 The replay ratios differ unless ``--num-envs 1 --updates 1``: MORL-Baselines makes one update per environment
 step; polyopt makes ``updates`` updates per step of ``num_envs`` environments. Say which when quoting.
 
@@ -42,6 +47,7 @@ def shared_config(args: argparse.Namespace) -> dict[str, Any]:
         "learning_starts": 100,
         "target_update_every": 200,
         "num_sample_w": 4,
+        "per": args.per,
     }
 
 
@@ -82,7 +88,7 @@ def run_morl_baselines(seed: int, steps: int, cfg: dict[str, Any]) -> dict[str, 
         gamma=cfg["gamma"],
         max_grad_norm=None,
         num_sample_w=cfg["num_sample_w"],
-        per=False,
+        per=cfg["per"],
         log=False,
         seed=seed,
         device="cpu",
@@ -99,12 +105,19 @@ def run_morl_baselines(seed: int, steps: int, cfg: dict[str, Any]) -> dict[str, 
     return {"wall": wall, **evaluate(act)}
 
 
-def run_polyopt(seed: int, steps: int, cfg: dict[str, Any], num_envs: int, updates: int) -> dict:
+def run_polyopt(
+    seed: int, steps: int, cfg: dict[str, Any], num_envs: int, updates: int, algo: str = "envelope"
+) -> dict:
     import polyopt
 
     env = polyopt.make("environment", "deep-sea-treasure", num_envs=num_envs)
+    if (
+        algo == "pd-morl"
+    ):  # shared: network, learning rate, batch, gamma; the rest PD-MORL's defaults
+        keep = ("learning_rate", "hidden_sizes", "batch_size", "gamma")
+        cfg = {k: v for k, v in cfg.items() if k in keep}
     opt = polyopt.make(
-        "optimizer", "envelope", env, seed=seed, device="cpu", gradient_updates=updates, **cfg
+        "optimizer", algo, env, seed=seed, device="cpu", gradient_updates=updates, **cfg
     )
     start = time.perf_counter()
     polyopt.run(opt, polyopt.Budget(env_steps=steps), threads=1)
@@ -119,7 +132,7 @@ def main() -> None:
     parser.add_argument(
         "--runs",
         default="morl-baselines,polyopt",
-        help="comma-separated; polyopt-1 = one env, one update",
+        help="comma-separated; polyopt-1 = one env, one update; pd-morl = polyopt's PD-MORL",
     )
     parser.add_argument("--num-envs", type=int, default=16, help="polyopt's sub-environments")
     parser.add_argument("--updates", type=int, default=1, help="polyopt's updates per step")
@@ -130,6 +143,7 @@ def main() -> None:
     parser.add_argument("--eps-start", type=float, default=0.01, help="MORL-Baselines' default")
     parser.add_argument("--eps-end", type=float, default=0.01)
     parser.add_argument("--eps-decay", type=int, default=10_000)
+    parser.add_argument("--per", action="store_true", help="prioritized replay on both Envelopes")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = shared_config(args)
@@ -141,6 +155,8 @@ def main() -> None:
                 out = run_morl_baselines(seed, args.steps, cfg)
             elif name == "polyopt-1":  # MORL-Baselines' replay ratio: one environment, one update
                 out = run_polyopt(seed, args.steps, cfg, 1, 1)
+            elif name == "pd-morl":
+                out = run_polyopt(seed, args.steps, cfg, args.num_envs, args.updates, "pd-morl")
             else:
                 out = run_polyopt(seed, args.steps, cfg, args.num_envs, args.updates)
             per_step = 1000 * out["wall"] / args.steps

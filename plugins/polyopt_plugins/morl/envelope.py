@@ -60,6 +60,12 @@ class EnvelopeConfig:
     """Updates per step (a step moves every sub-environment once)."""
     buffer_size: int = 100_000
     """Replay capacity in transitions."""
+    per: bool = False
+    """Prioritized replay as MORL-Baselines' Envelope (its default): transitions are drawn in proportion to
+    ``(|w . TD error| + p_max)^per_alpha`` (``w`` the first sampled preference), new ones enter at the largest
+    priority so far ``p_max``; no importance weights, as there."""
+    per_alpha: float = 0.6
+    """Exponent of the priorities."""
     learning_starts: int = 100
     """Environment steps of uniformly random actions before the first update."""
     gamma: float = 0.99
@@ -180,6 +186,8 @@ class Envelope(Trainer):
             "terminated": torch.zeros(size, **self.like),
         }
         self.buffer_count = 0  # transitions ever stored (the ring position is this modulo the size)
+        self.priority = torch.zeros(size, dtype=torch.float64, device=self.device)
+        self.max_priority = 1e-5  # MORL-Baselines' starting priority, raised to the largest seen
         self.n_updates = 0
         self._obs = self._observe(env.reset(seed=self.seed))
         self._w = random_weights(m, n, self.generator, self.device).to(self.dtype)
@@ -242,6 +250,7 @@ class Envelope(Trainer):
         ) % cfg.buffer_size
         for key, value in rows.items():
             self.buffer[key][slots] = value[keep]
+        self.priority[slots] = self.max_priority
         self.buffer_count += keep.numel()
         done = step.done.to(self.device)
         fresh = random_weights(m, n, self.generator, self.device).to(self.dtype)
@@ -273,8 +282,14 @@ class Envelope(Trainer):
         losses = []
         homotopy = self._linear(cfg.initial_homotopy, cfg.final_homotopy, cfg.homotopy_decay_steps)
         for _ in range(cfg.gradient_updates):
-            idx = torch.randint(
-                0, filled, (cfg.batch_size,), generator=self.generator, device=self.device
+            idx = (
+                torch.multinomial(
+                    self.priority[:filled], cfg.batch_size, True, generator=self.generator
+                )
+                if cfg.per
+                else torch.randint(
+                    0, filled, (cfg.batch_size,), generator=self.generator, device=self.device
+                )
             )
             sampled = random_weights(
                 self.problem.reward_dim, cfg.num_sample_w, self.generator, self.device
@@ -298,6 +313,14 @@ class Envelope(Trainer):
             self.opt.step()
             self.n_updates += 1
             self._sync_target()
+            if cfg.per:  # the rows of the first sampled preference, as MORL-Baselines
+                first = slice(0, cfg.batch_size)
+                td = (q[first] - y[first]).detach()
+                priority = (
+                    (td * w[first]).sum(1).abs().double() + self.max_priority
+                ) ** cfg.per_alpha
+                self.max_priority = max(self.max_priority, float(priority.max()))
+                self.priority[idx] = priority
             losses.append(loss.detach())
         return {"critic_loss": float(torch.stack(losses).mean()), "homotopy": homotopy}
 
@@ -385,6 +408,8 @@ class Envelope(Trainer):
             "opt": self.opt.state_dict(),
             "buffer": self.buffer,
             "buffer_count": self.buffer_count,
+            "priority": self.priority,
+            "max_priority": self.max_priority,
             "n_updates": self.n_updates,
             "env": self.problem.state_dict(),
             "obs": self._obs,
@@ -401,6 +426,8 @@ class Envelope(Trainer):
         self.opt.load_state_dict(state["opt"])
         self.buffer = {k: v.to(self.device) for k, v in state["buffer"].items()}
         self.buffer_count = int(state["buffer_count"])
+        self.priority = state["priority"].to(self.device)
+        self.max_priority = float(state["max_priority"])
         self.n_updates = int(state["n_updates"])
         if state["env"] is not None:
             self.problem.load_state_dict(state["env"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -9,6 +11,7 @@ import polyopt
 from polyopt.environment import Environment, Step
 from polyopt.errors import IncompatibleProblemError
 from polyopt.spaces import Box, Integer
+from polyopt.testing import OptimizerContract, contract_problem
 from polyopt_envs.cartpole import CartPole
 from polyopt_plugins.morl.envelope import Envelope
 
@@ -78,3 +81,29 @@ def test_refuses_scalar_rewards_and_continuous_actions() -> None:
     pendulum = pytest.importorskip("gymnasium") and polyopt.GymnasiumEnv("Pendulum-v1")
     with pytest.raises(IncompatibleProblemError, match="one discrete action dimension"):
         Envelope(pendulum, seed=0)
+
+
+def test_prioritized_replay_learns_the_arms() -> None:
+    opt = Envelope(
+        _TwoArms(), seed=0, device="cpu", hidden_sizes=[32], learning_starts=16,
+        epsilon_decay_steps=400, learning_rate=3e-3, ref_point=[0.0, 0.0], eval_weights=11,
+        eval_episodes=1, per=True,
+    )  # fmt: skip
+    for _ in range(120):
+        opt.step()
+    actions = opt.greedy(torch.ones(2, 1), torch.tensor([[0.9, 0.1], [0.1, 0.9]]))
+    assert actions.tolist() == [0, 1]
+    filled = opt.priority[: opt.buffer_count]
+    assert float(filled.min()) > 0 and float(filled.max()) > float(
+        filled.min()
+    )  # updated priorities
+
+
+class TestPrioritizedEnvelopeContract(OptimizerContract):
+    """The conformance kit with prioritized replay on (determinism, exact resume, RNG, dtypes)."""
+
+    optimizer = "envelope"
+
+    def make_problem(self) -> tuple[Any, dict[str, Any]]:
+        problem, config = contract_problem(Envelope)
+        return problem, {**config, "per": True}
