@@ -125,6 +125,10 @@ class PDMORLConfig:
     """Episodes per preference in an evaluation."""
     eval_max_steps: int = 1_000
     """Per-episode step limit of an evaluation."""
+    eval_every: int = 0
+    """Also evaluate every this many environment steps during training: ``eval/<metric>`` in the step metrics
+    (what observation hooks and callbacks see) and a row of the result's history (0 = only the result
+    evaluates)."""
     ref_point: list[float] | None = None
     """HV reference point; None takes the environment's registered one."""
 
@@ -274,6 +278,8 @@ class PDMORL(Trainer):
         self._prev_done = torch.zeros(n, dtype=torch.bool, device=self.device)
         self.n_eval_env_steps = 0
         self._last_key_update = 0
+        self._last_eval_at = 0
+        self.eval_log = torch.zeros(0, 4, dtype=torch.float64)  # env step, HV, EUM, cardinality
         self._eval_cache: tuple[int, Any] | None = None
 
     def _setup_keys(self) -> None:
@@ -496,6 +502,12 @@ class PDMORL(Trainer):
         if self.keys_online and self.n_env_steps >= cfg.learning_starts and due:
             self._last_key_update = self.n_env_steps
             self._update_keys()
+        if cfg.eval_every and self.n_env_steps - self._last_eval_at >= cfg.eval_every:
+            self._last_eval_at = self.n_env_steps
+            metrics = self.evaluation()["metrics"]
+            row = [self.n_env_steps, metrics["hypervolume"], metrics["eum"], metrics["cardinality"]]
+            self.eval_log = torch.cat([self.eval_log, torch.tensor([row], dtype=torch.float64)])
+            out.update({f"eval/{k}": v for k, v in metrics.items()})
         return out
 
     def evaluation(self) -> dict[str, Any]:
@@ -530,6 +542,7 @@ class PDMORL(Trainer):
             ev["discounted"][front].to(self.dtype),
             labels=front,
             reward_names=names,
+            history=self.eval_log.clone(),
             metrics=dict(ev["metrics"]),
             extras={
                 "weights": ev["weights"],
@@ -559,6 +572,8 @@ class PDMORL(Trainer):
             "key_values": self.key_values,
             "last_key_update": self._last_key_update,
             "n_eval_env_steps": self.n_eval_env_steps,
+            "eval_log": self.eval_log,
+            "last_eval_at": self._last_eval_at,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -582,4 +597,6 @@ class PDMORL(Trainer):
         self.interp = PreferenceInterpolator(self.keys, solutions)
         self._last_key_update = int(state["last_key_update"])
         self.n_eval_env_steps = int(state["n_eval_env_steps"])
+        self.eval_log = state["eval_log"]
+        self._last_eval_at = int(state["last_eval_at"])
         self._eval_cache = None

@@ -140,13 +140,19 @@ def test_refuses_scalar_rewards_and_needs_a_reference_point() -> None:
         PDMORL(_OneStep(), seed=0)
 
 
-def test_registered_and_trains_through_run() -> None:
+def test_periodic_evaluations_reach_callbacks_and_count_their_own_steps() -> None:
     env = polyopt.make("environment", "deep-sea-treasure", num_envs=4)
     opt = polyopt.make(
         "optimizer", "pd-morl", env, seed=0, device="cpu", hidden_sizes=[16], learning_starts=8,
-        eval_weights=5, eval_episodes=1,
+        eval_weights=5, eval_episodes=1, eval_every=16,
     )  # fmt: skip
-    result = polyopt.run(opt, polyopt.Budget(env_steps=40))
+    seen: list[dict[str, float]] = []
+    result = polyopt.run(opt, polyopt.Budget(env_steps=40), callbacks=[lambda o, m: seen.append(m)])
     assert isinstance(result, polyopt.TrainerResult)
-    assert result.n_env_steps == 40 and result.extras["n_eval_env_steps"] > 0
+    evaluated = [m for m in seen if "eval/hypervolume" in m]
+    assert [m["env_steps"] for m in evaluated] == [16.0, 32.0]  # metrics a hook or tracker receives
+    history = result.history
+    assert history is not None and history[:, 0].tolist() == [16.0, 32.0]
+    assert result.n_env_steps == 40  # training steps only
+    assert result.extras["n_eval_env_steps"] > evaluated[-1]["eval/n_eval_env_steps"] > 0
     assert {"hypervolume", "eum", "sparsity", "cardinality", "igd", "mul"} <= set(result.metrics)
