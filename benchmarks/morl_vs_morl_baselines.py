@@ -130,6 +130,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed ... + seeds - 1"
+    )
+    parser.add_argument(
         "--runs",
         default="morl-baselines,polyopt",
         help="comma-separated; polyopt-1 = one env, one update; pd-morl = polyopt's PD-MORL",
@@ -149,7 +152,7 @@ def main() -> None:
     cfg = shared_config(args)
     print(f"config {cfg}; polyopt num_envs={args.num_envs} updates/step={args.updates}")
     print(f"load average before: {os.getloadavg()}")
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name in args.runs.split(","):
             if name == "morl-baselines":
                 out = run_morl_baselines(seed, args.steps, cfg)
