@@ -31,7 +31,6 @@ evaluation steps count as training steps. The result evaluates the greedy policy
 from __future__ import annotations
 
 import copy
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +44,13 @@ from polyopt.pareto import non_dominated_unique
 from polyopt.result import TrainerResult
 from polyopt.spaces import Box, Integer
 from polyopt_plugins.morl.interpolation import PreferenceInterpolator, key_preferences
+from polyopt_plugins.morl.pd_networks import (
+    PreferenceActor,
+    TwinVectorCritic,
+    angle_degrees,
+    mlp,
+    soft_update,
+)
 from polyopt_plugins.morl.protocol import (
     equally_spaced_weights,
     evaluate_preferences,
@@ -133,56 +139,6 @@ class PDMORLConfig:
     """HV reference point; None takes the environment's registered one."""
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in itertools.pairwise(sizes):
-        linear = nn.Linear(a, b)
-        nn.init.xavier_normal_(linear.weight)  # the authors' initialization
-        nn.init.zeros_(linear.bias)
-        layers += [linear, nn.ReLU()]
-    return nn.Sequential(*layers[:-1])
-
-
-class _Actor(nn.Module):
-    """``pi(s, w)`` in the action box: a tanh output scaled to the bounds."""
-
-    center: Tensor
-    radius: Tensor
-
-    def __init__(self, n_in: int, hidden: list[int], low: Tensor, high: Tensor) -> None:
-        super().__init__()
-        self.net = _mlp([n_in, *hidden, low.numel()])
-        self.register_buffer("center", (high + low) / 2)
-        self.register_buffer("radius", (high - low) / 2)
-
-    def forward(self, obs: Tensor, w: Tensor) -> Tensor:
-        return self.center + self.radius * torch.tanh(self.net(torch.cat([obs, w], 1)))
-
-
-class _TwinCritic(nn.Module):
-    """Two vector critics ``Q_i(s, w, a)`` (``n x m`` each)."""
-
-    def __init__(self, n_in: int, hidden: list[int], m: int) -> None:
-        super().__init__()
-        self.q1 = _mlp([n_in, *hidden, m])
-        self.q2 = _mlp([n_in, *hidden, m])
-
-    def forward(self, obs: Tensor, w: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
-        x = torch.cat([obs, w, action], 1)
-        return self.q1(x), self.q2(x)
-
-
-def _angle(direction: Tensor, values: Tensor) -> Tensor:
-    """``n`` angles in degrees between ``n x m`` directions and values (similarity clamped to [0, 0.9999])."""
-    return torch.rad2deg(torch.acos(F.cosine_similarity(direction, values).clamp(0, 0.9999)))
-
-
-def _soft_update(net: nn.Module, target: nn.Module, tau: float) -> None:
-    with torch.no_grad():
-        for p, t in zip(net.parameters(), target.parameters(), strict=True):
-            t.lerp_(p, tau)
-
-
 class PDMORL(Trainer):
     """PD-MORL on a batched Environment with vector rewards and one discrete action dimension (double DQN) or
     a Box of continuous actions (TD3)."""
@@ -239,11 +195,11 @@ class PDMORL(Trainer):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # initial weights follow the run seed
             if self.discrete:
-                self.q: nn.Module = _mlp([obs_dim + m, *hidden, self.n_actions * m])
-                self.actor: _Actor | None = None
+                self.q: nn.Module = mlp([obs_dim + m, *hidden, self.n_actions * m])
+                self.actor: PreferenceActor | None = None
             else:
-                self.q = _TwinCritic(obs_dim + m + self.action_dim, hidden, m)
-                self.actor = _Actor(obs_dim + m, hidden, low.cpu(), high.cpu())
+                self.q = TwinVectorCritic(obs_dim + m + self.action_dim, hidden, m)
+                self.actor = PreferenceActor(obs_dim + m, hidden, low.cpu(), high.cpu())
         self.q = self.q.to(**self.like)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.q_opt = torch.optim.Adam(self.q.parameters(), lr=cfg.learning_rate, fused=True)
@@ -424,13 +380,13 @@ class PDMORL(Trainer):
         q = self._q_values(self.q, b["obs"], b["w"])[rows, b["action"].squeeze(1)]
         loss = F.smooth_l1_loss(q, y)
         self._descend(self.q_opt, self.q, loss)
-        _soft_update(self.q, self.q_target, cfg.tau)
+        soft_update(self.q, self.q_target, cfg.tau)
         return {"critic_loss": float(loss.detach())}
 
     def _update_continuous(self, b: dict[str, Tensor]) -> dict[str, float]:
         cfg = self.config
         critic, actor = self.q, self.actor
-        assert isinstance(critic, _TwinCritic) and actor is not None
+        assert isinstance(critic, TwinVectorCritic) and actor is not None
         low, high = self.action_low, self.action_high
         with torch.no_grad():
             noise = torch.randn(b["action"].shape, generator=self.generator, **self.like)
@@ -443,18 +399,20 @@ class PDMORL(Trainer):
                 lower, t1, t2
             )
         q1, q2 = critic(b["obs"], b["w"], b["action"])
-        angle = _angle(b["w_p"], q1 + self.offset) + _angle(b["w_p"], q2 + self.offset)
+        angle = angle_degrees(b["w_p"], q1 + self.offset) + angle_degrees(
+            b["w_p"], q2 + self.offset
+        )
         critic_loss = F.smooth_l1_loss(q1, y) + F.smooth_l1_loss(q2, y)
         critic_loss = critic_loss + cfg.critic_angle_coef * angle.mean()
         self._descend(self.q_opt, critic, critic_loss)
         out = {"critic_loss": float(critic_loss.detach())}
         if self.n_updates % cfg.policy_delay == 0:
             q_pi = critic.q1(torch.cat([b["obs"], b["w"], actor(b["obs"], b["w"])], 1))
-            actor_angle = _angle(b["w_p"], q_pi + self.offset)
+            actor_angle = angle_degrees(b["w_p"], q_pi + self.offset)
             actor_loss = -(q_pi * b["w"]).sum(1).mean() + cfg.actor_angle_coef * actor_angle.mean()
             self._descend(self.actor_opt, actor, actor_loss)
-            _soft_update(critic, self.q_target, cfg.tau)
-            _soft_update(actor, self.actor_target, cfg.tau)
+            soft_update(critic, self.q_target, cfg.tau)
+            soft_update(actor, self.actor_target, cfg.tau)
             out["actor_loss"] = float(actor_loss.detach())
         return out
 
