@@ -17,6 +17,10 @@ _OPTIMIZERS = {
     ),
     "sms-emoa": ("sms_emoa:SMSEMOA", "SMS-EMOA: least hypervolume contribution removed"),
     "rvea": ("rvea:RVEA", "RVEA: angle-penalized distance with adaptive reference vectors"),
+    "hype": (
+        "hype:HypE",
+        "HypE: Monte Carlo hypervolume fitness for many objectives, tensorized",
+    ),
     "dnsga2": (
         "dnsga2:DNSGA2",
         "NSGA-II whose population starts at 4 and doubles every tau evaluations",
@@ -37,6 +41,7 @@ _SURVIVALS = {
         "SMS-EMOA least hypervolume contribution",
     ),
     "apd": ("survival:APDSurvival", "RVEA angle-penalized distance"),
+    "hype": ("hype:HypESurvival", "HypE least Monte Carlo hypervolume fitness"),
 }
 
 
