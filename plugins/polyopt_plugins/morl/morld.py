@@ -26,8 +26,7 @@ import torch
 from torch import Tensor
 
 from polyopt.errors import ConfigError
-from polyopt.refdirs import das_dennis, n_das_dennis
-from polyopt_plugins.morl.population import PopulationConfig, PopulationPPO
+from polyopt_plugins.morl.population import PopulationConfig, PopulationPPO, spread_weights
 from polyopt_plugins.morl.protocol import random_weights
 
 __all__ = ["MORLD", "MORLDConfig"]
@@ -76,16 +75,7 @@ class MORLD(PopulationPPO):
         p, m = self.config.pop_size, self.reward_dim
         if self.config.weight_init == "random":
             return random_weights(m, p, self.generator, self.device)
-        if p == 1:
-            return torch.full((1, m), 1.0 / m, dtype=torch.float64)
-        parts = 1
-        while n_das_dennis(parts, m) < p:
-            parts += 1
-        lattice = das_dennis(parts, m)  # at least p evenly spread points
-        if lattice.shape[0] == p:
-            return lattice
-        pick = torch.randperm(lattice.shape[0], generator=self.generator, device=self.device)[:p]
-        return lattice[pick.cpu().sort().values]
+        return spread_weights(p, m, self.generator)
 
     def iterate(self) -> dict[str, float]:
         out = super().iterate()

@@ -15,6 +15,11 @@ _OPTIMIZERS = {
         "MORL/D with MO-PPO: a population of weight-decomposed policies trained in one batched step, PSA "
         "weight adaptation, an archive of non-dominated policies; discrete or continuous actions",
     ),
+    "c-morl": (
+        "polyopt_plugins.morl.cmorl:CMORL",
+        "C-MORL: parallel per-preference MO-PPO, then constrained (IPO) steps that extend the front from "
+        "its sparsest policies; discrete or continuous actions",
+    ),
     "pd-morl": (
         "polyopt_plugins.morl.pd_morl:PDMORL",
         "PD-MORL: one preference-conditioned network with preference-driven updates, discrete or "

@@ -33,6 +33,7 @@ from polyopt.environment import Environment
 from polyopt.errors import ConfigError
 from polyopt.pareto import crowding_distance, non_dominated_unique
 from polyopt.policy_gradient import clipped_value_loss, generalized_advantage
+from polyopt.refdirs import das_dennis, n_das_dennis
 from polyopt.result import TrainerResult
 from polyopt.spaces import Space
 from polyopt_plugins.morl.protocol import evaluate_preferences, front_metrics, reference_point
@@ -40,7 +41,13 @@ from polyopt_plugins.rl.actor_critic import PPO
 from polyopt_plugins.rl.config import ActorCriticConfig
 from polyopt_plugins.rl.networks import ActorCritic
 
-__all__ = ["PopulationActorCritic", "PopulationConfig", "PopulationPPO", "StackedMLP"]
+__all__ = [
+    "PopulationActorCritic",
+    "PopulationConfig",
+    "PopulationPPO",
+    "StackedMLP",
+    "spread_weights",
+]
 
 
 class StackedMLP(nn.Module):
@@ -424,6 +431,22 @@ class PopulationPPO(PPO):
         self.weights = state["weights"].to(self.device)
         self.archive = dict(state["archive"])
         self.eval_log = state["eval_log"]
+
+
+def spread_weights(p: int, m: int, generator: torch.Generator) -> Tensor:
+    """``p`` preference weights evenly spread over the ``m``-simplex (``p x m`` float64): the Das-Dennis
+    lattice with the fewest partitions giving at least ``p`` points, a random subset of it (drawn from
+    ``generator``) when it has more."""
+    if p == 1:
+        return torch.full((1, m), 1.0 / m, dtype=torch.float64)
+    parts = 1
+    while n_das_dennis(parts, m) < p:
+        parts += 1
+    lattice = das_dennis(parts, m)
+    if lattice.shape[0] == p:
+        return lattice
+    pick = torch.randperm(lattice.shape[0], generator=generator, device=generator.device)[:p]
+    return lattice[pick.cpu().sort().values]
 
 
 def _rows(x: Tensor, cols: Tensor) -> Tensor:
