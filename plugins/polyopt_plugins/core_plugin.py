@@ -15,6 +15,7 @@ _METRICS = {
     "sparsity": "mean squared gap between neighbouring points (MORL)",
     "cardinality": "number of non-dominated points",
     "expected-utility": "expected utility over linear weights (EUM, MORL)",
+    "r2": "R2 indicator: mean weighted Chebyshev distance to the ideal (lower is better)",
 }
 
 

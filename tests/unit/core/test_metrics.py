@@ -194,6 +194,7 @@ def test_metrics_mapping() -> None:
         "sparsity",
         "cardinality",
         "expected-utility",
+        "r2",
     }
     assert METRICS["igd-plus"] is igd_plus and all(callable(fn) for fn in METRICS.values())
 
