@@ -124,6 +124,22 @@ _OBJECTIVES = {
         "co.knapsack:MOKnapsack",
         "multi-objective 0/1 knapsack, 1 constraint; exact Pareto front (Nemhauser-Ullmann DP)",
     ),
+    "one-min-max": (
+        "pseudo_boolean:OneMinMax",
+        "OneMinMax over Binary(n): ones and zeros, both maximized; every string is Pareto optimal",
+    ),
+    "lotz": (
+        "pseudo_boolean:LeadingOnesTrailingZeros",
+        "LeadingOnesTrailingZeros over Binary(n): leading ones, trailing zeros; exact front",
+    ),
+    "cocz": (
+        "pseudo_boolean:CountingOnesCountingZeros",
+        "CountingOnesCountingZeros over Binary(n), n even; exact front",
+    ),
+    "one-jump-zero-jump": (
+        "pseudo_boolean:OneJumpZeroJump",
+        "OneJumpZeroJump over Binary(n): OneMinMax with jumps of k bits to its ends; exact front",
+    ),
 }
 
 _ENVIRONMENTS = {
