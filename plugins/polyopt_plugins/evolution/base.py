@@ -55,13 +55,25 @@ class Generation:
         genotype: ``n x d`` what the algorithm proposed (``x`` is its projection onto the box).
         f: ``n`` objective values to minimize; failed or NaN rows are ``+inf``.
         tag: ``n`` int64, the proposal row each point came from (-1: told without asking).
+        in_order: True when the rows are exactly one whole proposal, row ``i`` from proposal row ``i`` (the
+            usual ask-all, tell-all generation): :meth:`best_rows` needs no sorting then.
     """
 
-    def __init__(self, x: Tensor, genotype: Tensor, f: Tensor, tag: Tensor) -> None:
+    def __init__(
+        self, x: Tensor, genotype: Tensor, f: Tensor, tag: Tensor, in_order: bool = False
+    ) -> None:
         self.x = x
         self.genotype = genotype
         self.f = f
         self.tag = tag
+        self.in_order = in_order
+
+    def best_rows(self) -> tuple[Tensor, Tensor]:
+        """``(rows, tags)``: the best row of each proposal row that was told, and that proposal row."""
+        if self.in_order:
+            return self.tag, self.tag  # tag == arange(n)
+        rows = best_per_tag(self.f, self.tag)
+        return rows, self.tag[rows]
 
 
 def best_per_tag(f: Tensor, tag: Tensor) -> Tensor:
@@ -136,6 +148,8 @@ class GenerationalOptimizer(AskTellOptimizer):
         if space.dim < 1:
             raise ConfigError("the problem's space has no columns")
         self.dim = space.dim
+        #: +1 to minimize, -1 to maximize: metrics are reported in the user's direction
+        self._sign = float(self.problem.signs[0])
         bounds = space.bounds.to(**self.like)
         self.lower = bounds[0]
         self.upper = bounds[1]
@@ -155,6 +169,8 @@ class GenerationalOptimizer(AskTellOptimizer):
         self.best_f = torch.full((1,), math.inf, **self.like)
         self.n_generations = 0
         self._need: int | None = None
+        self._whole = False
+        self._last_out: Tensor | None = None
         self.init_state()
 
     @property
@@ -167,41 +183,62 @@ class GenerationalOptimizer(AskTellOptimizer):
             raise ValueError(f"ask(n={n}); expected n >= 1")
         if self._need is None:
             self._need = self.generation_size()
+        whole = self._queue.shape[0] == 0 and self._pending_tag.shape[0] == 0
         while self._queue.shape[0] < n:
             geno = self.propose()
+            tag = torch.arange(geno.shape[0], device=self.device)
+            if self._queue.shape[0] == 0:  # no copies in the usual ask-a-generation case
+                self._queue_geno = geno
+                self._queue = self.project(geno)
+                self._queue_tag = tag
+                continue
             self._queue_geno = torch.cat([self._queue_geno, geno])
             self._queue = torch.cat([self._queue, self.project(geno)])
-            tag = torch.arange(geno.shape[0], device=self.device)
             self._queue_tag = torch.cat([self._queue_tag, tag])
         out = self._queue[:n]
-        self._pending_geno = torch.cat([self._pending_geno, self._queue_geno[:n]])
-        self._pending_tag = torch.cat([self._pending_tag, self._queue_tag[:n]])
+        #: the last ask handed out one whole fresh proposal, nothing else pending (see Generation.in_order)
+        self._whole = whole and n == self._queue.shape[0] and n == self._need
+        self._last_out = out
+        self._pending_geno = self._cat(self._pending_geno, self._queue_geno[:n])
+        self._pending_tag = self._cat(self._pending_tag, self._queue_tag[:n])
         self._queue = self._queue[n:]
         self._queue_geno = self._queue_geno[n:]
         self._queue_tag = self._queue_tag[n:]
         return out
 
+    @staticmethod
+    def _cat(a: Tensor, b: Tensor) -> Tensor:
+        """``torch.cat([a, b])`` without a copy when ``a`` is empty."""
+        return b if a.shape[0] == 0 else torch.cat([a, b])
+
     def tell(self, x: Tensor, evaluation: Evaluation) -> None:
         k = x.shape[0]
+        # the points just asked, as handed out, and nothing else pending: no need to compare them
+        same = x is self._last_out and self._pending_tag.shape[0] == k
         x = x.to(**self.like)
         geno = self._pending_geno[:k]
         tag = self._pending_tag[:k]
         self._pending_geno = self._pending_geno[k:]
         self._pending_tag = self._pending_tag[k:]
-        if geno.shape[0] < k or not torch.equal(self.project(geno), x):
+        in_order = same and self._whole and self._told_f.shape[0] == 0
+        if not same and (geno.shape[0] < k or not torch.equal(self.project(geno), x)):
             geno = x  # not the points asked (or not in that order): they count as unasked
             tag = torch.full((k,), -1, dtype=torch.int64, device=self.device)
         f = evaluation.f[:, 0].to(**self.like)
         bad = evaluation.failed_mask.to(self.device) | torch.isnan(f)
         f = torch.where(bad, torch.full_like(f, math.inf), f)
         self._remember_best(x, f)
-        self._told_x = torch.cat([self._told_x, x])
-        self._told_geno = torch.cat([self._told_geno, geno])
-        self._told_f = torch.cat([self._told_f, f])
-        self._told_tag = torch.cat([self._told_tag, tag])
+        self._last_out = None
+        self._told_x = self._cat(self._told_x, x)
+        self._told_geno = self._cat(self._told_geno, geno)
+        self._told_f = self._cat(self._told_f, f)
+        self._told_tag = self._cat(self._told_tag, tag)
         need = self.generation_size() if self._need is None else self._need
         if self._told_f.shape[0] >= need:
-            generation = Generation(self._told_x, self._told_geno, self._told_f, self._told_tag)
+            in_order = in_order and self._told_f.shape[0] == need
+            generation = Generation(
+                self._told_x, self._told_geno, self._told_f, self._told_tag, in_order
+            )
             self._told_x = self._told_x[:0]
             self._told_geno = self._told_geno[:0]
             self._told_f = self._told_f[:0]
@@ -214,16 +251,17 @@ class GenerationalOptimizer(AskTellOptimizer):
             self.n_generations += 1
 
     def _remember_best(self, x: Tensor, f: Tensor) -> None:
-        i = f.argmin()
-        better = f[i] < self.best_f[0]
+        i = f.argmin().view(1)
+        f_i = f.index_select(0, i)
         if self.best_x.shape[0] == 0:
-            if bool(torch.isfinite(f[i])):
-                self.best_x = x[i : i + 1].clone()
-                self.best_f = f[i : i + 1].clone()
+            if bool(torch.isfinite(f_i)):
+                self.best_x = x.index_select(0, i)
+                self.best_f = f_i
             return
         # branch-free update: no host sync on the device
-        self.best_x = torch.where(better, x[i : i + 1], self.best_x)
-        self.best_f = torch.where(better, f[i : i + 1], self.best_f)
+        better = f_i < self.best_f
+        self.best_x = torch.where(better, x.index_select(0, i), self.best_x)
+        self.best_f = torch.where(better, f_i, self.best_f)
 
     # ---- results, metrics, state -------------------------------------------------------------------------
     def result(self) -> Result:
@@ -233,10 +271,21 @@ class GenerationalOptimizer(AskTellOptimizer):
         return self.make_result(self.best_x, ev, extras={"n_generations": self.n_generations})
 
     def step_metrics(self, x: Tensor, evaluation: Evaluation) -> dict[str, float]:
-        metrics = super().step_metrics(x, evaluation)
-        metrics["n_generations"] = float(self.n_generations)
+        """The base's metrics (evaluations, failures, the step's best) plus ``best`` so far and the
+        algorithm's own, read from the device in one transfer."""
+        f = evaluation.f[:, 0]
+        failed = evaluation.failed_mask
+        ok = ~failed & ~torch.isnan(f)
+        step_best = torch.where(ok, f, torch.full_like(f, math.inf)).min()
+        n_failed, step_best_value, best = torch.stack(
+            [failed.sum().to(f.dtype), step_best, self.best_f[0].to(f.dtype)]
+        ).tolist()
+        metrics = {"n_evaluations": float(self.n_evaluations), "n_failed": n_failed}
+        if math.isfinite(step_best_value):
+            metrics["step_best"] = step_best_value * self._sign
         if self.best_x.shape[0]:
-            metrics["best"] = float(self.best_f[0] * self.problem.signs[0])
+            metrics["best"] = best * self._sign
+        metrics["n_generations"] = float(self.n_generations)
         metrics.update(self.algorithm_metrics())
         return metrics
 

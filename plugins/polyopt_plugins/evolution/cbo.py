@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from polyopt_plugins.evolution.base import Generation, GenerationalOptimizer, best_per_tag
+from polyopt_plugins.evolution.base import Generation, GenerationalOptimizer
 
 __all__ = ["CBO", "CBOConfig", "consensus"]
 
@@ -117,8 +117,7 @@ class CBO(GenerationalOptimizer):
         return self.x
 
     def advance(self, generation: Generation) -> None:
-        rows = best_per_tag(generation.f, generation.tag)
-        tag = generation.tag[rows]
+        rows, tag = generation.best_rows()
         self.x[tag] = generation.x[rows]
         self.f[tag] = generation.f[rows]
 

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from polyopt_plugins.evolution.base import Generation, GenerationalOptimizer, best_per_tag
+from polyopt_plugins.evolution.base import Generation, GenerationalOptimizer
 
 __all__ = ["DEConfig", "DifferentialEvolution", "JADE", "distinct_indices"]
 
@@ -197,8 +197,7 @@ class DifferentialEvolution(GenerationalOptimizer):
                 self.pop_x = torch.cat([self.pop_x, self.pop_x[:1].expand(fill, -1)])
                 self.pop_f = torch.cat([self.pop_f, self.pop_f[:1].expand(fill)])
             return
-        rows = best_per_tag(generation.f, generation.tag)
-        tag = generation.tag[rows]
+        rows, tag = generation.best_rows()
         f_trial = generation.f[rows]
         win = f_trial <= self.pop_f[tag]
         winners = tag[win]

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from polyopt_plugins.evolution.base import Generation, GenerationalOptimizer, best_per_tag
+from polyopt_plugins.evolution.base import Generation, GenerationalOptimizer
 
 __all__ = ["PSO", "PSOConfig"]
 
@@ -128,8 +128,7 @@ class PSO(GenerationalOptimizer):
         self.x = self.project(x)
 
     def advance(self, generation: Generation) -> None:
-        rows = best_per_tag(generation.f, generation.tag)
-        tag = generation.tag[rows]
+        rows, tag = generation.best_rows()
         f = generation.f[rows]
         better = f < self.pbest_f[tag]
         self.pbest_x[tag[better]] = generation.x[rows[better]]

@@ -131,3 +131,20 @@ def test_cma_es_converges_like_pycma_on_an_ill_conditioned_ellipsoid() -> None:
             es.tell(xs, [float(((scale_np * x) ** 2).sum()) for x in xs])
         theirs.append(es.countevals)
     assert sorted(ours)[1] <= 1.5 * sorted(theirs)[1], (ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["cma-es", "de", "jade", "pso", "cbo"])
+def test_telling_a_generation_in_parts_gives_the_same_run(name: str) -> None:
+    """The ask-all/tell-all fast path and the general path (tags matched by sorting) agree."""
+    problem = Sphere(dim=4)
+    whole = polyopt.make("optimizer", name, problem, seed=3, device="cpu", pop_size=10)
+    parts = polyopt.make("optimizer", name, problem, seed=3, device="cpu", pop_size=10)
+    for _ in range(6):
+        x = whole.ask()
+        whole.tell(x, whole.evaluate(x))
+        y = parts.ask()
+        assert torch.equal(x, y)
+        for chunk in (y[:3].clone(), y[3:].clone()):
+            parts.tell(chunk, parts.evaluate(chunk))
+    assert whole.n_generations == parts.n_generations == 6
+    assert torch.equal(whole.result().x, parts.result().x)
