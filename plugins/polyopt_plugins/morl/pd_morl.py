@@ -14,7 +14,8 @@ preference-driven updates, for discrete actions (a double DQN) and continuous ac
    and the cosine similarity ``S_c(w_p, Q)`` drives the update:
 
    - discrete: the target's action is ``argmax_a' S_c(w_p, Q'(s', a', w)) * w . Q'(s', a', w)`` (clamped to
-     [0, 0.9999]), the loss the smooth L1 loss of the vector Q;
+     [0, 0.9999]; the target network ``Q'`` both picks and values it, as in the authors' code), the loss the
+     smooth L1 loss of the vector Q;
    - continuous: TD3 with twin vector critics (the target takes the critic with the lower ``w . Q``), the critic
      loss adds the angle ``arccos S_c(w_p, Q)`` in degrees for both critics, and the delayed actor loss is
      ``-w . Q1 + actor_angle_coef * angle``.
