@@ -91,16 +91,20 @@ def distinct_indices(n: int, k: int, exclude: Tensor, generator: torch.Generator
         ``m x k`` int64.
     """
     m = exclude.shape[0]
-    taken = exclude.unsqueeze(1)  # (m, j + 1) chosen so far, with the excluded one
+    ordered = [exclude]  # the values chosen so far (with the excluded one), kept sorted column-wise
     out = []
     for j in range(k):
         r = torch.randint(0, n - 1 - j, (m,), generator=generator, device=exclude.device)
-        for col in taken.sort(
-            dim=1
-        ).values.T:  # ascending: each skip can only push past larger ones
-            r = r + (r >= col).long()
+        for col in ordered:  # ascending: each skip can only push past larger ones
+            r = r + (r >= col)
         out.append(r)
-        taken = torch.cat([taken, r.unsqueeze(1)], dim=1)
+        # insert r into the sorted columns with min/max (a sorting network step, no sort call)
+        carry = r
+        merged = []
+        for col in ordered:
+            merged.append(torch.minimum(col, carry))
+            carry = torch.maximum(col, carry)
+        ordered = [*merged, carry]
     return torch.stack(out, dim=1)
 
 
