@@ -360,7 +360,7 @@ def expected_utility(
 
 
 def r2(
-    f: Tensor, weights: Tensor | None = None, *, ideal: Tensor | None = None, n_weights: int = 100
+    f: Tensor, weights: Tensor | None = None, *, ideal: Tensor | None = None, n_weights: int = 500
 ) -> float:
     """The unary R2 indicator (Brockhoff, Wagner & Trautmann 2012) with weighted Chebyshev utilities.
 
@@ -371,7 +371,8 @@ def r2(
     Args:
         f: ``n x m`` objective values (minimized).
         weights: ``w x m`` weight vectors; default: Das-Dennis directions with the largest number of partitions
-            giving at most ``n_weights`` vectors.
+            giving at most ``n_weights`` vectors (500: with 5 objectives 495, some inside the simplex; at most
+            100 would all lie on its boundary, where a front's edge points score 0).
         ideal: ``m`` ideal (utopian) point ``z``; default the origin (the ideal point of DTLZ, ZDT and WFG).
         n_weights: number of default weights.
 
