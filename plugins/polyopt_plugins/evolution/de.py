@@ -201,16 +201,24 @@ class DifferentialEvolution(GenerationalOptimizer):
                 self.pop_x = torch.cat([self.pop_x, self.pop_x[:1].expand(fill, -1)])
                 self.pop_f = torch.cat([self.pop_f, self.pop_f[:1].expand(fill)])
             return
+        if generation.in_order and self.config.adaptation == "none" and not self._uses_archive():
+            win = generation.f <= self.pop_f  # row i is target i's trial: masks, no indexing
+            self.pop_x = torch.where(win.unsqueeze(1), generation.x, self.pop_x)
+            self.pop_f = torch.where(win, generation.f, self.pop_f)
+            return
         rows, tag = generation.best_rows()
         f_trial = generation.f[rows]
         win = f_trial <= self.pop_f[tag]
         winners = tag[win]
-        if self.config.archive and self.config.strategy == "current-to-pbest/1":
+        if self._uses_archive():
             self._archive(self.pop_x[winners[f_trial[win] < self.pop_f[winners]]])
         if self.config.adaptation == "jade":
             self._adapt(winners, self.pop_f[winners] - f_trial[win])
         self.pop_x[winners] = generation.x[rows[win]]
         self.pop_f[winners] = f_trial[win]
+
+    def _uses_archive(self) -> bool:
+        return self.config.archive and self.config.strategy == "current-to-pbest/1"
 
     def _archive(self, replaced: Tensor) -> None:
         """Add replaced targets; beyond ``pop_size`` rows, random ones leave."""

@@ -111,9 +111,9 @@ class PSO(GenerationalOptimizer):
         r1 = torch.rand(n, self.dim, generator=g, **self.like)
         r2 = torch.rand(n, self.dim, generator=g, **self.like)
         best = self._neighbourhood_best()
-        # personal bests never evaluated (failed) are +inf: pull towards the particle itself then
-        known = torch.isfinite(self.pbest_f).unsqueeze(1)
-        pbest = torch.where(known, self.pbest_x, self.x)
+        pbest = (
+            self.pbest_x
+        )  # a particle whose evaluations all failed is pulled to where it started
         if c.update == "inertia":
             v = c.w * self.v + c.c1 * r1 * (pbest - self.x) + c.c2 * r2 * (best - self.x)
         else:
@@ -128,6 +128,11 @@ class PSO(GenerationalOptimizer):
         self.x = self.project(x)
 
     def advance(self, generation: Generation) -> None:
+        if generation.in_order:  # row i is particle i: masks, no indexing
+            better = generation.f < self.pbest_f
+            self.pbest_x = torch.where(better.unsqueeze(1), generation.x, self.pbest_x)
+            self.pbest_f = torch.where(better, generation.f, self.pbest_f)
+            return
         rows, tag = generation.best_rows()
         f = generation.f[rows]
         better = f < self.pbest_f[tag]
