@@ -246,17 +246,18 @@ class Knapsack(_Latest):
         if not self.low * n <= n * k <= self.high * n:
             raise ValueError(f"k={k} completions a prompt on average; expected low <= k <= high")
 
-        def value(size: Tensor) -> Tensor:
-            return (1 - p**size - (1 - p) ** size) * p * (1 - p) ** 2
-
-        sizes = torch.full((n,), float(self.low))
-        for _ in range(n * (k - self.low)):
-            gain = torch.where(sizes < self.high, value(sizes + 1) - value(sizes), -1.0)
-            gain = (
-                gain - 1e-9 * sizes
-            )  # ties (e.g. prompts always or never solved) go to the smallest
-            sizes[gain.argmax()] += 1
-        return sizes.long()
+        size = torch.arange(
+            self.low, self.high, dtype=p.dtype
+        )  # a group before one more completion
+        q, r = p.unsqueeze(-1), 1 - p.unsqueeze(-1)
+        gain = (
+            (q**size * r + r**size * q) * q * r**2
+        )  # the value's marginal gain, falling with size
+        gain = (
+            gain - 1e-9 * size
+        )  # ties (e.g. prompts always or never solved) go to the smallest group
+        best = gain.flatten().argsort(descending=True, stable=True)[: n * (k - self.low)]
+        return self.low + torch.bincount(best // size.numel(), minlength=n)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "chosen": self.chosen}
