@@ -263,7 +263,7 @@ class IterativeDPO(Trainer):
             chosen, rejected = batch.logratios()
             margin = cfg.beta * (chosen - rejected).detach()
         out.update(
-            loss=float(loss),
+            loss=float(loss.detach()),
             margin=float(margin.mean()),
             accuracy=float((margin > 0).float().mean()),
             pairs=float(rows.numel()),

@@ -4,6 +4,7 @@ a reward with no spread; the trainer logs, saves and resumes its weights and rep
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,19 +60,28 @@ def make(**config: Any) -> Any:
     )
 
 
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A warm-started model (its samples vary, so the rewards have spread), made once."""
+    path = Path(tmp_path_factory.mktemp("warm")) / "sft.pt"
+    torch.save(make(sft_steps=20).policy.state_dict(), path)
+    return str(path)
+
+
 @pytest.mark.parametrize("name", ["hypervolume", "gradient"])
-def test_trainer_moves_logs_and_resumes_its_weights(name: str) -> None:
-    straight = make(reward_weighting=name, reward_weighting_options={"lr": 2.0}, sft_steps=40)
+def test_trainer_moves_logs_and_resumes_its_weights(name: str, warm: str) -> None:
+    options = {"reward_weighting": name, "reward_weighting_options": {"lr": 2.0}, "init_from": warm}
+    straight = make(**options)
     metrics = [straight.step() for _ in range(4)]
     weights = torch.tensor([[m["weight/exact"], m["weight/partial"]] for m in metrics])
     assert torch.allclose(weights.sum(-1), torch.full((4,), 1.5))  # the task's weights 1 and 0.5
     assert not torch.allclose(weights, torch.tensor([1.0, 0.5]).expand(4, 2))
     result = straight.result()
     assert result.reward_names == ["exact", "partial"]  # the reward front, not the best step
-    first = make(reward_weighting=name, reward_weighting_options={"lr": 2.0}, sft_steps=40)
+    first = make(**options)
     for _ in range(2):
         first.step()
-    resumed = make(reward_weighting=name, reward_weighting_options={"lr": 2.0}, sft_steps=40)
+    resumed = make(**options)
     resumed.load_state_dict(first.state_dict())
     tail = [resumed.step() for _ in range(2)]
     assert [m["weight/exact"] for m in tail] == pytest.approx(weights[2:, 0].tolist())
