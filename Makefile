@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 TORCH_VERSION ?= 2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: demo demo-banner test lint venv clean
+.PHONY: demo demo-banner test lint docs venv clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,10 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch | $(PY)
 	$(PIP) install -q -e .
 	@touch $@
 
+# dev and docs together: `make test` and `make docs` use one environment, installed one way.
 $(STAMP): pyproject.toml $(VENV)/.torch | $(PY)
-	@echo "Installing polyopt with its dev extra into $(VENV)"
-	$(PIP) install -q -e ".[dev]"
+	@echo "Installing polyopt with its dev and docs extras into $(VENV)"
+	$(PIP) install -q -e ".[dev,docs]"
 	@touch $(VENV)/.installed $@
 
 venv: $(VENV)/.installed
@@ -66,9 +67,14 @@ test: $(STAMP)
 
 # Types and lint are part of green (CI runs this after the tests): ruff's lint and format check, then mypy.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check core plugins envs tests benchmarks examples
-	$(VENV)/bin/ruff format --check core plugins envs tests benchmarks examples
+	$(VENV)/bin/ruff check core plugins envs tests benchmarks examples docs
+	$(VENV)/bin/ruff format --check core plugins envs tests benchmarks examples docs
 	$(VENV)/bin/mypy
 
+# The documentation site, into site/, strict: a broken link or reference, or a tutorial that raises, fails it.
+# Tutorials run in parallel (POLYOPT_DOCS_JOBS, default: the number of CPUs); see docs/about.md.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) dist build
+	rm -rf $(VENV) dist build site

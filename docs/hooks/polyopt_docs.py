@@ -45,7 +45,10 @@ HOOKS = Path(__file__).parent
 DOCS = HOOKS.parent
 #: Tutorials run so far in this process (``mkdocs serve`` rebuilds): source hash -> (cells, images).
 _CACHE: dict[str, tuple[list[dict[str, Any]], dict[str, bytes]]] = {}
-_RUNNING: dict[str, concurrent.futures.Future[tuple[list[dict[str, Any]], dict[str, bytes]]]] = {}
+#: Tutorials started by this build: script -> (source hash when started, its run).
+_RUNNING: dict[
+    Path, tuple[str, concurrent.futures.Future[tuple[list[dict[str, Any]], dict[str, bytes]]]]
+] = {}
 _POOL: concurrent.futures.ThreadPoolExecutor | None = None
 TUTORIAL_TIMEOUT = 600
 #: Folders of docs/ whose ``*.py`` pages are executed at build time.
@@ -57,10 +60,14 @@ SLOWEST = ("grpo", "study", "preference", "morl")
 # --------------------------------------------------------------------------------------------------- tutorials
 
 
+def _all_tutorials() -> list[Path]:
+    return [path for folder in EXECUTED for path in sorted((DOCS / folder).glob("*.py"))]
+
+
 def _tutorials() -> list[Path]:
     """Every tutorial, or those ``POLYOPT_DOCS_TUTORIALS`` names (``first_run,tsp``; empty: none) while
-    working on the rest of the site (the others' pages are then missing: not for a strict build)."""
-    scripts = [path for folder in EXECUTED for path in sorted((DOCS / folder).glob("*.py"))]
+    working on the rest of the site (the others get a page that says they were not run)."""
+    scripts = _all_tutorials()
     chosen = os.environ.get("POLYOPT_DOCS_TUTORIALS")
     if chosen is None:
         return scripts
@@ -123,8 +130,9 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     _RUNNING.clear()
     # the slowest first, so that two workers finish together
     for script in sorted(_tutorials(), key=lambda path: path.stem not in SLOWEST):
-        if _key(script) not in _CACHE:
-            _RUNNING[_page_path(script, ".py")] = _POOL.submit(_run_tutorial, script)
+        key = _key(script)
+        if key not in _CACHE:
+            _RUNNING[script] = (key, _POOL.submit(_run_tutorial, script))
     return config
 
 
@@ -153,16 +161,27 @@ def _tutorial_page(script: Path, cells: list[dict[str, Any]]) -> str:
 
 def _tutorial_files(config: MkDocsConfig) -> list[File]:
     failures = []
-    for name, future in _RUNNING.items():
+    for key, future in _RUNNING.values():
         try:
-            _CACHE[_key(DOCS / name)] = future.result()
+            _CACHE[key] = future.result()
         except PluginError as exc:
             failures.append(str(exc))
     if failures:
         raise PluginError("\n\n".join(failures))
     files = []
-    for script in _tutorials():
-        cells, images = _CACHE[_key(script)]
+    chosen = _tutorials()
+    for script in _all_tutorials():
+        if script not in chosen:
+            title = next(
+                (line[4:] for line in script.read_text().splitlines() if line.startswith("# # ")),
+                script.stem,
+            )
+            note = f"# {title}\n\nNot run in this build (`POLYOPT_DOCS_TUTORIALS`): see `{script.name}`.\n"
+            files.append(File.generated(config, _page_path(script, ".md"), content=note))
+            continue
+        # the source as it was when its run started (it may have been edited since)
+        key = _RUNNING[script][0] if script in _RUNNING else _key(script)
+        cells, images = _CACHE[key]
         page = _tutorial_page(script, cells)
         files.append(File.generated(config, _page_path(script, ".md"), content=page))
         for image, data in images.items():

@@ -34,7 +34,8 @@ def split_cells(source: str) -> list[dict[str, Any]]:
     """``[{"kind": "code" | "markdown", "source": str, "line": first line number}]`` from a percent script;
     text before the first marker is a code cell (imports, a module docstring is dropped)."""
     cells: list[dict[str, Any]] = []
-    kind, lines, start = "code", [], 1
+    kind, start = "code", 1
+    lines: list[str] = []
     for number, line in enumerate(source.splitlines(), start=1):
         match = _MARKER.match(line)
         if match:
