@@ -13,7 +13,7 @@ from polyopt.errors import ConfigError
 from polyopt.objective import Evaluation, FunctionObjective
 from polyopt.spaces import Binary, Box, Categorical, Integer, Permutation, Product
 
-ALGORITHMS = ["nsga2", "nsga3", "moead", "moead-sequential", "sms-emoa", "rvea", "dnsga2"]
+ALGORITHMS = ["nsga2", "nsga3", "moead", "moead-sequential", "sms-emoa", "rvea", "dnsga2", "hype"]
 SMALL = {
     "nsga2": {"pop_size": 12},
     "nsga3": {"n_partitions": 6},
@@ -22,6 +22,7 @@ SMALL = {
     "sms-emoa": {"pop_size": 12},
     "rvea": {"n_partitions": 11},
     "dnsga2": {"pop_size": 16, "tau": 20},
+    "hype": {"pop_size": 12, "n_samples": 2000},
 }
 
 
@@ -189,7 +190,7 @@ def test_registered_components() -> None:
     assert {"sbx", "polynomial-mutation", "de-rand-1-bin", "ox", "pmx"} <= set(
         reg.names("operator")
     )
-    assert {"rank-and-crowding", "reference-direction", "hv-contribution", "apd"} <= set(
+    assert {"rank-and-crowding", "reference-direction", "hv-contribution", "apd", "hype"} <= set(
         reg.names("survival")
     )
 
