@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -104,6 +104,8 @@ class GenerationalOptimizer(AskTellOptimizer):
     space_kinds = frozenset({"continuous"})
     max_objectives = 1
     supports_constraints = False
+    #: True when :meth:`propose` never leaves the box (DE's repair, PSO/CBO's projection): no projection pass
+    proposals_in_box: ClassVar[bool] = False
 
     # ---- hooks -------------------------------------------------------------------------------------------
     @abstractmethod
@@ -189,7 +191,7 @@ class GenerationalOptimizer(AskTellOptimizer):
             tag = torch.arange(geno.shape[0], device=self.device)
             if self._queue.shape[0] == 0:  # no copies in the usual ask-a-generation case
                 self._queue_geno = geno
-                self._queue = self.project(geno)
+                self._queue = geno if self.proposals_in_box else self.project(geno)
                 self._queue_tag = tag
                 continue
             self._queue_geno = torch.cat([self._queue_geno, geno])

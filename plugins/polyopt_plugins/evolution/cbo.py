@@ -86,6 +86,7 @@ class CBO(GenerationalOptimizer):
     """Consensus-based optimization on a box (see the module docstring)."""
 
     Config = CBOConfig
+    proposals_in_box = True
     config: CBOConfig
 
     def init_state(self) -> None:

@@ -112,6 +112,7 @@ class DifferentialEvolution(GenerationalOptimizer):
     """Differential evolution on a box (see the module docstring)."""
 
     Config = DEConfig
+    proposals_in_box = True
     config: DEConfig
 
     def init_state(self) -> None:
@@ -141,13 +142,17 @@ class DifferentialEvolution(GenerationalOptimizer):
             mutant = x[r[:, 0]] + F.unsqueeze(1) * (x[r[:, 1]] - x[r[:, 2]])
         else:
             mutant = self._current_to_pbest(x, F, target)
-        mask = torch.rand(n, self.dim, generator=self.generator, **self.like) < CR.unsqueeze(1)
+        # single-precision uniforms are plenty for a comparison with CR, and half the work at large n x d
+        u = torch.rand(n, self.dim, generator=self.generator, device=self.device)
+        mask = u < CR.unsqueeze(1).float()
         j_rand = torch.randint(0, self.dim, (n,), generator=self.generator, device=self.device)
         mask[target, j_rand] = True
         trial = torch.where(mask, mutant, x)
-        # JADE's repair: halfway between the target and the bound crossed
-        trial = torch.where(trial < self.lower, (self.lower + x) / 2, trial)
-        return torch.where(trial > self.upper, (self.upper + x) / 2, trial)
+        # JADE's repair: halfway between the target and the bound crossed (one pass, no division)
+        below = trial < self.lower
+        outside = below | (trial > self.upper)
+        bound = torch.where(below, self.lower, self.upper)
+        return torch.where(outside, (bound + x) * 0.5, trial)
 
     def _parameters(self) -> tuple[Tensor, Tensor]:
         """Per-trial ``F`` and ``CR`` (``pop_size`` each), remembered for JADE's update."""

@@ -72,6 +72,7 @@ class PSO(GenerationalOptimizer):
     """Particle swarm optimization on a box (see the module docstring)."""
 
     Config = PSOConfig
+    proposals_in_box = True
     config: PSOConfig
 
     def init_state(self) -> None:
