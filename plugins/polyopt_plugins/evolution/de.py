@@ -161,13 +161,11 @@ class DifferentialEvolution(GenerationalOptimizer):
             return self.trial_F, self.trial_CR
         g = self.generator
         cr = self.mu_CR + 0.1 * torch.randn(n, generator=g, **self.like)
-        F = torch.zeros(n, **self.like)
-        todo = torch.ones(n, dtype=torch.bool, device=self.device)
-        for _ in range(_F_REDRAWS):  # a fixed number of redraws: no host sync on the device
-            u = torch.rand(n, generator=g, **self.like)
-            draw = self.mu_F + 0.1 * torch.tan(math.pi * (u - 0.5))
-            F = torch.where(todo, draw, F)
-            todo = todo & (F <= 0)
+        # a fixed number of Cauchy draws at once, the first positive one kept: no host sync on the device
+        u = torch.rand(n, _F_REDRAWS, generator=g, **self.like)
+        draws = self.mu_F + 0.1 * torch.tan(math.pi * (u - 0.5))
+        first = (draws > 0).to(torch.uint8).argmax(dim=1, keepdim=True)  # 0 when none is positive
+        F = draws.gather(1, first).squeeze(1)
         F = torch.where(F <= 0, torch.full_like(F, 1e-3), F).clamp_max(1.0)
         self.trial_F = F
         self.trial_CR = cr.clamp(0.0, 1.0)
