@@ -126,15 +126,15 @@ _OBJECTIVES = {
     ),
     "one-min-max": (
         "pseudo_boolean:OneMinMax",
-        "OneMinMax over Binary(n): ones and zeros, both maximized; every string is Pareto optimal",
+        "OneMinMax over Binary(n): ones and zeros, maximized; n_obj=2k gives mOneMinMax",
     ),
     "lotz": (
         "pseudo_boolean:LeadingOnesTrailingZeros",
-        "LeadingOnesTrailingZeros over Binary(n): leading ones, trailing zeros; exact front",
+        "LeadingOnesTrailingZeros over Binary(n); n_obj=2k gives mLOTZ; exact front",
     ),
     "cocz": (
         "pseudo_boolean:CountingOnesCountingZeros",
-        "CountingOnesCountingZeros over Binary(n), n even; exact front",
+        "CountingOnesCountingZeros over Binary(n); n_obj=2k gives mCOCZ; exact front",
     ),
     "one-jump-zero-jump": (
         "pseudo_boolean:OneJumpZeroJump",

@@ -42,8 +42,11 @@ def test_values_by_hand() -> None:
         LeadingOnesTrailingZeros(8),
         CountingOnesCountingZeros(8),
         OneJumpZeroJump(8, 3),
+        OneMinMax(8, n_obj=4),
+        LeadingOnesTrailingZeros(8, n_obj=4),
+        CountingOnesCountingZeros(8, n_obj=4),
     ],
-    ids=lambda p: p.name,
+    ids=lambda p: f"{p.name}-{p.n_objectives}",
 )
 def test_the_known_front_is_the_brute_force_front(problem: polyopt.Objective) -> None:
     f = problem(ALL_8).f
@@ -55,9 +58,23 @@ def test_the_known_front_is_the_brute_force_front(problem: polyopt.Objective) ->
     assert bool((known > ref).all())
 
 
+def test_many_objective_versions_score_each_block() -> None:
+    x = _bits("11010011")  # blocks 1101 and 0011
+    assert LeadingOnesTrailingZeros(8, n_obj=4)(x).f.tolist() == [[2.0, 0.0, 0.0, 0.0]]
+    assert OneMinMax(8, n_obj=4)(x).f.tolist() == [[3.0, 1.0, 2.0, 2.0]]
+    assert LeadingOnesTrailingZeros(12, n_obj=6).pareto_front(0).shape == (
+        125,
+        6,
+    )  # 5 per block, cubed
+
+
 def test_bad_sizes_are_refused() -> None:
-    with pytest.raises(ConfigError, match="even n"):
+    with pytest.raises(ConfigError, match="even block length"):
         CountingOnesCountingZeros(7)
+    with pytest.raises(ConfigError, match="n_obj=3"):
+        OneMinMax(8, n_obj=3)
+    with pytest.raises(ConfigError, match="n_obj=6 with n=8"):
+        LeadingOnesTrailingZeros(8, n_obj=6)
     with pytest.raises(ConfigError, match="k=5 with n=8"):
         OneJumpZeroJump(8, k=5)
     with pytest.raises(ConfigError, match="n=1"):
