@@ -191,6 +191,7 @@ class CMORL(PopulationPPO):
             "rounds": self.rounds,
             "primary": self.primary,
             "thresholds": self.thresholds,
+            "starts": self._starts,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -200,3 +201,4 @@ class CMORL(PopulationPPO):
         self.rounds = int(state["rounds"])
         self.primary = state["primary"].to(self.device)
         self.thresholds = state["thresholds"].to(self.device)
+        self._starts = state["starts"].to(self.device)  # drawn at setup with the run's seed
