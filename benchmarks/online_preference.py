@@ -23,6 +23,10 @@ weighting: the same two rewards with weights (1, 1), ``reward_weighting`` static
 ``gradient`` (``--normalization per-reward`` normalizes each reward in its group first): the held-out mean
 reward vector, its hypervolume against the reference point (0, -0.8), the
 hypervolume of the run's reward front (its non-dominated training steps), and the final weights.
+
+selfplay: ``grpo`` on one reward, ``partial-credit`` (pointwise) vs ``win-rate`` (each completion's win rate
+against the other completions of its prompt under partial-credit: DNO/SPPO-style self-play); held-out
+exact-match and partial-credit.
 """
 
 from __future__ import annotations
@@ -186,6 +190,29 @@ def run_weighting(
     }
 
 
+def run_selfplay(model: str, method: str, seed: int, steps: int, lr: float) -> dict[str, Any]:
+    import polyopt
+
+    opt = polyopt.make(
+        "optimizer",
+        "grpo",
+        sort_task(),
+        seed=seed,
+        device="cpu",
+        model=model,
+        rewards=[method],
+        temperature=1.0,
+        lr=lr,
+        prompts_per_step=8,
+        completions_per_prompt=4,
+    )
+    _, seconds = train(opt, steps)
+    return {
+        "held_out": held_out(opt.policy, ["exact-match", "partial-credit"], seed),
+        "seconds": seconds,
+    }
+
+
 # -- report ----------------------------------------------------------------------------------------------------
 
 
@@ -229,6 +256,14 @@ def report(part: str, results: dict[str, list[dict[str, Any]]], args: argparse.N
                 f"{mean_std([r['held_out'][1] for r in rs])} | {', '.join(met)} | {lam} | "
                 f"{mean_std([r['seconds'] for r in rs])} |"
             )
+    elif part == "selfplay":
+        print("\n| reward | held-out exact-match | held-out partial-credit | s |")
+        print("|---|---|---|---|")
+        for method, rs in results.items():
+            print(
+                f"| {method} | {mean_std([r['held_out'][0] for r in rs])} | "
+                f"{mean_std([r['held_out'][1] for r in rs])} | {mean_std([r['seconds'] for r in rs])} |"
+            )
     else:
         print(
             "\n| weighting | held-out exact-match | held-out brevity | held-out HV | training-front HV | "
@@ -248,7 +283,9 @@ def report(part: str, results: dict[str, list[dict[str, Any]]], args: argparse.N
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", choices=("iterative", "constrained", "weighting"), required=True)
+    ap.add_argument(
+        "--part", choices=("iterative", "constrained", "weighting", "selfplay"), required=True
+    )
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=0, help="0: 200 (iterative), 150 (the others)")
     ap.add_argument("--threshold", type=float, default=0.5)
@@ -270,6 +307,7 @@ def main() -> None:
         "iterative": ["dpo", "iterative-dpo"],
         "constrained": ["grpo", "constrained-grpo"],
         "weighting": ["static", "hypervolume", "gradient"],
+        "selfplay": ["partial-credit", "win-rate"],
     }[args.part]
     print(f"load before: {os.getloadavg()}", flush=True)
     results: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
@@ -277,6 +315,8 @@ def main() -> None:
         for method in methods:
             if args.part == "iterative":
                 r = run_iterative(model, method, seed, steps)
+            elif args.part == "selfplay":
+                r = run_selfplay(model, method, seed, steps, args.lr)
             elif args.part == "constrained":
                 r = run_constrained(model, method, seed, steps, args.threshold, args.lr)
             else:
