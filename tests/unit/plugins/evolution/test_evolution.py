@@ -111,7 +111,7 @@ def test_points_asked_beyond_a_generation_are_told_and_counted(name: str) -> Non
 def test_cma_es_converges_like_pycma_on_an_ill_conditioned_ellipsoid() -> None:
     """Parity at the level of convergence: evaluations to reach 1e-8 within 1.5x of pycma's, same lambda."""
     cma = pytest.importorskip("cma")
-    d, lam = 8, 16
+    d, lam = 6, 12
     scale = torch.logspace(0, 3, d, dtype=torch.float64)
     space = polyopt.Box(-5.0, 5.0, dim=d)
     problem = polyopt.objective(space)(lambda x: ((scale * x) ** 2).sum(-1, keepdim=True))
