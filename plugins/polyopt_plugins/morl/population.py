@@ -183,6 +183,8 @@ class PopulationPPO(PPO):
         m = self.problem.reward_dim
         if cfg.ref_point is not None and len(cfg.ref_point) != m:
             raise ConfigError(f"ref_point={cfg.ref_point}; expected {m} values")
+        if cfg.ref_point is None:
+            reference_point(self.problem)  # before training: raises when none is registered
         super().setup()
         self.eval_env = None  # the protocol spawns its own copies
         self.weights = torch.full((cfg.pop_size, m), 1.0 / m, **self.like)  # P x m preferences

@@ -181,5 +181,7 @@ def test_refuses_what_it_cannot_train_on() -> None:
 
     with pytest.raises(IncompatibleProblemError, match="cannot spawn"):
         polyopt.make("optimizer", "morld", _NoSpawn(), seed=0)
+    with pytest.raises(polyopt.ConfigError, match="no reference point is registered"):
+        polyopt.make("optimizer", "morld", _Arms(), seed=0)  # at once, not after training
     with pytest.raises(polyopt.ConfigError, match="weight_adaptation"):
         polyopt.make("optimizer", "morld", _Arms(), seed=0, weight_adaptation="awa")
