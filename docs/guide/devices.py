@@ -8,7 +8,7 @@
 # | | device | dtype |
 # |---|---|---|
 # | search optimizers (evolutionary, random, CO) | the GPU when there is one (`"auto"`) | float64 on the CPU, float32 on a GPU |
-# | Bayesian optimization | the CPU (its GPs of a few hundred points are faster there) | float64 (GP fits are ill-conditioned in float32) |
+# | Bayesian optimization | the CPU | float64 (as BoTorch recommends for fitting GPs) |
 # | trainers (RL, language models) | `"auto"` | float32 |
 #
 # `polyopt info NAME` shows an optimizer's default device and the dtypes it accepts. This page was built
