@@ -201,7 +201,7 @@ _ANCHORS: dict[str, list[tuple[str, Callable[..., dict[str, Any]]]]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--pop", type=int, default=1000)
     parser.add_argument("--generations", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
