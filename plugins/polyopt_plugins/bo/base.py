@@ -23,12 +23,13 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from polyopt import AskTellOptimizer, Evaluation, Result
-from polyopt.errors import EvaluationError
+from polyopt.errors import ConfigError, EvaluationError
 from polyopt.objective import problem_name
 from polyopt.spaces import SobolSampler
 from polyopt_plugins.bo.acqopt import AcqOptSettings
 from polyopt_plugins.bo.surrogate import (
     MODELS,
+    SAAS_NUTS,
     TrainingData,
     fit_surrogate,
     hyperparameters,
@@ -56,7 +57,12 @@ class BOConfig:
     """L-BFGS-B iterations of the GP hyperparameter fit."""
     model: str = "polyopt"
     """GP prior: ``"polyopt"`` (Matern-5/2 with heuristic lengthscale and noise priors, noise floor 1e-8) or
-    ``"botorch"`` (BoTorch's SingleTaskGP defaults, as Ax fits); see ``polyopt_plugins.bo.surrogate``."""
+    ``"botorch"`` (BoTorch's SingleTaskGP defaults, as Ax fits) or ``"saas"`` (BoTorch's fully Bayesian SAAS GP
+    sampled by NUTS, for high-dimensional problems with few relevant inputs; one objective, no constraints,
+    needs the ``saas`` extra: NumPyro and JAX); see ``polyopt_plugins.bo.surrogate``."""
+    saas_nuts: tuple[int, int, int] = SAAS_NUTS
+    """NUTS warmup steps, kept samples and thinning of ``model="saas"`` (BoTorch's SAAS tutorial's values;
+    cost grows with their product and the data)."""
     incumbent_starts: int = 0
     """Acquisition-optimizer starts placed at the best observed points (continuous spaces, one point at a time),
     besides those chosen from raw samples: refines around the incumbents, as Optuna's GPSampler does."""
@@ -74,6 +80,13 @@ class BOConfig:
             raise ValueError(
                 f"model={self.model!r}; expected one of {', '.join(map(repr, MODELS))}"
             )
+        if len(self.saas_nuts) != 3 or min(self.saas_nuts) < 1:
+            raise ValueError(
+                f"saas_nuts={self.saas_nuts!r}; expected (warmup steps, samples, thinning), each >= 1"
+            )
+        self.saas_nuts = (int(self.saas_nuts[0]), int(self.saas_nuts[1]), int(self.saas_nuts[2]))
+        if self.model == "saas" and self.warm_start:
+            raise ValueError("warm_start=True with model='saas'; NUTS samples anew every fit")
         if self.incumbent_starts < 0:
             raise ValueError(f"incumbent_starts={self.incumbent_starts}; expected 0 or more")
         for key in (
@@ -109,10 +122,17 @@ class BayesOptimizer(AskTellOptimizer):
     space_kinds = BO_SPACES
     default_device = "cpu"
     default_dtype = torch.float64
+    #: Whether ``model="saas"`` works here (its proposals read the model only through acquisitions).
+    supports_saas = False
 
     def setup(self) -> None:
         space, d = self.problem.space, self.problem.space.dim
         m, c = self.problem.n_objectives, self.problem.n_constraints
+        if self.config.model == "saas" and (not self.supports_saas or m + c > 1):
+            raise ConfigError(
+                f"model='saas' on optimizer {self.name or type(self).__name__!r} with {m} objective(s) and "
+                f"{c} constraint(s); the SAAS GP serves ego and turbo on one objective without constraints"
+            )
         kw = self.like
         self.x_all = torch.empty(0, d, **kw)
         self.f_all = torch.empty(0, m, **kw)
@@ -206,7 +226,11 @@ class BayesOptimizer(AskTellOptimizer):
         start = time.perf_counter()
         warm = self._hypers if self.config.warm_start else None
         model, fitted = fit_surrogate(
-            data, warm_start=warm, maxiter=self.config.fit_maxiter, kind=self.config.model
+            data,
+            warm_start=warm,
+            maxiter=self.config.fit_maxiter,
+            kind=self.config.model,
+            nuts=self.config.saas_nuts,
         )
         if self.config.warm_start:
             self._hypers = hyperparameters(model) if fitted else None

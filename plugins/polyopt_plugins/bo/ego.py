@@ -99,6 +99,7 @@ class EGO(BayesOptimizer):
 
     Config = EGOConfig
     max_objectives = 1
+    supports_saas = True
 
     def setup_bo(self) -> None:
         self.acquisition = load_acquisition(

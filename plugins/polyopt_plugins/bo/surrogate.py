@@ -19,6 +19,11 @@ Two GP priors are available (``BOConfig.model``):
   its gradient in closed form.
 - ``"botorch"``: BoTorch's ``SingleTaskGP`` defaults (RBF kernel, dimension-scaled log-normal lengthscale prior,
   noise floor 1e-4), which is what Ax fits.
+- ``"saas"``: BoTorch's ``SaasFullyBayesianSingleTaskGP`` (Eriksson and Jankowiak, UAI 2021): a sparse axis-aligned
+  subspace prior (half-Cauchy on the inverse squared lengthscales under a global shrinkage), so only the inputs
+  the data support get short lengthscales; the hyperparameters are sampled by NUTS (NumPyro on JAX: ``pip
+  install "polyopt[saas]"``) and the model is the ensemble of the samples. For high-dimensional problems with few relevant
+  inputs; one objective without constraints; each fit costs seconds to minutes (``nuts`` sizes it).
 """
 
 from __future__ import annotations
@@ -53,7 +58,10 @@ __all__ = [
 ]
 
 #: The GP priors ``fit_surrogate`` can build (see the module docstring).
-MODELS = ("polyopt", "botorch")
+MODELS = ("polyopt", "botorch", "saas")
+
+#: NUTS warmup steps, kept samples and thinning of the "saas" model: BoTorch's SAAS tutorial's settings.
+SAAS_NUTS = (256, 128, 16)
 
 
 def valid_rows(f: Tensor, g: Tensor | None, failed: Tensor) -> Tensor:
@@ -76,6 +84,7 @@ def fit_surrogate(
     warm_start: dict[str, Tensor] | None = None,
     maxiter: int = 200,
     kind: str = "polyopt",
+    nuts: tuple[int, int, int] = SAAS_NUTS,
 ) -> tuple[SingleTaskGP, bool]:
     """Fit a GP with one independent output per outcome (a batched multi-output ``SingleTaskGP``).
 
@@ -88,6 +97,7 @@ def fit_surrogate(
             start the optimizer from; ignored when their shapes no longer fit.
         maxiter: L-BFGS-B iterations at most.
         kind: which GP prior, one of :data:`MODELS`.
+        nuts: the "saas" model's NUTS warmup steps, kept samples and thinning.
 
     Returns:
         ``(model, fitted)``: the model in eval mode, and False when fitting failed (the model then keeps its
@@ -95,6 +105,8 @@ def fit_surrogate(
     """
     if kind not in MODELS:
         raise ValueError(f"model={kind!r}; expected one of {', '.join(MODELS)}")
+    if kind == "saas":
+        return _fit_saas(data, nuts), True
     model = new_model(data, kind)
     if warm_start is not None:
         _load_hyperparameters(model, warm_start)
@@ -111,6 +123,39 @@ def fit_surrogate(
         model, fitted = new_model(data, kind), False
     model.eval()
     return model, fitted
+
+
+def _fit_saas(data: TrainingData, nuts: tuple[int, int, int]) -> SingleTaskGP:
+    """A SAAS GP on one outcome, its hyperparameters sampled by NUTS (NumPyro, seeded from torch's global
+    generator, which the optimizers seed)."""
+    from botorch.fit import fit_fully_bayesian_model_nuts
+    from botorch.models.fully_bayesian import SaasFullyBayesianSingleTaskGP
+
+    if data.Y.shape[-1] != 1:
+        raise ValueError(
+            f"model='saas' fits one outcome; the data has {data.n_objectives} objective(s) and "
+            f"{data.n_constraints} constraint(s)"
+        )
+    try:
+        import numpyro  # noqa: F401  # BoTorch's NUTS runs on NumPyro
+    except ImportError:
+        raise ImportError(
+            "model='saas' samples its hyperparameters with NumPyro's NUTS; install NumPyro and JAX "
+            'with `pip install "polyopt[saas]"`'
+        ) from None
+    warmup, samples, thinning = nuts
+    seed = int(torch.randint(0, 2**31 - 1, ()))
+    model = SaasFullyBayesianSingleTaskGP(data.X, data.Y, outcome_transform=Standardize(m=1))
+    fit_fully_bayesian_model_nuts(
+        model,
+        warmup_steps=warmup,
+        num_samples=samples,
+        thinning=thinning,
+        disable_progbar=True,
+        seed=seed,
+    )
+    model.eval()
+    return model  # a fully Bayesian GP (a SingleTaskGP subclass in BoTorch 0.18)
 
 
 #: The "polyopt" model's priors, shared by the model and by :func:`_fit_map`.
@@ -282,10 +327,16 @@ def _fit_map(model: SingleTaskGP, maxiter: int) -> bool:
 
 
 def lengthscales(model: SingleTaskGP) -> Tensor:
-    """``k x e``: each output's kernel lengthscales (one row per output), whichever prior built the model."""
+    """``k x e``: each output's kernel lengthscales (one row per output), whichever prior built the model; for
+    a fully Bayesian (SAAS) model, the median over its samples."""
+    from botorch.utils.transforms import is_fully_bayesian
+
     covar = model.covar_module
     kernel = covar.base_kernel if hasattr(covar, "base_kernel") else covar
-    return kernel.lengthscale.detach().reshape(model.num_outputs, -1)
+    ls = kernel.lengthscale.detach()
+    if is_fully_bayesian(model):
+        return ls.reshape(-1, ls.shape[-1]).median(dim=0).values.unsqueeze(0)
+    return ls.reshape(model.num_outputs, -1)
 
 
 def hyperparameters(model: SingleTaskGP) -> dict[str, Tensor]:

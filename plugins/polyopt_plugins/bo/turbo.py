@@ -79,6 +79,7 @@ class TuRBO(BayesOptimizer):
     max_objectives = 1
     supports_constraints = False
     space_kinds = frozenset({"continuous"})
+    supports_saas = True
 
     def setup_bo(self) -> None:
         self.acquisition = load_acquisition(
