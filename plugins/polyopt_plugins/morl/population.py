@@ -57,9 +57,11 @@ class StackedMLP(nn.Module):
         members: ``nn.Sequential`` stacks of ``Linear`` layers with one activation between each two.
     """
 
-    def __init__(self, members: Sequence[nn.Sequential]) -> None:
+    def __init__(self, members: Sequence[nn.Module]) -> None:
         super().__init__()
-        linears = [[layer for layer in m if isinstance(layer, nn.Linear)] for m in members]
+        linears = [
+            [layer for layer in m.children() if isinstance(layer, nn.Linear)] for m in members
+        ]
         self.pop = len(members)
         self.weight = nn.ParameterList(
             nn.Parameter(torch.stack([ls[j].weight.detach() for ls in linears]))  # P x out x in
@@ -70,7 +72,7 @@ class StackedMLP(nn.Module):
             for j in range(len(linears[0]))
         )
         self.activations = nn.ModuleList(
-            layer for layer in members[0] if not isinstance(layer, nn.Linear)
+            layer for layer in members[0].children() if not isinstance(layer, nn.Linear)
         )
 
     def forward(self, x: Tensor) -> Tensor:
