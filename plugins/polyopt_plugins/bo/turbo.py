@@ -26,6 +26,7 @@ from torch import Tensor
 
 from polyopt import Evaluation
 from polyopt.components import AcquisitionOptions, TrainingData
+from polyopt.errors import ConfigError
 from polyopt_plugins.bo.acqopt import optimize_acquisition
 from polyopt_plugins.bo.base import BayesOptimizer, BOConfig
 from polyopt_plugins.bo.ego import load_acquisition
@@ -85,6 +86,12 @@ class TuRBO(BayesOptimizer):
         self.acquisition = load_acquisition(
             self.config.acquisition, objectives="single", constraints=0, owner="turbo"
         )
+        if self.config.n_regions > 1 and self.config.model == "saas":
+            # measured: the regions' value samples of an ensemble posterior did not line up with the proposals
+            raise ConfigError(
+                f"n_regions={self.config.n_regions} with model='saas'; TuRBO-m runs on the GP models, "
+                "TuRBO-1 (n_regions=1) on the SAAS model"
+            )
         d, q, m = self.problem.space.dim, self.config.batch_size, self.config.n_regions
         self.failure_tolerance = self.config.failure_tolerance or math.ceil(max(4.0, d) / q)
         self.lengths = [self.config.length_init] * m

@@ -34,7 +34,7 @@ def one_relevant_input() -> polyopt.Objective:
 @pytest.mark.skipif(
     os.environ.get("POLYOPT_SLOW_TESTS") != "1", reason="NUTS fits: set POLYOPT_SLOW_TESTS=1"
 )
-def test_saas_shrinks_the_irrelevant_inputs_and_ego_and_turbo_m_propose() -> None:
+def test_saas_shrinks_the_irrelevant_inputs_and_ego_and_turbo_propose() -> None:
     pytest.importorskip("numpyro")
     opt = EGO(one_relevant_input(), seed=0, n_initial=8, **TINY)
     run_steps(opt, 10)
@@ -44,7 +44,7 @@ def test_saas_shrinks_the_irrelevant_inputs_and_ego_and_turbo_m_propose() -> Non
     ls = lengthscales(model)[0]
     assert fitted and ls.shape == (6,)
     assert int(ls.argmin()) == 2, ls  # the shrinkage prior leaves the irrelevant inputs long
-    turbo = TuRBO(one_relevant_input(), seed=1, n_initial=3, n_regions=2, **TINY)
+    turbo = TuRBO(one_relevant_input(), seed=1, n_initial=3, **TINY)
     run_steps(turbo, 7)
     assert bool(torch.isfinite(turbo.f_all).all())
 
@@ -54,6 +54,8 @@ def test_saas_refuses_what_it_cannot_model() -> None:
         polyopt.make("optimizer", "qlognehvi", polyopt.make("objective", "zdt1", n_var=3), **TINY)
     with pytest.raises(ConfigError, match="model='saas'"):
         polyopt.make("optimizer", "aegis", one_relevant_input(), **TINY)
+    with pytest.raises(ConfigError, match="n_regions=2 with model='saas'"):
+        TuRBO(one_relevant_input(), seed=0, n_regions=2, **TINY)
     with pytest.raises(ValueError, match="warm_start"):
         EGO(one_relevant_input(), seed=0, warm_start=True, **TINY)
     with pytest.raises(ValueError, match="saas_nuts"):
