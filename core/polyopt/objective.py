@@ -126,7 +126,10 @@ class Objective:
     Subclasses set ``space``, ``n_objectives`` (default 1), ``n_constraints`` (default 0) and ``directions``
     (default all ``"minimize"``), and implement :meth:`evaluate`. Optional knowledge for benchmarks:
     :meth:`pareto_front`, ``optimum`` (best objective value, single-objective) and ``ref_point`` (for hypervolume,
-    in the user's direction).
+    in the user's direction). A multi-fidelity objective sets ``fidelity = (column, target)``: the column of its
+    points that sets how exactly (and expensively) a point is evaluated, and the value at which the objective is
+    the one to optimize; optimizers that know fidelities (``ego``) spend cheap evaluations where they pay and
+    report points at the target only.
     """
 
     space: Space
@@ -136,6 +139,7 @@ class Objective:
     optimum: float | None = None
     ref_point: Sequence[float] | None = None
     name: str = ""
+    fidelity: tuple[int, float] | None = None
 
     def evaluate(self, x: Tensor) -> Evaluation:
         """Evaluate ``x`` (``n x d``, on any device) and return values in the user's direction.
