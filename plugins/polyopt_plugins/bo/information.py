@@ -44,8 +44,8 @@ from polyopt.errors import ConfigError
 __all__ = ["GreedyBatch", "qkg", "qmes", "gibbon", "qjes", "candidate_set"]
 
 _DEFAULTS: dict[str, int] = {
-    # fewer fantasies than BoTorch's 64: the one-shot problem grows with them (e * (q + F) variables), and 16
-    # kept KG's proposals on Branin/Hartmann6 close to 64's in a fraction of the time
+    # fewer fantasies than BoTorch's 64: the one-shot problem grows with them (e * (q + F) variables); not tuned
+    # by a benchmark yet
     "num_fantasies": 16,
     "candidates": 1000,  # MES's discretization of the unit cube, plus the observed points
     "num_mv_samples": 10,  # BoTorch's default number of max-value samples
