@@ -31,17 +31,10 @@ import torch
 from torch import Tensor, nn
 
 from polyopt.errors import ConfigError
-from polyopt.optimizer import Trainer
-from polyopt.pareto import non_dominated_unique
 from polyopt.result import TrainerResult
-from polyopt.spaces import Box, Integer
-from polyopt_plugins.morl.protocol import (
-    equally_spaced_weights,
-    evaluate_preferences,
-    front_metrics,
-    random_weights,
-    reference_point,
-)
+from polyopt.spaces import Integer, Space
+from polyopt_plugins.morl.agent import PreferenceAgent
+from polyopt_plugins.morl.protocol import random_weights
 
 __all__ = ["Envelope", "EnvelopeConfig"]
 
@@ -134,36 +127,22 @@ class _QNet(nn.Module):
         return self.net(torch.cat([obs, w], dim=1)).view(-1, self.n_actions, self.m)
 
 
-class Envelope(Trainer):
+class Envelope(PreferenceAgent):
     """Envelope Q-learning on a batched Environment with one discrete action dimension and vector rewards."""
 
     Config = EnvelopeConfig
 
     @classmethod
-    def compatibility(cls, problem: Any) -> str | None:
-        reason = super().compatibility(problem)
-        if reason:
-            return reason
-        space = problem.action_space
+    def action_reason(cls, space: Space) -> str | None:
         if not isinstance(space, Integer) or space.dim != 1:
             return f"it handles one discrete action dimension (an Integer space), got {space!r}"
-        if not isinstance(problem.observation_space, Box):
-            return f"it needs a Box or Integer observation space, got {problem.observation_space!r}"
-        if problem.reward_dim < 2:
-            return f"it needs a vector reward (2 or more objectives), the environment has {problem.reward_dim}"
         return None
 
     def setup(self) -> None:
         cfg, env = self.config, self.problem
-        for name in (
-            "batch_size",
-            "gradient_updates",
-            "buffer_size",
-            "num_sample_w",
-            "eval_weights",
-        ):
-            if getattr(cfg, name) < 1:
-                raise ConfigError(f"{name}={getattr(cfg, name)}; expected an integer >= 1")
+        self.check_counts(
+            "batch_size", "gradient_updates", "buffer_size", "num_sample_w", "eval_weights"
+        )
         if cfg.ref_point is not None and len(cfg.ref_point) != env.reward_dim:
             raise ConfigError(f"ref_point={cfg.ref_point}; expected {env.reward_dim} values")
         n, m = env.num_envs, env.reward_dim
@@ -189,16 +168,7 @@ class Envelope(Trainer):
         self.priority = torch.zeros(size, dtype=torch.float64, device=self.device)
         self.max_priority = 1e-5  # MORL-Baselines' starting priority, raised to the largest seen
         self.n_updates = 0
-        self._obs = self._observe(env.reset(seed=self.seed))
-        self._w = random_weights(m, n, self.generator, self.device).to(self.dtype)
-        self._prev_done = torch.zeros(n, dtype=torch.bool, device=self.device)
-        self.n_eval_env_steps = 0
-        self.eval_log = torch.zeros(0, 4, dtype=torch.float64)  # env step, HV, EUM, cardinality
-        self._eval_cache: tuple[int, Any] | None = None
-        self._last_eval_at = 0
-
-    def _observe(self, obs: Tensor) -> Tensor:
-        return obs.to(device=self.device, dtype=self.dtype).reshape(self.problem.num_envs, -1)
+        self.start_episodes(random_weights(m, n, self.generator, self.device).to(self.dtype))
 
     def _linear(self, start: float, end: float, steps: int) -> float:
         """A value moving linearly from ``start`` to ``end`` over ``steps`` env steps after learning starts."""
@@ -236,7 +206,6 @@ class Envelope(Trainer):
         step = env.step((action + self.action_low).to(env.device))
         self.n_env_steps += n
         next_obs = self._observe(step.obs)
-        valid = ~self._prev_done  # the reset step after an episode's end carries no transition
         rows = {
             "obs": self._obs,
             "action": action,
@@ -244,19 +213,9 @@ class Envelope(Trainer):
             "next_obs": next_obs,
             "terminated": step.terminated.to(device=self.device, dtype=self.dtype),
         }
-        keep = valid.nonzero().squeeze(1)
-        slots = (
-            self.buffer_count + torch.arange(keep.numel(), device=self.device)
-        ) % cfg.buffer_size
-        for key, value in rows.items():
-            self.buffer[key][slots] = value[keep]
-        self.priority[slots] = self.max_priority
-        self.buffer_count += keep.numel()
-        done = step.done.to(self.device)
+        self.priority[self.store(rows)] = self.max_priority
         fresh = random_weights(m, n, self.generator, self.device).to(self.dtype)
-        self._w = torch.where(done.unsqueeze(1), fresh, self._w)  # a new preference per episode
-        self._prev_done = done
-        self._obs = next_obs
+        self.advance(step, next_obs, fresh)  # a new preference per episode
 
     # -- update ------------------------------------------------------------------------------------------------
 
@@ -342,102 +301,31 @@ class Envelope(Trainer):
         out: dict[str, float] = {"env_steps": float(self.n_env_steps)}
         if self.n_env_steps >= cfg.learning_starts and self.buffer_count > 0:
             out.update(self._update())
-        if cfg.eval_every and self.n_env_steps - self._last_eval_at >= cfg.eval_every:
-            self._last_eval_at = self.n_env_steps
-            metrics = self.evaluation()["metrics"]
-            row = [self.n_env_steps, metrics["hypervolume"], metrics["eum"], metrics["cardinality"]]
-            self.eval_log = torch.cat([self.eval_log, torch.tensor([row], dtype=torch.float64)])
-            out.update({f"eval/{k}": v for k, v in metrics.items()})
-        return out
-
-    def evaluation(self) -> dict[str, Any]:
-        """The protocol's evaluation of the greedy policy now (cached per step): ``weights`` (``K x m``),
-        ``discounted`` and ``returns`` (``K x m``), ``front`` (indices of the distinct non-dominated rows),
-        ``metrics``."""
-        if self._eval_cache is not None and self._eval_cache[0] == self.n_steps:
-            return self._eval_cache[1]
-        cfg, env = self.config, self.problem
-        weights = equally_spaced_weights(env.reward_dim, cfg.eval_weights)
-        ev = evaluate_preferences(
-            self.greedy,
-            env,
-            weights,
-            episodes=cfg.eval_episodes,
-            gamma=cfg.gamma,
-            seed=self.seed + 1_000_003,
-            max_steps=cfg.eval_max_steps,
-        )
-        self.n_eval_env_steps += int(ev["env_steps"])
-        ref = cfg.ref_point if cfg.ref_point is not None else reference_point(env).point
-        known = env.pareto_front(cfg.gamma)
-        metrics = front_metrics(ev["discounted"], tuple(ref), known)
-        out: dict[str, Any] = {**ev, "weights": weights}
-        out["front"] = non_dominated_unique(-ev["discounted"])
-        out["metrics"] = {**metrics, "n_eval_env_steps": float(self.n_eval_env_steps)}
-        self._eval_cache = (self.n_steps, out)
+        self.log_evaluation(out)
         return out
 
     def result(self) -> TrainerResult:
-        """The evaluated front: the distinct non-dominated discounted return vectors over the evaluation
-        preferences (``labels`` index :func:`equally_spaced_weights`); ``policy`` is the Q network (act with
+        """The evaluated front over the evaluation preferences (``labels`` index
+        :func:`~polyopt_plugins.morl.protocol.equally_spaced_weights`); ``policy`` is the Q network (act with
         :meth:`greedy`); ``metrics`` the protocol's indicators."""
-        ev = self.evaluation()
-        front = ev["front"]
-        names = list(getattr(self.problem, "reward_names", [])) or [
-            f"r{j}" for j in range(self.problem.reward_dim)
-        ]
-        return self.make_result(
-            self.q,
-            ev["discounted"][front].to(self.dtype),
-            labels=front,
-            reward_names=names,
-            history=self.eval_log.clone(),
-            metrics=dict(ev["metrics"]),
-            extras={
-                "weights": ev["weights"],
-                "eval_discounted": ev["discounted"],
-                "eval_returns": ev["returns"],
-                "n_eval_env_steps": self.n_eval_env_steps,
-            },
-        )
+        return self.front_result(self.q)
 
     def get_state(self) -> dict[str, Any]:
         return {
+            **self.episode_state(),
             "q": self.q.state_dict(),
             "target": self.target.state_dict(),
             "opt": self.opt.state_dict(),
-            "buffer": self.buffer,
-            "buffer_count": self.buffer_count,
             "priority": self.priority,
             "max_priority": self.max_priority,
             "n_updates": self.n_updates,
-            "env": self.problem.state_dict(),
-            "obs": self._obs,
-            "w": self._w,
-            "prev_done": self._prev_done,
-            "n_eval_env_steps": self.n_eval_env_steps,
-            "eval_log": self.eval_log,
-            "last_eval_at": self._last_eval_at,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.q.load_state_dict(state["q"])
         self.target.load_state_dict(state["target"])
         self.opt.load_state_dict(state["opt"])
-        self.buffer = {k: v.to(self.device) for k, v in state["buffer"].items()}
-        self.buffer_count = int(state["buffer_count"])
+        self.load_episode_state(state)
         self.priority = state["priority"].to(self.device)
         self.max_priority = float(state["max_priority"])
         self.n_updates = int(state["n_updates"])
-        if state["env"] is not None:
-            self.problem.load_state_dict(state["env"])
-            self._obs = state["obs"].to(self.device)
-            self._prev_done = state["prev_done"].to(self.device)
-        else:  # the environment cannot be saved: start new episodes, seeded by the step
-            self._obs = self._observe(self.problem.reset(seed=self.seed + self.n_steps))
-            self._prev_done = torch.zeros_like(state["prev_done"]).to(self.device)
-        self._w = state["w"].to(self.device)
-        self.n_eval_env_steps = int(state["n_eval_env_steps"])
-        self.eval_log = state["eval_log"]
-        self._last_eval_at = int(state["last_eval_at"])
-        self._eval_cache = None

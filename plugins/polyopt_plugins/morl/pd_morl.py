@@ -40,10 +40,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from polyopt.errors import ConfigError
-from polyopt.optimizer import Trainer
-from polyopt.pareto import non_dominated_unique
 from polyopt.result import TrainerResult
-from polyopt.spaces import Box, Integer
+from polyopt.spaces import Box, Integer, Space
+from polyopt_plugins.morl.agent import PreferenceAgent
 from polyopt_plugins.morl.interpolation import PreferenceInterpolator, key_preferences
 from polyopt_plugins.morl.pd_networks import (
     PreferenceActor,
@@ -55,9 +54,7 @@ from polyopt_plugins.morl.pd_networks import (
 from polyopt_plugins.morl.protocol import (
     equally_spaced_weights,
     evaluate_preferences,
-    front_metrics,
     random_weights,
-    reference_point,
 )
 
 __all__ = ["PDMORL", "PDMORLConfig"]
@@ -140,38 +137,24 @@ class PDMORLConfig:
     """HV reference point; None takes the environment's registered one."""
 
 
-class PDMORL(Trainer):
+class PDMORL(PreferenceAgent):
     """PD-MORL on a batched Environment with vector rewards and one discrete action dimension (double DQN) or
     a Box of continuous actions (TD3)."""
 
     Config = PDMORLConfig
 
     @classmethod
-    def compatibility(cls, problem: Any) -> str | None:
-        reason = super().compatibility(problem)
-        if reason:
-            return reason
-        space = problem.action_space
+    def action_reason(cls, space: Space) -> str | None:
         discrete = isinstance(space, Integer) and space.dim == 1
         if not (discrete or isinstance(space, Box)):
             return f"it handles one discrete action dimension or a Box of continuous actions, got {space!r}"
-        if not isinstance(problem.observation_space, Box):
-            return f"it needs a Box or Integer observation space, got {problem.observation_space!r}"
-        if problem.reward_dim < 2:
-            return f"it needs a vector reward (2 or more objectives), the environment has {problem.reward_dim}"
         return None
 
     def setup(self) -> None:
         cfg, env = self.config, self.problem
-        for name in (
-            "batch_size",
-            "gradient_updates",
-            "buffer_size",
-            "train_weights",
-            "eval_weights",
-        ):
-            if getattr(cfg, name) < 1:
-                raise ConfigError(f"{name}={getattr(cfg, name)}; expected an integer >= 1")
+        self.check_counts(
+            "batch_size", "gradient_updates", "buffer_size", "train_weights", "eval_weights"
+        )
         if cfg.key_solutions not in ("auto", "front", "online"):
             raise ConfigError(
                 f"key_solutions={cfg.key_solutions!r}; expected 'auto', 'front' or 'online'"
@@ -181,7 +164,7 @@ class PDMORL(Trainer):
             value = getattr(cfg, name)
             if value is not None and len(value) != m:
                 raise ConfigError(f"{name}={value}; expected {m} values")
-        self.ref = tuple(cfg.ref_point if cfg.ref_point is not None else reference_point(env).point)
+        self.ref = self.ref_point()
         offset = cfg.value_offset if cfg.value_offset is not None else [-r for r in self.ref]
         self.offset = torch.tensor(offset, **self.like)
         self.discrete = isinstance(env.action_space, Integer)
@@ -230,14 +213,8 @@ class PDMORL(Trainer):
         self._slice_start = (starts % k).to(self.device)
         self._slice_size = (ends - starts).clamp_max(k).to(self.device)
         self._setup_keys()
-        self._obs = self._observe(env.reset(seed=self.seed))
-        self._w = self._draw_preferences()
-        self._prev_done = torch.zeros(n, dtype=torch.bool, device=self.device)
-        self.n_eval_env_steps = 0
         self._last_key_update = 0
-        self._last_eval_at = 0
-        self.eval_log = torch.zeros(0, 4, dtype=torch.float64)  # env step, HV, EUM, cardinality
-        self._eval_cache: tuple[int, Any] | None = None
+        self.start_episodes(self._draw_preferences())
 
     def _setup_keys(self) -> None:
         cfg, env = self.config, self.problem
@@ -268,9 +245,6 @@ class PDMORL(Trainer):
             self.key_values.isnan(), self.keys, self.key_values + self.offset.double().cpu()
         )
         self.interp = PreferenceInterpolator(self.keys, solutions)
-
-    def _observe(self, obs: Tensor) -> Tensor:
-        return obs.to(device=self.device, dtype=self.dtype).reshape(self.problem.num_envs, -1)
 
     def _draw_preferences(self) -> Tensor:
         u = torch.rand(self.problem.num_envs, generator=self.generator, device=self.device)
@@ -324,7 +298,7 @@ class PDMORL(Trainer):
 
     @torch.no_grad()
     def _collect(self) -> None:
-        cfg, env = self.config, self.problem
+        env = self.problem
         n, m = env.num_envs, env.reward_dim
         sent, stored = self._explore()
         step = env.step(sent.to(env.device))
@@ -338,19 +312,8 @@ class PDMORL(Trainer):
             "terminated": step.terminated.to(**self.like),
             "w": self._w,
         }
-        keep = (
-            (~self._prev_done).nonzero().squeeze(1)
-        )  # the reset step after an episode carries nothing
-        slots = (
-            self.buffer_count + torch.arange(keep.numel(), device=self.device)
-        ) % cfg.buffer_size
-        for key, value in rows.items():
-            self.buffer[key][slots] = value[keep]
-        self.buffer_count += keep.numel()
-        done = step.done.to(self.device)
-        self._w = torch.where(done.unsqueeze(1), self._draw_preferences(), self._w)
-        self._prev_done = done
-        self._obs = next_obs
+        self.store(rows)
+        self.advance(step, next_obs, self._draw_preferences())
 
     # -- update ------------------------------------------------------------------------------------------------
 
@@ -461,56 +424,14 @@ class PDMORL(Trainer):
         if self.keys_online and self.n_env_steps >= cfg.learning_starts and due:
             self._last_key_update = self.n_env_steps
             self._update_keys()
-        if cfg.eval_every and self.n_env_steps - self._last_eval_at >= cfg.eval_every:
-            self._last_eval_at = self.n_env_steps
-            metrics = self.evaluation()["metrics"]
-            row = [self.n_env_steps, metrics["hypervolume"], metrics["eum"], metrics["cardinality"]]
-            self.eval_log = torch.cat([self.eval_log, torch.tensor([row], dtype=torch.float64)])
-            out.update({f"eval/{k}": v for k, v in metrics.items()})
-        return out
-
-    def evaluation(self) -> dict[str, Any]:
-        """The protocol's evaluation of the greedy policy now (cached per step): ``weights``, ``discounted`` and
-        ``returns`` (``K x m``), ``front`` (indices of the distinct non-dominated rows), ``metrics``."""
-        if self._eval_cache is not None and self._eval_cache[0] == self.n_steps:
-            return self._eval_cache[1]
-        cfg, env = self.config, self.problem
-        weights = equally_spaced_weights(env.reward_dim, cfg.eval_weights)
-        ev = evaluate_preferences(
-            self.greedy, env, weights, episodes=cfg.eval_episodes, gamma=cfg.gamma,
-            seed=self.seed + 1_000_003, max_steps=cfg.eval_max_steps,
-        )  # fmt: skip
-        self.n_eval_env_steps += int(ev["env_steps"])
-        metrics = front_metrics(ev["discounted"], self.ref, env.pareto_front(cfg.gamma))
-        out: dict[str, Any] = {**ev, "weights": weights}
-        out["front"] = non_dominated_unique(-ev["discounted"])
-        out["metrics"] = {**metrics, "n_eval_env_steps": float(self.n_eval_env_steps)}
-        self._eval_cache = (self.n_steps, out)
+        self.log_evaluation(out)
         return out
 
     def result(self) -> TrainerResult:
-        """The evaluated front (distinct non-dominated discounted returns over the evaluation preferences;
-        ``labels`` index them); ``policy`` is the Q network or the actor (act with :meth:`greedy`)."""
-        ev = self.evaluation()
-        front = ev["front"]
-        names = list(getattr(self.problem, "reward_names", [])) or [
-            f"r{j}" for j in range(self.problem.reward_dim)
-        ]
-        return self.make_result(
-            self.q if self.actor is None else self.actor,
-            ev["discounted"][front].to(self.dtype),
-            labels=front,
-            reward_names=names,
-            history=self.eval_log.clone(),
-            metrics=dict(ev["metrics"]),
-            extras={
-                "weights": ev["weights"],
-                "eval_discounted": ev["discounted"],
-                "eval_returns": ev["returns"],
-                "n_eval_env_steps": self.n_eval_env_steps,
-                "key_values": self.key_values.clone(),
-            },
-        )
+        """The evaluated front over the evaluation preferences (``labels`` index them); ``policy`` is the Q
+        network or the actor (act with :meth:`greedy`)."""
+        policy = self.q if self.actor is None else self.actor
+        return self.front_result(policy, key_values=self.key_values.clone())
 
     def _modules(self) -> dict[str, Any]:
         parts: dict[str, Any] = {"q": self.q, "q_target": self.q_target, "q_opt": self.q_opt}
@@ -520,42 +441,21 @@ class PDMORL(Trainer):
 
     def get_state(self) -> dict[str, Any]:
         return {
+            **self.episode_state(),
             **{name: part.state_dict() for name, part in self._modules().items()},
-            "buffer": self.buffer,
-            "buffer_count": self.buffer_count,
             "n_updates": self.n_updates,
-            "env": self.problem.state_dict(),
-            "obs": self._obs,
-            "w": self._w,
-            "prev_done": self._prev_done,
             "key_values": self.key_values,
             "last_key_update": self._last_key_update,
-            "n_eval_env_steps": self.n_eval_env_steps,
-            "eval_log": self.eval_log,
-            "last_eval_at": self._last_eval_at,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
         for name, part in self._modules().items():
             part.load_state_dict(state[name])
-        self.buffer = {k: v.to(self.device) for k, v in state["buffer"].items()}
-        self.buffer_count = int(state["buffer_count"])
+        self.load_episode_state(state)
         self.n_updates = int(state["n_updates"])
-        if state["env"] is not None:
-            self.problem.load_state_dict(state["env"])
-            self._obs = state["obs"].to(self.device)
-            self._prev_done = state["prev_done"].to(self.device)
-        else:  # the environment cannot be saved: start new episodes, seeded by the step
-            self._obs = self._observe(self.problem.reset(seed=self.seed + self.n_steps))
-            self._prev_done = torch.zeros_like(state["prev_done"]).to(self.device)
-        self._w = state["w"].to(self.device)
         self.key_values = state["key_values"].to(torch.float64)
         solutions = torch.where(
             self.key_values.isnan(), self.keys, self.key_values + self.offset.double().cpu()
         )
         self.interp = PreferenceInterpolator(self.keys, solutions)
         self._last_key_update = int(state["last_key_update"])
-        self.n_eval_env_steps = int(state["n_eval_env_steps"])
-        self.eval_log = state["eval_log"]
-        self._last_eval_at = int(state["last_eval_at"])
-        self._eval_cache = None

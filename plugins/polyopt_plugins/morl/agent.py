@@ -1,0 +1,188 @@
+"""What the replay-based MORL agents (Envelope, PD-MORL) share: the supports check, the sub-environments'
+episodes and replay ring, and the shared evaluation protocol's evaluation, log, result and state.
+
+An agent subclasses :class:`PreferenceAgent`, says which action spaces it takes (:meth:`action_reason`), keeps a
+``buffer`` dict of ring tensors and ``greedy(obs, w)``, and calls :meth:`start_episodes` at the end of its
+``setup``; the config needs ``ref_point``, ``gamma``, ``eval_every``, ``eval_weights``, ``eval_episodes`` and
+``eval_max_steps``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from polyopt.environment import Step
+from polyopt.errors import ConfigError
+from polyopt.optimizer import Trainer
+from polyopt.pareto import non_dominated_unique
+from polyopt.result import TrainerResult
+from polyopt.spaces import Box, Space
+from polyopt_plugins.morl.protocol import (
+    equally_spaced_weights,
+    evaluate_preferences,
+    front_metrics,
+    reference_point,
+)
+
+__all__ = ["PreferenceAgent"]
+
+
+class PreferenceAgent(Trainer):
+    """A preference-conditioned agent on a batched Environment with vector rewards."""
+
+    buffer: dict[str, Tensor]
+    buffer_count: int
+    _w: Tensor
+
+    @classmethod
+    def action_reason(cls, space: Space) -> str | None:
+        """Why the agent cannot act in ``space`` (None when it can)."""
+        raise NotImplementedError
+
+    @classmethod
+    def compatibility(cls, problem: Any) -> str | None:
+        reason = super().compatibility(problem) or cls.action_reason(problem.action_space)
+        if reason:
+            return reason
+        if not isinstance(problem.observation_space, Box):
+            return f"it needs a Box or Integer observation space, got {problem.observation_space!r}"
+        if problem.reward_dim < 2:
+            return f"it needs a vector reward (2 or more objectives), the environment has {problem.reward_dim}"
+        return None
+
+    def check_counts(self, *names: str) -> None:
+        """ConfigError for a config field among ``names`` below 1."""
+        for name in names:
+            if getattr(self.config, name) < 1:
+                raise ConfigError(f"{name}={getattr(self.config, name)}; expected an integer >= 1")
+
+    def ref_point(self) -> tuple[float, ...]:
+        """The hypervolume reference point: the config's, else the environment's registered one."""
+        ref = self.config.ref_point
+        return tuple(ref) if ref is not None else reference_point(self.problem).point
+
+    def _observe(self, obs: Tensor) -> Tensor:
+        return obs.to(device=self.device, dtype=self.dtype).reshape(self.problem.num_envs, -1)
+
+    def start_episodes(self, w: Tensor) -> None:
+        """Reset the sub-environments with the run seed, each with preference ``w`` (``n x m``), and start
+        the evaluation log."""
+        self._obs = self._observe(self.problem.reset(seed=self.seed))
+        self._w = w
+        self._prev_done = torch.zeros(self.problem.num_envs, dtype=torch.bool, device=self.device)
+        self.n_eval_env_steps = 0
+        self._last_eval_at = 0
+        self.eval_log = torch.zeros(0, 4, dtype=torch.float64)  # env step, HV, EUM, cardinality
+        self._eval_cache: tuple[int, Any] | None = None
+
+    def store(self, rows: dict[str, Tensor]) -> Tensor:
+        """Write this step's transitions (``n`` rows each) into the replay ring, except the reset step after
+        an episode's end (it carries no transition); the slots written."""
+        keep = (~self._prev_done).nonzero().squeeze(1)
+        size = self.config.buffer_size
+        slots = (self.buffer_count + torch.arange(keep.numel(), device=self.device)) % size
+        for key, value in rows.items():
+            self.buffer[key][slots] = value[keep]
+        self.buffer_count += keep.numel()
+        return slots
+
+    def advance(self, step: Step, next_obs: Tensor, fresh: Tensor) -> None:
+        """Move to ``next_obs``; sub-environments whose episode ended take their row of ``fresh`` preferences."""
+        done = step.done.to(self.device)
+        self._w = torch.where(done.unsqueeze(1), fresh, self._w)
+        self._prev_done = done
+        self._obs = next_obs
+
+    # -- evaluation --------------------------------------------------------------------------------------------
+
+    def log_evaluation(self, out: dict[str, float]) -> None:
+        """Every ``eval_every`` environment steps: evaluate, log a row and add ``eval/<metric>`` to ``out``."""
+        every = self.config.eval_every
+        if not every or self.n_env_steps - self._last_eval_at < every:
+            return
+        self._last_eval_at = self.n_env_steps
+        metrics = self.evaluation()["metrics"]
+        row = [self.n_env_steps, metrics["hypervolume"], metrics["eum"], metrics["cardinality"]]
+        self.eval_log = torch.cat([self.eval_log, torch.tensor([row], dtype=torch.float64)])
+        out.update({f"eval/{k}": v for k, v in metrics.items()})
+
+    def evaluation(self) -> dict[str, Any]:
+        """The protocol's evaluation of the greedy policy now (cached per step): ``weights``, ``discounted`` and
+        ``returns`` (``K x m``), ``front`` (indices of the distinct non-dominated rows), ``metrics``."""
+        if self._eval_cache is not None and self._eval_cache[0] == self.n_steps:
+            return self._eval_cache[1]
+        cfg, env = self.config, self.problem
+        weights = equally_spaced_weights(env.reward_dim, cfg.eval_weights)
+        ev = evaluate_preferences(
+            self.greedy, env, weights, episodes=cfg.eval_episodes, gamma=cfg.gamma,
+            seed=self.seed + 1_000_003, max_steps=cfg.eval_max_steps,
+        )  # fmt: skip
+        self.n_eval_env_steps += int(ev["env_steps"])
+        metrics = front_metrics(ev["discounted"], self.ref_point(), env.pareto_front(cfg.gamma))
+        out: dict[str, Any] = {**ev, "weights": weights}
+        out["front"] = non_dominated_unique(-ev["discounted"])
+        out["metrics"] = {**metrics, "n_eval_env_steps": float(self.n_eval_env_steps)}
+        self._eval_cache = (self.n_steps, out)
+        return out
+
+    def greedy(self, obs: Tensor, w: Tensor) -> Tensor:
+        """The policy's actions for ``n x d`` observations and ``n x m`` preferences."""
+        raise NotImplementedError
+
+    def front_result(self, policy: nn.Module, **extras: Any) -> TrainerResult:
+        """The evaluated front (distinct non-dominated discounted returns over the evaluation preferences;
+        ``labels`` index them), the protocol's metrics and the evaluation log as history."""
+        ev = self.evaluation()
+        front = ev["front"]
+        m = self.problem.reward_dim
+        names = list(getattr(self.problem, "reward_names", [])) or [f"r{j}" for j in range(m)]
+        return self.make_result(
+            policy,
+            ev["discounted"][front].to(self.dtype),
+            labels=front,
+            reward_names=names,
+            history=self.eval_log.clone(),
+            metrics=dict(ev["metrics"]),
+            extras={
+                "weights": ev["weights"],
+                "eval_discounted": ev["discounted"],
+                "eval_returns": ev["returns"],
+                "n_eval_env_steps": self.n_eval_env_steps,
+                **extras,
+            },
+        )
+
+    # -- state -------------------------------------------------------------------------------------------------
+
+    def episode_state(self) -> dict[str, Any]:
+        """The replay ring, the sub-environments' episodes and the evaluation log."""
+        return {
+            "buffer": self.buffer,
+            "buffer_count": self.buffer_count,
+            "env": self.problem.state_dict(),
+            "obs": self._obs,
+            "w": self._w,
+            "prev_done": self._prev_done,
+            "n_eval_env_steps": self.n_eval_env_steps,
+            "eval_log": self.eval_log,
+            "last_eval_at": self._last_eval_at,
+        }
+
+    def load_episode_state(self, state: dict[str, Any]) -> None:
+        self.buffer = {k: v.to(self.device) for k, v in state["buffer"].items()}
+        self.buffer_count = int(state["buffer_count"])
+        if state["env"] is not None:
+            self.problem.load_state_dict(state["env"])
+            self._obs = state["obs"].to(self.device)
+            self._prev_done = state["prev_done"].to(self.device)
+        else:  # the environment cannot be saved: start new episodes, seeded by the step
+            self._obs = self._observe(self.problem.reset(seed=self.seed + self.n_steps))
+            self._prev_done = torch.zeros_like(state["prev_done"]).to(self.device)
+        self._w = state["w"].to(self.device)
+        self.n_eval_env_steps = int(state["n_eval_env_steps"])
+        self.eval_log = state["eval_log"]
+        self._last_eval_at = int(state["last_eval_at"])
+        self._eval_cache = None
