@@ -35,8 +35,6 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
 sys.path.insert(0, str(Path(__file__).parent))
-os.environ["POLYOPT_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 from docstring_md import docstring_md, rst_to_md  # importable through the path above
 
@@ -122,8 +120,12 @@ def _key(script: Path) -> str:
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    """Start every tutorial whose source changed since this process last ran it."""
+    """Start every tutorial whose source changed since this process last ran it. The build documents
+    polyopt's own plugins only (none a user installed), and tutorials plot without a display."""
     global _POOL
+    # set when the build starts, not at import: tests import this module
+    os.environ["POLYOPT_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    os.environ.setdefault("MPLBACKEND", "Agg")
     if _POOL is None:
         jobs = int(os.environ.get("POLYOPT_DOCS_JOBS", os.cpu_count() or 1))
         _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=max(jobs, 1))
