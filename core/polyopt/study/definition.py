@@ -37,6 +37,14 @@ from typing import Any
 
 from polyopt.config import build_config, config_to_dict
 from polyopt.errors import ConfigError, did_you_mean
+from polyopt.study._parsing import (
+    budget_dict,
+    check_keys,
+    collect_error,
+    count,
+    table_list,
+    toml_reader,
+)
 from polyopt.study.names import (
     METRIC_ALIASES,
     add_module_dir,
@@ -229,7 +237,7 @@ class Study:
         self.optimizers = _specs(optimizers, OptimizerSpec, "config", "optimizers")
         self.problems = _specs(problems, ProblemSpec, "options", "problems")
         self.seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-        self.budget = _budget_dict(budget)
+        self.budget = budget_dict(budget)
         self.metrics = _metrics(metrics)
         self.checkpoint_every = int(checkpoint_every)
         self.storage = storage
@@ -279,7 +287,7 @@ class Study:
         out = []
         for p in self.problems:
             for o in self.optimizers:
-                budget = _budget_dict(
+                budget = budget_dict(
                     next(b for b in (o.budget, p.budget, self.budget) if b is not None)
                 )
                 for seed in self.seeds:
@@ -321,11 +329,15 @@ class Study:
             except Exception as exc:  # collect every mistake, then raise once
                 errors.append(f"{_who(p)}: {exc}")
             if p.budget is not None:
-                _try(errors, f"problem {p.label!r} budget", lambda p=p: Budget.coerce(p.budget))
+                collect_error(
+                    errors, f"problem {p.label!r} budget", lambda p=p: Budget.coerce(p.budget)
+                )
         for o in self.optimizers:
             if o.budget is not None:
-                _try(errors, f"optimizer {o.label!r} budget", lambda o=o: Budget.coerce(o.budget))
-        _try(errors, "study budget", lambda: Budget.coerce(self.budget))
+                collect_error(
+                    errors, f"optimizer {o.label!r} budget", lambda o=o: Budget.coerce(o.budget)
+                )
+        collect_error(errors, "study budget", lambda: Budget.coerce(self.budget))
         for o in self.optimizers:
             try:
                 cls = resolve_target("optimizer", o.name)
@@ -409,7 +421,7 @@ class Study:
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | Path | None = None) -> Study:
         """Build a study from the TOML layout (``{"study": {...}, "metrics": {...}, "optimizers": [...]}``)."""
         data = dict(data)
-        _check_keys(data, ("study", "metrics", "optimizers", "problems"), "the study file")
+        check_keys(data, ("study", "metrics", "optimizers", "problems"), "the study file")
         section = build_config(_StudySection, data.get("study", {}), owner="[study]")
         metrics = build_config(MetricsSpec, data.get("metrics", {}), owner="[metrics]")
         unknown = unknown_metrics(metrics.record)
@@ -417,8 +429,8 @@ class Study:
             raise ConfigError(f"[metrics] {unknown[0]}")
         return cls(
             section.name,
-            optimizers=_table_list(data, "optimizers"),
-            problems=_table_list(data, "problems"),
+            optimizers=table_list(data, "optimizers"),
+            problems=table_list(data, "problems"),
             seeds=section.seeds,
             budget=section.budget,
             metrics=metrics,
@@ -457,7 +469,7 @@ class Study:
     def grid(self) -> str:
         """``"2 optimizers x 1 problem x 3 seeds"``."""
         return " x ".join(
-            _count(n, word)
+            count(n, word)
             for n, word in (
                 (len(self.optimizers), "optimizer"),
                 (len(self.problems), "problem"),
@@ -475,7 +487,7 @@ def load_study(path: str | Path) -> Study:
     Raises:
         ConfigError: the file is missing, is not valid TOML, or has unknown sections or keys.
     """
-    toml = _toml_reader()
+    toml = toml_reader()
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"study file {str(path)!r} does not exist")
@@ -517,13 +529,6 @@ def _metric_problems(metrics: MetricsSpec, spec: ProblemSpec, problem: Any) -> l
     return []
 
 
-def _try(errors: list[str], what: str, fn: Any) -> None:
-    try:
-        fn()
-    except Exception as exc:
-        errors.append(f"{what}: {exc}")
-
-
 def _specs(items: Any, cls: type, options_key: str, what: str) -> list[Any]:
     if isinstance(items, (str, cls)):
         items = [items]
@@ -544,27 +549,6 @@ def _specs(items: Any, cls: type, options_key: str, what: str) -> list[Any]:
     return out
 
 
-def _table_list(data: Mapping[str, Any], key: str) -> list[Any]:
-    value = data.get(key)
-    if not isinstance(value, list):
-        raise ConfigError(
-            f"the study file needs [[{key}]] entries (an array of tables), got {value!r}"
-        )
-    return value
-
-
-def _budget_dict(budget: Any) -> dict[str, Any]:
-    from polyopt.run import Budget
-
-    if isinstance(budget, Budget):
-        return {k: v for k, v in dataclasses.asdict(budget).items() if v is not None}
-    if isinstance(budget, int) and not isinstance(budget, bool):
-        return {"evaluations": budget}
-    if isinstance(budget, Mapping):
-        return dict(budget)
-    raise ConfigError(f"budget={budget!r}; expected an int (evaluations), a dict or a Budget")
-
-
 def _metrics(metrics: Any) -> MetricsSpec:
     if metrics is None:
         return MetricsSpec()
@@ -575,35 +559,7 @@ def _metrics(metrics: Any) -> MetricsSpec:
     return build_config(MetricsSpec, {"record": list(metrics)}, owner="metrics")
 
 
-def _count(n: int, word: str) -> str:
-    """``"1 seed"``, ``"3 seeds"``."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def _who(spec: OptimizerSpec | ProblemSpec) -> str:
     """``optimizer 'NSGA-II' (nsga2)``: the label, and the registered name when it differs."""
     what = "optimizer" if isinstance(spec, OptimizerSpec) else "problem"
     return f"{what} {spec.label!r}" + (f" ({spec.name})" if spec.name != spec.label else "")
-
-
-def _toml_reader() -> Any:
-    """``tomllib`` (Python 3.11+), or ``tomli``, its backport for Python 3.10."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError as exc:
-            raise ConfigError(
-                "reading a study file needs Python 3.11 or the tomli package: pip install tomli"
-            ) from exc
-    return tomllib
-
-
-def _check_keys(data: Mapping[str, Any], known: Sequence[str], where: str) -> None:
-    for key in data:
-        if key not in known:
-            raise ConfigError(
-                f"unknown section {key!r} in {where}.{did_you_mean(key, known)} "
-                f"Known: {', '.join(known)}"
-            )

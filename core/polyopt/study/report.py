@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from polyopt.study._parsing import budget_dict
 from polyopt.study.analysis import (
     ALPHA,
     SOURCES,
@@ -27,7 +28,7 @@ from polyopt.study.analysis import (
     collect,
     metric_title,
 )
-from polyopt.study.definition import Study, _budget_dict
+from polyopt.study.definition import Study
 from polyopt.study.plots import convergence_png, front_limits, fronts_png, palette
 from polyopt.study.storage import Storage
 
@@ -385,7 +386,7 @@ def budget_text(study: Study) -> str:
     text = budget_words(study.budget)
     if own:
         text += (
-            " (" + "; ".join(f"{label}: {budget_words(_budget_dict(b))}" for label, b in own) + ")"
+            " (" + "; ".join(f"{label}: {budget_words(budget_dict(b))}" for label, b in own) + ")"
         )
     return text
 
