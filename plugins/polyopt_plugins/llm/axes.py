@@ -20,6 +20,7 @@ from polyopt.components import (
     Rollout,
     SampledGroups,
     StepContext,
+    WeightingContext,
 )
 from polyopt.errors import ConfigError
 from polyopt_plugins.llm.advantage import _returns
@@ -43,6 +44,10 @@ __all__ = [
     "pretrain_values",
     "supervised_step",
     "to_device",
+    "reweight",
+    "reference_scores",
+    "resolve_rewards",
+    "default_weights",
 ]
 
 
@@ -87,6 +92,7 @@ def check_unequal_groups(trainer: PolicyGradientTrainer) -> None:
         f"advantage_shaping={cfg.advantage_shaping!r}": cfg.advantage_shaping != "none",
         f"reward_normalization={cfg.reward_normalization!r}": cfg.reward_normalization
         == "per-reward",
+        f"reward_weighting={cfg.reward_weighting!r}": cfg.reward_weighting != "static",
         "several sampling rounds": trainer.sampler.rounds != 1,
     }
     bad = [name for name, clash in clashes.items() if clash]
@@ -298,3 +304,47 @@ def to_device(value: Any, device: torch.device) -> Any:
     if isinstance(value, tuple):
         return tuple(to_device(v, device) for v in value)
     return value
+
+
+def reweight(trainer: PolicyGradientTrainer, fresh: Tensor) -> None:
+    """This step's reward weights from the ``reward_weighting`` (``static``: the configured ones)."""
+    ctx = WeightingContext(
+        rewards=fresh,
+        n_groups=fresh.shape[0] // trainer.config.completions_per_prompt,
+        weights=trainer.weights,
+        base=trainer.base_weights,
+        history=trainer.history.to(trainer.device),
+        state=trainer.weighting_state,
+        options=dict(trainer.config.reward_weighting_options or {}),
+    )
+    trainer.weights = trainer.weighting_fn(ctx).to(trainer.device, torch.float32)
+
+
+def reference_scores(trainer: PolicyGradientTrainer) -> Tensor:
+    """One completion of the reference policy per row (its prompt, the sampling temperature), scored
+    with the combined reward (AAPO); counted as generated completions."""
+    tasks = trainer.batch.tasks
+    if trainer.ref is not None:
+        gen = trainer._generate(tasks.prompts, trainer.config.temperature, trainer.ref)
+    else:
+        with trainer.policy.adapters_disabled():  # type: ignore[operator]  # a LoRA (peft) policy's
+            gen = trainer._generate(tasks.prompts, trainer.config.temperature)
+    texts = decode_completions(trainer.policy, gen.tokens, gen.mask)  # the same tokenizer
+    return trainer._score(Tasks(tasks.prompts, tasks.fields), texts) @ trainer.weights
+
+
+def resolve_rewards(trainer: PolicyGradientTrainer) -> dict[str, Any]:
+    """The trainer's reward functions by name: the task's own, else registered ``reward`` components."""
+    own = dict(getattr(trainer.problem, "reward_fns", {}))
+    names = trainer.config.rewards or list(own)
+    return {
+        name: own[name] if name in own else polyopt.registry().get("reward", name) for name in names
+    }
+
+
+def default_weights(trainer: PolicyGradientTrainer) -> list[float]:
+    """The task's default reward weights when it names its own rewards, else equal weights."""
+    defaults = list(getattr(trainer.problem, "default_weights", ()))
+    if not trainer.config.rewards and len(defaults) == len(trainer.reward_fns):
+        return defaults
+    return [1.0] * len(trainer.reward_fns)

@@ -41,7 +41,6 @@ from polyopt.components import (
     AdvantageParams,
     LossParams,
     Rollout,
-    WeightingContext,
 )
 from polyopt.errors import ConfigError
 from polyopt.optimizer import Trainer
@@ -97,8 +96,8 @@ class PolicyGradientTrainer(Trainer):
         axes.check_unequal_groups(self)
         #: ``n`` group index of each row when the prompt sampler gave groups unequal sizes, else None
         self.group_ids: Tensor | None = None
-        self.reward_fns = self._resolve_rewards()
-        weights = cfg.reward_weights or self._default_weights()
+        self.reward_fns = axes.resolve_rewards(self)
+        weights = cfg.reward_weights or axes.default_weights(self)
         if len(weights) != len(self.reward_fns):
             raise ConfigError(
                 f"reward_weights={weights}; expected {len(self.reward_fns)} weights for rewards "
@@ -189,20 +188,6 @@ class PolicyGradientTrainer(Trainer):
                 "which has no critic; expected 0 or an estimator that requires values (gae, ...)"
             )
 
-    def _resolve_rewards(self) -> dict[str, Any]:
-        own = dict(getattr(self.problem, "reward_fns", {}))
-        names = self.config.rewards or list(own)
-        return {
-            name: own[name] if name in own else polyopt.registry().get("reward", name)
-            for name in names
-        }
-
-    def _default_weights(self) -> list[float]:
-        defaults = list(getattr(self.problem, "default_weights", ()))
-        if not self.config.rewards and len(defaults) == len(self.reward_fns):
-            return defaults
-        return [1.0] * len(self.reward_fns)
-
     def _snapshot(self) -> torch.nn.Module | None:
         """The reference policy: an in-memory copy of the current weights (None with LoRA: adapters off)."""
         if self.config.lora_rank:
@@ -254,7 +239,7 @@ class PolicyGradientTrainer(Trainer):
         n_groups = batch.raw.shape[0] // k
         raw, gen = batch.raw, batch.gen
         ids, pmask = self.policy.tokenizer.batch_encode(batch.tasks.model_prompts(), self.device)
-        self._reweight(raw[: self.fresh_rows])
+        axes.reweight(self, raw[: self.fresh_rows])
         score, self.reward_scale = combine(
             raw, self.weights, cfg.reward_normalization, n_groups, self.reward_scale
         )
@@ -275,19 +260,6 @@ class PolicyGradientTrainer(Trainer):
             self._record(raw[: self.fresh_rows], score[: self.fresh_rows])
         return ids, pmask, gen, raw, rollout
 
-    def _reweight(self, fresh: Tensor) -> None:
-        """This step's reward weights from the ``reward_weighting`` (``static``: the configured ones)."""
-        ctx = WeightingContext(
-            rewards=fresh,
-            n_groups=fresh.shape[0] // self.config.completions_per_prompt,
-            weights=self.weights,
-            base=self.base_weights,
-            history=self.history.to(self.device),
-            state=self.weighting_state,
-            options=dict(self.config.reward_weighting_options or {}),
-        )
-        self.weights = self.weighting_fn(ctx).to(self.device, torch.float32)
-
     @torch.no_grad()
     def _fill_requirements(
         self, r: Rollout, unique: Tasks, ids: Tensor, pmask: Tensor, gen: Generation
@@ -302,7 +274,7 @@ class PolicyGradientTrainer(Trainer):
             assert self.critic is not None
             r.values = self.critic(ids, pmask, gen.tokens, gen.mask)
         if "ref_scores" in self.needs:
-            r.ref_scores = self._reference_scores()
+            r.ref_scores = axes.reference_scores(self)
         kl_in_reward = cfg.kl_coef > 0 and cfg.kl_in == "reward"
         if "old_logp" in self.needs or cfg.update_epochs > 1 or kl_in_reward:
             r.old_logp, _ = self._logprobs(self.policy, ids, pmask, gen.tokens, gen.mask)
@@ -313,18 +285,6 @@ class PolicyGradientTrainer(Trainer):
             r.token_rewards = (
                 r.token_rewards - cfg.kl_coef * self.kl_fn(r.old_logp, r.ref_logp) * r.mask
             )
-
-    def _reference_scores(self) -> Tensor:
-        """One completion of the reference policy per row (its prompt, the sampling temperature), scored
-        with the combined reward (AAPO); counted as generated completions."""
-        tasks = self.batch.tasks
-        if self.ref is not None:
-            gen = self._generate(tasks.prompts, self.config.temperature, self.ref)
-        else:
-            with self.policy.adapters_disabled():  # type: ignore[operator]  # a LoRA (peft) policy's
-                gen = self._generate(tasks.prompts, self.config.temperature)
-        texts = decode_completions(self.policy, gen.tokens, gen.mask)  # the same tokenizer
-        return self._score(Tasks(tasks.prompts, tasks.fields), texts) @ self.weights
 
     @torch.no_grad()
     def _ref_logprobs(self, ids: Tensor, pmask: Tensor, gen: Generation) -> Tensor:

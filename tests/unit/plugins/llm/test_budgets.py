@@ -121,6 +121,7 @@ def test_the_trainer_trains_on_unequal_groups_and_resumes_exactly() -> None:
         ({"advantage": "qae"}, "advantage='qae'"),
         ({"replay": "recent"}, "replay='recent'"),
         ({"advantage_shaping": "edge"}, "advantage_shaping='edge'"),
+        ({"reward_weighting": "hypervolume"}, "reward_weighting='hypervolume'"),
     ],
 )
 def test_unequal_groups_refuse_axes_that_need_equal_ones(
