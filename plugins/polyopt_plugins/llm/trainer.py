@@ -96,7 +96,7 @@ class PolicyGradientTrainer(Trainer):
         axes.check_unequal_groups(self)
         #: ``n`` group index of each row when the prompt sampler gave groups unequal sizes, else None
         self.group_ids: Tensor | None = None
-        self.reward_fns = axes.resolve_rewards(self)
+        self.reward_fns = self._resolve_rewards()
         weights = cfg.reward_weights or axes.default_weights(self)
         if len(weights) != len(self.reward_fns):
             raise ConfigError(
@@ -187,6 +187,10 @@ class PolicyGradientTrainer(Trainer):
                 f"value_pretrain_steps={cfg.value_pretrain_steps} with advantage {cfg.advantage!r}, "
                 "which has no critic; expected 0 or an estimator that requires values (gae, ...)"
             )
+
+    def _resolve_rewards(self) -> dict[str, Any]:
+        """The reward functions by name (a subclass with rewards of its own overrides this)."""
+        return axes.resolve_rewards(self)
 
     def _snapshot(self) -> torch.nn.Module | None:
         """The reference policy: an in-memory copy of the current weights (None with LoRA: adapters off)."""
