@@ -22,9 +22,8 @@ import polyopt
 from polyopt.errors import ConfigError
 from polyopt.optimizer import Trainer
 from polyopt.result import TrainerResult
-from polyopt_plugins.llm.models import build_policy
+from polyopt_plugins.llm.models import warm_policy
 from polyopt_plugins.llm.policy import Policy
-from polyopt_plugins.llm.sft import sft
 from polyopt_plugins.llm.win_rate import complete
 
 __all__ = ["BestOfN", "BestOfNConfig", "BestOfNPolicy", "kl_bound"]
@@ -158,23 +157,9 @@ class BestOfN(Trainer):
         self.gold = set(rewards) != set(task.reward_names)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the model's initial weights follow the run seed
-            policy = build_policy(
-                cfg.model,
-                n_layer=cfg.n_layer,
-                n_head=cfg.n_head,
-                d_model=cfg.d_model,
-                init_from=cfg.init_from,
-                lora_rank=0,
-                device=self.device,
+            policy = warm_policy(
+                cfg, self.problem, lora_rank=0, device=self.device, generator=self.generator
             )
-            if cfg.sft_steps:
-                sft(
-                    policy,
-                    self.problem,
-                    steps=cfg.sft_steps,
-                    lr=cfg.sft_lr,
-                    generator=self.generator,
-                )
         policy.eval()
         max_new = cfg.max_new_tokens or int(getattr(self.problem, "completion_len", 16))
         self.best = BestOfNPolicy(

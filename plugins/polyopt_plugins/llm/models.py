@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from polyopt.errors import ConfigError
 from polyopt_plugins.llm.policy import Policy
+from polyopt_plugins.llm.sft import sft
 from polyopt_plugins.llm.tiny import TinyConfig, TinyGPT
 from polyopt_plugins.llm.tokenizer import CharTokenizer
 
@@ -43,3 +46,23 @@ def build_policy(
     from polyopt_plugins.llm.hf import HFPolicy
 
     return HFPolicy.from_pretrained(model, lora_rank=lora_rank).to(device)
+
+
+def warm_policy(
+    cfg: Any, problem: Any, *, lora_rank: int, device: torch.device, generator: torch.Generator
+) -> Policy:
+    """The policy a trainer's config asks for (``model``, ``n_layer``, ``n_head``, ``d_model``,
+    ``init_from``), warm-started by ``sft_steps`` supervised steps on the task at ``sft_lr``. Callers seed
+    torch's RNG first (inside ``fork_rng``) so the initial weights follow the run seed."""
+    policy = build_policy(
+        cfg.model,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        d_model=cfg.d_model,
+        init_from=cfg.init_from,
+        lora_rank=lora_rank,
+        device=device,
+    )
+    if cfg.sft_steps:
+        sft(policy, problem, steps=cfg.sft_steps, lr=cfg.sft_lr, generator=generator)
+    return policy

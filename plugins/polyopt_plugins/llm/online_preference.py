@@ -30,10 +30,10 @@ from polyopt.components import PreferenceBatch, PreferencePairs, PreferenceParam
 from polyopt.errors import ConfigError
 from polyopt.optimizer import Trainer
 from polyopt.result import TrainerResult
-from polyopt_plugins.llm.models import build_policy
+from polyopt_plugins.llm.models import warm_policy
 from polyopt_plugins.llm.pairs import EncodedPairs, PassSampler, adamw, sequence_logps
 from polyopt_plugins.llm.sampler import SamplingParams, generate
-from polyopt_plugins.llm.sft import decode_completions, sft
+from polyopt_plugins.llm.sft import decode_completions
 
 __all__ = ["IterativeDPO", "IterativeDPOConfig"]
 
@@ -149,23 +149,9 @@ class IterativeDPO(Trainer):
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the model's initial weights follow the run seed
-            self.policy = build_policy(
-                cfg.model,
-                n_layer=cfg.n_layer,
-                n_head=cfg.n_head,
-                d_model=cfg.d_model,
-                init_from=cfg.init_from,
-                lora_rank=0,
-                device=self.device,
+            self.policy = warm_policy(
+                cfg, self.problem, lora_rank=0, device=self.device, generator=self.generator
             )
-            if cfg.sft_steps:
-                sft(
-                    self.policy,
-                    self.problem,
-                    steps=cfg.sft_steps,
-                    lr=cfg.sft_lr,
-                    generator=self.generator,
-                )
         self.ref = None
         if self.with_ref and cfg.reference == "initial":
             self.ref = copy.deepcopy(self.policy).eval().requires_grad_(False)

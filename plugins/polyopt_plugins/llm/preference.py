@@ -37,9 +37,8 @@ from polyopt.components import (
 from polyopt.errors import ConfigError
 from polyopt.optimizer import Trainer
 from polyopt.result import TrainerResult
-from polyopt_plugins.llm.models import build_policy
+from polyopt_plugins.llm.models import warm_policy
 from polyopt_plugins.llm.pairs import EncodedPairs, PassSampler, adamw, sequence_logps
-from polyopt_plugins.llm.sft import sft
 
 __all__ = ["PreferenceConfig", "PreferenceTrainer"]
 
@@ -159,23 +158,13 @@ class PreferenceTrainer(Trainer):
         self._check_data(train)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the model's initial weights follow the run seed
-            self.policy = build_policy(
-                cfg.model,
-                n_layer=cfg.n_layer,
-                n_head=cfg.n_head,
-                d_model=cfg.d_model,
-                init_from=cfg.init_from,
+            self.policy = warm_policy(
+                cfg,
+                self.problem,
                 lora_rank=cfg.lora_rank,
                 device=self.device,
+                generator=self.generator,
             )
-            if cfg.sft_steps:
-                sft(
-                    self.policy,
-                    self.problem,
-                    steps=cfg.sft_steps,
-                    lr=cfg.sft_lr,
-                    generator=self.generator,
-                )
         self.train = EncodedPairs(self.policy, train, self.device)
         held_out = test if len(test) else train
         keep = len(held_out) if cfg.eval_pairs == 0 else min(cfg.eval_pairs, len(held_out))

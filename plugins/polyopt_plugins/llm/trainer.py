@@ -52,11 +52,11 @@ from polyopt_plugins.llm.batch import Tasks, cat
 from polyopt_plugins.llm.config import TrainerConfig
 from polyopt_plugins.llm.critic import Critic
 from polyopt_plugins.llm.kl import exact_kl as kl_exact
-from polyopt_plugins.llm.models import build_policy
+from polyopt_plugins.llm.models import warm_policy
 from polyopt_plugins.llm.policy import completion_logprobs
 from polyopt_plugins.llm.reward_mix import combine
 from polyopt_plugins.llm.sampler import Generation, SamplingParams, generate
-from polyopt_plugins.llm.sft import decode_completions, sft
+from polyopt_plugins.llm.sft import decode_completions
 
 __all__ = ["PolicyGradientTrainer", "TrainerConfig"]
 
@@ -115,23 +115,13 @@ class PolicyGradientTrainer(Trainer):
         self.max_new = cfg.max_new_tokens or int(getattr(self.problem, "completion_len", 16))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the model's initial weights follow the run seed
-            self.policy = build_policy(
-                cfg.model,
-                n_layer=cfg.n_layer,
-                n_head=cfg.n_head,
-                d_model=cfg.d_model,
-                init_from=cfg.init_from,
+            self.policy = warm_policy(
+                cfg,
+                self.problem,
                 lora_rank=cfg.lora_rank,
                 device=self.device,
+                generator=self.generator,
             )
-            if cfg.sft_steps:
-                sft(
-                    self.policy,
-                    self.problem,
-                    steps=cfg.sft_steps,
-                    lr=cfg.sft_lr,
-                    generator=self.generator,
-                )
             self.critic = Critic(self.policy).to(self.device) if "values" in self.needs else None
         self.want_ref = cfg.kl_coef > 0 or bool(
             {"ref_logp", "ref_scores"} & (self.needs | self.loss_needs)
