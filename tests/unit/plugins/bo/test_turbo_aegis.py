@@ -3,6 +3,7 @@ restart alone; AEGiS never re-suggests pending points."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from bo_helpers import SMALL, bowl_2d, run_steps
 
@@ -11,8 +12,9 @@ from polyopt_plugins.bo.aegis import AEGiS
 from polyopt_plugins.bo.turbo import TuRBO
 
 
-def test_turbo_improves_and_shrinks_its_region_when_stuck() -> None:
-    opt = TuRBO(bowl_2d(), seed=0, n_initial=5, **SMALL)
+@pytest.mark.parametrize("acquisition", ["log-ei", "thompson"])  # the default and the paper's
+def test_turbo_improves_and_shrinks_its_region_when_stuck(acquisition: str) -> None:
+    opt = TuRBO(bowl_2d(), seed=0, n_initial=5, acquisition=acquisition, **SMALL)
     run_steps(opt, 13)
     assert opt.result().f_best < float(opt.f_all[:5].min())
     assert opt.result().f_best < 0.05
