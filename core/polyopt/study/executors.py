@@ -21,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -320,7 +322,7 @@ def _run_processes(
             wait_for_any([p.sentinel for p in live])
             for p in [p for p in live if p.exitcode is not None]:
                 live.remove(p)
-                held = _held(storage, sid, {p.pid or -1})
+                held = _held(storage, sid, {p.pid or -1}, taken_over=p.exitcode != 0)
                 if p.exitcode == 0 and not held:
                     continue
                 what = f"worker {p.name} (pid {p.pid}) {_how(p.exitcode)}"
@@ -359,13 +361,20 @@ def _stop(procs: list[BaseProcess]) -> None:
             p.join()
 
 
-def _held(storage: Storage, sid: int, pids: set[int]) -> list[str]:
-    """Keys of the study's runs leased to processes ``pids`` of this host."""
+def _held(storage: Storage, sid: int, pids: set[int], *, taken_over: bool = False) -> list[str]:
+    """Keys of the study's runs leased to processes ``pids`` of this host.
+
+    With ``taken_over`` (the processes died), also the runs another worker already took over from them: a
+    live worker reclaims a dead lease at once, often before the parent sees the death, and the run's crash
+    note ("worker died (HOST:PID:...") is then the only record of who held it.
+    """
     host = host_id()
+    mark = re.compile(rf"[( ]{re.escape(socket.gethostname())}:({'|'.join(map(str, pids))}):")
     return [
         r.key
         for r in storage.runs(sid, with_results=False)
-        if r.status == "running" and r.lease_host == host and r.lease_pid in pids
+        if (r.status == "running" and r.lease_host == host and r.lease_pid in pids)
+        or (taken_over and r.status in ("running", "failed") and mark.search(r.error or ""))
     ]
 
 
