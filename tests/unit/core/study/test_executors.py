@@ -19,6 +19,7 @@ def test_a_dead_workers_run_is_named_after_another_worker_took_it_over(
     sid = storage.add_study(_study(tmp_path, seeds=2))
     gone = _gone_pid()
     run = storage.claim(sid, f"{socket.gethostname()}:{gone}:0123abcd", stale_after=60)
+    assert run is not None
     _set(storage, run.id, lease_pid=gone)
     assert _held(storage, sid, {gone}) == [run.key]  # still leased to the dead worker
 
