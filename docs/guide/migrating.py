@@ -49,21 +49,27 @@ print("polyopt:", len(result.f), "points; HV", round(result.hypervolume([1.1, 1.
 # "pymoo.problem", name="dtlz2", n_obj=3)`), and pymoo's own algorithms are registered as `pymoo.nsga2`,
 # `pymoo.cmaes`, ... so a study can put them beside polyopt's.
 #
-# Your own problem, pymoo style and polyopt style:
-#
-# ```python
-# # pymoo
-# class Mine(ElementwiseProblem):
-#     def __init__(self):
-#         super().__init__(n_var=2, n_obj=2, n_ieq_constr=1, xl=-2.0, xu=2.0)
-#
-#     def _evaluate(self, x, out, *args, **kwargs):
-#         out["F"] = [(x**2).sum(), ((x - 1) ** 2).sum()]
-#         out["G"] = [x.sum() - 1.5]
-# ```
-
+# Your own problem, pymoo style and polyopt style, each solved with 1,000 evaluations:
 
 # %%
+from pymoo.core.problem import ElementwiseProblem
+
+
+# pymoo: one point at a time, NumPy in, lists out
+class Mine(ElementwiseProblem):
+    def __init__(self):
+        super().__init__(n_var=2, n_obj=2, n_ieq_constr=1, xl=-2.0, xu=2.0)
+
+    def _evaluate(self, x, out, *args, **kwargs):
+        out["F"] = [(x**2).sum(), ((x - 1) ** 2).sum()]
+        out["G"] = [x.sum() - 1.5]
+
+
+res = minimize(Mine(), NSGA2(pop_size=20), ("n_gen", 50), seed=0, verbose=False)
+print("pymoo:  ", len(res.F), "points, all feasible:", bool((res.G <= 0).all()))
+
+
+# polyopt: the whole batch at once, torch in, (f, g) out
 @polyopt.objective(bounds=([-2.0, -2.0], [2.0, 2.0]), n_objectives=2, n_constraints=1)
 def mine(x):  # x: n x 2, the whole batch at once
     f = torch.stack([(x**2).sum(-1), ((x - 1) ** 2).sum(-1)], dim=-1)
@@ -72,7 +78,7 @@ def mine(x):  # x: n x 2, the whole batch at once
 
 
 front = polyopt.optimize("nsga2", mine, budget=1_000, seed=0, pop_size=20, verbose=False)
-print(len(front.f), "points, all feasible:", bool((front.g <= 0).all()))
+print("polyopt:", len(front.f), "points, all feasible:", bool((front.g <= 0).all()))
 
 # %% [markdown]
 # ## Optuna: a mixed space, one objective
@@ -195,36 +201,75 @@ print("polyopt ego,  16 evaluations:", round(bo.f_best, 4), "| optimum", round(b
 #
 # ## TRL: GRPO and DPO
 #
-# TRL trains Hugging Face models on datasets; this part is not run here (it needs a model and TRL, which
-# is in the `baselines` extra). polyopt trains the same kinds of model (a local Hugging Face model
-# directory with `model="path"`, LoRA with `lora_rank`) or its own small GPT:
+# TRL trains Hugging Face models on datasets; polyopt trains the same kinds of model (a local Hugging Face
+# model directory with `model="path"`, LoRA with `lora_rank`) or its own small GPT. Below, both train a tiny
+# Llama with a character tokenizer, saved to a directory as any Hugging Face model is, for two steps each.
+# TRL is not a polyopt dependency (it is in the `baselines` extra), so these two blocks do not run when
+# this site is built: `tests/integration/test_docs_code.py` runs them, in order, wherever TRL is installed
+# (CI installs it with the `dev` extra).
 #
+# <!-- docs-code: needs trl, datasets -->
 # ```python
-# # TRL
+# import datasets
 # from trl import GRPOConfig, GRPOTrainer
+#
+# import polyopt
+# from polyopt_plugins.llm.hf import save_char_llama
+#
+# model = str(save_char_llama("tiny-llama", n_layer=1, d_model=32, n_head=2))  # a model directory
+#
+# # TRL: a dataset of prompts, reward functions of the completions and the dataset's other columns
+# sums = [(a, b) for a in range(10, 100, 7) for b in range(10, 100, 11)]
+# dataset = datasets.Dataset.from_dict(
+#     {"prompt": [f"{a}+{b}=" for a, b in sums], "answer": [str(a + b) for a, b in sums]}
+# )
+#
 #
 # def exact(completions, answer, **kwargs):
 #     return [1.0 if c.strip() == a else 0.0 for c, a in zip(completions, answer)]
 #
-# trainer = GRPOTrainer(model="path/to/model", reward_funcs=[exact], train_dataset=dataset,
-#                       args=GRPOConfig(num_generations=8, learning_rate=5e-6, beta=0.0))
-# trainer.train()
 #
-# # polyopt: the task is an Environment whose rewards are registered functions
+# args = GRPOConfig(
+#     output_dir="trl-grpo", num_generations=4, per_device_train_batch_size=16, learning_rate=1e-3,
+#     max_completion_length=4, beta=0.0, max_steps=2, use_cpu=True, report_to="none",
+#     save_strategy="no", disable_tqdm=True,
+# )
+# GRPOTrainer(model=model, reward_funcs=[exact], train_dataset=dataset, args=args).train()
+#
+# # polyopt: the task is an Environment whose rewards are registered functions (exact answer, format)
 # task = polyopt.make("environment", "text-addition", n_digits=2)
-# result = polyopt.optimize("grpo", task, budget=polyopt.Budget(steps=300), seed=0,
-#                           model="path/to/model", completions_per_prompt=8, lr=5e-6)
+# result = polyopt.optimize(
+#     "grpo", task, budget=polyopt.Budget(steps=2), seed=0, model=model, completions_per_prompt=4,
+#     prompts_per_step=4, lr=1e-3, verbose=False,
+# )
+# print("polyopt GRPO:", result.metrics)
 # ```
 #
+# <!-- docs-code: needs trl, datasets -->
 # ```python
-# # TRL
-# from trl import DPOConfig, DPOTrainer
-# trainer = DPOTrainer(model="path/to/model", args=DPOConfig(beta=0.1), train_dataset=pairs)
+# import json
 #
-# # polyopt: pairs as JSON lines {"prompt", "chosen", "rejected"} (or a saved `datasets` dataset)
+# from trl import DPOConfig, DPOTrainer
+#
 # from polyopt_envs.preference import load_jsonl
-# result = polyopt.optimize("dpo", load_jsonl("pairs.jsonl"), budget=polyopt.Budget(steps=100),
-#                           model="path/to/model", beta=0.1)
+#
+# # TRL: pairs {"prompt", "chosen", "rejected"}; here, prefer the plain sum
+# pairs = [(f"{a}+{b}=", str(a + b)) for a in range(10) for b in range(10)]
+# rows = [{"prompt": p, "chosen": s, "rejected": s + ", i think"} for p, s in pairs]
+# args = DPOConfig(
+#     output_dir="trl-dpo", beta=0.1, per_device_train_batch_size=16, learning_rate=1e-3, max_steps=2,
+#     use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True,
+# )
+# DPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows)).train()
+#
+# # polyopt: the same pairs as JSON lines (or a `datasets` dataset saved on disk)
+# with open("pairs.jsonl", "w") as fh:
+#     fh.writelines(json.dumps(row) + "\n" for row in rows)
+# result = polyopt.optimize(
+#     "dpo", load_jsonl("pairs.jsonl"), budget=polyopt.Budget(steps=2), seed=0, model=model,
+#     beta=0.1, pairs_per_step=16, lr=1e-3, verbose=False,
+# )
+# print("polyopt DPO: held-out preference accuracy", result.metrics["accuracy"])
 # ```
 #
 # Where TRL has a trainer class per method, polyopt has one trainer with registered axes: `advantage`,
