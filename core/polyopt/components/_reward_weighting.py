@@ -2,12 +2,14 @@
 
 The trainer combines ``m`` rewards into one with weights; ``static`` keeps the configured weights, a dynamic
 weighting (hypervolume-guided, gradient-based, ...) returns new ones every step from the step's rewards, the
-reward vectors of earlier steps and a state it keeps across steps. Shapes: ``n`` completions (groups of
-completions of one prompt contiguous), ``m`` rewards, ``s`` earlier steps.
+reward vectors of earlier steps and a state it keeps across steps; a gradient-based one may also ask the trainer
+for policy gradients of the step's completions (``WeightingContext.policy_gradients``). Shapes: ``n`` completions
+(groups of completions of one prompt contiguous), ``m`` rewards, ``s`` earlier steps, ``P`` policy parameters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -28,6 +30,12 @@ class WeightingContext:
         history: ``s x m`` mean reward vectors of the earlier steps (the front is among them).
         state: tensors the weighting keeps across steps (saved with the trainer; exact resume).
         options: the trainer config's ``reward_weighting_options``.
+        policy_gradients: ``policy_gradients(coef, scope="trainable") -> c x P``: for ``n x c`` coefficients of
+            this step's completions, the gradients of ``sum_i coef[i, j] * log pi(y_i | x_i) / n`` (one per
+            column ``j``) with respect to the policy's parameters, flattened: ``"trainable"`` every trainable
+            one (the adapters under LoRA), ``"head"`` the output layer's weight only (a cheaper proxy). With
+            ``coef`` a reward's advantages, row ``j`` is that reward's policy-gradient direction. Computed only
+            when called (a forward pass and ``c`` backward passes); None where the trainer offers none.
     """
 
     rewards: Tensor
@@ -37,6 +45,7 @@ class WeightingContext:
     history: Tensor
     state: dict[str, Tensor] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    policy_gradients: Callable[..., Tensor] | None = None
 
 
 @runtime_checkable

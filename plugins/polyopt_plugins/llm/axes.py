@@ -7,6 +7,7 @@ collect -> update; every one leaves the run unchanged when its axis is at its de
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -26,6 +27,7 @@ from polyopt.errors import ConfigError
 from polyopt_plugins.llm.advantage import _returns
 from polyopt_plugins.llm.aggregation import batch_totals
 from polyopt_plugins.llm.batch import Batch, Tasks, cat, from_groups, select, to_groups
+from polyopt_plugins.llm.sampler import Generation
 from polyopt_plugins.llm.sft import decode_completions, nll_step
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ __all__ = [
     "pretrain_values",
     "supervised_step",
     "to_device",
+    "policy_gradients",
     "reweight",
     "reference_scores",
     "resolve_rewards",
@@ -306,8 +309,53 @@ def to_device(value: Any, device: torch.device) -> Any:
     return value
 
 
-def reweight(trainer: PolicyGradientTrainer, fresh: Tensor) -> None:
-    """This step's reward weights from the ``reward_weighting`` (``static``: the configured ones)."""
+def policy_gradients(
+    trainer: PolicyGradientTrainer, ids: Tensor, pmask: Tensor, gen: Generation
+) -> Callable[..., Tensor]:
+    """``WeightingContext.policy_gradients`` of the batch's first ``n`` rows (``coef`` is ``n x c``): the
+    gradients of ``sum_i coef[i, j] * log pi(y_i | x_i) / n``, flattened, ``c x P``. ``"trainable"``: with
+    respect to every trainable parameter (one forward, ``c`` backward passes); ``"head"``: to the output layer's
+    weight ``W`` (``logits = h W^T``), in closed form ``sum_t coef (onehot(y_t) - p_t) h_t^T / temperature``
+    from one forward without a graph."""
+    policy, temperature = trainer.policy, trainer.config.temperature or 1.0
+
+    def gradients(coef: Tensor, scope: str = "trainable") -> Tensor:
+        n = coef.shape[0]
+        if coef.dim() != 2 or not 0 < n <= ids.shape[0]:
+            raise ValueError(
+                f"coef of shape {tuple(coef.shape)}; expected (n, c), n <= {ids.shape[0]}"
+            )
+        coef = coef.to(trainer.device, torch.float32) / n
+        rows = (ids[:n], pmask[:n], gen.tokens[:n], gen.mask[:n])
+        if scope == "head":
+            with torch.no_grad():
+                hidden = policy.completion_hidden(*rows).float()  # (n, L, d)
+                p = torch.softmax(policy.head(hidden).float() / temperature, -1)  # (n, L, V)
+                resid = torch.nn.functional.one_hot(rows[2], p.shape[-1]).to(p) - p
+                resid = resid * rows[3].unsqueeze(-1) / temperature
+                return torch.einsum("nlv,nld,nc->cvd", resid, hidden, coef).flatten(1)
+        if scope != "trainable":
+            raise ValueError(f"scope={scope!r}; expected 'trainable' or 'head'")
+        params = [q for q in policy.parameters() if q.requires_grad]
+        with torch.enable_grad():
+            seq = trainer._logprobs(policy, *rows)[0].sum(-1)  # (n,) sequence log-probabilities
+            out = []
+            for j in range(coef.shape[1]):
+                grads = torch.autograd.grad(
+                    (coef[:, j] * seq).sum(), params, retain_graph=True, allow_unused=True
+                )
+                flat = [torch.zeros_like(q) if g is None else g for g, q in zip(grads, params)]
+                out.append(torch.cat([g.flatten() for g in flat]))
+        return torch.stack(out)
+
+    return gradients
+
+
+def reweight(
+    trainer: PolicyGradientTrainer, fresh: Tensor, ids: Tensor, pmask: Tensor, gen: Generation
+) -> None:
+    """This step's reward weights from the ``reward_weighting`` (``static``: the configured ones); ``fresh``
+    are the first rows of ``ids``/``gen``, whose policy gradients the weighting may ask for."""
     ctx = WeightingContext(
         rewards=fresh,
         n_groups=fresh.shape[0] // trainer.config.completions_per_prompt,
@@ -316,6 +364,7 @@ def reweight(trainer: PolicyGradientTrainer, fresh: Tensor) -> None:
         history=trainer.history.to(trainer.device),
         state=trainer.weighting_state,
         options=dict(trainer.config.reward_weighting_options or {}),
+        policy_gradients=policy_gradients(trainer, ids, pmask, gen),
     )
     trainer.weights = trainer.weighting_fn(ctx).to(trainer.device, torch.float32)
 

@@ -84,8 +84,9 @@ class TrainerConfig:
     reward_normalization: str = "none"
     """``none``, ``per-reward`` (GDPO-style, each reward normalized in its group) or ``dynamic``."""
     reward_weighting: str = "static"
-    """Registered ``reward_weighting``: ``static`` keeps ``reward_weights``; ``hypervolume`` and ``gradient``
-    move them every step (dynamic reward weighting; the result is then the reward front)."""
+    """Registered ``reward_weighting``: ``static`` keeps ``reward_weights``; ``hypervolume``, ``gradient``
+    (per-reward policy gradients), ``mgda`` and ``advantage-influence`` move them every step (dynamic reward
+    weighting; the result is then the reward front)."""
     reward_weighting_options: dict[str, Any] | None = None
     """Options for the reward weighting (``WeightingContext.options``; e.g. ``lr``, ``floor``)."""
     multi_objective: bool = False

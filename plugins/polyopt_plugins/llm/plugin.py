@@ -176,7 +176,18 @@ _REWARD_WEIGHTINGS = {
         "hypervolume_guided",
         "hypervolume-guided: weight moves to rewards that grow the front most",
     ),
-    "gradient": ("gradient", "gradient-based: weight moves to rewards with most update influence"),
+    "gradient": (
+        "gradient",
+        "gradient-based: weight moves to rewards whose policy gradients most align with the update",
+    ),
+    "mgda": (
+        "mgda",
+        "MGDA: weights move to the min-norm combination of per-reward policy gradients",
+    ),
+    "advantage-influence": (
+        "advantage_influence",
+        "weight moves to rewards whose group-normalized advantages most align (no parameter gradients)",
+    ),
 }
 _PREFERENCE_TASKS = {
     "pref-addition": ("PreferenceAddition", "addition pairs with a known true preference"),
@@ -326,4 +337,10 @@ def _register_axes(registry: Registry) -> None:
         "gigpo",
         f"{_P}.multiturn:MultiTurnTrainer",
         summary="GiGPO: multi-turn policy gradient with episode- and step-level groups",
+    )
+    registry.add(
+        "optimizer",
+        "t-ppo",
+        f"{_P}.truncated:TruncatedPPO",
+        summary="T-PPO: PPO on windows of completions, cut-off ones bootstrapped by the critic",
     )

@@ -233,7 +233,7 @@ class PolicyGradientTrainer(Trainer):
         n_groups = batch.raw.shape[0] // k
         raw, gen = batch.raw, batch.gen
         ids, pmask = self.policy.tokenizer.batch_encode(batch.tasks.model_prompts(), self.device)
-        axes.reweight(self, raw[: self.fresh_rows])
+        axes.reweight(self, raw[: self.fresh_rows], ids, pmask, gen)
         score, self.reward_scale = combine(
             raw, self.weights, cfg.reward_normalization, n_groups, self.reward_scale
         )
