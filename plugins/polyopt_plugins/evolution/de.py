@@ -14,8 +14,8 @@ its target when it is no worse.
   (redrawn while ``<= 0``, capped at 1); after selection ``mu_CR`` moves to the mean and ``mu_F`` to the Lehmer
   mean of the successful values at rate ``c``. ``"none"`` uses the fixed ``F`` and ``CR``.
 
-The seed's "meta-evolved DE" named in issue 21 is not identifiable from the issue or the repository (no seed
-text names its update rule), so it is not among the variants.
+The meta-evolved DE of issue 21 (MetaDE: a parameterized DE whose strategy an outer DE evolves) is
+:mod:`~polyopt_plugins.evolution.metade`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from torch import Tensor
 
 from polyopt_plugins.evolution.base import Generation, GenerationalOptimizer
 
-__all__ = ["DEConfig", "DifferentialEvolution", "JADE", "distinct_indices"]
+__all__ = ["DEConfig", "DifferentialEvolution", "JADE", "distinct_indices", "repair"]
 
 #: Cauchy redraws of a non-positive F before it is set to a small positive value (JADE redraws until > 0)
 _F_REDRAWS = 8
@@ -108,6 +108,15 @@ def distinct_indices(n: int, k: int, exclude: Tensor, generator: torch.Generator
     return torch.stack(out, dim=1)
 
 
+def repair(trial: Tensor, x: Tensor, lower: Tensor, upper: Tensor) -> Tensor:
+    """JADE's repair: a coordinate of ``trial`` outside ``[lower, upper]`` goes halfway between the target ``x``
+    and the bound it crossed (one pass, no division; ``x`` inside the box keeps the result inside)."""
+    below = trial < lower
+    outside = below | (trial > upper)
+    bound = torch.where(below, lower, upper)
+    return torch.where(outside, (bound + x) * 0.5, trial)
+
+
 class DifferentialEvolution(GenerationalOptimizer):
     """Differential evolution on a box (see the module docstring)."""
 
@@ -147,12 +156,7 @@ class DifferentialEvolution(GenerationalOptimizer):
         mask = u < CR.unsqueeze(1).float()
         j_rand = torch.randint(0, self.dim, (n,), generator=self.generator, device=self.device)
         mask[target, j_rand] = True
-        trial = torch.where(mask, mutant, x)
-        # JADE's repair: halfway between the target and the bound crossed (one pass, no division)
-        below = trial < self.lower
-        outside = below | (trial > self.upper)
-        bound = torch.where(below, self.lower, self.upper)
-        return torch.where(outside, (bound + x) * 0.5, trial)
+        return repair(torch.where(mask, mutant, x), x, self.lower, self.upper)
 
     def _parameters(self) -> tuple[Tensor, Tensor]:
         """Per-trial ``F`` and ``CR`` (``pop_size`` each), remembered for JADE's update."""

@@ -19,6 +19,10 @@ _OPTIMIZERS = {
         "differential evolution, rand/1/bin (or current-to-pbest/1)",
     ),
     "jade": ("de:JADE", "JADE: current-to-pbest/1/bin, archive, adapted F and CR"),
+    "metade": (
+        "metade:MetaDE",
+        "MetaDE: DE strategies (base vectors, differences, crossover, F, CR) evolved by an outer DE",
+    ),
     "pso": ("pso:PSO", "particle swarm, global or ring topology, inertia or constriction"),
     "cbo": ("cbo:CBO", "consensus-based optimization with anisotropic noise"),
 }
