@@ -8,6 +8,7 @@ on sorting four digits, with one torch thread; seeds 0..n-1, the methods of a pa
     python benchmarks/online_preference.py --part iterative --seeds 3 --root /tmp/pref/bench
     python benchmarks/online_preference.py --part constrained --seeds 3 --root /tmp/pref/bench
     python benchmarks/online_preference.py --part weighting --seeds 3 --root /tmp/pref/bench
+    python benchmarks/online_preference.py --part judge --seeds 3 --root /tmp/pref/bench
 
 iterative: offline ``dpo`` on the task's 2,048 fixed pairs vs ``iterative-dpo`` (rounds of on-policy pairs: the
 best and worst of 4 samples of 256 prompts under the gold reward), both 32 pairs per step, lr 1e-5, beta 0.1,
@@ -20,13 +21,22 @@ constraint. Reported: the held-out means (256 prompts, one sample each at temper
 constraint holds there, and the exact-match multiplier over training.
 
 weighting: the same two rewards with weights (1, 1), ``reward_weighting`` static vs ``hypervolume`` vs
-``gradient`` (``--normalization per-reward`` normalizes each reward in its group first): the held-out mean
-reward vector, its hypervolume against the reference point (0, -0.8), the
-hypervolume of the run's reward front (its non-dominated training steps), and the final weights.
+``gradient`` (per-reward policy gradients) vs ``mgda`` (``--methods`` picks others, e.g. ``advantage-influence``;
+``--options`` sets ``reward_weighting_options`` as JSON; ``--normalization per-reward`` normalizes each reward in
+its group first): the held-out mean reward vector, its hypervolume against the reference point (0, -0.8), the
+hypervolume of the run's reward front (its non-dominated training steps), the final weights and s/step.
 
 selfplay: ``grpo`` on one reward, ``partial-credit`` (pointwise) vs ``win-rate`` (each completion's win rate
 against the other completions of its prompt under partial-credit: DNO/SPPO-style self-play); held-out
 exact-match and partial-credit.
+
+judge: training judged by a learned reward model instead of the gold reward. Each seed first trains a
+``reward-model`` (Bradley-Terry, from the SFT checkpoint, lr 1e-4, ``--rm-steps`` steps of 32 of ``pref-sort``'s
+2,048 synthetic pairs; the held-out pairwise accuracy is printed), then runs ``iterative-dpo`` judged by the gold
+reward vs by the reward model (as the iterative part), and ``grpo`` on ``pref-sort`` (8 prompts x 4 completions,
+lr 3e-5) rewarded by the gold reward vs the reward model's scores vs a pairwise judge: each completion's win rate
+against its group under the reward model read as a preference model, ``sigmoid(r(a) - r(b))``. Reported: the
+gold win rate of one sample (temperature 1) against the SFT model's on 512 prompts, as the iterative part.
 """
 
 from __future__ import annotations
@@ -155,7 +165,13 @@ def run_constrained(
 
 
 def run_weighting(
-    model: str, method: str, seed: int, steps: int, lr: float, normalization: str
+    model: str,
+    method: str,
+    seed: int,
+    steps: int,
+    lr: float,
+    normalization: str,
+    options: dict[str, Any],
 ) -> dict[str, Any]:
     import polyopt
 
@@ -170,6 +186,7 @@ def run_weighting(
         rewards=rewards,
         reward_weights=[1.0, 1.0],
         reward_weighting=method,
+        reward_weighting_options=options if method != "static" else None,
         reward_normalization=normalization,
         multi_objective=True,
         temperature=1.0,
@@ -187,7 +204,78 @@ def run_weighting(
         "front_size": int(front.shape[0]),
         "weights": [metrics[-1].get(f"weight/{r}", 1.0) for r in rewards],
         "seconds": seconds,
+        "s_per_step": seconds / steps,
     }
+
+
+def train_judge(model: str, seed: int, steps: int) -> Any:
+    """A Bradley-Terry reward model on pref-sort's synthetic pairs, from the SFT checkpoint."""
+    import polyopt
+    from polyopt_envs.preference import PreferenceSort
+
+    result: Any = polyopt.optimize(  # a TrainerResult
+        "reward-model",
+        PreferenceSort(length=4, n_pairs=2048, n_test=256),
+        budget=polyopt.Budget(steps=steps),
+        seed=seed,
+        device="cpu",
+        verbose=False,
+        model=model,
+        lr=1e-4,
+        pairs_per_step=32,
+        eval_every=0,
+    )
+    print(
+        f"# seed {seed}: reward model held-out pairwise accuracy {result.metrics['accuracy']:.3f}"
+    )
+    return result.policy
+
+
+def run_judge(model: str, method: str, seed: int, steps: int, lr: float) -> dict[str, Any]:
+    """``method`` is ``<trainer>:<judge>``: ``iterative-dpo`` or ``grpo``, judged by ``gold``, ``rm`` (the
+    registered ``bench.rm-seed<seed>``) or ``rm-pairwise`` (``bench.rm-pairwise-seed<seed>``)."""
+    import polyopt
+    from polyopt_envs.preference import PreferenceSort
+    from polyopt_plugins.llm.hf import HFPolicy
+    from polyopt_plugins.llm.win_rate import win_rate
+
+    trainer, judge = method.split(":")
+    task = PreferenceSort(length=4, n_pairs=2048, n_test=256)
+    name = "" if judge == "gold" else f"bench.{judge}-seed{seed}"
+    if trainer == "iterative-dpo":
+        opt = polyopt.make(
+            "optimizer",
+            "iterative-dpo",
+            task,
+            seed=seed,
+            device="cpu",
+            model=model,
+            lr=1e-5,
+            pairs_per_step=32,
+            beta=0.1,
+            prompts_per_round=256,
+            completions_per_prompt=4,
+            steps_per_round=max(steps // 10, 1),
+            judge=name,
+        )
+    else:
+        opt = polyopt.make(
+            "optimizer",
+            "grpo",
+            task,
+            seed=seed,
+            device="cpu",
+            model=model,
+            rewards=[name] if name else None,
+            temperature=1.0,
+            lr=lr,
+            prompts_per_step=8,
+            completions_per_prompt=4,
+        )
+    _, seconds = train(opt, steps)
+    sft = HFPolicy.from_pretrained(model).eval()
+    out = win_rate(opt.policy.eval(), sft, task, n=512, temperature=1.0, seed=1000 + seed)
+    return {**out, "seconds": seconds}
 
 
 def run_selfplay(model: str, method: str, seed: int, steps: int, lr: float) -> dict[str, Any]:
@@ -223,7 +311,7 @@ def mean_std(values: list[float]) -> str:
 
 
 def report(part: str, results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> None:
-    if part == "iterative":
+    if part in ("iterative", "judge"):
         print("\n| method | win rate vs SFT (seeds) | mean | gold | length | s |")
         print("|---|---|---|---|---|---|")
         for method, rs in results.items():
@@ -267,7 +355,7 @@ def report(part: str, results: dict[str, list[dict[str, Any]]], args: argparse.N
     else:
         print(
             "\n| weighting | held-out exact-match | held-out brevity | held-out HV | training-front HV | "
-            "front size | final weights | s |"
+            "front size | final weights | s/step |"
         )
         print("|---|---|---|---|---|---|---|---|")
         for method, rs in results.items():
@@ -277,15 +365,22 @@ def report(part: str, results: dict[str, list[dict[str, Any]]], args: argparse.N
                 f"{mean_std([r['held_out'][1] for r in rs])} | "
                 f"{mean_std([r['held_out_hv'] for r in rs])} | {mean_std([r['front_hv'] for r in rs])} | "
                 f"{mean_std([float(r['front_size']) for r in rs])} | "
-                f"{w[0]:.2f}, {w[1]:.2f} | {mean_std([r['seconds'] for r in rs])} |"
+                f"{w[0]:.2f}, {w[1]:.2f} | {mean_std([r['s_per_step'] for r in rs])} |"
             )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument(
-        "--part", choices=("iterative", "constrained", "weighting", "selfplay"), required=True
+        "--part",
+        choices=("iterative", "constrained", "weighting", "selfplay", "judge"),
+        required=True,
     )
+    ap.add_argument("--methods", default="", help="comma-separated; default: the part's own")
+    ap.add_argument(
+        "--options", default="{}", help="weighting part: reward_weighting_options (JSON)"
+    )
+    ap.add_argument("--rm-steps", type=int, default=200, help="judge part: reward-model steps")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=0, help="0: 200 (iterative), 150 (the others)")
     ap.add_argument("--threshold", type=float, default=0.5)
@@ -303,24 +398,48 @@ def main() -> None:
         (root / "info.json").write_text(json.dumps(info))
     model = str(root / "sft")
     steps = args.steps or (200 if args.part == "iterative" else 150)
-    methods = {
-        "iterative": ["dpo", "iterative-dpo"],
-        "constrained": ["grpo", "constrained-grpo"],
-        "weighting": ["static", "hypervolume", "gradient"],
-        "selfplay": ["partial-credit", "win-rate"],
-    }[args.part]
+    methods = (
+        args.methods.split(",")
+        if args.methods
+        else {
+            "iterative": ["dpo", "iterative-dpo"],
+            "constrained": ["grpo", "constrained-grpo"],
+            "weighting": ["static", "hypervolume", "gradient", "mgda"],
+            "selfplay": ["partial-credit", "win-rate"],
+            "judge": [
+                "iterative-dpo:gold",
+                "iterative-dpo:rm",
+                "grpo:gold",
+                "grpo:rm",
+                "grpo:rm-pairwise",
+            ],
+        }[args.part]
+    )
     print(f"load before: {os.getloadavg()}", flush=True)
     results: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     for seed in range(args.seeds):
+        if args.part == "judge":
+            import polyopt
+            from polyopt_plugins.llm.win_reward import WinRate
+
+            rm = train_judge(model, seed, args.rm_steps)
+            reg = polyopt.registry()
+            for name, fn in (("rm", rm), ("rm-pairwise", WinRate.from_reward(rm, 1.0))):
+                reg.add("reward", f"bench.{name}-seed{seed}", fn, summary="benchmark judge")
         for method in methods:
-            if args.part == "iterative":
+            if args.part == "judge":
+                trainer = method.split(":")[0]
+                iters = args.steps or (200 if trainer == "iterative-dpo" else 150)
+                r = run_judge(model, method, seed, iters, args.lr)
+            elif args.part == "iterative":
                 r = run_iterative(model, method, seed, steps)
             elif args.part == "selfplay":
                 r = run_selfplay(model, method, seed, steps, args.lr)
             elif args.part == "constrained":
                 r = run_constrained(model, method, seed, steps, args.threshold, args.lr)
             else:
-                r = run_weighting(model, method, seed, steps, args.lr, args.normalization)
+                options = json.loads(args.options)
+                r = run_weighting(model, method, seed, steps, args.lr, args.normalization, options)
             results[method].append(r)
             short = {k: v for k, v in r.items() if not isinstance(v, list) or len(v) <= 3}
             print(
