@@ -188,7 +188,7 @@ def _execute(
     say: Callable[[str], None],
 ) -> None:
     if executor == "ray":
-        _run_ray(storage, study, sid, ray_address)
+        _run_ray(storage, study, sid, ray_address, wait, say)
     elif executor == "process" or workers > 1:
         _run_processes(storage, study, sid, workers, wait, say)
     else:
@@ -436,8 +436,13 @@ def _quiet(_line: str) -> None:
     pass
 
 
-def run_one(url: str, study_name: str, run_id: int) -> str:
-    """A Ray task: claim run ``run_id`` (if still claimable) and execute it; return its status."""
+def run_one(url: str, study_name: str, run_id: int, wait: bool = True) -> str:
+    """A Ray task: claim run ``run_id`` and execute it; return its status, or "skipped" if it is not claimable.
+
+    With ``wait``, a run another worker holds is waited for (polling every ``heartbeat_seconds`` at most) and
+    taken over if that worker's lease goes stale -- a task that replaces one dead on another node finds the
+    lease fresh at first.
+    """
     import torch
 
     from polyopt.study.runner import Worker
@@ -445,13 +450,34 @@ def run_one(url: str, study_name: str, run_id: int) -> str:
     # one CPU per task unless the run asked for more; Ray already pins the GPU
     torch.set_num_threads(1)
     worker = Worker(url, study_name)
-    record = worker.claim(run_id)
-    return "skipped" if record is None else worker.execute(record)
+    d = worker.definition
+    while True:
+        record = worker.claim(run_id)
+        if record is not None:
+            return worker.execute(record)
+        held = worker.storage.run(run_id)
+        if not wait or held.status != "running":
+            return "skipped"
+        until_stale = (held.heartbeat_at or 0.0) + d.stale_after_seconds - time.time()
+        time.sleep(min(d.heartbeat_seconds, max(0.2, until_stale + 0.05)))
 
 
-def _run_ray(storage: Storage, study: Study, sid: int, address: str | None) -> None:
+def _run_ray(
+    storage: Storage,
+    study: Study,
+    sid: int,
+    address: str | None,
+    wait: bool,
+    say: Callable[[str], None],
+) -> None:
+    """One Ray task per unfinished run (pending, or running under a lease that may be abandoned).
+
+    Ray does not retry a task whose worker died: polyopt does, for as long as the run is claimable, so the
+    study's ``max_attempts`` (counted in the storage) bounds the deaths, not Ray's ``max_retries``.
+    """
     try:
         import ray
+        from ray.exceptions import RayError, RayTaskError
     except ImportError as exc:
         raise ConfigError("the ray executor needs Ray: pip install 'polyopt[ray]'") from exc
     started = not ray.is_initialized()
@@ -459,16 +485,40 @@ def _run_ray(storage: Storage, study: Study, sid: int, address: str | None) -> N
         ray.init(
             address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
         )
+    task: Any = ray.remote(run_one)  # ray's stubs drop the defaulted 4th argument
+    runs = [r for r in storage.runs(sid, with_results=False) if r.status in ("pending", "running")]
+    # a death before the claim counts no crash, so replacements are bounded here too
+    replacements = len(runs) * study.max_attempts
+
+    def submit(record: RunRecord) -> Any:
+        options = _ray_resources(record.spec.resources)
+        return task.options(max_retries=0, **options).remote(
+            study.storage_url, study.name, record.id, wait
+        )
+
+    live = {submit(r): r for r in runs}
     try:
-        task = ray.remote(run_one)
-        pending = [r for r in storage.runs(sid) if r.status == "pending"]
-        refs = [
-            task.options(**_ray_resources(r.spec.resources)).remote(
-                study.storage_url, study.name, r.id
-            )
-            for r in pending
-        ]
-        ray.get(refs)
+        while live:
+            (ref,), _ = ray.wait(list(live), num_returns=1)
+            record = live.pop(ref)
+            try:
+                ray.get(ref)
+            except RayTaskError:  # run_one itself raised (e.g. the database is unreachable)
+                raise
+            except (
+                RayError
+            ) as exc:  # the task's worker or node died, or Ray's memory monitor killed it
+                what = f"the Ray task running {record.key} died ({type(exc).__name__})"
+                if storage.run(record.id).status in ("pending", "running") and replacements > 0:
+                    replacements -= 1
+                    say(what + "; a new task takes it over")
+                    live[submit(record)] = record
+                else:
+                    say(what)
+    except BaseException:
+        for ref in live:
+            ray.cancel(ref, force=True)
+        raise
     finally:
         if started:
             ray.shutdown()
