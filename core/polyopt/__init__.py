@@ -35,12 +35,20 @@ from polyopt.spaces import Binary, Box, Categorical, Integer, Permutation, Produ
 __version__ = "0.1.0"
 
 
+# public submodules reachable as attributes (`polyopt.metrics.hypervolume`), imported on first use
+_SUBMODULES = ("compose", "devices", "metrics", "pareto", "refdirs", "study", "testing")
+
+
 def __getattr__(name: str) -> object:
     # Studies pull in SQLAlchemy on first use, so they load lazily: `polyopt.Study(...)`.
     if name == "Study":
         from polyopt.study import Study
 
         return Study
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"polyopt.{name}")
     raise AttributeError(f"module 'polyopt' has no attribute {name!r}")
 
 

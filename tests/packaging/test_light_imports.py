@@ -36,3 +36,16 @@ def test_no_heavy_library_is_imported(code: str) -> None:
 def test_the_probe_sees_heavy_imports() -> None:
     """The check above can fail: importing a heavy library directly is seen."""
     assert _heavy_after("import pymoo") == ["pymoo"]
+
+
+def test_public_submodules_load_on_first_attribute_access() -> None:
+    code = (
+        "import polyopt\nassert 'polyopt.metrics' not in sys.modules\n"
+        "assert polyopt.metrics.hypervolume and polyopt.compose.run_objective and polyopt.pareto\n"
+        "assert polyopt.study.Study is polyopt.Study"
+    )
+    assert _heavy_after(code) == []
+    with pytest.raises(AttributeError, match="no attribute 'metricz'"):
+        import polyopt
+
+        polyopt.metricz  # noqa: B018
