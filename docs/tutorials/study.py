@@ -53,7 +53,10 @@ options = { n_obj = 2, n_var = 6 }
 def polyopt_cli(*args):
     """Run `polyopt ARGS` as from a shell and show what it prints."""
     proc = subprocess.run([sys.executable, "-m", "polyopt", *args], capture_output=True, text=True)
-    print(f"$ polyopt {' '.join(args)}  (exit {proc.returncode})")
+    shown = " ".join(
+        re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", arg) for arg in args
+    )  # no passwords
+    print(f"$ polyopt {shown}  (exit {proc.returncode})")
     print(
         proc.stdout.rstrip().replace(f"{Path.cwd()}/", "")
     )  # paths relative to the study's folder
@@ -155,17 +158,65 @@ print("report:", study.report().relative_to(Path.cwd()))  # written again from t
 # is stale (`stale_after_seconds`).
 #
 # ```bash
-# # on every machine (the URL can also be [study] storage = "..." in the file, or $POLYOPT_STORAGE)
+# # on every machine (the URL can also be [study] storage = "..." in the file)
 # polyopt study run study.toml --storage postgresql+psycopg://user:password@db-host/polyopt --workers 8
 # ```
 #
-# With Ray (`pip install "polyopt[ray]"`), one command spreads the runs over a cluster; runs that ask for
-# GPUs (an optimizer's `resources = { num_gpus = 1 }`) get them through Ray:
+# With Ray (`pip install "polyopt[ray]"`), one command spreads the runs over a cluster (`--ray-address
+# auto` joins a running one; without it, `ray.init()` starts one on this machine). Each run is a Ray task
+# asking for the `resources` of its optimizer entry, so runs that ask for GPUs (`resources = { num_gpus =
+# 1 }`) get them:
 #
 # ```bash
 # polyopt study run study.toml --storage postgresql+psycopg://... --executor ray --ray-address auto
 # ```
 #
-# Both are tested in polyopt's CI (a local PostgreSQL server, `ray.init()` on one machine); this page does
-# not run them. `polyopt study report study.toml --storage ...` writes the report from anywhere that reaches
-# the database.
+# Both ran when this site was built, on a small study: Ray on the build machine (`ray.init()`), storing in
+# the PostgreSQL server that CI starts for its own tests, whose URL `.ci/run` puts in
+# `POLYOPT_TEST_POSTGRES_URL`. A build without that variable (your `make docs`, unless you set it) stores in
+# SQLite instead, and the output below says which one it used.
+
+# %%
+import os
+
+Path("on-ray.toml").write_text(
+    """
+[study]
+name = "on-ray"
+seeds = 2
+budget = { evaluations = 500 }
+
+[metrics]
+record = ["hv"]
+
+[[optimizers]]
+name = "nsga2"
+config = { pop_size = 20 }
+resources = { num_cpus = 1 }          # what each run asks Ray for; num_gpus too
+
+[[problems]]
+name = "zdt1"
+options = { n_var = 10 }
+
+[[problems]]
+name = "dtlz2"
+options = { n_obj = 2, n_var = 6 }
+"""
+)
+database = os.environ.get(
+    "POLYOPT_TEST_POSTGRES_URL"
+)  # CI's server (.ci/run), if this build has one
+storage = database or "sqlite:///on-ray.sqlite"
+print(
+    "storage:", "PostgreSQL" if database else "SQLite (no POLYOPT_TEST_POSTGRES_URL in this build)"
+)
+polyopt_cli("study", "run", "on-ray.toml", "--storage", storage, "--executor", "ray", "--quiet")
+polyopt_cli("study", "status", "on-ray.toml", "--storage", storage)
+
+# %% [markdown]
+# `run` wrote the report at its end (the path above); it reads only the storage, so `polyopt study report
+# on-ray.toml --storage URL` writes it again from any machine that reaches the database. `delete` removes
+# the study from the database (runs, evaluations, metrics and checkpoints; the report stays):
+
+# %%
+polyopt_cli("study", "delete", "on-ray.toml", "--storage", storage, "--yes")
