@@ -14,6 +14,10 @@ genotype and the tag -1.
 
 Failed evaluations (and NaN) rank as ``+inf``. Every step is a fixed-shape tensor program on the optimizer's
 device: no per-individual Python loops, no host round trips beyond the metrics.
+
+A step of :func:`polyopt.run` with nothing pending and a whole generation left in the budget skips the
+ask/tell bookkeeping (queues, pending rows, tags, the comparison of told points with asked ones): it proposes,
+evaluates and advances directly, with the same random draws and the same result as ``ask`` then ``tell``.
 """
 
 from __future__ import annotations
@@ -173,11 +177,38 @@ class GenerationalOptimizer(AskTellOptimizer):
         self._need: int | None = None
         self._whole = False
         self._last_out: Tensor | None = None
+        #: the last told evaluation and its values with failed rows at +inf (reused by step_metrics)
+        self._told_values: tuple[Evaluation, Tensor] | None = None
+        self._tags = torch.zeros(0, dtype=torch.int64, device=self.device)
         self.init_state()
 
     @property
     def batch_size(self) -> int:
         return self.generation_size()
+
+    def iterate(self) -> dict[str, float]:
+        n = self.generation_size()
+        left = None if self.evaluation_limit is None else self.evaluation_limit - self.n_evaluations
+        idle = (
+            self._queue.shape[0] == 0
+            and self._pending_tag.shape[0] == 0
+            and self._told_f.shape[0] == 0
+        )
+        if not idle or (left is not None and left < n):
+            return super().iterate()
+        # a whole generation, nothing pending: what ask(n) then tell would do, without the bookkeeping
+        geno = self.propose()
+        x = geno if self.proposals_in_box else self.project(geno)
+        evaluation = self.evaluate(x)  # checked: failed_mask covers NaN and infinite values
+        f = evaluation.f[:, 0].to(**self.like)
+        f = torch.where(evaluation.failed_mask.to(self.device), math.inf, f)
+        self._remember_best(x, f)
+        self._told_values = (evaluation, f)
+        if self._tags.shape[0] != n:
+            self._tags = torch.arange(n, device=self.device)
+        self.advance(Generation(x, geno, f, self._tags, in_order=True))
+        self.n_generations += 1
+        return self.step_metrics(x, evaluation)
 
     def ask(self, n: int | None = None) -> Tensor:
         n = self.batch_size if n is None else n
@@ -228,8 +259,9 @@ class GenerationalOptimizer(AskTellOptimizer):
             tag = torch.full((k,), -1, dtype=torch.int64, device=self.device)
         f = evaluation.f[:, 0].to(**self.like)
         bad = evaluation.failed_mask.to(self.device) | torch.isnan(f)
-        f = torch.where(bad, torch.full_like(f, math.inf), f)
+        f = torch.where(bad, math.inf, f)
         self._remember_best(x, f)
+        self._told_values = (evaluation, f)
         self._last_out = None
         self._told_x = self._cat(self._told_x, x)
         self._told_geno = self._cat(self._told_geno, geno)
@@ -275,12 +307,16 @@ class GenerationalOptimizer(AskTellOptimizer):
     def step_metrics(self, x: Tensor, evaluation: Evaluation) -> dict[str, float]:
         """The base's metrics (evaluations, failures, the step's best) plus ``best`` so far and the
         algorithm's own, read from the device in one transfer."""
-        f = evaluation.f[:, 0]
         failed = evaluation.failed_mask
-        ok = ~failed & ~torch.isnan(f)
-        step_best = torch.where(ok, f, torch.full_like(f, math.inf)).min()
+        told = self._told_values
+        self._told_values = None
+        if told is not None and told[0] is evaluation:  # the values just told: failed rows at +inf
+            values = told[1]
+        else:
+            f = evaluation.f[:, 0]
+            values = torch.where(failed | torch.isnan(f), math.inf, f)
         n_failed, step_best_value, best = torch.stack(
-            [failed.sum().to(f.dtype), step_best, self.best_f[0].to(f.dtype)]
+            [failed.sum().to(values), values.min(), self.best_f[0].to(values)]
         ).tolist()
         metrics = {"n_evaluations": float(self.n_evaluations), "n_failed": n_failed}
         if math.isfinite(step_best_value):

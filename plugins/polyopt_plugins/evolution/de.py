@@ -29,7 +29,14 @@ from torch import Tensor
 
 from polyopt_plugins.evolution.base import Generation, GenerationalOptimizer
 
-__all__ = ["DEConfig", "DifferentialEvolution", "JADE", "distinct_indices", "repair"]
+__all__ = [
+    "DEConfig",
+    "DifferentialEvolution",
+    "JADE",
+    "distinct_index_columns",
+    "distinct_indices",
+    "repair",
+]
 
 #: Cauchy redraws of a non-positive F before it is set to a small positive value (JADE redraws until > 0)
 _F_REDRAWS = 8
@@ -78,8 +85,9 @@ class DEConfig:
 def distinct_indices(n: int, k: int, exclude: Tensor, generator: torch.Generator) -> Tensor:
     """For each row, ``k`` distinct indices of ``range(n)`` that differ from ``exclude`` and each other.
 
-    Draws without replacement by skipping: the ``j``-th index is uniform over the ``n - 1 - j`` values left,
-    shifted past the already chosen ones in ascending order (no ``n x n`` matrix).
+    Draws ``k`` distinct offsets of ``1 .. n - 1`` without replacement by skipping (the ``j``-th is uniform over
+    the ``n - 1 - j`` offsets left, shifted past the already chosen ones in ascending order; no ``n x n``
+    matrix) and returns ``(exclude + offset) mod n``.
 
     Args:
         n: the range.
@@ -90,31 +98,35 @@ def distinct_indices(n: int, k: int, exclude: Tensor, generator: torch.Generator
     Returns:
         ``m x k`` int64.
     """
+    return distinct_index_columns(n, k, exclude, generator).t()
+
+
+def distinct_index_columns(n: int, k: int, exclude: Tensor, generator: torch.Generator) -> Tensor:
+    """:func:`distinct_indices` as ``k x m`` (contiguous: ``.view(-1)`` lists the first choices, then the
+    second ones, ...); the same draws."""
     m = exclude.shape[0]
-    ordered = [exclude]  # the values chosen so far (with the excluded one), kept sorted column-wise
+    chosen: list[Tensor] = []  # the offsets so far, kept sorted column-wise
     out = []
     for j in range(k):
-        r = torch.randint(0, n - 1 - j, (m,), generator=generator, device=exclude.device)
-        for col in ordered:  # ascending: each skip can only push past larger ones
+        r = torch.randint(1, n - j, (m,), generator=generator, device=exclude.device)
+        for col in chosen:  # ascending: each skip can only push past larger ones
             r = r + (r >= col)
         out.append(r)
-        # insert r into the sorted columns with min/max (a sorting network step, no sort call)
-        carry = r
-        merged = []
-        for col in ordered:
-            merged.append(torch.minimum(col, carry))
-            carry = torch.maximum(col, carry)
-        ordered = [*merged, carry]
-    return torch.stack(out, dim=1)
+        if j + 1 < k:  # insert r into the sorted columns with min/max (a sorting network step)
+            carry = r
+            merged = []
+            for col in chosen:
+                merged.append(torch.minimum(col, carry))
+                carry = torch.maximum(col, carry)
+            chosen = [*merged, carry]
+    return torch.remainder(torch.stack(out) + exclude, n)
 
 
 def repair(trial: Tensor, x: Tensor, lower: Tensor, upper: Tensor) -> Tensor:
     """JADE's repair: a coordinate of ``trial`` outside ``[lower, upper]`` goes halfway between the target ``x``
     and the bound it crossed (one pass, no division; ``x`` inside the box keeps the result inside)."""
-    below = trial < lower
-    outside = below | (trial > upper)
-    bound = torch.where(below, lower, upper)
-    return torch.where(outside, (bound + x) * 0.5, trial)
+    bound = torch.clamp(trial, lower, upper)  # the bound crossed, where one was
+    return torch.where(bound != trial, (bound + x) * 0.5, trial)
 
 
 class DifferentialEvolution(GenerationalOptimizer):
@@ -133,6 +145,8 @@ class DifferentialEvolution(GenerationalOptimizer):
         self.mu_CR = float(self.config.CR)
         self.trial_F = torch.full((n,), self.mu_F, **self.like)
         self.trial_CR = torch.full((n,), self.mu_CR, **self.like)
+        self._target = torch.zeros(0, dtype=torch.int64, device=self.device)  # arange(n), cached
+        self._columns = torch.zeros(0, dtype=torch.int64, device=self.device)  # arange(d), cached
 
     def generation_size(self) -> int:
         return self.config.pop_size
@@ -145,17 +159,23 @@ class DifferentialEvolution(GenerationalOptimizer):
         n = c.pop_size
         x = self.pop_x
         F, CR = self._parameters()
-        target = torch.arange(n, device=self.device)
+        if self._target.shape[0] != n:
+            self._target = torch.arange(n, device=self.device)
+            self._columns = torch.arange(self.dim, device=self.device)
+        target = self._target
+        # fixed F and CR are plain numbers: no per-row broadcast
+        Fs: Tensor | float = F.unsqueeze(1) if c.adaptation == "jade" else float(c.F)
+        CRs: Tensor | float = CR.unsqueeze(1).float() if c.adaptation == "jade" else float(c.CR)
         if c.strategy == "rand/1":
-            r = distinct_indices(n, 3, target, self.generator)
-            mutant = x[r[:, 0]] + F.unsqueeze(1) * (x[r[:, 1]] - x[r[:, 2]])
+            r = distinct_index_columns(n, 3, target, self.generator)
+            donors = x.index_select(0, r.view(-1)).view(3, n, self.dim)  # one gather
+            mutant = donors[0] + Fs * (donors[1] - donors[2])
         else:
             mutant = self._current_to_pbest(x, F, target)
         # single-precision uniforms are plenty for a comparison with CR, and half the work at large n x d
         u = torch.rand(n, self.dim, generator=self.generator, device=self.device)
-        mask = u < CR.unsqueeze(1).float()
-        j_rand = torch.randint(0, self.dim, (n,), generator=self.generator, device=self.device)
-        mask[target, j_rand] = True
+        j_rand = torch.randint(0, self.dim, (n, 1), generator=self.generator, device=self.device)
+        mask = (u < CRs) | (self._columns == j_rand)
         return repair(torch.where(mask, mutant, x), x, self.lower, self.upper)
 
     def _parameters(self) -> tuple[Tensor, Tensor]:
@@ -182,7 +202,7 @@ class DifferentialEvolution(GenerationalOptimizer):
         n_best = max(1, math.ceil(c.p_best * n))
         top = self.pop_f.argsort(stable=True)[:n_best]
         pbest = top[torch.randint(0, n_best, (n,), generator=g, device=self.device)]
-        r1 = distinct_indices(n, 1, target, g)[:, 0]
+        r1 = distinct_index_columns(n, 1, target, g)[0]
         donors = torch.cat([x, self.archive]) if c.archive else x
         n_donors = donors.shape[0]
         # r2 from population + archive, distinct from the target and r1 (both population rows)
@@ -192,7 +212,8 @@ class DifferentialEvolution(GenerationalOptimizer):
         r2 = r2 + (r2 >= low).long()
         r2 = r2 + (r2 >= high).long()
         Fc = F.unsqueeze(1)
-        return x + Fc * (x[pbest] - x) + Fc * (x[r1] - donors[r2])
+        pick = x.index_select
+        return x + Fc * (pick(0, pbest) - x) + Fc * (pick(0, r1) - donors.index_select(0, r2))
 
     # ---- selection ---------------------------------------------------------------------------------------
     def advance(self, generation: Generation) -> None:
@@ -208,10 +229,15 @@ class DifferentialEvolution(GenerationalOptimizer):
                 self.pop_x = torch.cat([self.pop_x, self.pop_x[:1].expand(fill, -1)])
                 self.pop_f = torch.cat([self.pop_f, self.pop_f[:1].expand(fill)])
             return
-        if generation.in_order and self.config.adaptation == "none" and not self._uses_archive():
-            win = generation.f <= self.pop_f  # row i is target i's trial: masks, no indexing
+        if generation.in_order:  # row i is target i's trial: masks, no indexing
+            f = generation.f
+            win = f <= self.pop_f
+            if self._uses_archive():
+                self._archive(self.pop_x[win & (f < self.pop_f)])
+            if self.config.adaptation == "jade":
+                self._adapt(win)
             self.pop_x = torch.where(win.unsqueeze(1), generation.x, self.pop_x)
-            self.pop_f = torch.where(win, generation.f, self.pop_f)
+            self.pop_f = torch.where(win, f, self.pop_f)
             return
         rows, tag = generation.best_rows()
         f_trial = generation.f[rows]
@@ -220,7 +246,7 @@ class DifferentialEvolution(GenerationalOptimizer):
         if self._uses_archive():
             self._archive(self.pop_x[winners[f_trial[win] < self.pop_f[winners]]])
         if self.config.adaptation == "jade":
-            self._adapt(winners, self.pop_f[winners] - f_trial[win])
+            self._adapt(winners)
         self.pop_x[winners] = generation.x[rows[win]]
         self.pop_f[winners] = f_trial[win]
 
@@ -238,13 +264,13 @@ class DifferentialEvolution(GenerationalOptimizer):
             archive = archive[keep]
         self.archive = archive
 
-    def _adapt(self, winners: Tensor, gain: Tensor) -> None:
-        """JADE: move ``mu_CR`` to the mean and ``mu_F`` to the Lehmer mean of the successful values."""
-        del gain  # JADE weighs successes equally (SHADE would weigh them by the gain)
-        if winners.numel() == 0:
+    def _adapt(self, winners: Tensor) -> None:
+        """JADE: move ``mu_CR`` to the mean and ``mu_F`` to the Lehmer mean of the successful values
+        (``winners``: their rows, or a mask of them; JADE weighs successes equally, SHADE by the gain)."""
+        s_F = self.trial_F[winners]
+        if s_F.numel() == 0:
             return
         c = self.config.c
-        s_F = self.trial_F[winners]
         s_CR = self.trial_CR[winners]
         lehmer = float((s_F**2).sum() / s_F.sum().clamp_min(1e-12))
         self.mu_CR = (1 - c) * self.mu_CR + c * float(s_CR.mean())

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from polyopt import Result
 from polyopt_plugins.evolution.base import Generation, GenerationalOptimizer
-from polyopt_plugins.evolution.de import distinct_indices, repair
+from polyopt_plugins.evolution.de import distinct_index_columns, distinct_indices, repair
 
 __all__ = ["MetaDE", "MetaDEConfig", "BASES", "CROSSOVERS", "decode"]
 
@@ -139,23 +139,24 @@ class MetaDE(GenerationalOptimizer):
         x = self.inner_x
         flat = x.reshape(k * n, d)
         target = torch.arange(n, device=dev).repeat(k)
-        donors = distinct_indices(n, 1 + 2 * _MAX_DIFFS, target, g).view(k, n, -1)
+        donors = distinct_index_columns(n, 1 + 2 * _MAX_DIFFS, target, g).view(-1, k, n)
         offset = (torch.arange(k, device=dev) * n).view(k, 1)
         n_best = max(1, math.ceil(self.config.p_best * n))
         top = self.inner_f.argsort(dim=1, stable=True)[:, :n_best]
         pbest = top.gather(1, torch.randint(0, n_best, (k, n), generator=g, device=dev))
         choices = torch.stack(
-            [donors[..., 0], top[:, :1].expand(k, n), pbest, target.view(k, n)]
+            [donors[0], top[:, :1].expand(k, n), pbest, target.view(k, n)]
         )  # 4 x k x n: the row each base choice points at
         left = choices.gather(0, s["bl"].view(1, k, 1).expand(1, k, n))[0]
         right = choices.gather(0, s["br"].view(1, k, 1).expand(1, k, n))[0]
-        pairs = donors[..., 1:] + offset.unsqueeze(2)  # k x n x 8: a_1, b_1, ..., a_4, b_4
-        picked = flat.index_select(0, torch.cat([(left + offset).reshape(-1), pairs.reshape(-1)]))
-        base_l = picked[: k * n].view(k, n, d)
-        ends = picked[k * n :].view(k, n, _MAX_DIFFS, 2, d)
-        used = torch.arange(_MAX_DIFFS, device=dev).view(1, _MAX_DIFFS) < s["dn"].view(k, 1)
-        diff = ends[..., 0, :] - ends[..., 1, :]  # k x n x 4 x d
-        diff_sum = (diff * used.to(x.dtype).view(k, 1, _MAX_DIFFS, 1)).sum(dim=2)
+        # one gather: the left base vectors, then a_1, b_1, ..., a_4, b_4 (8 x k x n rows)
+        rows = torch.cat([(left + offset).view(1, k, n), donors[1:] + offset])
+        picked = flat.index_select(0, rows.view(-1)).view(-1, k, n, d)
+        base_l = picked[0]
+        ends = picked[1:].view(_MAX_DIFFS, 2, k, n, d)
+        used = torch.arange(_MAX_DIFFS, device=dev).view(_MAX_DIFFS, 1) < s["dn"].view(1, k)
+        diff = ends[:, 0] - ends[:, 1]  # 4 x k x n x d
+        diff_sum = (diff * used.to(x.dtype).view(_MAX_DIFFS, k, 1, 1)).sum(dim=0)
         base_r = flat.index_select(0, (right + offset).reshape(-1)).view(k, n, d)
         F = s["F"].view(k, 1, 1)
         mutant = base_l + F * (base_r - base_l) + F * diff_sum

@@ -108,11 +108,12 @@ def test_improves_on_its_first_sample_of_a_sphere() -> None:
         budget=8_000,
         seed=1,
         device="cpu",
-        pop_size=100,
-        inner_generations=10,
+        pop_size=80,
+        n_instances=4,
+        inner_generations=25,
     )
     assert isinstance(result, polyopt.Result)
-    assert result.f_best < 0.1, result.f_best
+    assert result.f_best < 0.05, result.f_best  # seeds 0-5 gave 5e-7 .. 6e-3
     assert bool(problem.space.contains(result.x).all())
 
 
