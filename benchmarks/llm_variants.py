@@ -8,8 +8,8 @@ learning rate and temperature, greedy accuracy on all 10,000 prompts of the task
     python benchmarks/llm_variants.py --base /tmp/base --steps 300 --seeds 3 --only grpo
     # variants vs plain GRPO from the weaker warm start (450 SFT steps)
     python benchmarks/llm_variants.py --sft-steps 450 --steps 300 --seeds 3 --only grpo,gold,relift,scaf
-    # replay: 10 fresh groups + 6 replayed vs 16 fresh (and 10 fresh alone)
-    python benchmarks/llm_variants.py --steps 300 --seeds 3 --only grpo,replay,grpo-10
+    # replay: 10 fresh groups + 6 replayed vs 16 fresh (and 10 fresh alone); --sft-dir keeps the checkpoint
+    python benchmarks/llm_variants.py --steps 300 --seeds 3 --only grpo,replay,grpo-10 --sft-dir /tmp/ck
 
 Each run is a child process (``--base``/``--head`` runs put that source tree first on ``PYTHONPATH``, so the
 checkout can change while a benchmark runs); one process run prints every table. Reported per run: greedy
@@ -47,6 +47,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "prompts_per_step": 10,
         "replay": "selective",
         "replay_options": {"groups": 6},
+    },
+    "replay-age1": {
+        "prompts_per_step": 10,
+        "replay": "recent",
+        "replay_options": {"groups": 6, "max_age": 1},
+    },
+    "replay-selective-age1": {
+        "prompts_per_step": 10,
+        "replay": "selective",
+        "replay_options": {"groups": 6, "max_age": 1},
     },
     "qae": {"advantage": "qae"},
     "mapo": {"advantage": "mapo"},
@@ -134,6 +144,11 @@ def main() -> None:
     ap.add_argument(
         "--head", default="", help="a source tree to run as HEAD (default: the checkout)"
     )
+    ap.add_argument(
+        "--sft-dir",
+        default="",
+        help="reuse the SFT checkpoint of an earlier invocation's folder (made there if missing)",
+    )
     ap.add_argument("--child", default="")
     ap.add_argument("--model", default="")
     ap.add_argument("--seed", type=int, default=0)
@@ -145,14 +160,17 @@ def main() -> None:
     unknown = [n for n in a.only.split(",") if n not in VARIANTS]
     if unknown:
         raise SystemExit(f"--only: unknown {unknown}; expected among {sorted(VARIANTS)}")
-    root = Path(tempfile.mkdtemp())
-    info = prepare(root, a.sft_steps, 128, 2)
-    print(
-        f"# SFT {a.sft_steps} steps: greedy accuracy {info['sft_accuracy_all']:.4f} (all prompts), "
-        f"{info['sft_accuracy']:.3f} (512); {PROMPTS} x {GROUP}, {a.steps} steps, load "
-        f"{os.getloadavg()[0]:.1f}",
-        flush=True,
-    )
+    root = Path(a.sft_dir or tempfile.mkdtemp())
+    if (root / "sft").is_dir():
+        print(f"# reusing the SFT checkpoint {root / 'sft'}", flush=True)
+    else:
+        info = prepare(root, a.sft_steps, 128, 2)
+        print(
+            f"# SFT {a.sft_steps} steps: greedy accuracy {info['sft_accuracy_all']:.4f} (all "
+            f"prompts), {info['sft_accuracy']:.3f} (512)",
+            flush=True,
+        )
+    print(f"# {PROMPTS} x {GROUP}, {a.steps} steps, load {os.getloadavg()[0]:.1f}", flush=True)
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     sides = [("base", a.base), ("head", a.head)] if a.base else [("head", a.head)]
     for seed in range(a.first_seed, a.first_seed + a.seeds):
