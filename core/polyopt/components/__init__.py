@@ -18,7 +18,7 @@ hook) and its protocol and data types live here, so a third-party plugin imports
 | ``reward`` | :class:`RewardFunction` | prompts, completions, task fields |
 | ``preference_loss`` | :class:`PreferenceLoss` | a :class:`PreferenceBatch`, :class:`PreferenceParams` |
 | ``reward_aggregation`` | :class:`RewardAggregation` | ``n x K`` reward-model scores, :class:`AggregationParams` |
-| ``reward_weighting`` | :class:`RewardWeighting` | a :class:`WeightingContext` (rewards, front so far, state) |
+| ``reward_weighting`` | :class:`RewardWeighting` | a :class:`WeightingContext` (rewards, front, state, policy gradients) |
 | ``metric`` | :class:`Metric` | objective values and a reference point, front or weights |
 | ``local_search`` | :class:`LocalSearchFactory` -> :class:`LocalSearch` | a problem exposing a structure, options |
 | ``advantage_shaping`` | :class:`AdvantageShaping` | advantages and a :class:`StepContext` (entropy, state) |
