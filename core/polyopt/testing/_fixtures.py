@@ -79,8 +79,9 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
     8-city TSP (a permutation, with its distances) and a 10-item knapsack (bits, one constraint) they
     accept; trainers get two CartPoles (an environment with discrete actions) or, when they need a text task,
     one-digit addition, or, for preference trainers, 32 pairs of it, or, for construction policies, two
-    6-city TSP constructions, or, for multi-turn trainers, a number walk of at most two moves. Config fields listed in :data:`SMALL_CONFIG` are set small where the optimizer
-    has them.
+    6-city TSP constructions (or 6-customer CVRP or 6-item knapsack ones), or, for multi-turn trainers, a
+    number walk of at most two moves. Config fields listed in :data:`SMALL_CONFIG` are set small where the
+    optimizer has them.
 
     Raises:
         LookupError: no builtin problem fits (override ``make_problem`` in your contract class).
@@ -91,7 +92,7 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
                 return problem, _small_config(cls, problem.n_objectives)
     if issubclass(cls, Trainer):
         from polyopt_envs.cartpole import CartPole
-        from polyopt_envs.co import TSPEnv
+        from polyopt_envs.co import CVRPEnv, KnapsackEnv, TSPEnv
         from polyopt_envs.deep_sea_treasure import DeepSeaTreasure
         from polyopt_envs.preference import PreferenceAddition
         from polyopt_envs.text import Addition, NumberWalk
@@ -100,11 +101,13 @@ def contract_problem(cls: type[Optimizer]) -> tuple[Any, dict[str, Any]]:
         pairs = PreferenceAddition(n_digits=1, n_pairs=32, n_test=16)
         # neural construction policies (the co family): two 6-city tours
         tours = TSPEnv(num_envs=2, n=6)
+        routes, packings = CVRPEnv(num_envs=2, n=6), KnapsackEnv(num_envs=2, n=6)
         # multi-objective RL agents: two Deep Sea Treasure submarines
         dst = DeepSeaTreasure(num_envs=2)
         # multi-turn language-model trainers: reach a number in at most 2 moves
         walk = NumberWalk(max_turns=2)
-        for env in (CartPole(num_envs=2), dst, Addition(n_digits=1), pairs, tours, walk):
+        candidates = (CartPole(num_envs=2), dst, Addition(n_digits=1), pairs, tours, walk)
+        for env in (*candidates, routes, packings):
             if cls.compatibility(env) is None:
                 return env, _small_config(cls, env.reward_dim)
     raise LookupError(

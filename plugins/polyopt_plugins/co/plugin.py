@@ -21,6 +21,14 @@ _OPTIMIZERS = {
         "pomo:POMO",
         "POMO attention policy for TSP: REINFORCE, shared multi-start baseline, x8 augmentation",
     ),
+    "pomo-cvrp": (
+        "pomo_cvrp:POMOCVRP",
+        "POMO attention policy for CVRP and open CVRP: depot/customer embeddings, capacity context",
+    ),
+    "pomo-knapsack": (
+        "pomo_knapsack:POMOKnapsack",
+        "POMO attention policy for the 0/1 knapsack: multi-start from every item, capacity context",
+    ),
     "ga": (
         "ga:GeneticAlgorithm",
         "single-objective GA for permutations and bits (OX/PMX/swap/inversion, bit-flip), memetic",
