@@ -125,23 +125,25 @@ def _cases() -> list[object]:
 
 
 RUNNER = r"""
-import json, shlex, subprocess, sys
+import json, shlex, subprocess, sys, time
 blocks = json.loads(open(sys.argv[1]).read())
 namespace = {"__name__": "__main__"}
 for block in blocks:
     where = f"{block['page']}:{block['line']}"
     print(f"--- {where}", flush=True)
+    started = time.perf_counter()
     if block["kind"] == "python":
         # blank lines first, so that a traceback names the page's own line numbers
         code = compile("\n" * (block["line"] - 1) + block["source"], block["page"], "exec")
         exec(code, namespace)
-        continue
-    args = shlex.split(block["source"])
-    proc = subprocess.run([sys.argv[2], *args[1:]], capture_output=True, text=True)
-    print(proc.stdout)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        sys.exit(f"{where}: `{block['source']}` exited {proc.returncode}, printed "
-                 f"{len(proc.stdout)} characters:\n{proc.stderr[-3000:]}")
+    else:
+        args = shlex.split(block["source"])
+        proc = subprocess.run([sys.argv[2], *args[1:]], capture_output=True, text=True)
+        print(proc.stdout)
+        if proc.returncode != 0 or not proc.stdout.strip():
+            sys.exit(f"{where}: `{block['source']}` exited {proc.returncode}, printed "
+                     f"{len(proc.stdout)} characters:\n{proc.stderr[-3000:]}")
+    print(f"--- {where}: {time.perf_counter() - started:.1f} s", flush=True)
 """
 
 
@@ -179,6 +181,7 @@ def test_page_code_runs(page: Path, needs: tuple[str, ...], tmp_path: Path) -> N
         text=True,
         timeout=TIMEOUT,
     )
+    print(proc.stdout[-4000:])  # each block's seconds (pytest -rP shows them)
     assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
 
 
@@ -219,3 +222,44 @@ def test_the_extractor_reads_fences_markers_and_prose_cells(tmp_path: Path) -> N
     (block,) = page_blocks(script)
     assert (block.source, block.line) == ("y = 2\n", 5)
     assert script.read_text().splitlines()[block.line - 1] == "# y = 2"
+
+
+DOCTEST_RUNNER = r"""
+import doctest, importlib, sys
+flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+failed = 0
+for name in sys.argv[1:]:
+    result = doctest.testmod(importlib.import_module(name), optionflags=flags, verbose=False)
+    print(f"{name}: {result.attempted} examples, {result.failed} failed", flush=True)
+    failed += result.failed
+sys.exit(1 if failed else 0)
+"""
+
+
+def _modules_with_examples() -> list[str]:
+    modules = []
+    for root in ("core", "plugins", "envs"):
+        for path in sorted((ROOT / root).rglob("*.py")):
+            if ">>> " in path.read_text():
+                parts = path.relative_to(ROOT / root).with_suffix("").parts
+                modules.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return modules
+
+
+@pytest.mark.slow
+def test_docstring_examples_run(tmp_path: Path) -> None:
+    """The examples in docstrings (the API and registry references show them as code blocks) run as doctests,
+    all modules in one process."""
+    modules = _modules_with_examples()
+    assert "polyopt" in modules and "polyopt.spaces" in modules, modules
+    proc = subprocess.run(
+        [sys.executable, "-c", DOCTEST_RUNNER, *modules],
+        cwd=tmp_path,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert proc.returncode == 0, f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    assert proc.stdout.count(" examples, 0 failed") == len(modules), proc.stdout
+    assert ": 0 examples" not in proc.stdout, proc.stdout  # each module's examples were found
