@@ -10,7 +10,11 @@ Every library runs on one CPU thread (environment variables set before numpy/JAX
 same for its steps).
 
 Pairs: cma-es vs pycma ``CMAEvolutionStrategy`` (same sigma0 and bounds), evosax ``CMA_ES`` and EvoX
-``CMAES``; de (rand/1/bin) vs EvoX ``DE``; jade vs EvoX ``JaDE``; pso vs EvoX ``PSO``. CBO has no anchor here.
+``CMAES``; de (rand/1/bin) vs EvoX ``DE``; jade vs EvoX ``JaDE``; pso vs EvoX ``PSO``; metade (10 PDE
+instances of 100) vs EvoX ``DE`` and ``JaDE`` (EvoX 1.4 ships no MetaDE; the authors' package is separate and
+JAX-first). CBO has no anchor here. EvoX's DE, JaDE and PSO keep their points in the box themselves, so their
+points are not clipped again. By default polyopt runs in float64 and EvoX in its default float32 (its points
+converted to float64 to evaluate); ``--dtype float64`` (or ``float32``) runs both in one dtype.
 
 Anchors: ``pip install cma evosax evox`` (the ``baselines`` extra). Missing anchors are skipped with a note.
 
@@ -43,16 +47,22 @@ os.environ.setdefault(
 )
 
 
+#: the floating dtype of polyopt's and EvoX's populations (``--dtype``; pycma and evosax run in float64)
+DTYPE = {"polyopt": torch.float64, "evox": torch.float32}
+
+
 def _problem(name: str, dim: int) -> polyopt.Objective:
     return polyopt.make("objective", name, dim=dim)
 
 
-def _fn(problem: polyopt.Objective) -> Fn:
-    """``n x d`` float64 -> ``n`` float64, clipped into the box."""
+def _fn(problem: polyopt.Objective, clip: bool = True) -> Fn:
+    """``n x d`` -> ``n`` float64, clipped into the box (``clip``: for anchors without bounds handling)."""
     lower, upper = problem.space.bounds.to(torch.float64)
 
     def f(x: Tensor) -> Tensor:
-        x = torch.minimum(torch.maximum(x.to(torch.float64), lower), upper)
+        x = x.to(torch.float64)
+        if clip:
+            x = torch.minimum(torch.maximum(x, lower), upper)
         return problem.evaluate(x).f[:, 0]
 
     return f
@@ -68,7 +78,7 @@ def run_polyopt(
         budget=polyopt.Budget(evaluations=pop * gens),
         seed=seed,
         device="cpu",
-        dtype=torch.float64,
+        dtype=DTYPE["polyopt"],
         pop_size=pop,
     )
     assert isinstance(result, polyopt.Result)
@@ -159,7 +169,7 @@ def run_evox(
     from evox.workflows import StdWorkflow
 
     lower, upper = problem.space.bounds.to(torch.float64)
-    f = _fn(problem)
+    f = _fn(problem, clip=algo == "cma-es")  # EvoX's DE, JaDE and PSO clamp to the box themselves
     tracker = {"best": math.inf}
 
     class Wrapped(Problem):
@@ -169,7 +179,7 @@ def run_evox(
             return values
 
     torch.manual_seed(seed)  # EvoX draws from torch's global RNG
-    lb, ub = lower.float(), upper.float()
+    lb, ub = lower.to(DTYPE["evox"]), upper.to(DTYPE["evox"])
     if algo == "cma-es":
         mean = lb + torch.rand(problem.space.dim) * (ub - lb)
         algorithm: Any = CMAES(mean_init=mean, sigma=0.3 * float((ub - lb).mean()), pop_size=pop)
@@ -196,6 +206,10 @@ _ANCHORS: dict[str, list[tuple[str, Callable[..., dict[str, Any]]]]] = {
     "de": [("evox", lambda *a: run_evox("de", *a))],
     "jade": [("evox", lambda *a: run_evox("jade", *a))],
     "pso": [("evox", lambda *a: run_evox("pso", *a))],
+    "metade": [
+        ("evox-de", lambda *a: run_evox("de", *a)),
+        ("evox-jade", lambda *a: run_evox("jade", *a)),
+    ],
     "cbo": [],
 }
 
@@ -207,9 +221,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--dim", type=int, default=10)
     parser.add_argument("--problems", default="rastrigin,rosenbrock,ackley")
-    parser.add_argument("--algorithms", default="cma-es,de,jade,pso,cbo")
+    parser.add_argument("--algorithms", default="cma-es,de,jade,pso,metade,cbo")
+    parser.add_argument(
+        "--dtype",
+        default="float64/float32",
+        help="polyopt's/EvoX's population dtype: 'float64/float32' (each its default) or one for both",
+    )
     args = parser.parse_args()
+    names = args.dtype.split("/")
+    for key, name in zip(("polyopt", "evox"), names * 2 if len(names) == 1 else names):
+        DTYPE[key] = getattr(torch, name)
+    print(f"dtypes: {DTYPE}", flush=True)
     torch.set_num_threads(1)
+    print(f"load at the start: {os.getloadavg()}", flush=True)
     rows: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for seed in range(args.seeds):
         for pname in args.problems.split(","):
@@ -234,6 +258,7 @@ def main() -> None:
                         f"in {out['seconds']:.2f}s",
                         flush=True,
                     )
+    print(f"load at the end: {os.getloadavg()}")
     print(
         "\nmedians over seeds (error = best - optimum; time ratio = anchor seconds / polyopt seconds)"
     )

@@ -212,13 +212,13 @@ class MetaDE(GenerationalOptimizer):
         c = self.config
         k = c.n_instances
         if self.outer_x is None:
-            self.outer_x, self.outer_f = self.strategies, self.run_best
+            ox, self.outer_f = self.strategies, self.run_best
         else:
             win = self.run_best <= self.outer_f
-            self.outer_x = torch.where(win.unsqueeze(1), self.strategies, self.outer_x)
+            ox = torch.where(win.unsqueeze(1), self.strategies, self.outer_x)
             self.outer_f = torch.where(win, self.run_best, self.outer_f)
+        self.outer_x = ox
         g = self.generator
-        ox = self.outer_x
         target = torch.arange(k, device=self.device)
         r = distinct_indices(k, 3, target, g)
         mutant = ox[r[:, 0]] + c.outer_F * (ox[r[:, 1]] - ox[r[:, 2]])
