@@ -148,3 +148,31 @@ def test_telling_a_generation_in_parts_gives_the_same_run(name: str) -> None:
             parts.tell(chunk, parts.evaluate(chunk))
     assert whole.n_generations == parts.n_generations == 6
     assert torch.equal(whole.result().x, parts.result().x)
+
+
+@pytest.mark.parametrize(
+    ("name", "config"),
+    [
+        ("cma-es", {"pop_size": 10}),
+        ("de", {"pop_size": 10}),
+        ("jade", {"pop_size": 10}),
+        ("pso", {"pop_size": 10}),
+        ("cbo", {"pop_size": 10}),
+        ("metade", {"pop_size": 40, "n_instances": 4, "inner_generations": 3}),
+    ],
+)
+def test_a_run_step_is_ask_then_tell(name: str, config: dict[str, Any]) -> None:
+    """A step with nothing pending skips the ask/tell bookkeeping: same draws, points and result."""
+    problem = Sphere(dim=4)
+    stepped = polyopt.make("optimizer", name, problem, seed=5, device="cpu", **config)
+    asked = polyopt.make("optimizer", name, problem, seed=5, device="cpu", **config)
+    for _ in range(7):
+        metrics = stepped.step()
+        x = asked.ask()
+        evaluation = asked.evaluate(x)
+        asked.tell(x, evaluation)
+        assert metrics == asked.step_metrics(x, evaluation)
+    assert torch.equal(stepped.result().x, asked.result().x)
+    for key, value in stepped.get_state().items():
+        other = asked.get_state()[key]
+        assert torch.equal(value, other) if isinstance(value, torch.Tensor) else value == other, key
