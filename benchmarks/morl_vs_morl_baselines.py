@@ -1,13 +1,23 @@
-"""Envelope Q-learning on Deep Sea Treasure: polyopt's ``envelope`` against MORL-Baselines' ``Envelope``.
+"""Envelope Q-learning on discrete-action MO environments: polyopt's ``envelope`` against MORL-Baselines'.
 
-Both train on Deep Sea Treasure (polyopt's batched torch version, checked step for step against MO-Gymnasium's
-``deep-sea-treasure-v0``, which MORL-Baselines steps) for the same number of environment steps, with the same
-seeds and the same hyperparameters where both have them (network, learning rate, batch, gamma, epsilon
-schedule, target copies, sampled preferences; MORL-Baselines' prioritized replay is off because polyopt has
-none). MORL-Baselines logs nothing (``log=False``, ``WANDB_MODE=disabled``). Training time is measured without
-evaluation; then both policies are evaluated by the same protocol (polyopt_plugins.morl.protocol: 100 evenly
-spread preferences x 5 episodes, discounted returns at gamma 0.99, HV against [0, -25]) and the number of the
-10 true front points found is counted.
+Both train on the same environment (``--env``: polyopt's batched torch version, checked step for step against
+the MO-Gymnasium id MORL-Baselines steps, or for Minecart MO-Gymnasium's own environment through polyopt's
+``mo-gymnasium`` adapter) for the same number of environment steps, with the same seeds and the same
+hyperparameters where both have them (network, learning rate, batch, gamma, epsilon schedule, target copies,
+sampled preferences; prioritized replay off on both unless ``--per``). MORL-Baselines logs nothing
+(``log=False``, ``WANDB_MODE=disabled``). Training time is measured without evaluation; then both policies are
+evaluated by the same protocol (polyopt_plugins.morl.protocol: 100 evenly spread preferences x 5 episodes,
+discounted returns at the environment's gamma, HV against its registered reference point) and the points of
+the known front found are counted.
+
+Environments (``--env``; gamma, HV reference point, known front):
+
+- ``deep-sea-treasure`` (default): 0.99, [0, -25], the 10-point true front (HV 360.4009).
+- ``resource-gathering``: 0.99, [-1, -1, -1]; MO-Gymnasium's listed front (HV 3.345) is not the true one:
+  :func:`resource_gathering_front` computes the exact front of expected returns by dynamic programming.
+- ``fruit-tree-6``: depth 6, 0.99, [-1] * 6, the 64 fruits (HV 46,034.80).
+- ``minecart``: MO-Gymnasium's ``minecart-v0`` (through polyopt's adapter), 0.98, [-1, -1, -200], MO-Gymnasium's
+  front (HV 668.18).
 
 ``--runs pd-morl`` trains polyopt's PD-MORL on the same environment, steps and seeds (its own defaults, the
 authors' Deep Sea Treasure settings: epsilon 0.8 -> 0.05, soft targets, hindsight preferences, key solutions
@@ -17,7 +27,11 @@ from the known front; network, learning rate, batch and gamma shared), evaluated
 The replay ratios differ unless ``--num-envs 1 --updates 1``: MORL-Baselines makes one update per environment
 step; polyopt makes ``updates`` updates per step of ``num_envs`` environments. Say which when quoting.
 
+polyopt's agents evaluate with one episode inside ``polyopt.run`` (their result's own evaluation, timed with
+training; before the ``--env`` option it was the full protocol, a second or two on Deep Sea Treasure).
+
     WANDB_MODE=disabled .venv/bin/python benchmarks/morl_vs_morl_baselines.py --steps 20000 --seeds 1
+    WANDB_MODE=disabled .venv/bin/python benchmarks/morl_vs_morl_baselines.py --env fruit-tree-6 ...
 """
 
 from __future__ import annotations
@@ -31,8 +45,83 @@ import torch
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 
-GAMMA = 0.99
-REF = (0.0, -25.0)
+#: ``--env``: polyopt's environment (registry name and options), MO-Gymnasium's id and options, gamma, reference.
+ENVS: dict[str, dict[str, Any]] = {
+    "deep-sea-treasure": {
+        "polyopt": ("deep-sea-treasure", {}),
+        "mo_gym": ("deep-sea-treasure-v0", {}),
+        "gamma": 0.99,
+        "ref": (0.0, -25.0),
+    },
+    "resource-gathering": {
+        "polyopt": ("resource-gathering", {}),
+        "mo_gym": ("resource-gathering-v0", {}),
+        "gamma": 0.99,
+        "ref": (-1.0, -1.0, -1.0),
+    },
+    "fruit-tree-6": {
+        "polyopt": ("fruit-tree", {"depth": 6}),
+        "mo_gym": ("fruit-tree-v0", {"depth": 6}),
+        "gamma": 0.99,
+        "ref": (-1.0,) * 6,
+    },
+    "minecart": {
+        "polyopt": ("mo-gymnasium", {"env_id": "minecart-v0"}),
+        "mo_gym": ("minecart-v0", {}),
+        "gamma": 0.98,
+        "ref": (-1.0, -1.0, -200.0),
+    },
+}
+
+
+def make_env(name: str, num_envs: int) -> Any:
+    import polyopt
+
+    registered, options = ENVS[name]["polyopt"]
+    return polyopt.make("environment", registered, num_envs=num_envs, **options)
+
+
+def resource_gathering_front(gamma: float, horizon: int = 40) -> torch.Tensor:
+    """The exact Pareto front of expected discounted returns of Resource Gathering's deterministic policies.
+
+    A forward search over (cell, has gold, has gem) that keeps, per state and step, the non-dominated pairs of
+    (probability of being alive, expected discounted enemy penalty so far): the future of a state is the same
+    for every pair and scales with the probability, so a dominated pair cannot lead to a better return. An
+    episode ends home (reward ``(0, gold, gem)`` at ``gamma^(t-1)``) or by a kill (probability 0.1 on each
+    enemy cell, reward ``(-1, 0, 0)``), as in MO-Gymnasium's ``resource-gathering-v0``.
+    """
+    from polyopt.pareto import non_dominated_mask
+
+    home, gold, gem, enemies, kill = (4, 2), (0, 2), (1, 4), {(1, 2), (0, 3)}, 0.1
+    labels: dict[tuple[tuple[int, int], bool, bool], list[tuple[float, float]]] = {
+        (home, False, False): [(1.0, 0.0)]
+    }
+    ends = []
+    for t in range(1, horizon + 1):
+        grown: dict[tuple[tuple[int, int], bool, bool], list[tuple[float, float]]] = {}
+        for (cell, has_gold, has_gem), pairs in labels.items():
+            for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                row, col = cell[0] + dr, cell[1] + dc
+                nxt = (row, col) if 0 <= row < 5 and 0 <= col < 5 else cell
+                state = (nxt, has_gold or nxt == gold, has_gem or nxt == gem)
+                for alive, penalty in pairs:
+                    if nxt in enemies:
+                        penalty, alive = (
+                            penalty - kill * alive * gamma ** (t - 1),
+                            alive * (1 - kill),
+                        )
+                    if nxt == home:  # the episode ends here
+                        scale = alive * gamma ** (t - 1)
+                        ends.append((penalty, scale * state[1], scale * state[2]))
+                    else:
+                        grown.setdefault(state, []).append((alive, penalty))
+        labels = {}
+        for state, pairs in grown.items():
+            values = torch.tensor(pairs, dtype=torch.float64)
+            kept = values[non_dominated_mask(-values)].unique(dim=0)  # equal pairs once
+            labels[state] = [(float(a), float(b)) for a, b in kept.tolist()]
+    points = torch.tensor(ends, dtype=torch.float64)
+    return torch.unique(points[non_dominated_mask(-points)], dim=0)
 
 
 def shared_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -40,7 +129,7 @@ def shared_config(args: argparse.Namespace) -> dict[str, Any]:
         "learning_rate": args.lr,
         "hidden_sizes": [args.width] * args.depth,
         "batch_size": args.batch,
-        "gamma": GAMMA,
+        "gamma": ENVS[args.env]["gamma"],
         "initial_epsilon": args.eps_start,
         "final_epsilon": args.eps_end,
         "epsilon_decay_steps": args.eps_decay,
@@ -51,32 +140,39 @@ def shared_config(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def evaluate(act: Any) -> dict[str, float]:
-    from polyopt_envs.deep_sea_treasure import DeepSeaTreasure
+def evaluate(act: Any, args: argparse.Namespace) -> dict[str, float]:
     from polyopt_plugins.morl.protocol import (
         equally_spaced_weights,
         evaluate_preferences,
         front_metrics,
     )
 
-    env = DeepSeaTreasure()
+    spec = ENVS[args.env]
+    env = make_env(args.env, 1)
     ev = evaluate_preferences(
-        act, env, equally_spaced_weights(2, 100), episodes=5, gamma=GAMMA, seed=0
-    )
-    true = env.pareto_front(GAMMA).double()
-    metrics = front_metrics(ev["discounted"], REF, true)
+        act, env, equally_spaced_weights(env.reward_dim, args.eval_weights),
+        episodes=args.eval_episodes, gamma=spec["gamma"], seed=0, max_steps=1_000,
+    )  # fmt: skip
+    true = env.pareto_front(spec["gamma"]).double()
+    env.close()
+    metrics = front_metrics(ev["discounted"], spec["ref"], true)
     found = (torch.cdist(true, ev["discounted"]).min(1).values < 1e-3).sum()
     metrics["true_points_found"] = float(found)
+    metrics["known_points"] = float(true.shape[0])
+    metrics["eval_env_steps"] = float(ev["env_steps"])
     return metrics
 
 
-def run_morl_baselines(seed: int, steps: int, cfg: dict[str, Any]) -> dict[str, Any]:
+def run_morl_baselines(
+    seed: int, steps: int, cfg: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
     import mo_gymnasium as mo_gym
     from morl_baselines.multi_policy.envelope.envelope import Envelope
 
     torch.manual_seed(seed)
+    env_id, options = ENVS[args.env]["mo_gym"]
     agent = Envelope(
-        mo_gym.make("deep-sea-treasure-v0"),
+        mo_gym.make(env_id, **options),
         learning_rate=cfg["learning_rate"],
         initial_epsilon=cfg["initial_epsilon"],
         final_epsilon=cfg["final_epsilon"],
@@ -104,20 +200,29 @@ def run_morl_baselines(seed: int, steps: int, cfg: dict[str, Any]) -> dict[str, 
         q = agent.q_net(obs.float(), w.float())  # n x actions x objectives
         return torch.einsum("nam,nm->na", q, w.float()).argmax(1)
 
-    return {"wall": wall, "cpu": cpu, **evaluate(act)}
+    return {"wall": wall, "cpu": cpu, **evaluate(act, args)}
 
 
 def run_polyopt(
-    seed: int, steps: int, cfg: dict[str, Any], num_envs: int, updates: int, algo: str = "envelope"
+    seed: int,
+    steps: int,
+    cfg: dict[str, Any],
+    args: argparse.Namespace,
+    num_envs: int,
+    updates: int,
+    algo: str = "envelope",
 ) -> dict:
     import polyopt
 
-    env = polyopt.make("environment", "deep-sea-treasure", num_envs=num_envs)
+    env = make_env(args.env, num_envs)
     if (
         algo == "pd-morl"
     ):  # shared: network, learning rate, batch, gamma; the rest PD-MORL's defaults
         keep = ("learning_rate", "hidden_sizes", "batch_size", "gamma")
         cfg = {k: v for k, v in cfg.items() if k in keep}
+    # the result's own evaluation (inside polyopt.run) is cut to one episode: the protocol's runs below,
+    # outside the timed part, as for MORL-Baselines
+    cfg = {**cfg, "eval_weights": 1, "eval_episodes": 1}
     opt = polyopt.make(
         "optimizer", algo, env, seed=seed, device="cpu", gradient_updates=updates, **cfg
     )
@@ -126,11 +231,13 @@ def run_polyopt(
     polyopt.run(opt, polyopt.Budget(env_steps=steps), threads=1)
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
-    return {"wall": wall, "cpu": cpu, **evaluate(opt.greedy)}
+    env.close()
+    return {"wall": wall, "cpu": cpu, **evaluate(opt.greedy, args)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", choices=sorted(ENVS), default="deep-sea-treasure")
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument(
@@ -151,27 +258,53 @@ def main() -> None:
     parser.add_argument("--eps-end", type=float, default=0.01)
     parser.add_argument("--eps-decay", type=int, default=10_000)
     parser.add_argument("--per", action="store_true", help="prioritized replay on both Envelopes")
+    parser.add_argument("--eval-weights", type=int, default=100, help="evaluation preferences")
+    parser.add_argument("--eval-episodes", type=int, default=5, help="episodes per preference")
     args = parser.parse_args()
+    if args.steps < 1 or args.seeds < 1 or args.eval_weights < 1 or args.eval_episodes < 1:
+        parser.error("--steps, --seeds, --eval-weights and --eval-episodes must be at least 1")
+    runs = args.runs.split(",")
+    unknown = sorted(set(runs) - {"morl-baselines", "polyopt", "polyopt-1", "pd-morl"})
+    if unknown:
+        parser.error(f"--runs {unknown}: expected morl-baselines, polyopt, polyopt-1 or pd-morl")
     torch.set_num_threads(1)
     cfg = shared_config(args)
+    spec = ENVS[args.env]
+    print(f"env {args.env} (gamma {spec['gamma']}, reference {list(spec['ref'])})")
     print(f"config {cfg}; polyopt num_envs={args.num_envs} updates/step={args.updates}")
+    known = make_env(args.env, 1)
+    front = known.pareto_front(spec["gamma"]).double()
+    known.close()
+    from polyopt.metrics import hypervolume
+
+    ref = torch.tensor(spec["ref"], dtype=torch.float64)
+    print(f"known front: {front.shape[0]} points, HV {hypervolume(-front, -ref):.4f}")
+    if args.env == "resource-gathering":
+        exact = resource_gathering_front(spec["gamma"])
+        print(f"exact front of expected returns: {exact.shape[0]} points, HV "
+              f"{hypervolume(-exact, -ref):.4f}: {[[round(v, 4) for v in p] for p in exact.tolist()]}")  # fmt: skip
     print(f"load average before: {os.getloadavg()}")
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        for name in args.runs.split(","):
+        for name in runs:
             if name == "morl-baselines":
-                out = run_morl_baselines(seed, args.steps, cfg)
+                out = run_morl_baselines(seed, args.steps, cfg, args)
             elif name == "polyopt-1":  # MORL-Baselines' replay ratio: one environment, one update
-                out = run_polyopt(seed, args.steps, cfg, 1, 1)
+                out = run_polyopt(seed, args.steps, cfg, args, 1, 1)
             elif name == "pd-morl":
-                out = run_polyopt(seed, args.steps, cfg, args.num_envs, args.updates, "pd-morl")
+                out = run_polyopt(
+                    seed, args.steps, cfg, args, args.num_envs, args.updates, "pd-morl"
+                )
             else:
-                out = run_polyopt(seed, args.steps, cfg, args.num_envs, args.updates)
+                out = run_polyopt(seed, args.steps, cfg, args, args.num_envs, args.updates)
             per_step = 1000 * out["wall"] / args.steps
             print(
                 f"seed {seed} {name:15s} train {out['wall']:7.1f} s ({per_step:.2f} ms/env step, "
-                f"CPU {out['cpu']:.1f} s)  "
-                f"HV {out['hypervolume']:.2f}  true points {out['true_points_found']:.0f}/10  "
-                f"cardinality {out['cardinality']:.0f}  EUM {out['eum']:.3f}  MUL {out['mul']:.3f}",
+                f"CPU {out['cpu']:.1f} s, "
+                f"{1e5 * out['wall'] / args.steps:.0f} s per 1e5 steps)  "
+                f"HV {out['hypervolume']:.4f}  known points "
+                f"{out['true_points_found']:.0f}/{out['known_points']:.0f}  "
+                f"cardinality {out['cardinality']:.0f}  EUM {out['eum']:.4f}  MUL {out['mul']:.4f}  "
+                f"eval env steps {out['eval_env_steps']:.0f}",
                 flush=True,
             )
     print(f"load average after: {os.getloadavg()}")
