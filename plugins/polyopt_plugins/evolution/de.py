@@ -105,6 +105,8 @@ def distinct_index_columns(n: int, k: int, exclude: Tensor, generator: torch.Gen
     """:func:`distinct_indices` as ``k x m`` (contiguous: ``.view(-1)`` lists the first choices, then the
     second ones, ...); the same draws."""
     m = exclude.shape[0]
+    if k > _NETWORK_MAX:
+        return _distinct_by_sorting(n, k, exclude, generator)
     chosen: list[Tensor] = []  # the offsets so far, kept sorted column-wise
     out = []
     for j in range(k):
@@ -120,6 +122,27 @@ def distinct_index_columns(n: int, k: int, exclude: Tensor, generator: torch.Gen
                 carry = torch.maximum(col, carry)
             chosen = [*merged, carry]
     return torch.remainder(torch.stack(out) + exclude, n)
+
+
+#: above this many indices per row, :func:`distinct_index_columns` sorts instead of a min/max network
+_NETWORK_MAX = 3
+
+
+def _distinct_by_sorting(n: int, k: int, exclude: Tensor, generator: torch.Generator) -> Tensor:
+    """The same draws and indices as the skipping network, in a fixed number of ops per index: with the
+    chosen offsets sorted, ``c_1 < ... < c_j``, skipping ``r`` past them in order moves it by the number of
+    ``c_i - (i - 1) <= r`` (those values do not decrease, and each skip enables the next)."""
+    m = exclude.shape[0]
+    dev = exclude.device
+    out = torch.empty(k, m, dtype=torch.int64, device=dev)
+    rank = torch.arange(k, device=dev).view(k, 1)
+    for j in range(k):
+        r = torch.randint(1, n - j, (m,), generator=generator, device=dev)
+        if j:
+            shifted = out[:j].sort(dim=0).values - rank[:j]
+            r = r + (shifted <= r).sum(dim=0)
+        out[j] = r
+    return torch.remainder(out + exclude, n)
 
 
 def repair(trial: Tensor, x: Tensor, lower: Tensor, upper: Tensor) -> Tensor:

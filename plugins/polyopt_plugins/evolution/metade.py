@@ -124,6 +124,18 @@ class MetaDE(GenerationalOptimizer):
         self.run_best = torch.full((k,), math.inf, **self.like)
         self.inner_generation = 0
         self.outer_generations = 0
+        dev = self.device
+        #: constants of the shapes: each row's member, each instance's first row, the columns
+        self._target = torch.arange(self.members, device=dev).repeat(k)
+        self._offset = (torch.arange(k, device=dev) * self.members).view(k, 1)
+        self._columns = torch.arange(self.dim, device=dev).view(1, 1, self.dim)
+        self._decoding: tuple[Tensor, dict[str, Tensor]] | None = None
+
+    def _decoded(self) -> dict[str, Tensor]:
+        """:func:`decode` of the current strategies, once per outer generation."""
+        if self._decoding is None or self._decoding[0] is not self.strategies:
+            self._decoding = (self.strategies, decode(self.strategies))
+        return self._decoding[1]
 
     def generation_size(self) -> int:
         return self.config.pop_size
@@ -135,12 +147,11 @@ class MetaDE(GenerationalOptimizer):
         k, n, d = self.config.n_instances, self.members, self.dim
         g = self.generator
         dev = self.device
-        s = decode(self.strategies)
+        s = self._decoded()
         x = self.inner_x
         flat = x.reshape(k * n, d)
-        target = torch.arange(n, device=dev).repeat(k)
+        target, offset = self._target, self._offset
         donors = distinct_index_columns(n, 1 + 2 * _MAX_DIFFS, target, g).view(-1, k, n)
-        offset = (torch.arange(k, device=dev) * n).view(k, 1)
         n_best = max(1, math.ceil(self.config.p_best * n))
         top = self.inner_f.argsort(dim=1, stable=True)[:, :n_best]
         pbest = top.gather(1, torch.randint(0, n_best, (k, n), generator=g, device=dev))
@@ -169,7 +180,7 @@ class MetaDE(GenerationalOptimizer):
         CR = s["CR"].view(k, 1, 1)
         u = torch.rand(k, n, d, generator=g, **self.like)
         start = torch.randint(0, d, (k, n, 1), generator=g, device=self.device)
-        col = torch.arange(d, device=self.device).view(1, 1, d)
+        col = self._columns
         # binomial: each coordinate with probability CR, the start coordinate always
         binomial = (u < CR) | (col == start)
         # exponential: from the start, 1 + the run of leading uniforms below CR (u[..., 0] is unused)

@@ -12,6 +12,7 @@ import torch
 import polyopt
 from polyopt_envs.basic import Sphere
 from polyopt_envs.bo_problems import Rosenbrock
+from polyopt_plugins.evolution import de
 from polyopt_plugins.evolution.base import best_per_tag
 from polyopt_plugins.evolution.cbo import consensus
 from polyopt_plugins.evolution.de import distinct_indices
@@ -27,6 +28,20 @@ def test_distinct_indices_differ_from_the_target_and_each_other() -> None:
     assert int(r.min()) >= 0 and int(r.max()) < n
     # every admissible index is drawn (no value unreachable by the skipping)
     assert set(r[target == 0].flatten().tolist()) == set(range(1, n))
+
+
+@pytest.mark.parametrize(("n", "k"), [(10, 9), (100, 9), (7, 6)])
+def test_distinct_indices_by_sorting_are_the_networks_draws(
+    n: int, k: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many indices per row are placed by sorting, few by a min/max network: the same indices."""
+    exclude = torch.randint(0, n, (400,), generator=torch.Generator().manual_seed(1))
+    sorted_way = de._distinct_by_sorting(n, k, exclude, torch.Generator().manual_seed(3))
+    monkeypatch.setattr(de, "_NETWORK_MAX", k)
+    network = de.distinct_index_columns(n, k, exclude, torch.Generator().manual_seed(3))
+    assert torch.equal(sorted_way, network)
+    rows = torch.cat([exclude.view(1, -1), network]).t().sort(dim=1).values
+    assert bool((rows.diff(dim=1) > 0).all())
 
 
 def test_best_per_tag_picks_each_tags_smallest_value_and_skips_untagged() -> None:
