@@ -223,11 +223,16 @@ def _loads(text: str) -> dict[str, Any]:
 
 
 def assert_exact(
-    storage: Storage, name: str, ref: Reference, failed: dict[str, str] | None = None
+    storage: Storage,
+    name: str,
+    ref: Reference,
+    failed: dict[str, str] | None = None,
+    *,
+    evaluations: int = EVALUATIONS,
 ) -> None:
     """Nothing lost, nothing duplicated: every run is done with exactly the uninterrupted run's evaluations
-    (each once, in order), metrics and front; or, for the keys of ``failed``, failed with that reason and a
-    stored record consistent with its last checkpoint."""
+    (each once, in order; ``evaluations`` of them), metrics and front; or, for the keys of ``failed``, failed
+    with that reason and a stored record consistent with its last checkpoint."""
     failed = failed or {}
     runs = storage.runs(storage.study_id(name))
     assert {r.key for r in runs} == set(ref.x), "the planned runs are not all stored"
@@ -242,7 +247,7 @@ def assert_exact(
                 np.testing.assert_array_equal(ev.x, ref.x[r.key][:stored])
             continue
         assert r.status == "done", (r.key, r.status, r.error)
-        assert stored == r.n_evaluations == EVALUATIONS, (r.key, stored, r.n_evaluations)
+        assert stored == r.n_evaluations == evaluations, (r.key, stored, r.n_evaluations)
         np.testing.assert_array_equal(ev.x, ref.x[r.key], err_msg=r.key)
         np.testing.assert_array_equal(ev.f, ref.f[r.key], err_msg=r.key)
         assert [m["step"] for m in storage.metrics(r.id)] == ref.steps[r.key], r.key
