@@ -2,8 +2,9 @@
 episodes and replay ring, and the shared evaluation protocol's evaluation, log, result and state.
 
 An agent subclasses :class:`PreferenceAgent`, says which action spaces it takes (:meth:`action_reason`), keeps a
-``buffer`` dict of ring tensors and ``greedy(obs, w)``, and calls :meth:`start_episodes` at the end of its
-``setup``; the config needs ``ref_point``, ``gamma``, ``eval_every``, ``eval_weights``, ``eval_episodes`` and
+``buffer`` dict of ring tensors (``obs``, ``action``, ``reward``, ``next_obs``, ``discount`` and any per-episode
+keys) and ``greedy(obs, w)``, and calls :meth:`start_episodes` at the end of its ``setup``; the config needs
+``ref_point``, ``gamma``, ``n_step``, ``buffer_size``, ``eval_every``, ``eval_weights``, ``eval_episodes`` and
 ``eval_max_steps``.
 """
 
@@ -73,20 +74,72 @@ class PreferenceAgent(Trainer):
         self._obs = self._observe(self.problem.reset(seed=self.seed))
         self._w = w
         self._prev_done = torch.zeros(self.problem.num_envs, dtype=torch.bool, device=self.device)
+        self._start_windows()
         self.n_eval_env_steps = 0
         self._last_eval_at = 0
         self.eval_log = torch.zeros(0, 4, dtype=torch.float64)  # env step, HV, EUM, cardinality
         self._eval_cache: tuple[int, Any] | None = None
 
-    def store(self, rows: dict[str, Tensor]) -> Tensor:
-        """Write this step's transitions (``n`` rows each) into the replay ring, except the reset step after
-        an episode's end (it carries no transition); the slots written."""
-        keep = (~self._prev_done).nonzero().squeeze(1)
+    def _start_windows(self) -> None:
+        """Empty ``n_step`` windows, one per sub-environment, for the buffer's keys but ``next_obs`` and
+        ``discount``."""
+        if self.config.n_step < 1:
+            raise ConfigError(f"n_step={self.config.n_step}; expected an integer >= 1")
+        n = self.problem.num_envs
+        self._window = {
+            key: torch.zeros(n, self.config.n_step, *value.shape[1:], dtype=value.dtype,
+                             device=self.device)
+            for key, value in self.buffer.items() if key not in ("next_obs", "discount")
+        }  # fmt: skip
+        self._window_len = torch.zeros(n, dtype=torch.long, device=self.device)
+
+    def store(self, rows: dict[str, Tensor], done: Tensor) -> Tensor:
+        """Take this step's transitions (``n`` rows each: ``obs``, ``action``, ``reward``, ``next_obs``,
+        ``terminated`` and any per-episode keys such as ``w``; the reset step after an episode's end carries
+        none) and write the ``n_step``-step transitions they complete into the replay ring; the slots written.
+
+        A stored row's ``reward`` is ``sum_k gamma^k r_k`` over its ``k <= n_step`` steps, ``next_obs`` the
+        observation after them and ``discount`` ``gamma^k`` (0 when the episode terminated within them), so
+        every target is ``reward + discount * bootstrap``. A sub-environment's first ``n_step - 1``
+        transitions wait in a per-environment window; an episode's end (termination or truncation) flushes
+        its window with shorter returns."""
+        keep = ~self._prev_done
+        length = self._window_len
+        n_step, gamma = self.config.n_step, self.config.gamma
+        hold = [key for key in rows if key not in ("next_obs", "terminated")]
+        envs = keep.nonzero().squeeze(1)
+        for key in hold:
+            self._window[key][envs, length[envs]] = rows[key][envs].to(self._window[key].dtype)
+        length = length + keep.long()
+        done = done.to(self.device) & keep
+        full = (length == n_step) & ~done
+        slot = torch.arange(n_step, device=self.device)
+        valid = slot.unsqueeze(0) < length.unsqueeze(1)  # n x n_step
+        reward = self._window["reward"] * valid.unsqueeze(2)
+        returns = torch.zeros_like(reward)  # suffix discounted sums of the window
+        running = torch.zeros_like(reward[:, 0])
+        for j in reversed(range(n_step)):
+            running = reward[:, j] + gamma * running
+            returns[:, j] = running
+        emit = valid & (done.unsqueeze(1) | (full.unsqueeze(1) & (slot == 0).unsqueeze(0)))
+        env_i, slot_i = emit.nonzero(as_tuple=True)
+        steps = (length[env_i] - slot_i).to(self.dtype)
+        alive = 1 - rows["terminated"][env_i].to(self.dtype)
+        out = {key: self._window[key][env_i, slot_i] for key in hold}
+        out["reward"] = returns[env_i, slot_i]
+        out["next_obs"] = rows["next_obs"][env_i]
+        out["discount"] = torch.pow(torch.full_like(steps, gamma), steps) * alive
         size = self.config.buffer_size
-        slots = (self.buffer_count + torch.arange(keep.numel(), device=self.device)) % size
-        for key, value in rows.items():
-            self.buffer[key][slots] = value[keep]
-        self.buffer_count += keep.numel()
+        slots = (self.buffer_count + torch.arange(env_i.numel(), device=self.device)) % size
+        for key, value in out.items():
+            self.buffer[key][slots] = value.to(self.buffer[key].dtype)
+        self.buffer_count += env_i.numel()
+        if n_step > 1:  # a full window drops its oldest transition
+            for key in hold:
+                window = self._window[key]
+                shape = (-1,) + (1,) * (window.dim() - 1)
+                window.copy_(torch.where(full.view(shape), window.roll(-1, 1), window))
+        self._window_len = torch.where(done, 0, length - full.long())
         return slots
 
     def advance(self, step: Step, next_obs: Tensor, fresh: Tensor) -> None:
@@ -166,6 +219,8 @@ class PreferenceAgent(Trainer):
             "obs": self._obs,
             "w": self._w,
             "prev_done": self._prev_done,
+            "window": self._window,
+            "window_len": self._window_len,
             "n_eval_env_steps": self.n_eval_env_steps,
             "eval_log": self.eval_log,
             "last_eval_at": self._last_eval_at,
@@ -178,9 +233,12 @@ class PreferenceAgent(Trainer):
             self.problem.load_state_dict(state["env"])
             self._obs = state["obs"].to(self.device)
             self._prev_done = state["prev_done"].to(self.device)
+            self._window = {k: v.to(self.device) for k, v in state["window"].items()}
+            self._window_len = state["window_len"].to(self.device)
         else:  # the environment cannot be saved: start new episodes, seeded by the step
             self._obs = self._observe(self.problem.reset(seed=self.seed + self.n_steps))
             self._prev_done = torch.zeros_like(state["prev_done"]).to(self.device)
+            self._start_windows()
         self._w = state["w"].to(self.device)
         self.n_eval_env_steps = int(state["n_eval_env_steps"])
         self.eval_log = state["eval_log"]

@@ -63,6 +63,10 @@ class EnvelopeConfig:
     """Environment steps of uniformly random actions before the first update."""
     gamma: float = 0.99
     """Discount."""
+    n_step: int = 1
+    """Steps of the stored returns: a transition's target is ``sum_k gamma^k r_k + gamma^n Q(s_n, ...)`` over
+    the next ``n`` steps of its episode (fewer at the episode's end), uncorrected for the exploratory actions
+    among them (as Rainbow's n-step DQN)."""
     initial_epsilon: float = 0.01
     """Exploration rate when learning starts (MORL-Baselines' default; on Deep Sea Treasure a decay from 1.0
     to 0.05 over 10^4 steps collapsed every preference onto the nearest treasure in four runs, while 0.01
@@ -162,7 +166,7 @@ class Envelope(PreferenceAgent):
             "action": torch.zeros(size, dtype=torch.long, device=self.device),
             "reward": torch.zeros(size, m, **self.like),
             "next_obs": torch.zeros(size, self.obs_dim, **self.like),
-            "terminated": torch.zeros(size, **self.like),
+            "discount": torch.zeros(size, **self.like),
         }
         self.buffer_count = 0  # transitions ever stored (the ring position is this modulo the size)
         self.priority = torch.zeros(size, dtype=torch.float64, device=self.device)
@@ -213,7 +217,7 @@ class Envelope(PreferenceAgent):
             "next_obs": next_obs,
             "terminated": step.terminated.to(device=self.device, dtype=self.dtype),
         }
-        self.priority[self.store(rows)] = self.max_priority
+        self.priority[self.store(rows, step.done)] = self.max_priority
         fresh = random_weights(m, n, self.generator, self.device).to(self.dtype)
         self.advance(step, next_obs, fresh)  # a new preference per episode
 
@@ -259,7 +263,7 @@ class Envelope(PreferenceAgent):
                      self.buffer.items()}  # fmt: skip
             with torch.no_grad():
                 bootstrap = self._target(batch["next_obs"], w, sampled)
-                y = batch["reward"] + cfg.gamma * (1 - batch["terminated"]).unsqueeze(1) * bootstrap
+                y = batch["reward"] + batch["discount"].unsqueeze(1) * bootstrap
             q = self.q(batch["obs"], w)[torch.arange(w.shape[0]), batch["action"]]  # (k b) x m
             loss = (q - y).square().mean()
             if homotopy > 0:

@@ -80,6 +80,10 @@ class PDMORLConfig:
     """Environment steps of uniformly random actions before the first update."""
     gamma: float = 0.99
     """Discount."""
+    n_step: int = 1
+    """Steps of the stored returns: a transition's target is ``sum_k gamma^k r_k + gamma^n Q(s_n, ...)`` over
+    the next ``n`` steps of its episode (fewer at the episode's end), uncorrected for the exploratory actions
+    among them (as Rainbow's n-step DQN)."""
     tau: float = 0.005
     """Polyak rate of the target networks."""
     her_preferences: int = 3
@@ -200,7 +204,7 @@ class PDMORL(PreferenceAgent):
             "action": torch.zeros(size, self.action_dim, dtype=action_dtype, device=self.device),
             "reward": torch.zeros(size, m, **self.like),
             "next_obs": torch.zeros(size, obs_dim, **self.like),
-            "terminated": torch.zeros(size, **self.like),
+            "discount": torch.zeros(size, **self.like),
             "w": torch.zeros(size, m, **self.like),
         }
         self.buffer_count = 0
@@ -312,7 +316,7 @@ class PDMORL(PreferenceAgent):
             "terminated": step.terminated.to(**self.like),
             "w": self._w,
         }
-        self.store(rows)
+        self.store(rows, step.done)
         self.advance(step, next_obs, self._draw_preferences())
 
     # -- update ------------------------------------------------------------------------------------------------
@@ -340,7 +344,7 @@ class PDMORL(PreferenceAgent):
             similarity = F.cosine_similarity(b["w_p"].unsqueeze(1), shifted, dim=2).clamp(0, 0.9999)
             score = similarity * torch.einsum("bam,bm->ba", shifted, b["w"])
             bootstrap = q_next[rows, score.argmax(1)]
-            y = b["reward"] + cfg.gamma * (1 - b["terminated"]).unsqueeze(1) * bootstrap
+            y = b["reward"] + b["discount"].unsqueeze(1) * bootstrap
         q = self._q_values(self.q, b["obs"], b["w"])[rows, b["action"].squeeze(1)]
         loss = F.smooth_l1_loss(q, y)
         self._descend(self.q_opt, self.q, loss)
@@ -359,9 +363,7 @@ class PDMORL(PreferenceAgent):
             next_action = torch.maximum(torch.minimum(next_action, high), low)
             t1, t2 = self.q_target(b["next_obs"], b["w"], next_action)
             lower = ((t1 * b["w"]).sum(1) <= (t2 * b["w"]).sum(1)).unsqueeze(1)
-            y = b["reward"] + cfg.gamma * (1 - b["terminated"]).unsqueeze(1) * torch.where(
-                lower, t1, t2
-            )
+            y = b["reward"] + b["discount"].unsqueeze(1) * torch.where(lower, t1, t2)
         q1, q2 = critic(b["obs"], b["w"], b["action"])
         angle = angle_degrees(b["w_p"], q1 + self.offset) + angle_degrees(
             b["w_p"], q2 + self.offset
