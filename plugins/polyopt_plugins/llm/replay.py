@@ -34,13 +34,17 @@ class NoReplay:
 
 
 class _Buffer:
-    """The groups kept so far (at most ``capacity``, oldest dropped first) and their state."""
+    """The groups kept so far (at most ``capacity``, oldest dropped first) and their state. With ``once``
+    a group leaves the buffer when it is drawn, so it is trained on at most twice (fresh, then replayed)."""
 
-    def __init__(self, groups: int, capacity: int, max_age: int) -> None:
+    def __init__(self, groups: int, capacity: int, max_age: int, once: bool = False) -> None:
         for name, value in (("groups", groups), ("capacity", capacity), ("max_age", max_age)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r}; expected an integer >= 1")
+        if not isinstance(once, bool):
+            raise ValueError(f"once={once!r}; expected True or False")
         self.n_draw, self.capacity, self.max_age = groups, capacity, max_age
+        self.once = once
         self.kept: ScoredGroups | None = None
 
     def _keep(self, groups: ScoredGroups) -> None:
@@ -53,6 +57,16 @@ class _Buffer:
         assert self.kept is not None
         first_rows = self.kept.step[:: self.kept.group_size].cpu()
         return (step - first_rows <= self.max_age).nonzero().flatten()
+
+    def _take(self, picked: torch.Tensor) -> ScoredGroups:
+        """The kept groups ``picked`` (indices); with ``once`` they leave the buffer."""
+        assert self.kept is not None
+        drawn = self.kept.groups(picked)
+        if self.once:
+            rest = torch.ones(self.kept.n_groups, dtype=torch.bool)
+            rest[picked] = False
+            self.kept = self.kept.groups(rest.nonzero().flatten())
+        return drawn
 
     def state_dict(self) -> dict[str, Any]:
         return {"kept": None if self.kept is None else self.kept.state()}
@@ -67,10 +81,12 @@ class RecentReplay(_Buffer):
     most ``max_age`` steps old (2), out of the last ``capacity`` (64). Generating fewer fresh groups and
     replaying some keeps the batch size at fewer generated completions (the off-policy reuse of Kimi k1.5 /
     "Group-relative REINFORCE is secretly an off-policy algorithm"; ratios are clipped against the
-    behaviour policy)."""
+    behaviour policy). ``once`` (False): a group is replayed at most once."""
 
-    def __init__(self, groups: int = 4, capacity: int = 64, max_age: int = 2) -> None:
-        super().__init__(groups, capacity, max_age)
+    def __init__(
+        self, groups: int = 4, capacity: int = 64, max_age: int = 2, once: bool = False
+    ) -> None:
+        super().__init__(groups, capacity, max_age, once)
 
     def add(self, groups: ScoredGroups) -> None:
         self._keep(groups)
@@ -82,17 +98,20 @@ class RecentReplay(_Buffer):
         if not pool.numel():
             return None
         order = torch.randperm(pool.numel(), generator=generator, device=generator.device).cpu()
-        return self.kept.groups(pool[order[: self.n_draw]])
+        return self._take(pool[order[: self.n_draw]])
 
 
 class SelectiveReplay(_Buffer):
     """Selective sample replay (Wang et al. 2025, "VL-Rethinker: Incentivizing Self-Reflection of
     Vision-Language Models with Reinforcement Learning"): only groups whose rewards vary are kept (flat groups
     carry no group-relative signal), and ``groups`` of them (4) are drawn with probability proportional to
-    their mean absolute centered reward, from those at most ``max_age`` steps old (4)."""
+    their mean absolute centered reward, from those at most ``max_age`` steps old (4). ``once`` (False): a
+    group is replayed at most once (the paper's buffer keeps replaying a group while it is in it)."""
 
-    def __init__(self, groups: int = 4, capacity: int = 64, max_age: int = 4) -> None:
-        super().__init__(groups, capacity, max_age)
+    def __init__(
+        self, groups: int = 4, capacity: int = 64, max_age: int = 4, once: bool = False
+    ) -> None:
+        super().__init__(groups, capacity, max_age, once)
 
     def add(self, groups: ScoredGroups) -> None:
         g = groups.rewards.sum(-1).view(groups.n_groups, -1)
@@ -110,4 +129,4 @@ class SelectiveReplay(_Buffer):
         weight = (g - g.mean(1, keepdim=True)).abs().mean(1).to(generator.device) + 1e-6
         n = min(self.n_draw, pool.numel())
         pick = torch.multinomial(weight, n, replacement=False, generator=generator).cpu()
-        return self.kept.groups(pool[pick])
+        return self._take(pool[pick])
