@@ -53,6 +53,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "replay": "recent",
         "replay_options": {"groups": 6, "max_age": 1},
     },
+    "replay-selective-once": {
+        "prompts_per_step": 10,
+        "replay": "selective",
+        "replay_options": {"groups": 6, "once": True},
+    },
     "replay-selective-age1": {
         "prompts_per_step": 10,
         "replay": "selective",
