@@ -195,7 +195,10 @@ class POMO(POMOTrainer):
     def compatibility(cls, problem: Any) -> str | None:
         reason = super().compatibility(problem)
         if reason is None and not (isinstance(problem, TSPEnv) and not problem.fixed):
-            return "it trains on a TSPEnv of random uniform instances (polyopt_envs.co.TSPEnv)"
+            return (
+                "it trains on a TSPEnv of random uniform instances (polyopt_envs.co.TSPEnv; "
+                "pomo-cvrp trains CVRP and open CVRP, pomo-knapsack the knapsack)"
+            )
         return reason
 
     def build_model(self, cfg: ModelConfig) -> AttentionModel:
