@@ -220,6 +220,8 @@ def run_polyopt(
     ):  # shared: network, learning rate, batch, gamma; the rest PD-MORL's defaults
         keep = ("learning_rate", "hidden_sizes", "batch_size", "gamma")
         cfg = {k: v for k, v in cfg.items() if k in keep}
+    if args.n_step is not None:  # polyopt only (MORL-Baselines' agents bootstrap after one step)
+        cfg = {**cfg, "n_step": args.n_step}
     # the result's own evaluation (inside polyopt.run) is cut to one episode: the protocol's runs below,
     # outside the timed part, as for MORL-Baselines
     cfg = {**cfg, "eval_weights": 1, "eval_episodes": 1}
@@ -258,6 +260,9 @@ def main() -> None:
     parser.add_argument("--eps-end", type=float, default=0.01)
     parser.add_argument("--eps-decay", type=int, default=10_000)
     parser.add_argument("--per", action="store_true", help="prioritized replay on both Envelopes")
+    parser.add_argument(
+        "--n-step", type=int, default=None, help="polyopt's n-step returns (default: the agent's)"
+    )
     parser.add_argument("--eval-weights", type=int, default=100, help="evaluation preferences")
     parser.add_argument("--eval-episodes", type=int, default=5, help="episodes per preference")
     args = parser.parse_args()
