@@ -6,7 +6,7 @@ then measure the gap to PyVRP (CVRP) and to the exact dynamic program (knapsack)
   size in ``--cvrp-eval-n`` greedily from every start, plain and with x8 augmentation; PyVRP gets
   ``--pyvrp-seconds`` per instance (co_vs_anchors.py's helper: coordinates x1000 rounded); every solution is
   checked feasible and costed in float distances by the same helper. The untrained policy's plain cost is
-  printed for context.
+  printed for context. ``--open``: the open CVRP, against OR-Tools' guided local search (same seconds).
 - **knapsack**: ``pomo-knapsack`` trains on random knapsack``--kp-n`` for ``--kp-minutes``; the reloaded
   policy solves ``--kp-instances`` seeded ``polyopt_envs.co.Knapsack(n, seed=s)``; the reference is the exact
   DP optimum; the greedy value-to-weight heuristic and the untrained policy are printed for context.
@@ -33,11 +33,8 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from co_vs_anchors import (
-    _pyvrp,
-    _routes_cost,
-    machine,
-)  # PyVRP runs and the feasibility-checked cost
+# the anchors' runs (PyVRP, OR-Tools) and the feasibility-checked cost of routes
+from co_vs_anchors import _pyvrp, _routes_cost, machine, ortools_routing
 
 
 def _routes(seq: list[int]) -> list[list[int]]:
@@ -77,12 +74,15 @@ def _train(name: str, env: Any, args: argparse.Namespace, minutes: float, batch:
 
 
 def part_cvrp(args: argparse.Namespace) -> None:
-    from polyopt_envs.co import CVRP, CVRPEnv
+    from polyopt_envs.co import CVRP, CVRPEnv, OpenCVRP, OpenCVRPEnv
     from polyopt_plugins.co.pomo_cvrp import CVRPAttentionModel, CVRPPolicy, load_cvrp_policy
 
-    print(f"\n## CVRP: train on n={args.cvrp_train_n}, evaluate on n={args.cvrp_eval_n}")
+    env_cls, problem_cls = (OpenCVRPEnv, OpenCVRP) if args.open else (CVRPEnv, CVRP)
+    ref_name = "OR-Tools GLS" if args.open else "PyVRP"
+    kind = problem_cls.name.upper()
+    print(f"\n## {kind}: train on n={args.cvrp_train_n}, evaluate on n={args.cvrp_eval_n}")
     policy = _train(
-        "pomo-cvrp", CVRPEnv(n=args.cvrp_train_n), args, args.cvrp_minutes, args.cvrp_batch
+        "pomo-cvrp", env_cls(n=args.cvrp_train_n), args, args.cvrp_minutes, args.cvrp_batch
     )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pomo_cvrp.pt"
@@ -91,9 +91,9 @@ def part_cvrp(args: argparse.Namespace) -> None:
         print(f"checkpoint written to {path} and reloaded")
     with torch.random.fork_rng():
         torch.manual_seed(args.seed)  # the trainer's initial weights
-        untrained = CVRPPolicy(CVRPAttentionModel(policy.model.cfg))
+        untrained = CVRPPolicy(CVRPAttentionModel(policy.model.cfg), open_routes=args.open)
     for n in args.cvrp_eval_n:
-        problems = [CVRP(n=n, seed=s) for s in range(args.instances)]
+        problems = [problem_cls(n=n, seed=s) for s in range(args.instances)]
         locs = torch.stack([p.locs for p in problems])
         demands = torch.stack([p.demands for p in problems])
         capacity = torch.tensor([p.capacity for p in problems])
@@ -113,17 +113,29 @@ def part_cvrp(args: argparse.Namespace) -> None:
             ]  # asserts every customer once and every route within the capacity
             assert all(abs(a - b) < 1e-6 for a, b in zip(checked, cost.tolist()))
             costs[label] = checked
-        ref = [_routes_cost(p, _pyvrp(p, args.pyvrp_seconds, 0)) for p in problems]
+        ref = [_routes_cost(p, _reference(p, args)) for p in problems]
         mean_ref = sum(ref) / len(ref)
-        print(f"CVRP{n}, {len(problems)} instances (seeds 0-{len(problems) - 1}):")
-        print(f"  PyVRP {args.pyvrp_seconds:g} s each: mean {mean_ref:.4f}")
+        print(f"{kind}{n}, {len(problems)} instances (seeds 0-{len(problems) - 1}):")
+        print(f"  {ref_name} {args.pyvrp_seconds:g} s each: mean {mean_ref:.4f}")
         for label, vals in costs.items():
             gap = sum(100 * (v / r - 1) for v, r in zip(vals, ref)) / len(ref)
             print(
-                f"  POMO {label:9}: mean {sum(vals) / len(vals):.4f}, gap {gap:+.2f} % vs PyVRP, "
+                f"  POMO {label:9}: mean {sum(vals) / len(vals):.4f}, gap {gap:+.2f} % vs {ref_name}, "
                 f"{rates[label]:,.0f} solutions/s",
                 flush=True,
             )
+
+
+def _reference(problem: Any, args: argparse.Namespace) -> list[list[int]]:
+    """PyVRP's routes, or OR-Tools' for the open CVRP (PyVRP is not set up for open routes here)."""
+    if not args.open:
+        return _pyvrp(problem, args.pyvrp_seconds, 0)
+    cost = (problem.distances * 1000).round().long().tolist()
+    demands = problem.demands.long().tolist()
+    routes, _ = ortools_routing(
+        cost, args.pyvrp_seconds, demands=demands, capacity=int(problem.capacity)
+    )
+    return routes
 
 
 def part_knapsack(args: argparse.Namespace) -> None:
@@ -181,7 +193,8 @@ def main() -> None:
     parser.add_argument("--cvrp-minutes", type=float, default=4.0)
     parser.add_argument("--cvrp-batch", type=int, default=32)
     parser.add_argument("--instances", type=int, default=20, help="CVRP instances per size")
-    parser.add_argument("--pyvrp-seconds", type=float, default=1.0)
+    parser.add_argument("--pyvrp-seconds", type=float, default=1.0, help="reference's seconds")
+    parser.add_argument("--open", action="store_true", help="open CVRP, against OR-Tools")
     parser.add_argument("--kp-n", type=int, default=50)
     parser.add_argument("--kp-minutes", type=float, default=3.0)
     parser.add_argument("--kp-batch", type=int, default=16)
