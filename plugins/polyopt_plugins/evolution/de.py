@@ -106,7 +106,7 @@ def distinct_index_columns(n: int, k: int, exclude: Tensor, generator: torch.Gen
     second ones, ...); the same draws."""
     m = exclude.shape[0]
     if k > _NETWORK_MAX:
-        return _distinct_by_sorting(n, k, exclude, generator)
+        return _distinct_by_counting(n, k, exclude, generator)
     chosen: list[Tensor] = []  # the offsets so far, kept sorted column-wise
     out = []
     for j in range(k):
@@ -124,25 +124,30 @@ def distinct_index_columns(n: int, k: int, exclude: Tensor, generator: torch.Gen
     return torch.remainder(torch.stack(out) + exclude, n)
 
 
-#: above this many indices per row, :func:`distinct_index_columns` sorts instead of a min/max network
+#: above this many indices per row, :func:`distinct_index_columns` counts instead of a min/max network
 _NETWORK_MAX = 3
 
 
-def _distinct_by_sorting(n: int, k: int, exclude: Tensor, generator: torch.Generator) -> Tensor:
-    """The same draws and indices as the skipping network, in a fixed number of ops per index: with the
-    chosen offsets sorted, ``c_1 < ... < c_j``, skipping ``r`` past them in order moves it by the number of
-    ``c_i - (i - 1) <= r`` (those values do not decrease, and each skip enables the next)."""
+def _distinct_by_counting(n: int, k: int, exclude: Tensor, generator: torch.Generator) -> Tensor:
+    """The same draws and indices as the skipping network in a fixed number of elementwise ops per index,
+    no sort: skipping ``r`` past the chosen offsets in ascending order moves it by the number of chosen
+    ``c`` whose ``c - rank(c) <= r`` (``rank``: how many chosen are smaller; these keys never decrease
+    along the sorted order, and each skip enables the next). A new offset gets the key ``r`` it was drawn
+    as, and the keys of the chosen ones above it drop by one."""
     m = exclude.shape[0]
     dev = exclude.device
-    out = torch.empty(k, m, dtype=torch.int64, device=dev)
-    rank = torch.arange(k, device=dev).view(k, 1)
+    chosen = torch.empty(k, m, dtype=torch.int64, device=dev)
+    key = torch.empty(k, m, dtype=torch.int64, device=dev)
     for j in range(k):
         r = torch.randint(1, n - j, (m,), generator=generator, device=dev)
         if j:
-            shifted = out[:j].sort(dim=0).values - rank[:j]
-            r = r + (shifted <= r).sum(dim=0)
-        out[j] = r
-    return torch.remainder(out + exclude, n)
+            placed = r + (key[:j] <= r).sum(dim=0)
+            key[:j] -= (chosen[:j] > placed).long()
+            chosen[j] = placed
+        else:
+            chosen[j] = r
+        key[j] = r
+    return torch.remainder(chosen + exclude, n)
 
 
 def repair(trial: Tensor, x: Tensor, lower: Tensor, upper: Tensor) -> Tensor:

@@ -31,15 +31,15 @@ def test_distinct_indices_differ_from_the_target_and_each_other() -> None:
 
 
 @pytest.mark.parametrize(("n", "k"), [(10, 9), (100, 9), (7, 6)])
-def test_distinct_indices_by_sorting_are_the_networks_draws(
+def test_distinct_indices_by_counting_are_the_networks_draws(
     n: int, k: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Many indices per row are placed by sorting, few by a min/max network: the same indices."""
+    """Many indices per row are placed by counting, few by a min/max network: the same indices."""
     exclude = torch.randint(0, n, (400,), generator=torch.Generator().manual_seed(1))
-    sorted_way = de._distinct_by_sorting(n, k, exclude, torch.Generator().manual_seed(3))
+    counted = de._distinct_by_counting(n, k, exclude, torch.Generator().manual_seed(3))
     monkeypatch.setattr(de, "_NETWORK_MAX", k)
     network = de.distinct_index_columns(n, k, exclude, torch.Generator().manual_seed(3))
-    assert torch.equal(sorted_way, network)
+    assert torch.equal(counted, network)
     rows = torch.cat([exclude.view(1, -1), network]).t().sort(dim=1).values
     assert bool((rows.diff(dim=1) > 0).all())
 
