@@ -146,7 +146,7 @@ class GenerationalOptimizer(AskTellOptimizer):
 
     def project(self, x: Tensor) -> Tensor:
         """``x`` clipped into the box."""
-        return torch.minimum(torch.maximum(x, self.lower), self.upper)
+        return torch.clamp(x, self.lower, self.upper)
 
     # ---- setup and ask/tell ------------------------------------------------------------------------------
     def setup(self) -> None:

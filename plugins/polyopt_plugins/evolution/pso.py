@@ -97,9 +97,9 @@ class PSO(GenerationalOptimizer):
         return self.x
 
     def _neighbourhood_best(self) -> Tensor:
-        """``n x d``: the best personal best each particle sees."""
-        if self.config.topology == "global":
-            return self.pbest_x[self.pbest_f.argmin()].expand_as(self.pbest_x)
+        """``n x d`` (or ``1 x d`` to broadcast): the best personal best each particle sees."""
+        if self.config.topology == "global":  # one row, broadcast (no host sync for the index)
+            return self.pbest_x.index_select(0, self.pbest_f.argmin().view(1))
         idx = torch.arange(self.pbest_f.shape[0], device=self.device)
         ring = torch.stack([idx.roll(1), idx, idx.roll(-1)], dim=1)  # (n, 3)
         choice = self.pbest_f[ring].argmin(dim=1)
@@ -122,11 +122,10 @@ class PSO(GenerationalOptimizer):
             chi = 2 / abs(2 - phi - math.sqrt(phi * phi - 4 * phi))
             v = chi * (self.v + c.phi1 * r1 * (pbest - self.x) + c.phi2 * r2 * (best - self.x))
         cap = c.v_max * self.width
-        v = torch.maximum(torch.minimum(v, cap), -cap)
+        v = torch.clamp(v, -cap, cap)
         x = self.x + v
-        outside = (x < self.lower) | (x > self.upper)
-        self.v = torch.where(outside, torch.zeros_like(v), v)
         self.x = self.project(x)
+        self.v = torch.where(self.x != x, 0.0, v)  # stopped at a face: no velocity through it
 
     def advance(self, generation: Generation) -> None:
         if generation.in_order:  # row i is particle i: masks, no indexing
