@@ -27,6 +27,7 @@ __all__ = [
     "POMOTrainer",
     "PointerAttention",
     "augment_xy",
+    "gather_nodes",
     "read_checkpoint",
     "select_actions",
     "write_checkpoint",
