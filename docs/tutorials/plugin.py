@@ -286,4 +286,6 @@ shell(sys.executable, "use_acme.py")
 # of the new kind are checked like the builtins.
 #
 # To start a plugin, copy `examples/plugin-template` (its README walks through each kind), rename the
-# package and the prefix, and keep its tests.
+# package and the prefix, and keep its tests. [A plugin for every extension point](plugin_kinds.md) writes
+# an entry of every other kind — an environment, a trainer, a survival, a local search and each
+# language-model component — checks each with its conformance class and uses each once.
