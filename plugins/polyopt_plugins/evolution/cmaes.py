@@ -139,6 +139,8 @@ class CMAES(GenerationalOptimizer):
             neg = torch.zeros_like(neg)
         #: all ``lam`` recombination weights of the covariance update (negative ones: active CMA)
         self.cov_weights = torch.cat([pos, neg])
+        #: their sum, read every generation: a number, so no host sync then
+        self._cov_weight_sum = float(self.cov_weights.sum())
         self.damps = 1 + 2 * max(0.0, math.sqrt((mu_eff - 1) / (d + 1)) - 1) + self.cs
         self.chi_n = math.sqrt(d) * (1 - 1 / (4 * d) + 1 / (21 * d * d))
         self.max_run_generations = 100 + 150 * (d + 3) ** 2 / math.sqrt(lam)
@@ -179,7 +181,7 @@ class CMAES(GenerationalOptimizer):
         rank_mu = (y.T * w) @ y  # (d, d)
         lost = (1 - hsig) * self.cc * (2 - self.cc)
         self.C = (
-            (1 - self.c1 - self.cmu * float(self.cov_weights.sum()) + self.c1 * lost) * self.C
+            (1 - self.c1 - self.cmu * self._cov_weight_sum + self.c1 * lost) * self.C
             + self.c1 * torch.outer(self.pc, self.pc)
             + self.cmu * rank_mu
         )
@@ -188,20 +190,20 @@ class CMAES(GenerationalOptimizer):
         eigval, self.B = torch.linalg.eigh(self.C)
         self.D = eigval.clamp_min(torch.finfo(self.dtype).tiny).sqrt()
         self.run_generations = g
-        finite = torch.isfinite(generation.f)
         best_now = generation.f.min()
         self.best_history = torch.cat([self.best_history[1:], best_now.view(1)])
         self._account(generation.f.shape[0])
-        if self._stalled(generation.f, finite):
+        if self._stalled(generation.f):
             self._restart()
 
     def _ranking_values(self, generation: Generation) -> Tensor:
         """Objective values plus the boundary penalty of samples that left the box."""
         f = generation.f
-        finite = torch.isfinite(f)
-        if not bool(finite.any()):
-            return f
-        spread = (f[finite].max() - f[finite].min()).clamp_min(1e-12)
+        finite = f < math.inf  # failed rows are +inf, nothing is NaN here
+        # range of the finite values without a host sync (none finite: f stays +inf either way)
+        spread = (
+            torch.where(finite, f, -math.inf).max() - torch.where(finite, f, math.inf).min()
+        ).clamp_min(1e-12)
         out = ((generation.genotype - generation.x) / self.width).pow(2).sum(dim=1)
         return f + self.config.boundary_penalty * spread * out
 
@@ -212,11 +214,12 @@ class CMAES(GenerationalOptimizer):
         else:
             self.evals_small += n
 
-    def _stalled(self, f: Tensor, finite: Tensor) -> bool:
+    def _stalled(self, f: Tensor) -> bool:
         """Whether this run should stop (one host sync per generation)."""
         c = self.config
         if c.restarts == "none" or self.n_restarts >= c.max_restarts:
             return False
+        finite = torch.isfinite(f)
         hist = self.best_history
         full = self.run_generations >= hist.shape[0]
         f_ok = torch.where(finite, f, f[finite].max() if bool(finite.any()) else f.new_zeros(()))
