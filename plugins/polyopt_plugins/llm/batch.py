@@ -69,9 +69,13 @@ def _gen_rows(gen: Generation, rows: Tensor) -> Generation:
 
 
 def select(batch: Batch, rows: Tensor, k: int) -> Batch:
-    """Rows ``rows`` of ``batch`` (whole groups of ``k``, in order)."""
+    """Rows ``rows`` of ``batch`` (whole groups of ``k``, in order). ``batch`` may hold wider groups (a prompt
+    sampler's ``group_size`` above ``k``): each prompt's reference follows its rows."""
     idx = rows.tolist()
-    refs = None if batch.refs is None else [batch.refs[i // k] for i in idx[::k]]
+    refs = None
+    if batch.refs is not None:
+        width = len(batch.raw) // max(len(batch.refs), 1)  # rows per sampled prompt
+        refs = [batch.refs[i // width] for i in idx[::k]]
     stale = None if batch.stale is None else batch.stale[rows]
     return Batch(batch.tasks.rows(idx), batch.raw[rows], _gen_rows(batch.gen, rows), stale, refs)
 

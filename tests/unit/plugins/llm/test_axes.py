@@ -201,3 +201,42 @@ def test_pass_at_k_is_the_unbiased_estimate() -> None:
     assert torch.allclose(got, torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64))
     with pytest.raises(ValueError, match="k=5"):
         pass_at_k(4, torch.tensor([1]), 5)
+
+
+def test_selected_rows_of_wider_groups_keep_their_prompts_references() -> None:
+    """A sampler that generates 3 completions per prompt and trains on 2: the kept rows of prompt g keep
+    reference g (it indexed references by the trained group size and failed with gfpo + gold guidance)."""
+    from polyopt_plugins.llm.batch import Batch, Tasks, select
+    from polyopt_plugins.llm.sampler import Generation
+
+    n, width = 9, 3  # three prompts, three completions each
+    tokens = torch.ones(n, 2, dtype=torch.long)
+    gen = Generation(tokens, torch.ones(n, 2), torch.zeros(n, dtype=torch.bool), None, None)
+    tasks = Tasks(
+        [f"p{i // width}" for i in range(n)], {"answer": [str(i // width) for i in range(n)]}
+    )
+    batch = Batch(
+        tasks, torch.arange(n, dtype=torch.float32).unsqueeze(-1), gen, None, ["a", "b", "c"]
+    )
+    kept = select(batch, torch.tensor([1, 2, 6, 8]), 2)  # prompts 0 and 2
+    assert kept.refs == ["a", "c"]
+    assert kept.tasks.prompts == ["p0", "p0", "p2", "p2"]
+
+
+def test_an_oversampling_sampler_runs_with_guidance_that_needs_references() -> None:
+    task = Addition(n_digits=1)
+    result = polyopt.optimize(
+        "grpo",
+        task,
+        budget=polyopt.Budget(steps=1),
+        seed=0,
+        verbose=False,
+        prompt_sampler="gfpo",
+        guidance="gold",
+        n_layer=1,
+        d_model=32,
+        n_head=2,
+        prompts_per_step=2,
+        completions_per_prompt=2,
+    )
+    assert result.n_steps == 1
