@@ -425,7 +425,8 @@ entries = {
     ("guidance", "every.first-character"): ("llm:FirstCharacterHint", "hint the first character"),
 }
 lines = [
-    f'    registry.add("{kind}", "{name}", "every_polyopt.{target}", summary="{summary}")'
+    f'    registry.add("{kind}", "{name}", "every_polyopt.{target}",\n'
+    f'                 summary="{summary}")'
     for (kind, name), (target, summary) in entries.items()
 ]
 (package / "plugin.py").write_text(
@@ -571,9 +572,10 @@ shell(
 # Each entry once, by name, where a user would name it: the trainer on the environment, the survival in
 # NSGA-II, the local search as the memetic step of the combinatorial GA, and in one short GRPO run on
 # one-digit addition (a one-layer character model, so it takes seconds, not a model that learns) the
-# reward, policy loss, KL estimator, advantage shaping, clip range, reward weighting, replay and prompt
-# sampler together, then the guidance; the preference loss in DPO, the turn advantage in GiGPO and the
-# aggregation in a `RewardEnsemble` of three reward functions.
+# reward, policy loss, KL estimator, advantage shaping, clip range, reward weighting, replay, prompt
+# sampler and guidance together; the preference loss in DPO and the turn advantage in GiGPO. A
+# `RewardEnsemble` aggregates reward models' scores; here the aggregation reads three reward functions'
+# scores directly, which is what the ensemble hands it.
 
 # %%
 Path("use_every.py").write_text(
@@ -606,12 +608,9 @@ Path("use_every.py").write_text(
             reward_weighting="every.spread", policy_loss="every.capped-reinforce",
             kl_estimator="every.clipped-k3", kl_coef=0.05, advantage_shaping="every.damped",
             clip_range="every.higher-for-good", replay="every.latest", prompt_sampler="every.shortest",
+            guidance="every.first-character",
         )
-        print("grpo with eight every.* components: steps", llm.n_steps, "| rewards", llm.reward_names)
-        hinted = polyopt.optimize("grpo", polyopt.make("environment", "text-addition", n_digits=1),
-                                  budget=polyopt.Budget(steps=2), seed=0, verbose=False, **tiny,
-                                  guidance="every.first-character")
-        print("grpo with every.first-character: steps", hinted.n_steps)
+        print("grpo with nine every.* components: steps", llm.n_steps, "| rewards", llm.reward_names)
         dpo = polyopt.optimize("dpo", polyopt.make("environment", "pref-addition", n_digits=1, n_pairs=32,
                                                    n_test=16),
                                budget=polyopt.Budget(steps=3), seed=0, verbose=False, loss="every.hinge",
