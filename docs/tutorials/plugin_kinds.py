@@ -256,9 +256,10 @@ write(
 # `reward_aggregation` and the multi-turn trainer (`gigpo`) a `turn_advantage`. The data types they
 # receive (`StepContext`, `ClipContext`, `ScoredGroups`, `SampledGroups`, `GroupOutcome`, `TurnBatch`,
 # `PreferenceBatch`, `WeightingContext`) are documented in the
-# [`polyopt.components` reference](../reference/api/components.md). Functions take `(inputs, params)`;
-# the stateful kinds (replay, prompt sampler, guidance) are factories `make(**options)` of objects with a
-# `state_dict`, saved with the trainer's checkpoints.
+# [`polyopt.components` reference](../reference/api/components.md). Most kinds are plain functions (their
+# options arrive in `params.options` or `ctx.params.options`); the stateful kinds (replay, prompt sampler,
+# guidance) are factories `make(**options)` of objects with a `state_dict`, saved with the trainer's
+# checkpoints.
 
 # %%
 write(
