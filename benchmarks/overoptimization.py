@@ -277,7 +277,7 @@ def plot(data: dict[str, Any], path: str) -> None:
                 ax.plot(kl, m, marker="o", ms=3, color=color, label=LABELS[key])
                 ax.fill_between(kl, m - s, m + s, color=color, alpha=0.15, lw=0)
     axes[0][0].set_title("best-of-n (KL = log n - (n-1)/n)")
-    axes[0][1].set_title("GRPO against the proxy (KL from samples, mean over seeds)")
+    axes[0][1].set_title("GRPO against the proxy (KL from samples)")
     for col in (0, 1):
         axes[0][col].set_ylabel("gold reward")
         axes[1][col].set_ylabel("proxy reward (standardized)")
