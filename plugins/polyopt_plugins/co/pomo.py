@@ -117,14 +117,17 @@ def rollout(
     returns = torch.zeros(b * n, device=locs.device)
     log_prob = torch.zeros(b * n, device=locs.device)
     actions = [start]
-    returns += env.step(start).reward[:, 0]
+    # ``transition`` directly, not ``step``: the masked policy only picks allowed cities (nothing to repair)
+    # and nothing reads ``step``'s observations, which cost about a sixth of a greedy x8 decode on a CPU
+    active = torch.ones(b * n, dtype=torch.bool, device=locs.device)
+    returns += env.transition(start, active)[0][:, 0]
     first = start.view(b, n)
     for _ in range(n - 1):
         mask = env.action_mask().view(b, n, n)
         logp = model.logits(enc, first, env.current.view(b, n), mask).log_softmax(dim=-1)
         action, chosen = select_actions(logp.view(b * n, n), greedy, generator)
         log_prob = log_prob + chosen
-        returns += env.step(action).reward[:, 0]
+        returns += env.transition(action, active)[0][:, 0]
         actions.append(action)
     tours = torch.stack(actions, dim=1).view(b, n, n)
     return tours, returns.view(b, n), log_prob.view(b, n), b * n * n
