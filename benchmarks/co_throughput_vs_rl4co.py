@@ -20,8 +20,8 @@ measurement repeated ``--repeats`` times after one excluded warm-up; the median 
   (construction, lengths, best-so-far and pheromone update: polyopt ``construct`` + ``tour_length`` +
   ``update``; RL4CO ``_one_step``). Solutions counted: instances x ants.
 
-RL4CO 0.7.0 is not in the ``baselines`` extra: its pins (torchrl 0.14 wants tensordict < 0.15) do not
-resolve next to torch 2.13 without replacing torch. It runs here installed without dependencies::
+RL4CO 0.7.0 is not in the ``baselines`` extra: installed with its dependencies it did not import here
+(torchrl 0.14.1 needs tensordict < 0.15, which pip did not pick). It runs installed without them::
 
     pip install --no-deps rl4co==0.7.0 torchrl==0.14.1 tensordict==0.14.3 lightning pytorch-lightning \
         lightning-utilities torchmetrics hydra-core omegaconf antlr4-python3-runtime==4.9.3 pyrootutils \
