@@ -20,8 +20,9 @@ measurement repeated ``--repeats`` times after one excluded warm-up; the median 
   (construction, lengths, best-so-far and pheromone update: polyopt ``construct`` + ``tour_length`` +
   ``update``; RL4CO ``_one_step``). Solutions counted: instances x ants.
 
-RL4CO 0.7.0 is not in the ``baselines`` extra: installed with its dependencies it did not import here
-(torchrl 0.14.1 needs tensordict < 0.15, which pip did not pick). It runs installed without them::
+RL4CO 0.7.0 is not in the ``baselines`` extra: it was installed here package by package without pip's
+resolver (torchrl 0.14.1 needs tensordict < 0.15, and rl4co imports hydra and lightning), so an install
+through an extra is untested. What ran::
 
     pip install --no-deps rl4co==0.7.0 torchrl==0.14.1 tensordict==0.14.3 lightning pytorch-lightning \
         lightning-utilities torchmetrics hydra-core omegaconf antlr4-python3-runtime==4.9.3 pyrootutils \
