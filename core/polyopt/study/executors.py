@@ -485,19 +485,24 @@ def _run_ray(
         ray.init(
             address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
         )
-    task: Any = ray.remote(run_one)  # ray's stubs drop the defaulted 4th argument
-    runs = [r for r in storage.runs(sid, with_results=False) if r.status in ("pending", "running")]
-    # a death before the claim counts no crash, so replacements are bounded here too
-    replacements = len(runs) * study.max_attempts
-
-    def submit(record: RunRecord) -> Any:
-        options = _ray_resources(record.spec.resources)
-        return task.options(max_retries=0, **options).remote(
-            study.storage_url, study.name, record.id, wait
-        )
-
-    live = {submit(r): r for r in runs}
+    live: dict[Any, RunRecord] = {}
     try:
+        task: Any = ray.remote(run_one)  # ray's stubs drop the defaulted 4th argument
+
+        def submit(record: RunRecord) -> None:
+            options = _ray_resources(record.spec.resources)
+            ref = task.options(max_retries=0, **options).remote(
+                study.storage_url, study.name, record.id, wait
+            )
+            live[ref] = record
+
+        runs = [
+            r for r in storage.runs(sid, with_results=False) if r.status in ("pending", "running")
+        ]
+        # a death before the claim counts no crash, so replacements are bounded here too
+        replacements = len(runs) * study.max_attempts
+        for r in runs:
+            submit(r)
         while live:
             (ref,), _ = ray.wait(list(live), num_returns=1)
             record = live.pop(ref)
@@ -505,14 +510,13 @@ def _run_ray(
                 ray.get(ref)
             except RayTaskError:  # run_one itself raised (e.g. the database is unreachable)
                 raise
-            except (
-                RayError
-            ) as exc:  # the task's worker or node died, or Ray's memory monitor killed it
+            except RayError as exc:
+                # the task's worker or node died, or Ray's memory monitor killed it
                 what = f"the Ray task running {record.key} died ({type(exc).__name__})"
                 if storage.run(record.id).status in ("pending", "running") and replacements > 0:
                     replacements -= 1
                     say(what + "; a new task takes it over")
-                    live[submit(record)] = record
+                    submit(record)
                 else:
                     say(what)
     except BaseException:
