@@ -41,7 +41,7 @@ __all__ = [
 LEAN_TYPES = ("llama", "mistral", "qwen2")
 #: transformers (major, minor) series whose internals this module reads (the cache's ``layers``, the decoder's
 #: ``rotary_emb``, attention projections, ``apply_rotary_pos_emb``); under any other the generic path runs
-TESTED_TRANSFORMERS = ((5, 24),)
+TESTED_TRANSFORMERS = ((5, 24), (5, 25))
 
 
 def _tested_transformers() -> bool:
