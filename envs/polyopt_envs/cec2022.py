@@ -20,6 +20,8 @@ Dimensions are the suite's: 2, 10 or 20 (the hybrid functions F6-F8: 10 or 20).
 from __future__ import annotations
 
 import math
+import os
+import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -237,6 +239,48 @@ class CEC2022Data:
         # sign fix: Haar-distributed orthogonal matrices (Mezzadri 2007)
         rotation = q * torch.sign(torch.diagonal(r, dim1=1, dim2=2)).unsqueeze(1)
         shuffle = torch.randperm(dim, generator=gen) if function in _HYBRID else None
+        return cls(shift=shift, rotation=rotation, shuffle=shuffle)
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], function: int, dim: int) -> CEC2022Data:
+        """The competition's data files in ``folder`` (``M_<f>_D<d>.txt``, ``shift_data_<f>.txt``,
+        ``shuffle_data_<f>_D<d>.txt``: row-major ``M``, 1-based shuffles), float64.
+
+        Raises:
+            ConfigError: a file is missing or holds too few numbers.
+        """
+        k = n_components(function)
+        path = pathlib.Path(folder)
+
+        def numbers(name: str, need: int) -> list[str]:
+            file = path / name
+            if not file.is_file():
+                raise ConfigError(f"CEC 2022 data file {str(file)!r} not found")
+            values = file.read_text().split()
+            if len(values) < need:
+                raise ConfigError(f"{str(file)!r} holds {len(values)} numbers; expected >= {need}")
+            return values
+
+        rotation = torch.tensor(
+            [float(v) for v in numbers(f"M_{function}_D{dim}.txt", k * dim * dim)[: k * dim * dim]],
+            dtype=torch.float64,
+        ).view(k, dim, dim)
+        numbers(f"shift_data_{function}.txt", k * dim)
+        lines = (path / f"shift_data_{function}.txt").read_text().splitlines()
+        rows = [line.split() for line in lines if line.strip()]
+        if k > 1:  # one line per component: its shift is the line's first dim values
+            raw = [float(v) for row in rows[:k] for v in row[:dim]]
+        else:
+            raw = [float(v) for row in rows for v in row][:dim]
+        if len(raw) != k * dim:
+            raise ConfigError(
+                f"shift_data_{function}.txt gives {len(raw)} values; expected {k} lines of >= {dim}"
+            )
+        shift = torch.tensor(raw, dtype=torch.float64).view(k, dim)
+        shuffle = None
+        if function in _HYBRID:
+            order = numbers(f"shuffle_data_{function}_D{dim}.txt", dim)[:dim]
+            shuffle = torch.tensor([int(float(v)) - 1 for v in order], dtype=torch.int64)
         return cls(shift=shift, rotation=rotation, shuffle=shuffle)
 
 

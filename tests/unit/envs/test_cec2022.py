@@ -77,6 +77,27 @@ def test_generated_instances_reach_the_bias_at_their_first_shift(function: int) 
     assert not torch.equal(other.evaluate(x).f, problem.evaluate(x).f)
 
 
+@pytest.mark.parametrize(("function", "dim"), [(1, 10), (6, 20), (12, 2)])
+def test_load_reads_the_official_files_as_numpy_does(function: int, dim: int) -> None:
+    if importlib.util.find_spec("evox") is None:
+        pytest.skip("evox is not installed (pip install evox)")
+    from evox.problems.numerical import cec2022 as reference
+
+    folder = pathlib.Path(reference.__file__).parent / "cec2022_input_data"
+    loaded, expected = CEC2022Data.load(folder, function, dim), _official(function, dim, folder)
+    assert torch.equal(loaded.shift, expected.shift)
+    assert torch.equal(loaded.rotation, expected.rotation)
+    if expected.shuffle is None:
+        assert loaded.shuffle is None
+    else:
+        assert loaded.shuffle is not None and torch.equal(loaded.shuffle, expected.shuffle)
+
+
+def test_load_names_a_missing_file(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ConfigError, match="M_1_D10.txt"):
+        CEC2022Data.load(tmp_path, 1, 10)
+
+
 def test_refuses_dimensions_outside_the_suite() -> None:
     with pytest.raises(ConfigError, match="dim=5"):
         CEC2022(1, 5)
