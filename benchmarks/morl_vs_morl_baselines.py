@@ -22,7 +22,9 @@ Environments (``--env``; gamma, HV reference point, known front):
 ``--runs pd-morl`` trains polyopt's PD-MORL on the same environment, steps and seeds (its own defaults, the
 authors' Deep Sea Treasure settings: epsilon 0.8 -> 0.05, soft targets, hindsight preferences, key solutions
 from the known front; network, learning rate, batch and gamma shared), evaluated the same way.
-``--per`` turns on prioritized replay on both Envelopes (MORL-Baselines' default).
+``--per`` turns on prioritized replay on both Envelopes (MORL-Baselines' default). ``--envelope-config`` and
+``--pd-config`` (JSON objects) set further fields of polyopt's agents only (say which when quoting). Each
+evaluation's environment steps, wall and CPU seconds are printed apart from training's.
 
 The replay ratios differ unless ``--num-envs 1 --updates 1``: MORL-Baselines makes one update per environment
 step; polyopt makes ``updates`` updates per step of ``num_envs`` environments. Say which when quoting.
@@ -149,6 +151,8 @@ def evaluate(act: Any, args: argparse.Namespace) -> dict[str, float]:
 
     spec = ENVS[args.env]
     env = make_env(args.env, 1)
+    start = time.perf_counter()
+    cpu_start = time.process_time()
     ev = evaluate_preferences(
         act, env, equally_spaced_weights(env.reward_dim, args.eval_weights),
         episodes=args.eval_episodes, gamma=spec["gamma"], seed=0, max_steps=1_000,
@@ -160,6 +164,8 @@ def evaluate(act: Any, args: argparse.Namespace) -> dict[str, float]:
     metrics["true_points_found"] = float(found)
     metrics["known_points"] = float(true.shape[0])
     metrics["eval_env_steps"] = float(ev["env_steps"])
+    metrics["eval_wall"] = time.perf_counter() - start
+    metrics["eval_cpu"] = time.process_time() - cpu_start
     return metrics
 
 
@@ -222,6 +228,8 @@ def run_polyopt(
         cfg = {k: v for k, v in cfg.items() if k in keep}
     if args.n_step is not None:  # polyopt only (MORL-Baselines' agents bootstrap after one step)
         cfg = {**cfg, "n_step": args.n_step}
+    extra = args.pd_config if algo == "pd-morl" else args.envelope_config
+    cfg = {**cfg, **extra}  # --envelope-config / --pd-config: polyopt's own fields, last
     # the result's own evaluation (inside polyopt.run) is cut to one episode: the protocol's runs below,
     # outside the timed part, as for MORL-Baselines
     cfg = {**cfg, "eval_weights": 1, "eval_episodes": 1}
@@ -235,6 +243,19 @@ def run_polyopt(
     cpu = time.process_time() - cpu_start
     env.close()
     return {"wall": wall, "cpu": cpu, **evaluate(opt.greedy, args)}
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """``--envelope-config`` / ``--pd-config``: a JSON object of config fields."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a JSON object of config fields")
+    return value
 
 
 def main() -> None:
@@ -263,6 +284,14 @@ def main() -> None:
     parser.add_argument(
         "--n-step", type=int, default=None, help="polyopt's n-step returns (default: the agent's)"
     )
+    for flag, agent in (("--envelope-config", "Envelope"), ("--pd-config", "PD-MORL")):
+        parser.add_argument(
+            flag,
+            type=json_object,
+            default={},
+            help=f"extra fields of polyopt's {agent} config as a JSON object (they override the shared "
+            "ones), e.g. '{\"n_step\": 10}'",
+        )
     parser.add_argument("--eval-weights", type=int, default=100, help="evaluation preferences")
     parser.add_argument("--eval-episodes", type=int, default=5, help="episodes per preference")
     args = parser.parse_args()
@@ -277,6 +306,8 @@ def main() -> None:
     spec = ENVS[args.env]
     print(f"env {args.env} (gamma {spec['gamma']}, reference {list(spec['ref'])})")
     print(f"config {cfg}; polyopt num_envs={args.num_envs} updates/step={args.updates}")
+    if args.envelope_config or args.pd_config:
+        print(f"polyopt extra config: Envelope {args.envelope_config}, PD-MORL {args.pd_config}")
     known = make_env(args.env, 1)
     front = known.pareto_front(spec["gamma"]).double()
     known.close()
@@ -309,7 +340,8 @@ def main() -> None:
                 f"HV {out['hypervolume']:.4f}  known points "
                 f"{out['true_points_found']:.0f}/{out['known_points']:.0f}  "
                 f"cardinality {out['cardinality']:.0f}  EUM {out['eum']:.4f}  MUL {out['mul']:.4f}  "
-                f"eval env steps {out['eval_env_steps']:.0f}",
+                f"eval env steps {out['eval_env_steps']:.0f} "
+                f"({out['eval_wall']:.1f} s, CPU {out['eval_cpu']:.1f} s)",
                 flush=True,
             )
     print(f"load average after: {os.getloadavg()}")
