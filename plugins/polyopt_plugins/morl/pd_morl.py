@@ -139,6 +139,12 @@ class PDMORLConfig:
     evaluates)."""
     ref_point: list[float] | None = None
     """HV reference point; None takes the environment's registered one."""
+    select_best: bool = False
+    """Keep a copy of the network (Q or actor) at the ``eval_every`` evaluation with the highest hypervolume
+    (ties: the later); :meth:`PDMORL.result` evaluates the final network too and makes the copy the run's
+    policy when its hypervolume is higher (``greedy`` then acts with it until training resumes; the result's
+    ``extras["selected_step"]`` says which step's network it is). The policy is selected on training-time
+    evaluations by the protocol's metric: say so when quoting its numbers. Needs ``eval_every`` > 0."""
 
 
 class PDMORL(PreferenceAgent):
@@ -159,6 +165,11 @@ class PDMORL(PreferenceAgent):
         self.check_counts(
             "batch_size", "gradient_updates", "buffer_size", "train_weights", "eval_weights"
         )
+        if cfg.select_best and cfg.eval_every < 1:
+            raise ConfigError(
+                f"select_best=True needs evaluations to select from; got eval_every={cfg.eval_every}, "
+                "expected an integer >= 1"
+            )
         if cfg.key_solutions not in ("auto", "front", "online"):
             raise ConfigError(
                 f"key_solutions={cfg.key_solutions!r}; expected 'auto', 'front' or 'online'"
@@ -218,6 +229,11 @@ class PDMORL(PreferenceAgent):
         self._slice_size = (ends - starts).clamp_max(k).to(self.device)
         self._setup_keys()
         self._last_key_update = 0
+        self._best: nn.Module | None = None  # select_best: the best evaluated network so far
+        self._best_hv = -float("inf")
+        self._best_step = -1
+        # what greedy acts with after result() selected the copy (None: the network itself)
+        self._selected: nn.Module | None = None
         self.start_episodes(self._draw_preferences())
 
     def _setup_keys(self) -> None:
@@ -267,10 +283,15 @@ class PDMORL(PreferenceAgent):
         preferences: ``argmax_a w . Q(s, a, w)``, or the actor's action (``n x k``)."""
         obs = obs.to(device=self.device, dtype=self.dtype)
         w = w.to(device=self.device, dtype=self.dtype)
+        net = self._selected if self._selected is not None else self._policy()
         if self.actor is None:
-            scores = torch.einsum("nam,nm->na", self._q_values(self.q, obs, w), w)
+            scores = torch.einsum("nam,nm->na", self._q_values(net, obs, w), w)
             return scores.argmax(1) + self.action_low.long()
-        return self.actor(obs, w)
+        return net(obs, w)
+
+    def _policy(self) -> nn.Module:
+        """The network the policy acts with: the Q network or the actor."""
+        return self.q if self.actor is None else self.actor
 
     @torch.no_grad()
     def _explore(self) -> tuple[Tensor, Tensor]:
@@ -410,8 +431,17 @@ class PDMORL(PreferenceAgent):
 
     # -- the Optimizer contract --------------------------------------------------------------------------------
 
+    def log_evaluation(self, out: dict[str, float]) -> None:
+        """The shared periodic evaluation; with ``select_best``, a copy of the network when it is the best."""
+        super().log_evaluation(out)
+        hv = out.get("eval/hypervolume")
+        if self.config.select_best and hv is not None and hv >= self._best_hv:
+            self._best = copy.deepcopy(self._policy()).requires_grad_(False)
+            self._best_hv, self._best_step = hv, self.n_env_steps
+
     def iterate(self) -> dict[str, float]:
         cfg = self.config
+        self._selected = None  # training acts with (and evaluates) the network itself
         self._collect()
         out: dict[str, float] = {"env_steps": float(self.n_env_steps)}
         if self.n_env_steps >= cfg.learning_starts and self.buffer_count > 0:
@@ -432,8 +462,19 @@ class PDMORL(PreferenceAgent):
     def result(self) -> TrainerResult:
         """The evaluated front over the evaluation preferences (``labels`` index them); ``policy`` is the Q
         network or the actor (act with :meth:`greedy`)."""
-        policy = self.q if self.actor is None else self.actor
-        return self.front_result(policy, key_values=self.key_values.clone())
+        policy = self._policy()
+        extras: dict[str, Any] = {"key_values": self.key_values.clone()}
+        if self.config.select_best:
+            if self._selected is not None:  # an earlier call selected: compare from the network
+                self._selected, self._eval_cache = None, None
+            final_hv = self.evaluation()["metrics"]["hypervolume"]
+            chosen = self._best is not None and self._best_hv > final_hv
+            if chosen:
+                assert self._best is not None
+                policy = self._selected = self._best
+                self._eval_cache = None  # evaluate the selected network
+            extras["selected_step"] = self._best_step if chosen else self.n_env_steps
+        return self.front_result(policy, **extras)
 
     def _modules(self) -> dict[str, Any]:
         parts: dict[str, Any] = {"q": self.q, "q_target": self.q_target, "q_opt": self.q_opt}
@@ -448,6 +489,9 @@ class PDMORL(PreferenceAgent):
             "n_updates": self.n_updates,
             "key_values": self.key_values,
             "last_key_update": self._last_key_update,
+            "best": {} if self._best is None else self._best.state_dict(),
+            "best_hv": self._best_hv,
+            "best_step": self._best_step,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -461,3 +505,10 @@ class PDMORL(PreferenceAgent):
         )
         self.interp = PreferenceInterpolator(self.keys, solutions)
         self._last_key_update = int(state["last_key_update"])
+        self._best = None
+        if state.get("best"):  # select_best's copy (absent from checkpoints before it)
+            self._best = copy.deepcopy(self._policy()).requires_grad_(False)
+            self._best.load_state_dict(state["best"])
+        self._best_hv = float(state.get("best_hv", -float("inf")))
+        self._best_step = int(state.get("best_step", -1))
+        self._selected = None

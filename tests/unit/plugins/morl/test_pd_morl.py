@@ -156,3 +156,36 @@ def test_periodic_evaluations_reach_callbacks_and_count_their_own_steps() -> Non
     assert result.n_env_steps == 40  # training steps only
     assert result.extras["n_eval_env_steps"] > evaluated[-1]["eval/n_eval_env_steps"] > 0
     assert {"hypervolume", "eum", "sparsity", "cardinality", "igd", "mul"} <= set(result.metrics)
+
+
+def test_select_best_makes_the_best_evaluated_network_the_policy() -> None:
+    with pytest.raises(ConfigError, match="select_best=True needs evaluations to select from"):
+        PDMORL(_OneStep(), seed=0, ref_point=[-1.0, -1.0], select_best=True)
+    config = dict(
+        seed=0, device="cpu", hidden_sizes=[32], learning_starts=16, batch_size=64,
+        epsilon_decay_steps=400, learning_rate=3e-3, tau=0.05, ref_point=[-1.0, -1.0],
+        eval_weights=11, eval_episodes=1, eval_every=400, select_best=True,
+    )  # fmt: skip
+    opt = PDMORL(_OneStep(), **config)  # type: ignore[arg-type]
+    for _ in range(155):  # 8 envs: evaluations at 400, 800 and 1,200 steps
+        opt.step()
+    w = torch.tensor([[0.9, 0.1], [0.1, 0.9]])
+    assert opt._best_hv == pytest.approx(3.0)  # both corners (1, 0) and (0, 1) against (-1, -1)
+    with torch.no_grad():  # spoil the network: action 0 looks best for every preference
+        assert isinstance(opt.q, torch.nn.Sequential)
+        last = opt.q[-1]
+        assert isinstance(last, torch.nn.Linear)
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([1.0, 1.0, 0.0, 0.0]))
+    assert opt.greedy(torch.ones(2, 1), w).tolist() == [0, 0]
+    result = opt.result()
+    assert result.metrics["hypervolume"] == pytest.approx(3.0)  # the kept network's front
+    assert result.extras["selected_step"] == opt._best_step <= 1_200
+    assert opt.greedy(torch.ones(2, 1), w).tolist() == [0, 1]
+    assert opt.result().extras["selected_step"] == opt._best_step  # a second call agrees
+    resumed = PDMORL(_OneStep(), **config)  # type: ignore[arg-type]
+    resumed.set_state(opt.get_state())
+    assert resumed._best_hv == opt._best_hv and resumed._best_step == opt._best_step
+    assert resumed.result().metrics["hypervolume"] == pytest.approx(3.0)
+    opt.step()  # training resumes with the network itself
+    assert opt.greedy(torch.ones(2, 1), w).tolist() == [0, 0]
