@@ -24,7 +24,9 @@ authors' Deep Sea Treasure settings: epsilon 0.8 -> 0.05, soft targets, hindsigh
 from the known front; network, learning rate, batch and gamma shared), evaluated the same way.
 ``--per`` turns on prioritized replay on both Envelopes (MORL-Baselines' default). ``--envelope-config`` and
 ``--pd-config`` (JSON objects) set further fields of polyopt's agents only (say which when quoting). Each
-evaluation's environment steps, wall and CPU seconds are printed apart from training's.
+evaluation's environment steps, wall and CPU seconds are printed apart from training's. ``--select-best EVERY``
+has PD-MORL evaluate by the full protocol every ``EVERY`` steps, timed with training, and keep the network of
+the best hypervolume as its policy (``select_best``: a policy selected on training-time evaluations).
 
 The replay ratios differ unless ``--num-envs 1 --updates 1``: MORL-Baselines makes one update per environment
 step; polyopt makes ``updates`` updates per step of ``num_envs`` environments. Say which when quoting.
@@ -233,16 +235,21 @@ def run_polyopt(
     # the result's own evaluation (inside polyopt.run) is cut to one episode: the protocol's runs below,
     # outside the timed part, as for MORL-Baselines
     cfg = {**cfg, "eval_weights": 1, "eval_episodes": 1}
+    # --select-best: PD-MORL selects on the full protocol, evaluated during (and timed with) training
+    if args.select_best and algo == "pd-morl":
+        cfg = {k: v for k, v in cfg.items() if k not in ("eval_weights", "eval_episodes")}
+        cfg = {**cfg, "eval_every": args.select_best, "select_best": True}
     opt = polyopt.make(
         "optimizer", algo, env, seed=seed, device="cpu", gradient_updates=updates, **cfg
     )
     start = time.perf_counter()
     cpu_start = time.process_time()
-    polyopt.run(opt, polyopt.Budget(env_steps=steps), threads=1)
+    result = polyopt.run(opt, polyopt.Budget(env_steps=steps), threads=1)
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
     env.close()
-    return {"wall": wall, "cpu": cpu, **evaluate(opt.greedy, args)}
+    selected = {"selected_step": result.extras["selected_step"]} if cfg.get("select_best") else {}
+    return {"wall": wall, "cpu": cpu, **selected, **evaluate(opt.greedy, args)}
 
 
 def json_object(text: str) -> dict[str, Any]:
@@ -292,6 +299,14 @@ def main() -> None:
             help=f"extra fields of polyopt's {agent} config as a JSON object (they override the shared "
             "ones), e.g. '{\"n_step\": 10}'",
         )
+    parser.add_argument(
+        "--select-best",
+        type=int,
+        default=0,
+        metavar="EVERY",
+        help="PD-MORL: evaluate by the protocol every EVERY training steps (timed with training) and keep "
+        "the network of the best hypervolume as the policy (select_best; 0 = off)",
+    )
     parser.add_argument("--eval-weights", type=int, default=100, help="evaluation preferences")
     parser.add_argument("--eval-episodes", type=int, default=5, help="episodes per preference")
     args = parser.parse_args()
@@ -341,7 +356,8 @@ def main() -> None:
                 f"{out['true_points_found']:.0f}/{out['known_points']:.0f}  "
                 f"cardinality {out['cardinality']:.0f}  EUM {out['eum']:.4f}  MUL {out['mul']:.4f}  "
                 f"eval env steps {out['eval_env_steps']:.0f} "
-                f"({out['eval_wall']:.1f} s, CPU {out['eval_cpu']:.1f} s)",
+                f"({out['eval_wall']:.1f} s, CPU {out['eval_cpu']:.1f} s)"
+                + (f"  selected step {out['selected_step']}" if "selected_step" in out else ""),
                 flush=True,
             )
     print(f"load average after: {os.getloadavg()}")
