@@ -16,6 +16,23 @@ JAX-first). CBO has no anchor here. EvoX's DE, JaDE and PSO keep their points in
 points are not clipped again. By default polyopt runs in float64 and EvoX in its default float32 (its points
 converted to float64 to evaluate); ``--dtype float64`` (or ``float32``) runs both in one dtype.
 
+Two readings of speed are printed side by side. ``ratio`` is per generation: anchor seconds / polyopt seconds
+for the same number of generations. ``hit_s`` / ``speedup`` is time to target as COCO measures optimizers
+(expected running time): every run records its best-so-far after each generation with its time since the run's
+start (polyopt through a ``polyopt.optimize`` callback that reads the step's ``best`` metric, which every step
+computes anyway; anchors in their loop, after evaluating); the target of seed ``s`` is the anchor's final best
+of seed ``s``; ``hit_s`` is polyopt's ERT to it (the sum over seeds of polyopt's seconds to first reach it,
+its whole run where it never does, divided by the seeds that reached it; ``never`` where none did), ``hits``
+how many seeds reached it, ``speedup`` = the anchor's median seconds / ``hit_s``, and ``strict`` = the
+anchor's median seconds to first reach its own final best / ``hit_s``. The cost of recording one trace point
+is measured and printed at the start.
+
+``--own-problems``: each library optimizes its own CEC 2022 implementation on the official data (EvoX ships
+it with its files): polyopt its ``CEC2022`` with ``CEC2022Data.load`` of EvoX's files, EvoX's algorithms
+EvoX's ``CEC2022`` (built and run with torch's default dtype set to EvoX's dtype, as EvoX reads its data in
+the default dtype); pycma and evosax, which ship no CEC 2022, evaluate polyopt's. The two implementations are
+checked to agree on 256 points per function before any run. Other problems are as without the flag.
+
 Anchors: ``pip install cma evosax evox`` (the ``baselines`` extra). Missing anchors are skipped with a note.
 
     python benchmarks/so_evolution_vs_anchors.py --pop 1000 --generations 100 --seeds 3 --dim 10
@@ -37,6 +54,8 @@ from torch import Tensor
 import polyopt
 
 Fn = Callable[[Tensor], Tensor]
+#: (wall seconds since the run's start, CPU seconds since then, best value so far) after each generation
+Trace = list[tuple[float, float, float]]
 
 # One thread for everyone: polyopt.optimize runs CPU steps on one intra-op thread (faster on a shared 2-core
 # machine); the anchors get the same (numpy's BLAS, XLA's CPU client, torch for EvoX).
@@ -51,8 +70,90 @@ os.environ.setdefault(
 DTYPE = {"polyopt": torch.float64, "evox": torch.float32}
 
 
+#: ``--own-problems``: each library's own implementation of the CEC 2022 functions (see the docstring)
+OWN = {"on": False}
+
+
+def _evox_cec2022_folder() -> Any:
+    import pathlib
+
+    from evox.problems.numerical import cec2022 as reference
+
+    return pathlib.Path(reference.__file__).parent / "cec2022_input_data"
+
+
+def _cec2022_number(name: str) -> int | None:
+    return int(name.split("-f")[1]) if name.startswith("cec2022-f") else None
+
+
 def _problem(name: str, dim: int) -> polyopt.Objective:
+    number = _cec2022_number(name)
+    if OWN["on"] and number is not None:
+        from polyopt_envs.cec2022 import CEC2022, CEC2022Data
+
+        data = CEC2022Data.load(_evox_cec2022_folder(), number, dim)
+        return CEC2022(number, dim, data=data)
     return polyopt.make("objective", name, dim=dim)
+
+
+def _evox_own(problem: polyopt.Objective) -> Any:
+    """EvoX's own CEC2022 for ``problem`` (in ``--own-problems`` mode), else None."""
+    number = _cec2022_number(getattr(problem, "name", ""))
+    if not OWN["on"] or number is None:
+        return None
+    from evox.problems.numerical.cec2022 import CEC2022 as EvoxCEC2022
+
+    return EvoxCEC2022(number, problem.space.dim)
+
+
+def check_own_agree(problem: polyopt.Objective, dtype: torch.dtype) -> float:
+    """The largest relative difference between polyopt's and EvoX's CEC 2022 values on 256 points in the
+    box (in ``dtype``); raises when it exceeds 1e-9 (float64) or 1e-4 (float32)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        theirs = _evox_own(problem)
+        assert theirs is not None
+        x = problem.space.sample(256, generator=torch.Generator().manual_seed(0), dtype=dtype)
+        expected = theirs.evaluate(x)
+        got = problem.evaluate(x).f[:, 0].to(expected)
+    finally:
+        torch.set_default_dtype(previous)
+    tol = 1e-9 if dtype == torch.float64 else 1e-4
+    torch.testing.assert_close(got, expected, rtol=tol, atol=tol)
+    return float(((got - expected).abs() / expected.abs().clamp_min(1e-300)).max())
+
+
+def time_to_reach(trace: Trace, target: float, column: int = 0) -> float | None:
+    """Seconds (``column`` 0: wall, 1: CPU) at the first trace point whose best-so-far is <= ``target``
+    (None: never)."""
+    for point in trace:
+        if point[2] <= target:
+            return point[column]
+    return None
+
+
+def expected_running_time(hits: list[float | None], totals: list[float]) -> float | None:
+    """COCO's ERT: the seconds of all runs (time to target where reached, the whole run where not) over
+    the number of runs that reached the target; None when none did."""
+    reached = [h for h in hits if h is not None]
+    if not reached:
+        return None
+    spent = sum(h if h is not None else t for h, t in zip(hits, totals, strict=True))
+    return spent / len(reached)
+
+
+def trace_overhead_s(n: int = 100_000) -> float:
+    """Seconds one trace point costs (the recorder polyopt's callback and the anchors' loops run)."""
+    trace: Trace = []
+    start, cpu = time.perf_counter(), time.process_time()
+    metrics = {"best": 1.0}
+    t0 = time.perf_counter()
+    for _ in range(n):
+        trace.append(
+            (time.perf_counter() - start, time.process_time() - cpu, metrics.get("best", math.inf))
+        )
+    return (time.perf_counter() - t0) / n
 
 
 def _fn(problem: polyopt.Objective, clip: bool = True) -> Fn:
@@ -71,7 +172,14 @@ def _fn(problem: polyopt.Objective, clip: bool = True) -> Fn:
 def run_polyopt(
     name: str, problem: polyopt.Objective, pop: int, gens: int, seed: int
 ) -> dict[str, Any]:
-    start = time.perf_counter()
+    trace: Trace = []
+
+    def record(opt: Any, metrics: dict[str, float]) -> None:
+        trace.append(
+            (time.perf_counter() - start, time.process_time() - cpu, metrics.get("best", math.inf))
+        )
+
+    start, cpu = time.perf_counter(), time.process_time()
     result = polyopt.optimize(
         name,
         problem,
@@ -80,9 +188,11 @@ def run_polyopt(
         device="cpu",
         dtype=DTYPE["polyopt"],
         pop_size=pop,
+        callbacks=[record],
     )
+    seconds = time.perf_counter() - start
     assert isinstance(result, polyopt.Result)
-    return {"best": result.f_best, "seconds": time.perf_counter() - start}
+    return {"best": result.f_best, "seconds": seconds, "trace": trace}
 
 
 def run_pycma(problem: polyopt.Objective, pop: int, gens: int, seed: int) -> dict[str, Any]:
@@ -94,7 +204,7 @@ def run_pycma(problem: polyopt.Objective, pop: int, gens: int, seed: int) -> dic
     rng = np.random.default_rng(seed)
     x0 = (lower + torch.from_numpy(rng.random(problem.space.dim)) * (upper - lower)).numpy()
     sigma0 = 0.3 * float((upper - lower).mean())
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     es = cma.CMAEvolutionStrategy(
         x0,
         sigma0,
@@ -111,12 +221,14 @@ def run_pycma(problem: polyopt.Objective, pop: int, gens: int, seed: int) -> dic
         },
     )
     best = math.inf
+    trace: Trace = []
     for _ in range(gens):
         xs = es.ask()
         values = f(torch.from_numpy(np.asarray(xs))).numpy()
         best = min(best, float(values.min()))
+        trace.append((time.perf_counter() - start, time.process_time() - cpu, best))
         es.tell(xs, values.tolist())
-    return {"best": best, "seconds": time.perf_counter() - start}
+    return {"best": best, "seconds": time.perf_counter() - start, "trace": trace}
 
 
 _EVOSAX: dict[tuple[int, int], Any] = {}
@@ -139,7 +251,9 @@ def run_evosax(problem: polyopt.Objective, pop: int, gens: int, seed: int) -> di
     rng = np.random.default_rng(seed)
     mean = jnp.asarray((lower + torch.from_numpy(rng.random(d)) * (upper - lower)).numpy())
 
-    def loop(key: Any, n: int) -> float:
+    t0 = [time.perf_counter(), time.process_time()]  # the timed loop's start (wall, CPU)
+
+    def loop(key: Any, n: int, trace: Trace) -> float:
         best = math.inf
         state = es.init(key, mean, params)
         for _ in range(n):
@@ -147,18 +261,22 @@ def run_evosax(problem: polyopt.Objective, pop: int, gens: int, seed: int) -> di
             x, state = es.ask(k_ask, state, params)
             values = f(torch.from_numpy(np.array(x)))
             best = min(best, float(values.min()))
+            trace.append((time.perf_counter() - t0[0], time.process_time() - t0[1], best))
             state, _ = es.tell(k_tell, x, jnp.asarray(values.numpy()), state, params)
         jax.block_until_ready(state)
         return best
 
+    start, cpu = time.perf_counter(), time.process_time()
+    # compiles init/ask/tell for these shapes (cached per es)
+    loop(jax.random.key(10_000 + seed), 3, [])
+    compile_s, compile_cpu = time.perf_counter() - start, time.process_time() - cpu
+    trace: Trace = []
     start = time.perf_counter()
-    loop(
-        jax.random.key(10_000 + seed), 3
-    )  # compiles init/ask/tell for these shapes (cached per es)
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    best = loop(jax.random.key(seed), gens)
-    return {"best": best, "seconds": time.perf_counter() - start, "compile_s": compile_s}
+    t0[:] = [start, time.process_time()]
+    best = loop(jax.random.key(seed), gens, trace)
+    seconds = time.perf_counter() - start
+    out = {"best": best, "seconds": seconds, "compile_s": compile_s, "trace": trace}
+    return {**out, "compile_cpu": compile_cpu}
 
 
 def run_evox(
@@ -169,13 +287,24 @@ def run_evox(
     from evox.workflows import StdWorkflow
 
     lower, upper = problem.space.bounds.to(torch.float64)
-    f = _fn(problem, clip=algo == "cma-es")  # EvoX's DE, JaDE and PSO clamp to the box themselves
-    tracker = {"best": math.inf}
+    previous_dtype = torch.get_default_dtype()
+    own = None
+    if OWN["on"]:  # EvoX builds its CEC 2022 data and constants in the default dtype
+        torch.set_default_dtype(DTYPE["evox"])
+        own = _evox_own(problem)
+    if own is not None:
+        f: Fn = own.evaluate if algo != "cma-es" else _clipped(own.evaluate, lower, upper)
+    else:  # EvoX's DE, JaDE and PSO clamp to the box themselves
+        f = _fn(problem, clip=algo == "cma-es")
+    tracker = {"best": math.inf, "start": math.nan, "cpu": math.nan}
+    trace: Trace = []
 
     class Wrapped(Problem):
         def evaluate(self, pop_x: Tensor) -> Tensor:
             values = f(pop_x)
             tracker["best"] = min(tracker["best"], float(values.min()))
+            wall, cpu = time.perf_counter() - tracker["start"], time.process_time() - tracker["cpu"]
+            trace.append((wall, cpu, tracker["best"]))
             return values
 
     torch.manual_seed(seed)  # EvoX draws from torch's global RNG
@@ -189,12 +318,24 @@ def run_evox(
         algorithm = JaDE(pop_size=pop, lb=lb, ub=ub)
     else:
         algorithm = PSO(pop_size=pop, lb=lb, ub=ub)
-    start = time.perf_counter()
-    workflow = StdWorkflow(algorithm, Wrapped())
-    workflow.init_step()
-    for _ in range(gens - 1):
-        workflow.step()
-    return {"best": tracker["best"], "seconds": time.perf_counter() - start}
+    try:
+        start = tracker["start"] = time.perf_counter()
+        tracker["cpu"] = time.process_time()
+        workflow = StdWorkflow(algorithm, Wrapped())
+        workflow.init_step()
+        for _ in range(gens - 1):
+            workflow.step()
+        seconds = time.perf_counter() - start
+    finally:
+        torch.set_default_dtype(previous_dtype)
+    return {"best": tracker["best"], "seconds": seconds, "trace": trace}
+
+
+def _clipped(fn: Fn, lower: Tensor, upper: Tensor) -> Fn:
+    def f(x: Tensor) -> Tensor:
+        return fn(torch.minimum(torch.maximum(x, lower.to(x)), upper.to(x)))
+
+    return f
 
 
 _ANCHORS: dict[str, list[tuple[str, Callable[..., dict[str, Any]]]]] = {
@@ -214,6 +355,28 @@ _ANCHORS: dict[str, list[tuple[str, Callable[..., dict[str, Any]]]]] = {
 }
 
 
+def time_to_target(
+    polyopt_runs: list[dict[str, Any]], anchor_runs: list[dict[str, Any]], column: int = 0
+) -> dict[str, Any]:
+    """polyopt's time to each seed's anchor final best (see the module docstring), paired by seed;
+    ``column`` 0: wall seconds, 1: CPU seconds."""
+    total = "seconds" if column == 0 else "cpu"
+    mine = {o["seed"]: o for o in polyopt_runs}
+    pairs = [(mine[o["seed"]], o) for o in anchor_runs if o["seed"] in mine]
+    hits = [time_to_reach(p["trace"], a["best"], column) for p, a in pairs]
+    ert = expected_running_time(hits, [p[total] for p, _ in pairs])
+    own = [time_to_reach(a["trace"], a["best"], column) for _, a in pairs]
+    anchor_s = statistics.median(a[total] for _, a in pairs) if pairs else math.nan
+    own_s = statistics.median(t if t is not None else math.nan for t in own) if pairs else math.nan
+    return {
+        "ert": ert,
+        "hits": sum(h is not None for h in hits),
+        "runs": len(pairs),
+        "speedup": None if ert is None else anchor_s / ert,
+        "strict": None if ert is None else own_s / ert,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--pop", type=int, default=1000)
@@ -227,12 +390,33 @@ def main() -> None:
         default="float64/float32",
         help="polyopt's/EvoX's population dtype: 'float64/float32' (each its default) or one for both",
     )
+    parser.add_argument(
+        "--own-problems",
+        action="store_true",
+        help="CEC 2022 on the official data, each library on its own implementation (EvoX's for EvoX)",
+    )
     args = parser.parse_args()
     names = args.dtype.split("/")
     for key, name in zip(("polyopt", "evox"), names * 2 if len(names) == 1 else names):
         DTYPE[key] = getattr(torch, name)
-    print(f"dtypes: {DTYPE}", flush=True)
+    OWN["on"] = args.own_problems
+    print(f"dtypes: {DTYPE}; own problems: {OWN['on']}", flush=True)
     torch.set_num_threads(1)
+    cost = trace_overhead_s()
+    print(
+        f"one trace point costs {1e6 * cost:.2f} us ({args.generations} per run: "
+        f"{1e3 * cost * args.generations:.3f} ms)",
+        flush=True,
+    )
+    if OWN["on"]:
+        for pname in args.problems.split(","):
+            if _cec2022_number(pname) is not None:
+                problem = _problem(pname, args.dim)
+                for dtype in sorted(set(DTYPE.values()), key=str):
+                    worst = check_own_agree(problem, dtype)
+                    print(
+                        f"{pname} polyopt vs EvoX values, {dtype}: max relative difference {worst:.1e}"
+                    )
     print(f"load at the start: {os.getloadavg()}", flush=True)
     rows: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for seed in range(args.seeds):
@@ -242,6 +426,7 @@ def main() -> None:
             for algo in args.algorithms.split(","):
                 ours = ("polyopt", lambda p, n, g, s, a=algo: run_polyopt(a, p, n, g, s))
                 for label, runner in [ours, *_ANCHORS[algo]]:
+                    cpu = time.process_time()
                     try:
                         out = runner(problem, args.pop, args.generations, seed)
                     except ImportError as exc:
@@ -251,26 +436,54 @@ def main() -> None:
                         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                         print(f"failed {label} ({algo}): {type(exc).__name__}: {first[:160]}")
                         continue
+                    out["cpu"] = time.process_time() - cpu - out.get("compile_cpu", 0.0)
+                    out["seed"] = seed
                     out["error"] = out["best"] - optimum
                     rows.setdefault((pname, algo, label), []).append(out)
                     print(
                         f"seed {seed} {pname:>14} {algo:>7} {label:>8}: error {out['error']:.3e} "
-                        f"in {out['seconds']:.2f}s",
+                        f"in {out['seconds']:.2f}s (cpu {out['cpu']:.2f}s)",
                         flush=True,
                     )
     print(f"load at the end: {os.getloadavg()}")
     print(
-        "\nmedians over seeds (error = best - optimum; time ratio = anchor seconds / polyopt seconds)"
+        "\nmedians over seeds (error = best - optimum; ratio = anchor seconds / polyopt seconds for the "
+        "same generations;\nhit_s = polyopt's ERT to the anchor's final best, hits = seeds that reached "
+        "it, speedup = anchor seconds / hit_s,\nstrict = anchor's seconds to its own final best / hit_s; "
+        "wall seconds, then the same in CPU seconds)"
     )
-    print(f"{'problem':>14} {'algo':>7} {'impl':>8} {'error':>10} {'seconds':>8} {'ratio':>6}")
+    print(
+        f"{'problem':>14} {'algo':>7} {'impl':>9} {'error':>10} {'seconds':>8} {'ratio':>6} "
+        f"{'hit_s':>7} {'hits':>5} {'speedup':>7} {'strict':>7} | {'cpu_s':>7} {'ratio':>6} "
+        f"{'hit_cpu':>7} {'speedup':>7} {'strict':>7}"
+    )
     for (pname, algo, label), outs in rows.items():
         err = statistics.median(o["error"] for o in outs)
-        sec = statistics.median(o["seconds"] for o in outs)
-        mine = statistics.median(o["seconds"] for o in rows[(pname, algo, "polyopt")])
-        extra = ""
+        line = f"{pname:>14} {algo:>7} {label:>9} {err:10.3e}"
+        mine_runs = rows.get((pname, algo, "polyopt"))
+        for column, total in ((0, "seconds"), (1, "cpu")):
+            sec = statistics.median(o[total] for o in outs)
+            if column:
+                line += f" | {sec:7.2f}"
+            else:
+                line += f" {sec:8.2f}"
+            if label == "polyopt" or not mine_runs:
+                line += f" {1.0 if mine_runs else math.nan:6.2f}" + " " * (
+                    32 if column == 0 else 24
+                )
+                continue
+            line += f" {sec / statistics.median(o[total] for o in mine_runs):6.2f}"
+            hit = time_to_target(mine_runs, outs, column)
+            ert, hits = hit["ert"], f"{hit['hits']:>2}/{hit['runs']:<2}"
+            if column == 0:
+                line += f" {'never' if ert is None else f'{ert:7.2f}':>7} {hits}"
+            else:
+                line += f" {'never' if ert is None else f'{ert:7.2f}':>7}"
+            for key in ("speedup", "strict"):
+                line += f" {'never' if hit[key] is None else f'{hit[key]:7.2f}':>7}"
         if "compile_s" in outs[0]:
-            extra = f"  (+{statistics.median(o['compile_s'] for o in outs):.2f}s compile)"
-        print(f"{pname:>14} {algo:>7} {label:>8} {err:10.3e} {sec:8.2f} {sec / mine:6.2f}{extra}")
+            line += f"  (+{statistics.median(o['compile_s'] for o in outs):.2f}s compile)"
+        print(line.rstrip())
 
 
 if __name__ == "__main__":

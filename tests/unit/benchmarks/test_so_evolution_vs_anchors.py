@@ -1,0 +1,78 @@
+"""The time-to-target reading of benchmarks/so_evolution_vs_anchors.py: first hits, COCO's ERT, the pairing
+by seed, and polyopt's per-generation trace."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import pathlib
+from types import ModuleType
+
+import pytest
+
+import polyopt
+
+_PATH = pathlib.Path(__file__).parents[3] / "benchmarks" / "so_evolution_vs_anchors.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    saved = dict(os.environ)  # the script sets thread variables for its own process
+    try:
+        spec = importlib.util.spec_from_file_location("so_evolution_vs_anchors", _PATH)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return module
+
+
+def test_time_to_reach_is_the_first_point_at_or_below_the_target(bench: ModuleType) -> None:
+    trace = [(0.1, 0.05, 5.0), (0.2, 0.1, 3.0), (0.3, 0.15, 1.0)]
+    assert bench.time_to_reach(trace, 3.0) == 0.2
+    assert bench.time_to_reach(trace, 3.0, column=1) == 0.1
+    assert bench.time_to_reach(trace, 4.0) == 0.2
+    assert bench.time_to_reach(trace, 0.5) is None
+
+
+def test_expected_running_time_counts_failed_runs_whole(bench: ModuleType) -> None:
+    assert bench.expected_running_time([1.0, None], [2.0, 4.0]) == pytest.approx(5.0)
+    assert bench.expected_running_time([1.0, 3.0], [2.0, 4.0]) == pytest.approx(2.0)
+    assert bench.expected_running_time([None, None], [2.0, 4.0]) is None
+
+
+def test_time_to_target_pairs_seeds_and_reads_both_speedups(bench: ModuleType) -> None:
+    ours = [
+        {"seed": 1, "seconds": 4.0, "cpu": 2.0, "trace": [(1.0, 0.5, 9.0), (2.0, 1.0, 2.0)]},
+        {"seed": 0, "seconds": 4.0, "cpu": 2.0, "trace": [(1.0, 0.5, 5.0), (3.0, 1.5, 4.0)]},
+    ]
+    anchor = [  # seed 0 reached its final best (5) at 6 s, seed 1 its (2) at 10 s
+        {"seed": 0, "best": 5.0, "seconds": 10.0, "cpu": 8.0, "trace": [(6.0, 4.0, 5.0)]},
+        {"seed": 1, "best": 2.0, "seconds": 10.0, "cpu": 8.0, "trace": [(10.0, 8.0, 2.0)]},
+    ]
+    wall = bench.time_to_target(ours, anchor)
+    assert (wall["hits"], wall["runs"]) == (2, 2)
+    assert wall["ert"] == pytest.approx(1.5)  # 1 s (seed 0) and 2 s (seed 1)
+    assert wall["speedup"] == pytest.approx(10.0 / 1.5)
+    assert wall["strict"] == pytest.approx(8.0 / 1.5)  # median of the anchor's own 6 and 10 s
+    cpu = bench.time_to_target(ours, anchor, column=1)
+    assert cpu["ert"] == pytest.approx(0.75)
+    assert cpu["speedup"] == pytest.approx(8.0 / 0.75)
+    anchor[1]["best"] = 1.0  # seed 1 now never reached: its whole run counts, one hit
+    missed = bench.time_to_target(ours, anchor)
+    assert (missed["hits"], missed["ert"]) == (1, pytest.approx(5.0))
+    anchor[0]["best"] = 0.0
+    assert bench.time_to_target(ours, anchor)["speedup"] is None
+
+
+def test_polyopt_trace_has_one_point_per_generation_ending_at_the_result(bench: ModuleType) -> None:
+    problem = polyopt.make("objective", "rastrigin", dim=3)
+    out = bench.run_polyopt("de", problem, 20, 4, 0)
+    trace = out["trace"]
+    assert len(trace) == 4
+    assert all(a[0] <= b[0] and a[2] >= b[2] for a, b in itertools.pairwise(trace))
+    assert trace[-1][2] == pytest.approx(out["best"])
+    assert 0 < bench.trace_overhead_s(1000) < 1e-3
