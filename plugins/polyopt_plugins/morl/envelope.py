@@ -223,21 +223,27 @@ class Envelope(PreferenceAgent):
 
     # -- update ------------------------------------------------------------------------------------------------
 
-    def _target(self, next_obs: Tensor, w: Tensor, sampled: Tensor) -> Tensor:
-        """``b x m`` bootstrap values of ``next_obs`` for preferences ``w`` (``b x m``)."""
-        if not self.config.envelope:  # double DQN conditioned on w
-            action = torch.einsum("bam,bm->ba", self.q(next_obs, w), w).argmax(1)
-            return self.target(next_obs, w)[torch.arange(w.shape[0]), action]
+    def _target(self, next_obs: Tensor, sampled: Tensor) -> Tensor:
+        """``(k b) x m`` bootstrap values of the ``b`` next observations (``b x d``) for each of the ``k``
+        sampled preferences (``k x m``), preference-major: row ``j b + i`` is observation ``i`` under
+        preference ``j``. The envelope runs the networks on the ``b k`` pairs of observation and preference
+        ``w'`` once and scores them for every ``w`` (the pairs do not depend on ``w``)."""
         b, k = next_obs.shape[0], sampled.shape[0]
-        obs_k = next_obs.repeat_interleave(k, 0)  # (b k) x d
+        rows = torch.arange(k * b, device=self.device)
+        if not self.config.envelope:  # double DQN conditioned on w
+            obs, w = next_obs.repeat(k, 1), sampled.repeat_interleave(b, 0)
+            action = torch.einsum("nam,nm->na", self.q(obs, w), w).argmax(1)
+            return self.target(obs, w)[rows, action]
+        obs_k = next_obs.repeat_interleave(k, 0)  # (b k) x d: every observation with every w'
         w_k = sampled.repeat(b, 1)  # (b k) x m
         q = self.q(obs_k, w_k).view(b, k, self.n_actions, -1)
-        scores = torch.einsum("bkam,bm->bka", q, w)  # w . Q(s', a, w') for every w' and a
-        best_a = scores.max(2)  # over actions
-        best_w = best_a.values.argmax(1)  # the envelope's preference for each row
-        action = best_a.indices[torch.arange(b), best_w]
+        scores = torch.einsum("blam,jm->jbla", q, sampled)  # w_j . Q(s'_i, a, w'_l)
+        best_a = scores.max(3)  # over actions: k x b x k
+        best_w = best_a.values.argmax(2)  # the envelope's preference for each (w_j, s'_i)
+        action = best_a.indices.gather(2, best_w.unsqueeze(2)).squeeze(2)
         target = self.target(obs_k, w_k).view(b, k, self.n_actions, -1)
-        return target[torch.arange(b), best_w, action]
+        obs_i = torch.arange(b, device=self.device).expand(k, b)
+        return target[obs_i, best_w, action].reshape(k * b, -1)
 
     def _update(self) -> dict[str, float]:
         cfg = self.config
@@ -262,7 +268,7 @@ class Envelope(PreferenceAgent):
             batch = {key: value[idx].repeat(k, *([1] * (value.dim() - 1))) for key, value in
                      self.buffer.items()}  # fmt: skip
             with torch.no_grad():
-                bootstrap = self._target(batch["next_obs"], w, sampled)
+                bootstrap = self._target(self.buffer["next_obs"][idx], sampled)
                 y = batch["reward"] + batch["discount"].unsqueeze(1) * bootstrap
             q = self.q(batch["obs"], w)[torch.arange(w.shape[0]), batch["action"]]  # (k b) x m
             loss = (q - y).square().mean()
