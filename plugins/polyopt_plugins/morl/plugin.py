@@ -25,6 +25,11 @@ _OPTIMIZERS = {
         "PD-MORL: one preference-conditioned network with preference-driven updates, discrete or "
         "continuous actions, vector rewards",
     ),
+    "pareto-q": (
+        "polyopt_plugins.morl.pareto_q:ParetoQ",
+        "Pareto Q-learning: tabular sets of non-dominated Q vectors for every trade-off at once; discrete "
+        "(Integer) observations and actions, vector rewards",
+    ),
 }
 
 
