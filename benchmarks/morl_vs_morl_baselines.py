@@ -28,6 +28,14 @@ evaluation's environment steps, wall and CPU seconds are printed apart from trai
 has PD-MORL evaluate by the full protocol every ``EVERY`` steps, timed with training, and keep the network of
 the best hypervolume as its policy (``select_best``: a policy selected on training-time evaluations).
 
+``--runs pareto-q,pql`` trains polyopt's tabular Pareto Q-learning (``pareto-q``, ``--num-envs``
+sub-environments) and MORL-Baselines' ``PQL`` (one environment, its default hypervolume action scores) with
+MORL-Baselines' PQL exploration (epsilon 1.0 -> 0.1 over 10^5 steps) and the environment's gamma; both are
+evaluated by the same protocol, acting greedily on their Q-sets (``argmax_a max_{q in Q(s, a)} w . q``), and
+each line adds the HV of the agent's own front estimate (the start state's non-dominated Q vectors).
+On Resource Gathering every line also counts the points of the exact front (:func:`resource_gathering_front`)
+found.
+
 The replay ratios differ unless ``--num-envs 1 --updates 1``: MORL-Baselines makes one update per environment
 step; polyopt makes ``updates`` updates per step of ``num_envs`` environments. Say which when quoting.
 
@@ -166,6 +174,11 @@ def evaluate(act: Any, args: argparse.Namespace) -> dict[str, float]:
     metrics["true_points_found"] = float(found)
     metrics["known_points"] = float(true.shape[0])
     metrics["eval_env_steps"] = float(ev["env_steps"])
+    if args.env == "resource-gathering":  # the exact front, not MO-Gymnasium's list
+        exact = resource_gathering_front(spec["gamma"])
+        metrics["exact_found"] = float(
+            (torch.cdist(exact, ev["discounted"]).min(1).values < 1e-3).sum()
+        )
     metrics["eval_wall"] = time.perf_counter() - start
     metrics["eval_cpu"] = time.process_time() - cpu_start
     return metrics
@@ -252,6 +265,90 @@ def run_polyopt(
     return {"wall": wall, "cpu": cpu, **selected, **evaluate(opt.greedy, args)}
 
 
+#: Pareto Q-learning's exploration on both sides (MORL-Baselines' ``PQL`` defaults).
+PQL_EPSILON = {"initial_epsilon": 1.0, "final_epsilon": 0.1, "epsilon_decay_steps": 100_000}
+
+
+def own_front_hv(front: torch.Tensor, args: argparse.Namespace) -> float:
+    """HV of an agent's own front estimate (``k x m``) against the environment's reference point."""
+    from polyopt.metrics import hypervolume
+
+    ref = torch.tensor(ENVS[args.env]["ref"], dtype=torch.float64)
+    return float(hypervolume(-front.double().reshape(-1, ref.numel()), -ref))
+
+
+def run_pareto_q(seed: int, steps: int, args: argparse.Namespace) -> dict[str, Any]:
+    """polyopt's ``pareto-q`` on ``--num-envs`` sub-environments."""
+    import polyopt
+
+    env = make_env(args.env, args.num_envs)
+    opt = polyopt.make(
+        "optimizer", "pareto-q", env, seed=seed, device="cpu", gamma=ENVS[args.env]["gamma"],
+        eval_weights=1, eval_episodes=1, **PQL_EPSILON,
+    )  # fmt: skip
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    polyopt.run(opt, polyopt.Budget(env_steps=steps), threads=1)
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    env.close()
+    own = own_front_hv(opt.learned_front(), args)
+    return {"wall": wall, "cpu": cpu, "own_hv": own, **evaluate(opt.greedy, args)}
+
+
+def run_pql(seed: int, steps: int, args: argparse.Namespace) -> dict[str, Any]:
+    """MORL-Baselines' ``PQL`` (one environment); its Q-sets act greedily for the protocol's preferences.
+
+    ``own_hv`` is the HV of its start state's Q-set; ``tracked_hv`` what MORL-Baselines itself logs: the
+    discounted returns of one episode tracking each vector of ``get_local_pcs(state=0)`` (flat state 0, which
+    is the start only where the start observation is all zeros, as on Deep Sea Treasure)."""
+    import mo_gymnasium as mo_gym
+    import numpy as np
+    from morl_baselines.multi_policy.pareto_q_learning.pql import PQL
+
+    env_id, options = ENVS[args.env]["mo_gym"]
+    spec = ENVS[args.env]
+    agent = PQL(
+        mo_gym.make(env_id, **options), ref_point=np.array(spec["ref"]), gamma=spec["gamma"],
+        seed=seed, log=False, **PQL_EPSILON,
+    )  # fmt: skip
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    agent.train(total_timesteps=steps, eval_env=None)
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    low = np.array(agent.env.observation_space.low, dtype=np.int64)
+    first, _ = agent.env.reset(seed=seed)
+    first_state = int(np.ravel_multi_index(np.asarray(first) - low, agent.env_shape))
+    own = own_front_hv(torch.tensor(np.array(list(agent.get_local_pcs(first_state)))), args)
+    eval_env = mo_gym.make(env_id, **options)
+    eval_env.reset(seed=seed)
+    tracked = torch.tensor(np.array(agent._eval_all_policies(eval_env)))
+    sets: dict[int, list[np.ndarray]] = {}
+
+    def q_sets(state: int) -> list[np.ndarray]:
+        if state not in sets:
+            sets[state] = [
+                np.array(list(agent.get_q_set(state, a))) for a in range(agent.num_actions)
+            ]
+        return sets[state]
+
+    @torch.no_grad()
+    def act(obs: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        cells = obs.long().numpy() - low
+        states = np.ravel_multi_index(cells.T, agent.env_shape)
+        weights = w.double().numpy()
+        return torch.tensor(
+            [int(np.argmax([float((q @ wi).max()) for q in q_sets(int(s))]))
+             for s, wi in zip(states, weights, strict=True)]
+        )  # fmt: skip
+
+    return {
+        "wall": wall, "cpu": cpu, "own_hv": own, "tracked_hv": own_front_hv(tracked, args),
+        **evaluate(act, args),
+    }  # fmt: skip
+
+
 def json_object(text: str) -> dict[str, Any]:
     """``--envelope-config`` / ``--pd-config``: a JSON object of config fields."""
     import json
@@ -276,7 +373,8 @@ def main() -> None:
     parser.add_argument(
         "--runs",
         default="morl-baselines,polyopt",
-        help="comma-separated; polyopt-1 = one env, one update; pd-morl = polyopt's PD-MORL",
+        help="comma-separated; polyopt-1 = one env, one update; pd-morl = polyopt's PD-MORL; pareto-q "
+        "and pql = polyopt's and MORL-Baselines' Pareto Q-learning",
     )
     parser.add_argument("--num-envs", type=int, default=16, help="polyopt's sub-environments")
     parser.add_argument("--updates", type=int, default=1, help="polyopt's updates per step")
@@ -313,9 +411,10 @@ def main() -> None:
     if args.steps < 1 or args.seeds < 1 or args.eval_weights < 1 or args.eval_episodes < 1:
         parser.error("--steps, --seeds, --eval-weights and --eval-episodes must be at least 1")
     runs = args.runs.split(",")
-    unknown = sorted(set(runs) - {"morl-baselines", "polyopt", "polyopt-1", "pd-morl"})
+    known_runs = {"morl-baselines", "polyopt", "polyopt-1", "pd-morl", "pareto-q", "pql"}
+    unknown = sorted(set(runs) - known_runs)
     if unknown:
-        parser.error(f"--runs {unknown}: expected morl-baselines, polyopt, polyopt-1 or pd-morl")
+        parser.error(f"--runs {unknown}: expected some of {sorted(known_runs)}")
     torch.set_num_threads(1)
     cfg = shared_config(args)
     spec = ENVS[args.env]
@@ -341,6 +440,10 @@ def main() -> None:
                 out = run_morl_baselines(seed, args.steps, cfg, args)
             elif name == "polyopt-1":  # MORL-Baselines' replay ratio: one environment, one update
                 out = run_polyopt(seed, args.steps, cfg, args, 1, 1)
+            elif name == "pareto-q":
+                out = run_pareto_q(seed, args.steps, args)
+            elif name == "pql":
+                out = run_pql(seed, args.steps, args)
             elif name == "pd-morl":
                 out = run_polyopt(
                     seed, args.steps, cfg, args, args.num_envs, args.updates, "pd-morl"
@@ -357,7 +460,14 @@ def main() -> None:
                 f"cardinality {out['cardinality']:.0f}  EUM {out['eum']:.4f}  MUL {out['mul']:.4f}  "
                 f"eval env steps {out['eval_env_steps']:.0f} "
                 f"({out['eval_wall']:.1f} s, CPU {out['eval_cpu']:.1f} s)"
-                + (f"  selected step {out['selected_step']}" if "selected_step" in out else ""),
+                + (f"  selected step {out['selected_step']}" if "selected_step" in out else "")
+                + (
+                    f"  exact front points {out['exact_found']:.0f}/3"
+                    if "exact_found" in out
+                    else ""
+                )
+                + (f"  own front HV {out['own_hv']:.4f}" if "own_hv" in out else "")
+                + (f"  tracked HV {out['tracked_hv']:.4f}" if "tracked_hv" in out else ""),
                 flush=True,
             )
     print(f"load average after: {os.getloadavg()}")
