@@ -9,7 +9,8 @@ treasure terminates the episode; ``max_steps`` truncates it. The maps, observati
 rewards and the 100-step limit are MO-Gymnasium's ``deep-sea-treasure-v0`` and
 ``deep-sea-treasure-concave-v0``; tests/unit/envs/test_mo_gymnasium_parity.py checks them step for step.
 
-Auto-reset is next-step (see :mod:`polyopt_envs._episodic`). With ``slip > 0`` an action is replaced by a
+Auto-reset is next-step (see :mod:`polyopt_envs._episodic`); a step is a few table lookups by cell and action
+(:class:`~polyopt_envs._episodic.TabularEnv`). With ``slip > 0`` an action is replaced by a
 uniformly random one with that probability, drawn from the generator seeded by ``reset(seed)`` (an addition;
 MO-Gymnasium's version is deterministic).
 
@@ -23,7 +24,7 @@ import torch
 from torch import Tensor
 
 from polyopt.spaces import Integer
-from polyopt_envs._episodic import EpisodicEnv, check_probability, discounted_sum
+from polyopt_envs._episodic import TabularEnv, check_probability, discounted_sum
 
 __all__ = ["ConcaveDeepSeaTreasure", "DeepSeaTreasure"]
 
@@ -48,7 +49,7 @@ _STEPS = [1, 3, 5, 7, 8, 9, 13, 14, 17, 19]  # shortest path to each treasure, i
 _MOVES = [[-1, 0], [1, 0], [0, -1], [0, 1]]  # up, down, left, right
 
 
-class DeepSeaTreasure(EpisodicEnv):
+class DeepSeaTreasure(TabularEnv):
     """``num_envs`` Deep Sea Treasure submarines stepped together.
 
     Args:
@@ -63,7 +64,6 @@ class DeepSeaTreasure(EpisodicEnv):
     reward_dim = 2
     reward_directions = ("maximize", "maximize")
     reward_names = ("treasure", "time")
-    _state_names = ("_pos",)
 
     def __init__(
         self,
@@ -84,10 +84,28 @@ class DeepSeaTreasure(EpisodicEnv):
         grid = _CONCAVE if self.concave else _CONVEX
         self._map = torch.tensor(grid, dtype=torch.float32, device=self.device)  # 11 x 11
         self._moves = torch.tensor(_MOVES, dtype=torch.long, device=self.device)  # 4 x 2
-        self._pos = torch.zeros(num_envs, 2, dtype=torch.long, device=self.device)
+        cells = torch.arange(11, device=self.device)
+        every_cell = torch.cartesian_prod(cells, cells)  # 121 x 2 (row, column); (0, 0) starts
+        self._build_tables({"_pos": every_cell}, 0, 4, self._dynamics, self._observe_states)
 
-    def _restart(self, mask: Tensor) -> None:
-        self._pos = self._pos.masked_fill(mask.unsqueeze(1), 0)
+    def _dynamics(
+        self, state: dict[str, Tensor], action: Tensor, branch: Tensor
+    ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """The rules with coordinates (run once, to fill the lookup tables)."""
+        pos = state["_pos"]
+        target = pos + self._moves[action]  # n x 2
+        inside = ((target >= 0) & (target <= 10)).all(dim=1)
+        target = torch.where(inside.unsqueeze(1), target, pos)
+        cell = self._map[target[:, 0], target[:, 1]]
+        pos = torch.where((cell == _F).unsqueeze(1), pos, target)  # the floor blocks
+        treasure = self._map[pos[:, 0], pos[:, 1]].clamp(min=0)
+        reward = torch.stack([treasure, -torch.ones_like(treasure)], dim=1)
+        return {"_pos": pos}, reward, treasure > 0
+
+    @staticmethod
+    def _observe_states(state: dict[str, Tensor]) -> Tensor:
+        """``n x 2`` float32 ``(row, column)``."""
+        return state["_pos"].to(torch.float32)
 
     def _transition(self, action: Tensor) -> tuple[Tensor, Tensor]:
         if self.slip > 0:
@@ -96,18 +114,7 @@ class DeepSeaTreasure(EpisodicEnv):
                 0, 4, (self.num_envs,), generator=self._generator, device=self.device
             )
             action = torch.where(u < self.slip, rnd, action)
-        target = self._pos + self._moves[action.clamp(0, 3)]  # num_envs x 2
-        inside = ((target >= 0) & (target <= 10)).all(dim=1)
-        target = torch.where(inside.unsqueeze(1), target, self._pos)
-        cell = self._map[target[:, 0], target[:, 1]]
-        self._pos = torch.where((cell == _F).unsqueeze(1), self._pos, target)  # the floor blocks
-        treasure = self._map[self._pos[:, 0], self._pos[:, 1]].clamp(min=0)
-        reward = torch.stack([treasure, -torch.ones_like(treasure)], dim=1)
-        return reward, treasure > 0
-
-    def _observe(self) -> Tensor:
-        """``num_envs x 2`` float32 ``(row, column)``."""
-        return self._pos.to(torch.float32)
+        return super()._transition(action)
 
     def pareto_front(self, gamma: float = 1.0) -> Tensor:
         """The ten Pareto-optimal returns (``10 x 2``, float32, both maximized), discounted by ``gamma``: the
