@@ -41,7 +41,7 @@ BIAS.update({9: 2300, 10: 2400, 11: 2600, 12: 2700})
 
 # ---- basic functions: ``n x d`` -> ``n`` ----------------------------------------------------------------------
 def zakharov(z: Tensor) -> Tensor:
-    s2 = (0.5 * torch.arange(1, z.shape[1] + 1).to(z) * z).sum(1)
+    s2 = (0.5 * torch.arange(1, z.shape[1] + 1, dtype=z.dtype, device=z.device) * z).sum(1)
     return (z**2).sum(1) + s2**2 + s2**4
 
 
@@ -77,7 +77,7 @@ def discus(z: Tensor) -> Tensor:
 
 def ellipsoid(z: Tensor) -> Tensor:
     d = z.shape[1]
-    powers = 6.0 * torch.arange(d).to(z) / max(d - 1, 1)
+    powers = 6.0 * torch.arange(d, dtype=z.dtype, device=z.device) / max(d - 1, 1)
     return (10.0**powers * z**2).sum(1)
 
 
@@ -97,10 +97,10 @@ def happycat(z: Tensor) -> Tensor:
 
 def katsuura(z: Tensor) -> Tensor:
     d = z.shape[1]
-    powers = 2.0 ** torch.arange(1, 33).to(z)  # (32,)
+    powers = 2.0 ** torch.arange(1, 33, dtype=z.dtype, device=z.device)  # (32,)
     scaled = z.unsqueeze(2) * powers  # (n, d, 32)
     inner = ((scaled - torch.floor(scaled + 0.5)).abs() / powers).sum(2)
-    index = torch.arange(1, d + 1).to(z)
+    index = torch.arange(1, d + 1, dtype=z.dtype, device=z.device)
     prod = ((1.0 + index * inner) ** (10.0 / d**1.2)).prod(1)
     return (prod - 1.0) * 10.0 / d / d
 
@@ -123,7 +123,7 @@ def schwefel(z: Tensor) -> Tensor:
 
 
 def griewank(z: Tensor) -> Tensor:
-    index = torch.arange(1, z.shape[1] + 1).to(z)
+    index = torch.arange(1, z.shape[1] + 1, dtype=z.dtype, device=z.device)
     return (z**2).sum(1) / 4000.0 - torch.cos(z / index.sqrt()).prod(1) + 1.0
 
 
@@ -321,10 +321,22 @@ class CEC2022(Objective):
         """The global minimizer (the first shift vector)."""
         return (tuple(self.data.shift[0].tolist()),)
 
+    def _tensors(self, x: Tensor) -> _Tensors:
+        """``self.data`` in ``x``'s dtype and device, converted once (again when ``data`` is replaced)."""
+        cached = self.__dict__.get("_converted")
+        if cached is None or cached[0] is not self.data or cached[1] != (x.dtype, x.device):
+            cached = (self.data, (x.dtype, x.device), _Tensors.build(self.data, self.function, x))
+            self.__dict__["_converted"] = cached
+        tensors: _Tensors = cached[2]
+        return tensors
+
     def _transform(self, x: Tensor, i: int, rate: float, rotate: bool) -> Tensor:
         """``M_i (rate (x - o_i))`` (rows), or without the rotation."""
-        y = rate * (x - self.data.shift[i].to(x))
-        return y @ self.data.rotation[i].to(x).T if rotate else y
+        data = self._tensors(x)
+        y = x - data.shift[i]
+        if rate != 1.0:  # a product by 1 is exact: skipping it changes no value
+            y = rate * y
+        return y @ data.rotation_t[i] if rotate else y
 
     def evaluate(self, x: Tensor) -> Evaluation:
         """Evaluate ``x`` (``n x d``); returns ``f: n x 1``."""
@@ -340,8 +352,9 @@ class CEC2022(Objective):
 
     def _hybrid(self, x: Tensor, pieces: list[tuple[float, _Part]]) -> Tensor:
         z = self._transform(x, 0, 1.0, True)
-        assert self.data.shuffle is not None
-        z = z[:, self.data.shuffle.to(x.device)]
+        shuffle = self._tensors(x).shuffle
+        assert shuffle is not None
+        z = z.index_select(1, shuffle)
         d = self.dim
         sizes = [math.ceil(share * d) for share, _ in pieces[:-1]]
         sizes.append(d - sum(sizes))
@@ -353,18 +366,60 @@ class CEC2022(Objective):
         return total
 
     def _composition(self, x: Tensor, components: list[tuple[_Part, int, int]]) -> Tensor:
+        data = self._tensors(x)
+        diff = x.unsqueeze(0) - data.shift.unsqueeze(1)  # (k, n, d): x - o_i for every component
+        # every component's M_i (rate_i (x - o_i)) in one batched product (unrotated ones: M_i = I, exact)
+        z = torch.bmm(diff * data.rates, data.rotation_t_or_eye)
         fits = []
-        log_w = []
-        for i, (part, delta, bias) in enumerate(components):
-            fit = part.factor * part.fn(self._transform(x, i, part.rate, part.rotate)) + bias
-            fits.append(fit)
-            dist2 = ((x - self.data.shift[i].to(x)) ** 2).sum(1)
-            # w = dist^-1 exp(-dist^2 / (2 d delta^2)), in logs: no underflow to an all-zero weight row
-            lw = -0.5 * dist2.log() - dist2 / (2 * self.dim * delta**2)
-            # at a component's own optimum (distance 0) its weight is infinite: it takes all
-            log_w.append(torch.where(dist2 > 0, lw, torch.full_like(lw, torch.finfo(x.dtype).max)))
-        weights = torch.softmax(torch.stack(log_w, dim=1), dim=1)  # (n, k), rows sum to 1
+        for i, (part, _, bias) in enumerate(components):
+            fit = part.fn(z[i])
+            if part.factor != 1.0:
+                fit = part.factor * fit
+            fits.append(fit + bias if bias else fit)
+        dist2 = diff.square().sum(2)  # (k, n)
+        # w = dist^-1 exp(-dist^2 / (2 d delta^2)), in logs: no underflow to an all-zero weight row
+        log_w = -0.5 * dist2.log() - dist2 / data.spread
+        # at a component's own optimum (distance 0) its weight is infinite: it takes all
+        log_w = torch.where(dist2 > 0, log_w, torch.finfo(x.dtype).max)
+        # (n, k), rows sum to 1; softmax and the sum along rows, as one component at a time did (the
+        # same values to the last bit: reducing along the other axis rounds differently)
+        weights = torch.softmax(log_w.T.contiguous(), dim=1)
         return (weights * torch.stack(fits, dim=1)).sum(1)
+
+
+@dataclass
+class _Tensors:
+    """A function's data as the evaluation uses it, in one dtype and device."""
+
+    shift: Tensor  # (k, d)
+    rotation_t: Tensor  # (k, d, d): M_i transposed, for ``y @ M_i^T``
+    shuffle: Tensor | None
+    #: compositions: (k, 1, 1) input scales, M_i^T or the identity where the component is unrotated, and
+    #: (k, 1) ``2 d delta_i^2`` (other functions: scales 1, their M^T, no spreads)
+    rates: Tensor
+    rotation_t_or_eye: Tensor
+    spread: Tensor
+
+    @classmethod
+    def build(cls, data: CEC2022Data, function: int, x: Tensor) -> _Tensors:
+        dtype, device = x.dtype, x.device
+        shift = data.shift.to(dtype=dtype, device=device)
+        rotation_t = data.rotation.to(dtype=dtype, device=device).transpose(1, 2).contiguous()
+        shuffle = None if data.shuffle is None else data.shuffle.to(device)
+        parts = _COMPOSITION.get(function, [])
+        d = shift.shape[1]
+        eye = torch.eye(d, dtype=dtype, device=device)
+        rates = [p.rate for p, _, _ in parts] or [1.0]
+        rotations = [rotation_t[i] if p.rotate else eye for i, (p, _, _) in enumerate(parts)]
+        spread = [2 * d * delta**2 for _, delta, _ in parts]
+        return cls(
+            shift=shift,
+            rotation_t=rotation_t,
+            shuffle=shuffle,
+            rates=torch.tensor(rates, dtype=dtype, device=device).view(-1, 1, 1),
+            rotation_t_or_eye=torch.stack(rotations) if rotations else rotation_t,
+            spread=torch.tensor(spread, dtype=dtype, device=device).view(-1, 1),
+        )
 
 
 def cec2022_class(function: int) -> type[CEC2022]:

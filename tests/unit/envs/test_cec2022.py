@@ -105,3 +105,16 @@ def test_refuses_dimensions_outside_the_suite() -> None:
         CEC2022(6, 2)
     with pytest.raises(ConfigError, match="function=13"):
         CEC2022(13, 10)
+
+
+@pytest.mark.parametrize("function", [1, 6, 12])
+def test_converted_data_follows_the_dtype_and_a_replaced_data(function: int) -> None:
+    problem, other = CEC2022(function, 10), CEC2022(function, 10, seed=1)
+    x = problem.space.sample(8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    first = problem.evaluate(x).f
+    low = problem.evaluate(x.float()).f
+    assert low.dtype == torch.float32
+    torch.testing.assert_close(low, first.float(), rtol=1e-4, atol=1e-3)
+    assert torch.equal(problem.evaluate(x).f, first)
+    problem.data = other.data
+    assert torch.equal(problem.evaluate(x).f, other.evaluate(x).f)
