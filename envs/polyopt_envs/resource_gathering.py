@@ -6,7 +6,8 @@ the grid leaves it in place). Gold lies at ``(0, 2)``, a gem at ``(1, 4)``, enem
 Back home the episode ends with reward ``(0, gold, gem)``. Observations are ``(row, column, has_gold,
 has_gem)``. Dynamics, rewards and the 100-step limit are MO-Gymnasium's ``resource-gathering-v0`` (checked step
 for step in tests/unit/envs/test_mo_gymnasium_parity.py, with the kill draws shared); the kill draws come
-from the generator seeded by ``reset(seed)``.
+from the generator seeded by ``reset(seed)``. A step is a few table lookups by state, action and kill draw
+(:class:`~polyopt_envs._episodic.TabularEnv`).
 
 ``pareto_front(gamma)`` is MO-Gymnasium's list of expected discounted returns of six policies, filtered to the
 non-dominated ones (not a proven front: a run can beat it, see benchmarks/RESULTS.md).
@@ -19,7 +20,7 @@ from torch import Tensor
 
 from polyopt.spaces import Integer
 from polyopt_envs._common import non_dominated
-from polyopt_envs._episodic import EpisodicEnv
+from polyopt_envs._episodic import TabularEnv
 
 __all__ = ["ResourceGathering"]
 
@@ -31,7 +32,7 @@ _MOVES = [[-1, 0], [1, 0], [0, -1], [0, 1]]  # up, down, left, right
 _KILL = 0.1
 
 
-class ResourceGathering(EpisodicEnv):
+class ResourceGathering(TabularEnv):
     """``num_envs`` resource gatherers stepped together.
 
     Args:
@@ -43,7 +44,6 @@ class ResourceGathering(EpisodicEnv):
     name = "resource-gathering"
     reward_dim = 3
     reward_names = ("enemy", "gold", "gem")
-    _state_names = ("_pos", "_gold", "_gem")
 
     def __init__(
         self, num_envs: int = 1, *, device: torch.device | str = "cpu", max_steps: int = 100
@@ -52,41 +52,44 @@ class ResourceGathering(EpisodicEnv):
         self.observation_space = Integer([0, 0, 0, 0], [4, 4, 1, 1])
         self.action_space = Integer(0, 3)
         self._moves = torch.tensor(_MOVES, dtype=torch.long, device=self.device)
-        self._home = torch.tensor(_HOME, dtype=torch.long, device=self.device)
-        self._pos = self._home.repeat(num_envs, 1)
-        self._gold = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
-        self._gem = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
-
-    def _restart(self, mask: Tensor) -> None:
-        self._pos = torch.where(mask.unsqueeze(1), self._home, self._pos)
-        self._gold = self._gold & ~mask
-        self._gem = self._gem & ~mask
+        cells, flags = torch.arange(5, device=self.device), torch.arange(2, device=self.device)
+        every = torch.cartesian_prod(cells, cells, flags, flags)  # 100 x 4 (row, column, gold, gem)
+        states = {"_pos": every[:, :2], "_gold": every[:, 2].bool(), "_gem": every[:, 3].bool()}
+        start = (_HOME[0] * 5 + _HOME[1]) * 4  # home, empty-handed
+        self._build_tables(states, start, 4, self._dynamics, self._observe_states, branches=2)
 
     def _uniform(self) -> Tensor:
         """``num_envs`` uniform draws deciding the kills (one per sub-environment and step)."""
         return torch.rand(self.num_envs, generator=self._generator, device=self.device)
 
-    def _at(self, cell: tuple[int, int]) -> Tensor:
-        return (self._pos[:, 0] == cell[0]) & (self._pos[:, 1] == cell[1])
+    def _branch(self, index: Tensor) -> Tensor:
+        """Branch 1 (killed if on an enemy's cell) where the step's draw is below the kill probability."""
+        return torch.add(index, self._uniform() < _KILL, alpha=self._branch_stride)
 
-    def _transition(self, action: Tensor) -> tuple[Tensor, Tensor]:
-        target = self._pos + self._moves[action.clamp(0, 3)]
+    @staticmethod
+    def _at(pos: Tensor, cell: tuple[int, int]) -> Tensor:
+        return (pos[:, 0] == cell[0]) & (pos[:, 1] == cell[1])
+
+    def _dynamics(
+        self, state: dict[str, Tensor], action: Tensor, branch: Tensor
+    ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """The rules with coordinates (run once, to fill the lookup tables); ``branch`` 1: a kill draw."""
+        pos = state["_pos"]
+        target = pos + self._moves[action]
         inside = ((target >= 0) & (target < 5)).all(dim=1)
-        self._pos = torch.where(inside.unsqueeze(1), target, self._pos)
-        u = self._uniform()
-        self._gold = self._gold | self._at(_GOLD)
-        self._gem = self._gem | self._at(_GEM)
-        killed = (self._at(_ENEMIES[0]) | self._at(_ENEMIES[1])) & (u < _KILL)
-        home = self._at(_HOME)
-        reward = torch.stack(
-            [-killed.float(), (home & self._gold).float(), (home & self._gem).float()], dim=1
-        )
-        return reward, killed | home
+        pos = torch.where(inside.unsqueeze(1), target, pos)
+        gold = state["_gold"] | self._at(pos, _GOLD)
+        gem = state["_gem"] | self._at(pos, _GEM)
+        killed = (self._at(pos, _ENEMIES[0]) | self._at(pos, _ENEMIES[1])) & (branch == 1)
+        home = self._at(pos, _HOME)
+        reward = torch.stack([-killed.float(), (home & gold).float(), (home & gem).float()], dim=1)
+        return {"_pos": pos, "_gold": gold, "_gem": gem}, reward, killed | home
 
-    def _observe(self) -> Tensor:
-        """``num_envs x 4`` float32 ``(row, column, has_gold, has_gem)``."""
-        flags = torch.stack([self._gold, self._gem], dim=1).long()
-        return torch.cat([self._pos, flags], dim=1).to(torch.float32)
+    @staticmethod
+    def _observe_states(state: dict[str, Tensor]) -> Tensor:
+        """``n x 4`` float32 ``(row, column, has_gold, has_gem)``."""
+        flags = torch.stack([state["_gold"], state["_gem"]], dim=1).long()
+        return torch.cat([state["_pos"], flags], dim=1).to(torch.float32)
 
     def pareto_front(self, gamma: float = 1.0) -> Tensor:
         """The non-dominated expected discounted returns of MO-Gymnasium's six reference policies (``k x 3``).
