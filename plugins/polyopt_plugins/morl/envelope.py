@@ -75,6 +75,15 @@ class EnvelopeConfig:
     """Exploration rate after the decay."""
     epsilon_decay_steps: int = 10_000
     """Environment steps over which epsilon decays linearly after ``learning_starts``."""
+    explore_repeat: float = 0.0
+    """Temporally extended exploration (ez-greedy, Dabney, Ostrovski and Barreto 2021) when above 0: a
+    sub-environment that explores (probability epsilon, drawn only while it is not already exploring) repeats
+    one random action for a duration ``d`` drawn with probability proportional to ``d^-explore_repeat`` over
+    ``1 ... explore_max_repeat`` steps (2 is the paper's exponent), or until its episode ends. Repeated moves
+    reach states that one-step dithering almost never does (on Deep Sea Treasure the treasures far from the
+    greedy paths: benchmarks/RESULTS.md). 0 keeps one-step epsilon-greedy actions."""
+    explore_max_repeat: int = 100
+    """Longest repeat of an exploratory action (with ``explore_repeat > 0``)."""
     num_sample_w: int = 4
     """Preferences sampled per update for the envelope target."""
     envelope: bool = True
@@ -172,6 +181,13 @@ class Envelope(PreferenceAgent):
         self.priority = torch.zeros(size, dtype=torch.float64, device=self.device)
         self.max_priority = 1e-5  # MORL-Baselines' starting priority, raised to the largest seen
         self.n_updates = 0
+        if cfg.explore_repeat < 0:
+            raise ConfigError(f"explore_repeat={cfg.explore_repeat}; expected a number >= 0")
+        self.check_counts("explore_max_repeat")
+        durations = torch.arange(1, cfg.explore_max_repeat + 1, dtype=torch.float64)
+        self._repeat_p = durations.pow(-cfg.explore_repeat).to(self.device)  # the zeta distribution
+        self._repeat_left = torch.zeros(n, dtype=torch.long, device=self.device)
+        self._repeat_action = torch.zeros(n, dtype=torch.long, device=self.device)
         self.start_episodes(random_weights(m, n, self.generator, self.device).to(self.dtype))
 
     def _linear(self, start: float, end: float, steps: int) -> float:
@@ -206,7 +222,12 @@ class Envelope(PreferenceAgent):
             else self._linear(cfg.initial_epsilon, cfg.final_epsilon, cfg.epsilon_decay_steps)
         )
         greedy = self.greedy(self._obs, self._w) - self.action_low
-        action = torch.where(explore < epsilon, random_action, greedy)
+        if cfg.explore_repeat > 0:
+            random_action = self._repeat_exploration(explore < epsilon, random_action)
+            action = torch.where(self._repeat_left > 0, random_action, greedy)
+            self._repeat_left = (self._repeat_left - 1).clamp_min(0)
+        else:
+            action = torch.where(explore < epsilon, random_action, greedy)
         step = env.step((action + self.action_low).to(env.device))
         self.n_env_steps += n
         next_obs = self._observe(step.obs)
@@ -218,8 +239,21 @@ class Envelope(PreferenceAgent):
             "terminated": step.terminated.to(device=self.device, dtype=self.dtype),
         }
         self.priority[self.store(rows, step.done)] = self.max_priority
+        if cfg.explore_repeat > 0:  # a repeat ends with its episode
+            self._repeat_left = torch.where(step.done.to(self.device), 0, self._repeat_left)
         fresh = random_weights(m, n, self.generator, self.device).to(self.dtype)
         self.advance(step, next_obs, fresh)  # a new preference per episode
+
+    def _repeat_exploration(self, start: Tensor, random_action: Tensor) -> Tensor:
+        """The exploratory actions of the repeats: sub-environments not repeating and with ``start`` set
+        begin one (``random_action`` for a zeta-distributed duration); the others keep theirs."""
+        begin = start & (self._repeat_left == 0)
+        duration = 1 + torch.multinomial(
+            self._repeat_p, begin.shape[0], replacement=True, generator=self.generator
+        )
+        self._repeat_left = torch.where(begin, duration, self._repeat_left)
+        self._repeat_action = torch.where(begin, random_action, self._repeat_action)
+        return self._repeat_action
 
     # -- update ------------------------------------------------------------------------------------------------
 
@@ -329,6 +363,8 @@ class Envelope(PreferenceAgent):
             "priority": self.priority,
             "max_priority": self.max_priority,
             "n_updates": self.n_updates,
+            "repeat_left": self._repeat_left,
+            "repeat_action": self._repeat_action,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -339,3 +375,5 @@ class Envelope(PreferenceAgent):
         self.priority = state["priority"].to(self.device)
         self.max_priority = float(state["max_priority"])
         self.n_updates = int(state["n_updates"])
+        self._repeat_left = state["repeat_left"].to(self.device)
+        self._repeat_action = state["repeat_action"].to(self.device)

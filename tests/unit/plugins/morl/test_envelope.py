@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -107,3 +108,42 @@ class TestPrioritizedEnvelopeContract(OptimizerContract):
     def make_problem(self) -> tuple[Any, dict[str, Any]]:
         problem, config = contract_problem(Envelope)
         return problem, {**config, "per": True}
+
+
+def _random_actions(**config: Any) -> list[int]:
+    """The actions of one Deep Sea Treasure submarine acting at random (before learning starts)."""
+    env = polyopt.make("environment", "deep-sea-treasure", num_envs=1)
+    opt = Envelope(
+        env, seed=0, device="cpu", hidden_sizes=[8], learning_starts=10**6, eval_weights=2,
+        eval_episodes=1, **config,
+    )  # fmt: skip
+    for _ in range(300):
+        opt.step()
+    return opt.buffer["action"][: opt.buffer_count].tolist()
+
+
+def test_exploration_repeats_random_actions() -> None:
+    def repeated(actions: list[int]) -> float:
+        return sum(a == b for a, b in itertools.pairwise(actions)) / (len(actions) - 1)
+
+    one_step = repeated(_random_actions())
+    held = repeated(_random_actions(explore_repeat=1.0, explore_max_repeat=20))
+    assert one_step < 0.4  # independent actions repeat a quarter of the time
+    assert held > 0.7  # durations of 1-20 steps, mean about 5.6
+
+
+def test_exploration_repeat_options_are_checked() -> None:
+    with pytest.raises(polyopt.ConfigError, match="explore_repeat=-1"):
+        Envelope(_TwoArms(), seed=0, explore_repeat=-1.0)
+    with pytest.raises(polyopt.ConfigError, match="explore_max_repeat=0"):
+        Envelope(_TwoArms(), seed=0, explore_repeat=2.0, explore_max_repeat=0)
+
+
+class TestRepeatedExplorationEnvelopeContract(OptimizerContract):
+    """The conformance kit with repeated exploratory actions on (determinism, exact resume, RNG)."""
+
+    optimizer = "envelope"
+
+    def make_problem(self) -> tuple[Any, dict[str, Any]]:
+        problem, config = contract_problem(Envelope)
+        return problem, {**config, "explore_repeat": 2.0, "explore_max_repeat": 8}
