@@ -3,7 +3,8 @@
 The agent starts at the root and goes left (0) or right (1) at every node; after ``depth`` steps it reaches a
 leaf and receives its fruit's six values (zero reward before), which ends the episode. Observations are
 ``(row, position in row)``. Dynamics and fruit values are MO-Gymnasium's ``fruit-tree-v0`` (depth 5, 6 or 7;
-checked step for step in tests/unit/envs/test_mo_gymnasium_parity.py). Every fruit is Pareto-optimal:
+checked step for step in tests/unit/envs/test_mo_gymnasium_parity.py); a step is a few table lookups by node
+and action (:class:`~polyopt_envs._episodic.TabularEnv`). Every fruit is Pareto-optimal:
 ``pareto_front(gamma)`` is the fruits discounted by ``gamma^(depth - 1)``.
 """
 
@@ -14,13 +15,13 @@ from torch import Tensor
 
 from polyopt.errors import ConfigError
 from polyopt.spaces import Integer
-from polyopt_envs._episodic import EpisodicEnv
+from polyopt_envs._episodic import TabularEnv
 from polyopt_envs._fruits import FRUITS
 
 __all__ = ["FruitTree", "FruitTree7"]
 
 
-class FruitTree(EpisodicEnv):
+class FruitTree(TabularEnv):
     """``num_envs`` walks down the fruit tree stepped together.
 
     Args:
@@ -31,7 +32,6 @@ class FruitTree(EpisodicEnv):
 
     reward_dim = 6
     reward_names = ("protein", "carbs", "fats", "vitamins", "minerals", "water")
-    _state_names = ("_node",)
 
     def __init__(
         self, num_envs: int = 1, *, device: torch.device | str = "cpu", depth: int = 6
@@ -44,22 +44,26 @@ class FruitTree(EpisodicEnv):
         self.observation_space = Integer([0, 0], [depth, 2**depth - 1])
         self.action_space = Integer(0, 1)
         self._fruits = torch.tensor(FRUITS[depth], dtype=torch.float32, device=self.device)
-        self._node = torch.zeros(num_envs, 2, dtype=torch.long, device=self.device)  # (row, pos)
+        nodes = [[row, pos] for row in range(depth + 1) for pos in range(2**row)]  # (0, 0) starts
+        every = torch.tensor(nodes, dtype=torch.long, device=self.device)
+        self._build_tables({"_node": every}, 0, 2, self._dynamics, self._observe_states)
 
-    def _restart(self, mask: Tensor) -> None:
-        self._node = self._node.masked_fill(mask.unsqueeze(1), 0)
-
-    def _transition(self, action: Tensor) -> tuple[Tensor, Tensor]:
-        row = self._node[:, 0] + 1
-        pos = self._node[:, 1] * 2 + action.clamp(0, 1)
-        self._node = torch.stack([row, pos], dim=1)
+    def _dynamics(
+        self, state: dict[str, Tensor], action: Tensor, branch: Tensor
+    ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """The rules with (row, position) (run once, to fill the lookup tables)."""
+        row = state["_node"][:, 0] + 1
+        pos = state["_node"][:, 1] * 2 + action
         leaf = row == self.depth
         fruit = self._fruits[pos.clamp(max=2**self.depth - 1)]
-        return fruit * leaf.unsqueeze(1), leaf
+        # a leaf not marked ended (a spawned copy stepped before its reset) has no children: it starts over
+        node = torch.stack([row, pos], dim=1).masked_fill((row > self.depth).unsqueeze(1), 0)
+        return {"_node": node}, fruit * leaf.unsqueeze(1), leaf
 
-    def _observe(self) -> Tensor:
-        """``num_envs x 2`` float32 ``(row, position in row)``."""
-        return self._node.to(torch.float32)
+    @staticmethod
+    def _observe_states(state: dict[str, Tensor]) -> Tensor:
+        """``n x 2`` float32 ``(row, position in row)``."""
+        return state["_node"].to(torch.float32)
 
     def pareto_front(self, gamma: float = 1.0) -> Tensor:
         """The ``2^depth x 6`` fruits, discounted by ``gamma^(depth - 1)`` (all Pareto-optimal)."""
