@@ -7,10 +7,12 @@ import torch
 
 from polyopt.errors import ConfigError
 from polyopt_envs.deep_sea_treasure import DeepSeaTreasure
+from polyopt_envs.fruit_tree import FruitTree
 from polyopt_plugins.morl.protocol import (
     REFERENCE_POINTS,
     equally_spaced_weights,
     evaluate_preferences,
+    evaluation_ceiling,
     front_metrics,
     maximum_utility_loss,
     random_weights,
@@ -80,3 +82,20 @@ def test_reference_points_name_their_source() -> None:
         ConfigError, match="no reference point is registered for environment 'nope'"
     ):
         reference_point("nope")
+
+
+def test_evaluation_ceiling_of_fruit_tree_needs_more_than_100_weights() -> None:
+    """Six objectives: the 126 Das-Dennis weights reach 50 of the 64 fruits (85.8 % of the HV), 1287 all."""
+    front = FruitTree(depth=6).pareto_front(0.99).double()
+    ref = REFERENCE_POINTS["fruit-tree-6"].point
+    full = front_metrics(front, ref)["hypervolume"]
+    few = evaluation_ceiling(front, equally_spaced_weights(6, 100))
+    assert few.shape == (50, 6)
+    assert front_metrics(few, ref)["hypervolume"] / full == pytest.approx(0.858, abs=1e-3)
+    every = evaluation_ceiling(front, equally_spaced_weights(6, 1287))
+    assert every.shape == (64, 6)
+    # two objectives: the 100 weights reach every Deep Sea Treasure point
+    dst = DeepSeaTreasure().pareto_front(0.99)
+    assert evaluation_ceiling(dst, equally_spaced_weights(2, 100)).shape == (10, 2)
+    with pytest.raises(ConfigError, match="expected K x m"):
+        evaluation_ceiling(front, torch.ones(3, 2))
