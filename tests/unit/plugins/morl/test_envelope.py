@@ -147,3 +147,41 @@ class TestRepeatedExplorationEnvelopeContract(OptimizerContract):
     def make_problem(self) -> tuple[Any, dict[str, Any]]:
         problem, config = contract_problem(Envelope)
         return problem, {**config, "explore_repeat": 2.0, "explore_max_repeat": 8}
+
+
+def test_select_best_keeps_the_best_evaluated_network() -> None:
+    opt = Envelope(
+        _TwoArms(), seed=0, device="cpu", hidden_sizes=[32], learning_starts=16,
+        epsilon_decay_steps=400, learning_rate=3e-3, ref_point=[-1.0, -1.0], eval_weights=11,
+        eval_episodes=1, eval_every=8 * 60, select_best=True,
+    )  # fmt: skip
+    for _ in range(120):
+        opt.step()
+    assert opt._best_step == 8 * 120 and opt._best_hv == pytest.approx(3.0)  # both arms
+    with torch.no_grad():  # spoil the network: every preference now takes the first arm
+        last = opt.q.net[-1]
+        assert isinstance(last, torch.nn.Linear)
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([1.0, 1.0, 0.0, 0.0]))
+    result = opt.result()
+    assert result.extras["selected_step"] == 8 * 120
+    assert result.metrics["cardinality"] == 2
+    pick = opt.greedy(torch.ones(2, 1), torch.tensor([[0.9, 0.1], [0.1, 0.9]]))
+    assert pick.tolist() == [0, 1]  # the kept copy acts until training resumes
+    opt.step()
+    assert opt.greedy(torch.ones(1, 1), torch.tensor([[0.1, 0.9]])).tolist() == [0]
+
+
+def test_select_best_needs_evaluations() -> None:
+    with pytest.raises(polyopt.ConfigError, match="select_best=True needs evaluations"):
+        Envelope(_TwoArms(), seed=0, select_best=True)
+
+
+class TestSelectBestEnvelopeContract(OptimizerContract):
+    """The conformance kit with select_best on (exact resume with the kept copy)."""
+
+    optimizer = "envelope"
+
+    def make_problem(self) -> tuple[Any, dict[str, Any]]:
+        problem, config = contract_problem(Envelope)
+        return problem, {**config, "select_best": True, "eval_every": 2}
