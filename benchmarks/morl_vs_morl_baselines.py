@@ -25,8 +25,9 @@ from the known front; network, learning rate, batch and gamma shared), evaluated
 ``--per`` turns on prioritized replay on both Envelopes (MORL-Baselines' default). ``--envelope-config`` and
 ``--pd-config`` (JSON objects) set further fields of polyopt's agents only (say which when quoting). Each
 evaluation's environment steps, wall and CPU seconds are printed apart from training's. ``--select-best EVERY``
-has PD-MORL evaluate by the full protocol every ``EVERY`` steps, timed with training, and keep the network of
-the best hypervolume as its policy (``select_best``: a policy selected on training-time evaluations).
+has PD-MORL and polyopt's Envelope evaluate by the full protocol every ``EVERY`` steps, timed with
+training, and keep the network of the best hypervolume as its policy (``select_best``: a policy selected
+on training-time evaluations).
 
 ``--runs pareto-q,pql`` trains polyopt's tabular Pareto Q-learning (``pareto-q``, ``--num-envs``
 sub-environments) and MORL-Baselines' ``PQL`` (one environment, its default hypervolume action scores) with
@@ -292,8 +293,8 @@ def run_polyopt(
     # the result's own evaluation (inside polyopt.run) is cut to one episode: the protocol's runs below,
     # outside the timed part, as for MORL-Baselines
     cfg = {**cfg, "eval_weights": 1, "eval_episodes": 1}
-    # --select-best: PD-MORL selects on the full protocol, evaluated during (and timed with) training
-    if args.select_best and algo == "pd-morl":
+    # --select-best: PD-MORL / Envelope select on the full protocol, evaluated in (and timed with) training
+    if args.select_best and algo in ("pd-morl", "envelope"):
         cfg = {k: v for k, v in cfg.items() if k not in ("eval_weights", "eval_episodes")}
         cfg = {**cfg, "eval_every": args.select_best, "select_best": True}
     opt = polyopt.make(
@@ -446,8 +447,8 @@ def main() -> None:
         type=int,
         default=0,
         metavar="EVERY",
-        help="PD-MORL: evaluate by the protocol every EVERY training steps (timed with training) and keep "
-        "the network of the best hypervolume as the policy (select_best; 0 = off)",
+        help="PD-MORL and polyopt's Envelope: evaluate by the protocol every EVERY training steps (timed "
+        "with training) and keep the network of the best hypervolume as the policy (select_best; 0 = off)",
     )
     parser.add_argument("--eval-weights", type=int, default=100, help="evaluation preferences")
     parser.add_argument("--eval-episodes", type=int, default=5, help="episodes per preference")
