@@ -6,15 +6,20 @@ around; the first visit to an item pays 1 on its kind's objective, and reaching 
 ``(1, 1, 1)`` and ends the episode. Observations are ``(row, column, collected_1, ..., collected_12)``, items
 numbered column by column. Dynamics, rewards and the 200-step limit are MO-Gymnasium's ``four-room-v0``
 (checked step for step in tests/unit/envs/test_mo_gymnasium_parity.py). No Pareto front is known.
+
+A step is a few table lookups by cell, action and "item already held" (:class:`~polyopt_envs._episodic.
+TabularEnv`), with the collected items kept as the bits of one integer per sub-environment.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from polyopt.spaces import Integer
-from polyopt_envs._episodic import EpisodicEnv
+from polyopt_envs._episodic import TabularEnv
 
 __all__ = ["FourRoom"]
 
@@ -62,7 +67,7 @@ def _layout() -> tuple[list[list[int]], list[list[int]], tuple[int, int]]:
     return kinds, index, start
 
 
-class FourRoom(EpisodicEnv):
+class FourRoom(TabularEnv):
     """``num_envs`` four-room agents stepped together.
 
     Args:
@@ -74,7 +79,7 @@ class FourRoom(EpisodicEnv):
     name = "four-room"
     reward_dim = 3
     reward_names = ("blue-squares", "green-triangles", "red-circles")
-    _state_names = ("_pos", "_collected")
+    _state_names = ("_s", "_bits")
 
     def __init__(
         self, num_envs: int = 1, *, device: torch.device | str = "cpu", max_steps: int = 200
@@ -87,32 +92,68 @@ class FourRoom(EpisodicEnv):
         self.observation_space = Integer([0] * (2 + self.n_items), [12, 12] + [1] * self.n_items)
         self.action_space = Integer(0, 3)
         self._moves = torch.tensor(_MOVES, dtype=torch.long, device=self.device)
-        self._start = torch.tensor(start, dtype=torch.long, device=self.device)
-        self._pos = self._start.repeat(num_envs, 1)
-        self._collected = torch.zeros(num_envs, self.n_items, dtype=torch.bool, device=self.device)
+        cells = torch.arange(13, device=self.device)
+        every_cell = torch.cartesian_prod(cells, cells)  # 169 x 2 (row, column)
+        start_id = start[0] * 13 + start[1]
+        self._build_tables(
+            {"_pos": every_cell}, start_id, 4, self._dynamics, self._observe_states, branches=2
+        )
+        items = torch.arange(self.n_items, device=self.device)
+        cell_bit = torch.where(self._index >= 0, 1 << self._index.clamp(min=0), 0).flatten()
+        self._tab_bit = cell_bit.index_select(0, self._tab_next // 4)  # the item reached, as a bit
+        every_set = torch.arange(2**self.n_items, device=self.device)
+        self._bit_obs = ((every_set.unsqueeze(1) >> items) & 1).to(torch.float32)  # bits -> flags
+        self._item_bits = 1 << items
+        self._bits = torch.zeros(
+            num_envs, dtype=torch.long, device=self.device
+        )  # collected, as bits
 
-    def _restart(self, mask: Tensor) -> None:
-        self._pos = torch.where(mask.unsqueeze(1), self._start, self._pos)
-        self._collected = self._collected & ~mask.unsqueeze(1)
-
-    def _transition(self, action: Tensor) -> tuple[Tensor, Tensor]:
-        target = self._pos + self._moves[action.clamp(0, 3)]
+    def _dynamics(
+        self, state: dict[str, Tensor], action: Tensor, branch: Tensor
+    ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """The rules with coordinates (run once, to fill the lookup tables); ``branch`` 1: the item on the
+        cell reached (if any) was collected before."""
+        pos = state["_pos"]
+        target = pos + self._moves[action]
         inside = ((target >= 0) & (target < 13)).all(dim=1)
-        target = torch.where(inside.unsqueeze(1), target, self._pos)
+        target = torch.where(inside.unsqueeze(1), target, pos)
         kind = self._kinds[target[:, 0], target[:, 1]]
-        self._pos = torch.where((kind == _WALL).unsqueeze(1), self._pos, target)
-        kind = self._kinds[self._pos[:, 0], self._pos[:, 1]]
-        item = self._index[self._pos[:, 0], self._pos[:, 1]]  # -1 off items
-        on_item = item >= 0
-        hit = torch.nn.functional.one_hot(item.clamp(min=0), self.n_items).bool()
-        hit &= on_item.unsqueeze(1)  # num_envs x n_items: the item under the agent
-        first = (hit & ~self._collected).any(1)
-        self._collected = self._collected | hit
+        pos = torch.where((kind == _WALL).unsqueeze(1), pos, target)
+        kind = self._kinds[pos[:, 0], pos[:, 1]]
+        first = (self._index[pos[:, 0], pos[:, 1]] >= 0) & (branch == 0)  # a first visit to an item
         goal = kind == _GOAL
         one_hot = torch.nn.functional.one_hot((kind - 1).clamp(0, 2), 3).to(torch.float32)
         reward = torch.where(goal.unsqueeze(1), 1.0, one_hot * first.unsqueeze(1))
-        return reward, goal
+        return {"_pos": pos}, reward, goal
+
+    @staticmethod
+    def _observe_states(state: dict[str, Tensor]) -> Tensor:
+        """``n x 2`` float32 ``(row, column)``."""
+        return state["_pos"].to(torch.float32)
+
+    def _branch(self, index: Tensor) -> Tensor:
+        """Collect the item reached (a restarting row first drops its items); branch 1 if it was held."""
+        bits = self._bits.masked_fill(self._ended, 0)
+        collected = bits | self._tab_bit.index_select(0, index)
+        self._bits = collected
+        return torch.add(index, collected == bits, alpha=self._branch_stride)
+
+    def _restart(self, mask: Tensor) -> None:
+        super()._restart(mask)
+        self._bits = self._bits.masked_fill(mask, 0)
 
     def _observe(self) -> Tensor:
         """``num_envs x 14`` float32 ``(row, column, collected items)``."""
-        return torch.cat([self._pos, self._collected.long()], dim=1).to(torch.float32)
+        pos = self._tab_obs.index_select(0, self._s)
+        return torch.cat([pos, self._bit_obs.index_select(0, self._bits)], dim=1)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state (``_pos``, ``_collected`` as ``num_envs x n_items`` bool), counters and generator."""
+        state = super().state_dict()
+        state["_collected"] = self._bit_obs.index_select(0, self._bits).bool()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        collected = state["_collected"].to(self.device).long()
+        self._bits = (collected * self._item_bits).sum(dim=1)
