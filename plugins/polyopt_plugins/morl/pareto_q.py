@@ -86,6 +86,12 @@ def pareto_filter(values: Tensor, valid: Tensor, keep: int) -> tuple[Tensor, Ten
         ``(b x keep x m vectors, b x keep mask, b overflow flags)``: the kept vectors first (those with the
         largest sum of objectives when more than ``keep`` are non-dominated), the flags where some were cut.
     """
+    # the existing candidates first (in their order), the columns no batch uses dropped: sets are mostly small
+    order = valid.to(torch.int8).argsort(dim=1, descending=True, stable=True)
+    used = max(int(valid.sum(1).max()), 1) if valid.numel() else 1
+    order = order[:, :used]
+    values = values.gather(1, order.unsqueeze(2).expand(-1, -1, values.shape[2]))
+    valid = valid.gather(1, order)
     tol = 64 * torch.finfo(values.dtype).eps * (1 + values.abs().amax(2, keepdim=True))  # b x c x 1
     a, b = values.unsqueeze(2), values.unsqueeze(1)  # candidate i against j: b x c x c x m
     slack = tol.unsqueeze(2)
