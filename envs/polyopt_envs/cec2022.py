@@ -367,23 +367,22 @@ class CEC2022(Objective):
 
     def _composition(self, x: Tensor, components: list[tuple[_Part, int, int]]) -> Tensor:
         data = self._tensors(x)
-        diff = x.unsqueeze(0) - data.shift.unsqueeze(1)  # (k, n, d): x - o_i for every component
-        # every component's M_i (rate_i (x - o_i)) in one batched product (unrotated ones: M_i = I, exact)
-        z = torch.bmm(diff * data.rates, data.rotation_t_or_eye)
-        fits = []
+        fits, dist2 = [], []
+        # one component at a time: at 10^4 points its n x d pieces stay in cache, k x n x d would not
         for i, (part, _, bias) in enumerate(components):
-            fit = part.fn(z[i])
+            diff = x - data.shift[i]
+            y = part.rate * diff if part.rate != 1.0 else diff  # a product by 1 is exact
+            fit = part.fn(y @ data.rotation_t[i] if part.rotate else y)
             if part.factor != 1.0:
                 fit = part.factor * fit
             fits.append(fit + bias if bias else fit)
-        dist2 = diff.square().sum(2)  # (k, n)
-        # w = dist^-1 exp(-dist^2 / (2 d delta^2)), in logs: no underflow to an all-zero weight row
-        log_w = -0.5 * dist2.log() - dist2 / data.spread
-        # at a component's own optimum (distance 0) its weight is infinite: it takes all
-        log_w = torch.where(dist2 > 0, log_w, torch.finfo(x.dtype).max)
-        # (n, k), rows sum to 1; softmax and the sum along rows, as one component at a time did (the
-        # same values to the last bit: reducing along the other axis rounds differently)
-        weights = torch.softmax(log_w.T.contiguous(), dim=1)
+            dist2.append(diff.square().sum(1))
+        # all components' weights at once, (n, k): w = dist^-1 exp(-dist^2 / (2 d delta^2)), in logs (no
+        # underflow to an all-zero row); at a component's own optimum (distance 0) its weight is infinite
+        d2 = torch.stack(dist2, dim=1)
+        log_w = -0.5 * d2.log() - d2 / data.spread
+        log_w = torch.where(d2 > 0, log_w, torch.finfo(x.dtype).max)
+        weights = torch.softmax(log_w, dim=1)  # rows sum to 1
         return (weights * torch.stack(fits, dim=1)).sum(1)
 
 
@@ -394,31 +393,19 @@ class _Tensors:
     shift: Tensor  # (k, d)
     rotation_t: Tensor  # (k, d, d): M_i transposed, for ``y @ M_i^T``
     shuffle: Tensor | None
-    #: compositions: (k, 1, 1) input scales, M_i^T or the identity where the component is unrotated, and
-    #: (k, 1) ``2 d delta_i^2`` (other functions: scales 1, their M^T, no spreads)
-    rates: Tensor
-    rotation_t_or_eye: Tensor
+    #: compositions: ``2 d delta_i^2`` per component (a row of k)
     spread: Tensor
 
     @classmethod
     def build(cls, data: CEC2022Data, function: int, x: Tensor) -> _Tensors:
         dtype, device = x.dtype, x.device
-        shift = data.shift.to(dtype=dtype, device=device)
-        rotation_t = data.rotation.to(dtype=dtype, device=device).transpose(1, 2).contiguous()
-        shuffle = None if data.shuffle is None else data.shuffle.to(device)
-        parts = _COMPOSITION.get(function, [])
-        d = shift.shape[1]
-        eye = torch.eye(d, dtype=dtype, device=device)
-        rates = [p.rate for p, _, _ in parts] or [1.0]
-        rotations = [rotation_t[i] if p.rotate else eye for i, (p, _, _) in enumerate(parts)]
-        spread = [2 * d * delta**2 for _, delta, _ in parts]
+        d = data.shift.shape[1]
+        spread = [2 * d * delta**2 for _, delta, _ in _COMPOSITION.get(function, [])]
         return cls(
-            shift=shift,
-            rotation_t=rotation_t,
-            shuffle=shuffle,
-            rates=torch.tensor(rates, dtype=dtype, device=device).view(-1, 1, 1),
-            rotation_t_or_eye=torch.stack(rotations) if rotations else rotation_t,
-            spread=torch.tensor(spread, dtype=dtype, device=device).view(-1, 1),
+            shift=data.shift.to(dtype=dtype, device=device),
+            rotation_t=data.rotation.to(dtype=dtype, device=device).transpose(1, 2).contiguous(),
+            shuffle=None if data.shuffle is None else data.shuffle.to(device),
+            spread=torch.tensor(spread, dtype=dtype, device=device),
         )
 
 
