@@ -34,6 +34,7 @@ from polyopt.errors import ConfigError
 from polyopt.result import TrainerResult
 from polyopt.spaces import Integer, Space
 from polyopt_plugins.morl.agent import PreferenceAgent
+from polyopt_plugins.morl.encoding import EncodedQ, observation_encoder
 from polyopt_plugins.morl.protocol import random_weights
 
 __all__ = ["Envelope", "EnvelopeConfig"]
@@ -47,6 +48,11 @@ class EnvelopeConfig:
     """Adam's learning rate (MORL-Baselines' default)."""
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256, 256, 256])
     """Hidden widths of the Q network (MORL-Baselines' default)."""
+    observation_encoding: str = "raw"
+    """How the Q network sees observations: ``raw`` (as they are) or ``one_hot`` (every value of every
+    dimension of an Integer observation space its own input, :mod:`polyopt_plugins.morl.encoding`). On Fruit
+    Tree, whose ``(row, position)`` leaves 64 fruits on one input axis, ``one_hot`` is what lets the network
+    tell the leaves apart (benchmarks/RESULTS.md); replay and ``greedy`` still take raw observations."""
     batch_size: int = 256
     """Transitions per update (each paired with ``num_sample_w`` preferences; MORL-Baselines' default)."""
     gradient_updates: int = 1
@@ -170,10 +176,13 @@ class Envelope(PreferenceAgent):
         self.action_low = int(low)
         self.n_actions = int(high - low) + 1
         self.obs_dim = env.observation_space.dim
+        encoder = observation_encoder(cfg.observation_encoding, env.observation_space)
+        n_in = self.obs_dim if encoder is None else encoder.out_dim
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # initial weights follow the run seed
-            net = _QNet(self.obs_dim, self.n_actions, m, list(cfg.hidden_sizes))
-        self.q = net.to(device=self.device, dtype=self.dtype)
+            net = _QNet(n_in, self.n_actions, m, list(cfg.hidden_sizes))
+        q: nn.Module = net if encoder is None else EncodedQ(encoder, net)
+        self.q = q.to(device=self.device, dtype=self.dtype)
         self.target = copy.deepcopy(self.q).requires_grad_(False)
         self.opt = torch.optim.Adam(self.q.parameters(), lr=cfg.learning_rate)
         size = cfg.buffer_size
