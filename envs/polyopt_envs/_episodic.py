@@ -126,6 +126,24 @@ class EpisodicEnv(Environment):
         self._generator.set_state(state["generator"].cpu())
 
 
+class _RowTable:
+    """A lookup table of rows; rows of 8 bytes (two float32, say) are kept as one int64 each, since gathering
+    from a flat int64 table is several times faster than gathering rows of a 2-D one."""
+
+    def __init__(self, table: Tensor) -> None:
+        self.table, self.dtype, self.width = table, table.dtype, 0
+        if table.dim() == 2 and table.shape[1] * table.element_size() == 8:
+            self.table, self.width = (
+                table.contiguous().view(torch.int64).reshape(-1),
+                table.shape[1],
+            )
+
+    def rows(self, index: Tensor) -> Tensor:
+        """The rows at ``index`` (a fresh tensor of the table's dtype)."""
+        rows = self.table.index_select(0, index)
+        return rows.view(self.dtype).view(-1, self.width) if self.width else rows
+
+
 class TabularEnv(EpisodicEnv):
     """An :class:`EpisodicEnv` over finitely many states, stepped by table lookups.
 
@@ -173,10 +191,13 @@ class TabularEnv(EpisodicEnv):
         next_id = self._encode(moved) * n_actions
         start_id = torch.full_like(next_id, start * n_actions)
         self._tab_next = torch.cat([next_id, start_id])
-        self._tab_reward = torch.cat([reward, reward * torch.zeros_like(terminated).unsqueeze(1)])
+        restarted = reward * torch.zeros_like(terminated).unsqueeze(1)
+        self._tab_reward = _RowTable(torch.cat([reward, restarted]))
         self._tab_term = torch.cat([terminated, torch.zeros_like(terminated)])
         state_id = torch.cat([state_id, state_id])
-        self._tab_obs = observe({k: v.index_select(0, state_id) for k, v in states.items()})
+        self._tab_obs = _RowTable(
+            observe({k: v.index_select(0, state_id) for k, v in states.items()})
+        )
         self._start_id = start * n_actions
         self._s = torch.full((self.num_envs,), self._start_id, dtype=torch.long, device=self.device)
 
@@ -203,13 +224,13 @@ class TabularEnv(EpisodicEnv):
         index = self._branch(self._s + action.clamp(0, self._n_actions - 1))
         self._index = index
         self._moved = self._tab_next.index_select(0, index)
-        return self._tab_reward.index_select(0, index), self._tab_term.index_select(0, index)
+        return self._tab_reward.rows(index), self._tab_term.index_select(0, index)
 
     def _restart(self, mask: Tensor) -> None:
         self._s = torch.where(mask, self._start_id, self._s)
 
     def _observe(self) -> Tensor:
-        return self._tab_obs.index_select(0, self._s)
+        return self._tab_obs.rows(self._s)
 
     def step(self, action: Tensor) -> Step:
         """Apply ``action`` (``num_envs`` or ``num_envs x 1`` integers) to every sub-environment."""

@@ -144,8 +144,11 @@ class FourRoom(TabularEnv):
 
     def _observe(self) -> Tensor:
         """``num_envs x 14`` float32 ``(row, column, collected items)``."""
-        pos = self._tab_obs.index_select(0, self._s)
-        return torch.cat([pos, self._bit_obs.index_select(0, self._bits)], dim=1)
+        obs = torch.empty(self.num_envs, 2 + self.n_items, device=self.device)
+        pos = obs[:, :2].view(torch.int64).squeeze(1)  # the table keeps (row, column) as one int64
+        torch.index_select(self._tab_obs.table, 0, self._s, out=pos)
+        torch.index_select(self._bit_obs, 0, self._bits, out=obs[:, 2:])
+        return obs
 
     def state_dict(self) -> dict[str, Any]:
         """The state (``_pos``, ``_collected`` as ``num_envs x n_items`` bool), counters and generator."""
