@@ -10,6 +10,7 @@ import pathlib
 from types import ModuleType
 
 import pytest
+import torch
 
 import polyopt
 
@@ -76,3 +77,16 @@ def test_polyopt_trace_has_one_point_per_generation_ending_at_the_result(bench: 
     assert all(a[0] <= b[0] and a[2] >= b[2] for a, b in itertools.pairwise(trace))
     assert trace[-1][2] == pytest.approx(out["best"])
     assert 0 < bench.trace_overhead_s(1000) < 1e-3
+
+
+def test_own_problems_are_the_official_instances_and_agree_with_evox(bench: ModuleType) -> None:
+    if importlib.util.find_spec("evox") is None:
+        pytest.skip("evox is not installed (pip install evox)")
+    bench.OWN["on"] = True
+    try:
+        problem = bench._problem("cec2022-f12", 10)
+        assert bench.check_own_agree(problem, torch.float64) < 1e-12
+        generated = polyopt.make("objective", "cec2022-f12", dim=10)
+        assert not torch.equal(problem.data.shift, generated.data.shift)  # official, not generated
+    finally:
+        bench.OWN["on"] = False
