@@ -27,17 +27,20 @@ ENVS = {  # polyopt registry name -> (MO-Gymnasium id, its options)
 }
 
 
-def _rate(step: Callable[[], None], copies: int, seconds: float) -> float:
+def _rate(step: Callable[[], None], copies: int, seconds: float) -> tuple[float, float]:
+    """Sub-environment steps per wall second and per CPU second (``time.process_time``, the comparable
+    cost on a shared machine), over at least ``seconds`` of wall time and at least two steps."""
     step()  # warm-up
     count = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    start, cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < seconds or count < 2:
         step()
         count += 1
-    return count * copies / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return count * copies / wall, count * copies / max(cpu, 1e-9)
 
 
-def polyopt_rate(name: str, copies: int, seconds: float, device: str) -> float:
+def polyopt_rate(name: str, copies: int, seconds: float, device: str) -> tuple[float, float]:
     import polyopt
 
     env = polyopt.make("environment", name, num_envs=copies, device=device)
@@ -57,7 +60,9 @@ def polyopt_rate(name: str, copies: int, seconds: float, device: str) -> float:
     return rate
 
 
-def mo_gymnasium_rate(env_id: str, options: dict, copies: int, seconds: float) -> float:
+def mo_gymnasium_rate(
+    env_id: str, options: dict, copies: int, seconds: float
+) -> tuple[float, float]:
     import gymnasium as gym
     import mo_gymnasium as mo_gym
 
@@ -88,17 +93,20 @@ def main() -> None:
     copies = [int(c) for c in args.copies.split(",")]
     gpu = torch.cuda.is_available()
     print(f"load average before: {os.getloadavg()}; GPU: {gpu}")
+    print("steps per wall second (ratio), and the ratio of steps per CPU second (process_time)")
     print(
         f"{'environment':20s} {'copies':>6s} {'polyopt cpu':>13s} {'mo-gym sync':>13s} {'ratio':>8s}"
+        f" {'cpu ratio':>9s}"
     )
     for name in args.envs.split(","):
         env_id, options = ENVS[name]
         for n in copies:
-            ours = polyopt_rate(name, n, args.seconds, "cpu")
-            theirs = mo_gymnasium_rate(env_id, options, n, args.seconds)
+            ours, ours_cpu = polyopt_rate(name, n, args.seconds, "cpu")
+            theirs, theirs_cpu = mo_gymnasium_rate(env_id, options, n, args.seconds)
             line = f"{name:20s} {n:6d} {ours:13,.0f} {theirs:13,.0f} {ours / theirs:7.1f}x"
+            line += f" {ours_cpu / theirs_cpu:8.1f}x"
             if gpu:
-                line += f"  gpu {polyopt_rate(name, n, args.seconds, 'cuda'):,.0f}"
+                line += f"  gpu {polyopt_rate(name, n, args.seconds, 'cuda')[0]:,.0f}"
             print(line, flush=True)
     print(f"load average after: {os.getloadavg()}")
 
