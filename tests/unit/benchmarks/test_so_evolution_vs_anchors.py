@@ -76,7 +76,8 @@ def test_polyopt_trace_has_one_point_per_generation_ending_at_the_result(bench: 
     assert len(trace) == 4
     assert all(a[0] <= b[0] and a[2] >= b[2] for a, b in itertools.pairwise(trace))
     assert trace[-1][2] == pytest.approx(out["best"])
-    assert 0 < bench.trace_overhead_s(1000) < 1e-3
+    wall, cpu = bench.trace_overhead_s(1000)
+    assert 0 < wall < 1e-3 and 0 <= cpu < 1e-3
 
 
 def test_own_problems_are_the_official_instances_and_agree_with_evox(bench: ModuleType) -> None:
