@@ -175,9 +175,12 @@ class CMAES(GenerationalOptimizer):
             self.cc * (2 - self.cc) * self.mu_eff
         ) * y_w
         w = self.cov_weights[: y.shape[0]]
-        # negative weights act on directions rescaled to the expected length (Hansen 2016, eq. 46)
-        mahalanobis2 = ((y @ self.B) / self.D).pow(2).sum(dim=1).clamp_min(1e-30)
-        w = torch.where(w < 0, w * self.dim / mahalanobis2, w)
+        k = self.weights.shape[0]  # the positive weights lead; the rest are negative (active) or 0
+        if self.config.active and y.shape[0] > k:
+            # negative weights act on directions rescaled to the expected length (Hansen 2016, eq. 46):
+            # only their rows need the Mahalanobis norm (half the (lam x d) @ (d x d) product)
+            mahalanobis2 = ((y[k:] @ self.B) / self.D).pow(2).sum(dim=1).clamp_min(1e-30)
+            w = torch.cat([w[:k], w[k:] * self.dim / mahalanobis2])  # a 0 weight stays 0
         rank_mu = (y.T * w) @ y  # (d, d)
         lost = (1 - hsig) * self.cc * (2 - self.cc)
         self.C = (
