@@ -133,7 +133,7 @@ class FourRoom(TabularEnv):
 
     def _branch(self, index: Tensor) -> Tensor:
         """Collect the item reached (a restarting row first drops its items); branch 1 if it was held."""
-        bits = self._bits.masked_fill(self._ended, 0)
+        bits = self._bits.masked_fill_(self._ended, 0)  # in place: _bits is this env's own tensor
         collected = bits | self._tab_bit.index_select(0, index)
         self._bits = collected
         return torch.add(index, collected == bits, alpha=self._branch_stride)
