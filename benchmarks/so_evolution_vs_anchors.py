@@ -283,12 +283,21 @@ def run_evosax(problem: polyopt.Objective, pop: int, gens: int, seed: int) -> di
 def run_evox(
     algo: str, problem: polyopt.Objective, pop: int, gens: int, seed: int
 ) -> dict[str, Any]:
+    previous_dtype = torch.get_default_dtype()
+    try:  # --own-problems sets torch's default dtype for EvoX's CEC 2022; restored whatever happens
+        return _run_evox(algo, problem, pop, gens, seed)
+    finally:
+        torch.set_default_dtype(previous_dtype)
+
+
+def _run_evox(
+    algo: str, problem: polyopt.Objective, pop: int, gens: int, seed: int
+) -> dict[str, Any]:
     from evox.algorithms import CMAES, DE, PSO, JaDE
     from evox.core import Problem
     from evox.workflows import StdWorkflow
 
     lower, upper = problem.space.bounds.to(torch.float64)
-    previous_dtype = torch.get_default_dtype()
     own = None
     if OWN["on"]:  # EvoX builds its CEC 2022 data and constants in the default dtype
         torch.set_default_dtype(DTYPE["evox"])
@@ -319,16 +328,13 @@ def run_evox(
         algorithm = JaDE(pop_size=pop, lb=lb, ub=ub)
     else:
         algorithm = PSO(pop_size=pop, lb=lb, ub=ub)
-    try:
-        start = tracker["start"] = time.perf_counter()
-        tracker["cpu"] = time.process_time()
-        workflow = StdWorkflow(algorithm, Wrapped())
-        workflow.init_step()
-        for _ in range(gens - 1):
-            workflow.step()
-        seconds = time.perf_counter() - start
-    finally:
-        torch.set_default_dtype(previous_dtype)
+    start = tracker["start"] = time.perf_counter()
+    tracker["cpu"] = time.process_time()
+    workflow = StdWorkflow(algorithm, Wrapped())
+    workflow.init_step()
+    for _ in range(gens - 1):
+        workflow.step()
+    seconds = time.perf_counter() - start
     return {"best": tracker["best"], "seconds": seconds, "trace": trace}
 
 

@@ -91,3 +91,18 @@ def test_own_problems_are_the_official_instances_and_agree_with_evox(bench: Modu
         assert not torch.equal(problem.data.shift, generated.data.shift)  # official, not generated
     finally:
         bench.OWN["on"] = False
+
+
+def test_evox_on_its_own_problem_traces_and_restores_the_default_dtype(bench: ModuleType) -> None:
+    if importlib.util.find_spec("evox") is None:
+        pytest.skip("evox is not installed (pip install evox)")
+    bench.OWN["on"], saved = True, dict(bench.DTYPE)
+    bench.DTYPE["evox"] = torch.float64
+    try:
+        problem = bench._problem("cec2022-f1", 10)
+        out = bench.run_evox("de", problem, 20, 3, 0)
+        assert torch.get_default_dtype() == torch.float32
+        assert len(out["trace"]) == 3 and out["trace"][-1][2] == out["best"] >= 300.0
+    finally:
+        bench.OWN["on"] = False
+        bench.DTYPE.update(saved)
