@@ -68,6 +68,11 @@ class PDMORLConfig:
     """Adam's learning rate of the Q network or the critics."""
     actor_learning_rate: float = 3e-4
     """Adam's learning rate of the actor (continuous actions)."""
+    lr_decay_steps: int = 0
+    """Environment steps, from ``learning_starts`` on, over which both learning rates fall linearly to
+    ``lr_final_fraction`` of their values and then stay (0 = constant rates)."""
+    lr_final_fraction: float = 0.1
+    """The fraction of the learning rates left after ``lr_decay_steps``."""
     hidden_sizes: list[int] = field(default_factory=lambda: [256, 256, 256, 256])
     """Hidden widths (the authors' DST network: an input layer and three hidden layers of 256)."""
     batch_size: int = 32
@@ -165,6 +170,11 @@ class PDMORL(PreferenceAgent):
         self.check_counts(
             "batch_size", "gradient_updates", "buffer_size", "train_weights", "eval_weights"
         )
+        if cfg.lr_decay_steps < 0 or not 0 <= cfg.lr_final_fraction <= 1:
+            raise ConfigError(
+                f"lr_decay_steps={cfg.lr_decay_steps}, lr_final_fraction={cfg.lr_final_fraction}; "
+                "expected an integer >= 0 and a fraction in [0, 1]"
+            )
         if cfg.select_best and cfg.eval_every < 1:
             raise ConfigError(
                 f"select_best=True needs evaluations to select from; got eval_every={cfg.eval_every}, "
@@ -431,6 +441,17 @@ class PDMORL(PreferenceAgent):
 
     # -- the Optimizer contract --------------------------------------------------------------------------------
 
+    def _anneal_learning_rates(self) -> None:
+        cfg = self.config
+        done = min(1.0, (self.n_env_steps - cfg.learning_starts) / cfg.lr_decay_steps)
+        scale = 1.0 - (1.0 - cfg.lr_final_fraction) * done
+        opts = [(self.q_opt, cfg.learning_rate)]
+        if self.actor is not None:
+            opts.append((self.actor_opt, cfg.actor_learning_rate))
+        for opt, lr in opts:
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+
     def log_evaluation(self, out: dict[str, float]) -> None:
         """The shared periodic evaluation; with ``select_best``, a copy of the network when it is the best."""
         super().log_evaluation(out)
@@ -445,6 +466,8 @@ class PDMORL(PreferenceAgent):
         self._collect()
         out: dict[str, float] = {"env_steps": float(self.n_env_steps)}
         if self.n_env_steps >= cfg.learning_starts and self.buffer_count > 0:
+            if cfg.lr_decay_steps:
+                self._anneal_learning_rates()
             logs = []
             for _ in range(cfg.gradient_updates):
                 batch = self._sample()

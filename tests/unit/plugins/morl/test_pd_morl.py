@@ -189,3 +189,20 @@ def test_select_best_makes_the_best_evaluated_network_the_policy() -> None:
     assert resumed.result().metrics["hypervolume"] == pytest.approx(3.0)
     opt.step()  # training resumes with the network itself
     assert opt.greedy(torch.ones(2, 1), w).tolist() == [0, 0]
+
+
+def test_learning_rates_fall_linearly_to_their_final_fraction() -> None:
+    with pytest.raises(ConfigError, match="lr_final_fraction=1.5; expected an integer >= 0"):
+        PDMORL(_OneStep(), seed=0, ref_point=[0.0, 0.0], lr_final_fraction=1.5)
+    opt = PDMORL(
+        _OneStep(continuous=True), seed=0, device="cpu", hidden_sizes=[8], learning_starts=16,
+        ref_point=[0.0, 0.0], key_update_every=10**9, lr_decay_steps=80, lr_final_fraction=0.25,
+        learning_rate=1e-3, actor_learning_rate=2e-3,
+    )  # fmt: skip
+    rates = []
+    for _ in range(14):  # 8 envs a step: the decay runs from step 2 (16 env steps) to step 12 (96)
+        opt.step()
+        rates.append((opt.q_opt.param_groups[0]["lr"], opt.actor_opt.param_groups[0]["lr"]))
+    assert rates[1] == pytest.approx((1e-3, 2e-3))
+    assert rates[6] == pytest.approx((1e-3 * (1 - 0.75 * 40 / 80), 2e-3 * (1 - 0.75 * 40 / 80)))
+    assert rates[11] == rates[13] == pytest.approx((2.5e-4, 5e-4))
