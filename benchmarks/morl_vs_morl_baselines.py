@@ -16,8 +16,9 @@ Environments (``--env``; gamma, HV reference point, known front):
 - ``resource-gathering``: 0.99, [-1, -1, -1]; MO-Gymnasium's listed front (HV 3.345) is not the true one:
   :func:`resource_gathering_front` computes the exact front of expected returns by dynamic programming.
 - ``fruit-tree-6``: depth 6, 0.99, [-1] * 6, the 64 fruits (HV 46,034.80). The default 100 evaluation
-  preferences (126 Das-Dennis weights, none interior) are the best of only 50 fruits: 85.8 % of the HV
-  at most; ``--eval-weights 1287`` (8 partitions) reaches all 64 (the ``evaluation ceiling`` line).
+  preferences (126 Das-Dennis weights, none interior) are the best of only 50 fruits: a perfect agent
+  shows 85.8 % of the HV; ``--eval-weights 1287`` (8 partitions) asks for all 64 (the ``evaluation
+  ceiling`` line; an imperfect agent can land on unasked fruits and score above it).
 - ``minecart``: MO-Gymnasium's ``minecart-v0`` (through polyopt's adapter), 0.98, [-1, -1, -200], MO-Gymnasium's
   front (HV 668.18).
 

@@ -8,8 +8,9 @@ utility over 50 weights (EUM), sparsity, cardinality, and, where the true front 
 utility loss (MUL). Evaluation steps are counted apart from training steps. No tracking service is involved:
 the metrics are floats in the step metrics and the result; observation hooks forward them to trackers.
 
-How many weights: an evaluation can only show the front points that are some evaluation weight's best, so its
-hypervolume is capped by :func:`evaluation_ceiling` (the known front's best point per weight). With many
+How many weights: a perfect agent shows only the front points that are some evaluation weight's best
+(:func:`evaluation_ceiling`), so that is the most an evaluation can credit for being right (an imperfect agent
+can land on other front points by its mistakes and score above it: not a hard bound). With many
 objectives ``K = 100`` is too few: for 6 objectives the nearest Das-Dennis set (126 weights, 4 partitions) has
 no interior weight (each has at least two zero entries), and on Fruit Tree (depth 6, 64 fruits) its ceiling is
 50 fruits, 85.8 % of the front's HV (MORL-Baselines' 100 Riesz-energy weights: 44 fruits, 82.6 %). More weights
@@ -168,10 +169,10 @@ def evaluate_preferences(
 
 
 def evaluation_ceiling(front: Tensor, weights: Tensor) -> Tensor:
-    """The most an evaluation with ``weights`` (``K x m``) can show of a known ``front`` (``p x m``, maximized):
-    the distinct front points that are some weight's best (``argmax_v w . v``), ``q x m`` float64. Their
-    hypervolume is the evaluation's ceiling: a point no weight prefers is never evaluated, however well the
-    agent learned it."""
+    """What a perfect agent's evaluation with ``weights`` (``K x m``) shows of a known ``front`` (``p x m``,
+    maximized): the distinct front points that are some weight's best (``argmax_v w . v``), ``q x m`` float64.
+    Their hypervolume is the evaluation's ceiling for being right: a point no weight prefers is never asked
+    for, however well the agent learned it (a wrong action can still land on it, so it is not a hard bound)."""
     if weights.dim() != 2 or front.dim() != 2 or weights.shape[1] != front.shape[1]:
         raise ConfigError(
             f"weights {tuple(weights.shape)} and front {tuple(front.shape)}: expected K x m and p x m"
