@@ -99,9 +99,8 @@ def pareto_filter(values: Tensor, valid: Tensor, keep: int) -> tuple[Tensor, Ten
     better = (b > a + slack).any(3)  # j clearly above i somewhere
     c = values.shape[1]
     earlier = torch.ones(c, c, dtype=torch.bool, device=values.device).tril(-1)  # [i, j]: j < i
-    covered = (
-        geq & (better | earlier) & valid.unsqueeze(1)
-    )  # j dominates i, or equals it and comes first
+    # i is covered when an existing j dominates it, or equals it (within tolerance) and comes first
+    covered = geq & (better | earlier) & valid.unsqueeze(1)
     front = valid & ~covered.any(2)
     score = torch.where(front, values.sum(2), -math.inf)
     top = score.topk(min(keep, c), dim=1).indices
