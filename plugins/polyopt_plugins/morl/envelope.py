@@ -208,9 +208,8 @@ class Envelope(PreferenceAgent):
         self._best: nn.Module | None = None  # select_best: the best evaluated network so far
         self._best_hv = -float("inf")
         self._best_step = -1
-        self._selected: nn.Module | None = (
-            None  # what greedy acts with after result() selected the copy
-        )
+        # what greedy acts with after result() selected the copy (None: the network itself)
+        self._selected: nn.Module | None = None
         durations = torch.arange(1, cfg.explore_max_repeat + 1, dtype=torch.float64)
         self._repeat_p = durations.pow(-cfg.explore_repeat).to(self.device)  # the zeta distribution
         self._repeat_left = torch.zeros(n, dtype=torch.long, device=self.device)
