@@ -1,15 +1,19 @@
 """What the replay-based MORL agents (Envelope, PD-MORL) share: the supports check, the sub-environments'
-episodes and replay ring, and the shared evaluation protocol's evaluation, log, result and state.
+episodes and replay ring, the shared evaluation protocol's evaluation, log, result and state, and the opt-in
+selection of the best evaluated network (``select_best``).
 
 An agent subclasses :class:`PreferenceAgent`, says which action spaces it takes (:meth:`action_reason`), keeps a
 ``buffer`` dict of ring tensors (``obs``, ``action``, ``reward``, ``next_obs``, ``discount`` and any per-episode
 keys) and ``greedy(obs, w)``, and calls :meth:`start_episodes` at the end of its ``setup``; the config needs
 ``ref_point``, ``gamma``, ``n_step``, ``buffer_size``, ``eval_every``, ``eval_weights``, ``eval_episodes`` and
-``eval_max_steps``.
+``eval_max_steps``. An agent whose config has ``select_best`` calls :meth:`init_selection` in its ``setup``,
+names the network to keep (:meth:`policy_network`), acts with :meth:`acting_network`, builds its result's policy
+with :meth:`select_policy` and saves :meth:`selection_state` with its state.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -37,6 +41,10 @@ class PreferenceAgent(Trainer):
     buffer: dict[str, Tensor]
     buffer_count: int
     _w: Tensor
+    _best: nn.Module | None  # select_best: the best evaluated network so far
+    _best_hv: float
+    _best_step: int
+    _selected: nn.Module | None  # what acting_network returns after select_policy chose the copy
 
     @classmethod
     def action_reason(cls, space: Space) -> str | None:
@@ -161,6 +169,9 @@ class PreferenceAgent(Trainer):
         row = [self.n_env_steps, metrics["hypervolume"], metrics["eum"], metrics["cardinality"]]
         self.eval_log = torch.cat([self.eval_log, torch.tensor([row], dtype=torch.float64)])
         out.update({f"eval/{k}": v for k, v in metrics.items()})
+        if self._selecting() and metrics["hypervolume"] >= self._best_hv:
+            self._best = copy.deepcopy(self.policy_network()).requires_grad_(False)
+            self._best_hv, self._best_step = metrics["hypervolume"], self.n_env_steps
 
     def evaluation(self) -> dict[str, Any]:
         """The protocol's evaluation of the greedy policy now (cached per step): ``weights``, ``discounted`` and
@@ -207,6 +218,59 @@ class PreferenceAgent(Trainer):
                 **extras,
             },
         )
+
+    # -- the best evaluated network (opt-in ``select_best``) ----------------------------------------------------
+
+    def _selecting(self) -> bool:
+        return bool(getattr(self.config, "select_best", False))
+
+    def init_selection(self) -> None:
+        """Check ``select_best`` against ``eval_every`` and start with no kept copy."""
+        if self._selecting() and self.config.eval_every < 1:
+            raise ConfigError(
+                f"select_best=True needs evaluations to select from; got eval_every={self.config.eval_every}, "
+                "expected an integer >= 1"
+            )
+        self._best, self._best_hv, self._best_step, self._selected = None, -float("inf"), -1, None
+
+    def policy_network(self) -> nn.Module:
+        """The network the agent acts with and ``select_best`` keeps copies of."""
+        raise NotImplementedError
+
+    def acting_network(self) -> nn.Module:
+        """The copy :meth:`select_policy` chose, until training resumes; else :meth:`policy_network`."""
+        return self._selected if self._selected is not None else self.policy_network()
+
+    def select_policy(self) -> tuple[nn.Module, dict[str, Any]]:
+        """The run's policy and the result's extras: with ``select_best``, the final network is evaluated and
+        the kept copy replaces it when its hypervolume is higher (``extras["selected_step"]`` says which step's
+        network it is); without, the final network and no extras."""
+        if not self._selecting():
+            return self.policy_network(), {}
+        if self._selected is not None:  # an earlier call selected: compare from the network again
+            self._selected, self._eval_cache = None, None
+        final_hv = self.evaluation()["metrics"]["hypervolume"]
+        if self._best is None or self._best_hv <= final_hv:
+            return self.policy_network(), {"selected_step": self.n_env_steps}
+        self._selected, self._eval_cache = self._best, None  # evaluate the selected network
+        return self._best, {"selected_step": self._best_step}
+
+    def selection_state(self) -> dict[str, Any]:
+        return {
+            "best": {} if self._best is None else self._best.state_dict(),
+            "best_hv": self._best_hv,
+            "best_step": self._best_step,
+        }
+
+    def load_selection_state(self, state: dict[str, Any]) -> None:
+        """The kept copy (absent from checkpoints written before ``select_best`` existed)."""
+        self._best = None
+        if state.get("best"):
+            self._best = copy.deepcopy(self.policy_network()).requires_grad_(False)
+            self._best.load_state_dict(state["best"])
+        self._best_hv = float(state.get("best_hv", -float("inf")))
+        self._best_step = int(state.get("best_step", -1))
+        self._selected = None
 
     # -- state -------------------------------------------------------------------------------------------------
 

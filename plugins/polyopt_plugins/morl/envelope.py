@@ -200,16 +200,7 @@ class Envelope(PreferenceAgent):
         if cfg.explore_repeat < 0:
             raise ConfigError(f"explore_repeat={cfg.explore_repeat}; expected a number >= 0")
         self.check_counts("explore_max_repeat")
-        if cfg.select_best and cfg.eval_every < 1:
-            raise ConfigError(
-                f"select_best=True needs evaluations to select from; got eval_every={cfg.eval_every}, "
-                "expected an integer >= 1"
-            )
-        self._best: nn.Module | None = None  # select_best: the best evaluated network so far
-        self._best_hv = -float("inf")
-        self._best_step = -1
-        # what greedy acts with after result() selected the copy (None: the network itself)
-        self._selected: nn.Module | None = None
+        self.init_selection()
         durations = torch.arange(1, cfg.explore_max_repeat + 1, dtype=torch.float64)
         self._repeat_p = durations.pow(-cfg.explore_repeat).to(self.device)  # the zeta distribution
         self._repeat_left = torch.zeros(n, dtype=torch.long, device=self.device)
@@ -231,7 +222,7 @@ class Envelope(PreferenceAgent):
         preferences: ``argmax_a w . Q(s, a, w)``."""
         obs = obs.to(device=self.device, dtype=self.dtype)
         w = w.to(device=self.device, dtype=self.dtype)
-        net = self._selected if self._selected is not None else self.q
+        net = self.acting_network()
         scores = torch.einsum("nam,nm->na", net(obs, w), w)
         return scores.argmax(1) + self.action_low
 
@@ -366,13 +357,8 @@ class Envelope(PreferenceAgent):
 
     # -- the Optimizer contract --------------------------------------------------------------------------------
 
-    def log_evaluation(self, out: dict[str, float]) -> None:
-        """The shared periodic evaluation; with ``select_best``, a copy of the network when it is the best."""
-        super().log_evaluation(out)
-        hv = out.get("eval/hypervolume")
-        if self.config.select_best and hv is not None and hv >= self._best_hv:
-            self._best = copy.deepcopy(self.q).requires_grad_(False)
-            self._best_hv, self._best_step = hv, self.n_env_steps
+    def policy_network(self) -> nn.Module:
+        return self.q
 
     def iterate(self) -> dict[str, float]:
         cfg = self.config
@@ -388,16 +374,7 @@ class Envelope(PreferenceAgent):
         """The evaluated front over the evaluation preferences (``labels`` index
         :func:`~polyopt_plugins.morl.protocol.equally_spaced_weights`); ``policy`` is the Q network (act with
         :meth:`greedy`); ``metrics`` the protocol's indicators."""
-        policy: nn.Module = self.q
-        extras: dict[str, Any] = {}
-        if self.config.select_best:
-            if self._selected is not None:  # an earlier call selected: compare from the network
-                self._selected, self._eval_cache = None, None
-            final_hv = self.evaluation()["metrics"]["hypervolume"]
-            if self._best is not None and self._best_hv > final_hv:
-                policy = self._selected = self._best
-                self._eval_cache = None  # evaluate the selected network
-            extras["selected_step"] = self._best_step if policy is self._best else self.n_env_steps
+        policy, extras = self.select_policy()
         return self.front_result(policy, **extras)
 
     def get_state(self) -> dict[str, Any]:
@@ -411,9 +388,7 @@ class Envelope(PreferenceAgent):
             "n_updates": self.n_updates,
             "repeat_left": self._repeat_left,
             "repeat_action": self._repeat_action,
-            "best": {} if self._best is None else self._best.state_dict(),
-            "best_hv": self._best_hv,
-            "best_step": self._best_step,
+            **self.selection_state(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -426,10 +401,4 @@ class Envelope(PreferenceAgent):
         self.n_updates = int(state["n_updates"])
         self._repeat_left = state["repeat_left"].to(self.device)
         self._repeat_action = state["repeat_action"].to(self.device)
-        self._best = None
-        if state.get("best"):  # select_best's copy
-            self._best = copy.deepcopy(self.q).requires_grad_(False)
-            self._best.load_state_dict(state["best"])
-        self._best_hv = float(state["best_hv"])
-        self._best_step = int(state["best_step"])
-        self._selected = None
+        self.load_selection_state(state)

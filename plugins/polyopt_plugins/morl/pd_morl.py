@@ -179,11 +179,6 @@ class PDMORL(PreferenceAgent):
                 f"lr_decay_steps={cfg.lr_decay_steps}, lr_final_fraction={cfg.lr_final_fraction}; "
                 "expected an integer >= 0 and a fraction in [0, 1]"
             )
-        if cfg.select_best and cfg.eval_every < 1:
-            raise ConfigError(
-                f"select_best=True needs evaluations to select from; got eval_every={cfg.eval_every}, "
-                "expected an integer >= 1"
-            )
         if cfg.key_solutions not in ("auto", "front", "online"):
             raise ConfigError(
                 f"key_solutions={cfg.key_solutions!r}; expected 'auto', 'front' or 'online'"
@@ -243,11 +238,7 @@ class PDMORL(PreferenceAgent):
         self._slice_size = (ends - starts).clamp_max(k).to(self.device)
         self._setup_keys()
         self._last_key_update = 0
-        self._best: nn.Module | None = None  # select_best: the best evaluated network so far
-        self._best_hv = -float("inf")
-        self._best_step = -1
-        # what greedy acts with after result() selected the copy (None: the network itself)
-        self._selected: nn.Module | None = None
+        self.init_selection()
         self.start_episodes(self._draw_preferences())
 
     def _setup_keys(self) -> None:
@@ -297,13 +288,13 @@ class PDMORL(PreferenceAgent):
         preferences: ``argmax_a w . Q(s, a, w)``, or the actor's action (``n x k``)."""
         obs = obs.to(device=self.device, dtype=self.dtype)
         w = w.to(device=self.device, dtype=self.dtype)
-        net = self._selected if self._selected is not None else self._policy()
+        net = self.acting_network()
         if self.actor is None:
             scores = torch.einsum("nam,nm->na", self._q_values(net, obs, w), w)
             return scores.argmax(1) + self.action_low.long()
         return net(obs, w)
 
-    def _policy(self) -> nn.Module:
+    def policy_network(self) -> nn.Module:
         """The network the policy acts with: the Q network or the actor."""
         return self.q if self.actor is None else self.actor
 
@@ -456,14 +447,6 @@ class PDMORL(PreferenceAgent):
             for group in opt.param_groups:
                 group["lr"] = lr * scale
 
-    def log_evaluation(self, out: dict[str, float]) -> None:
-        """The shared periodic evaluation; with ``select_best``, a copy of the network when it is the best."""
-        super().log_evaluation(out)
-        hv = out.get("eval/hypervolume")
-        if self.config.select_best and hv is not None and hv >= self._best_hv:
-            self._best = copy.deepcopy(self._policy()).requires_grad_(False)
-            self._best_hv, self._best_step = hv, self.n_env_steps
-
     def iterate(self) -> dict[str, float]:
         cfg = self.config
         self._selected = None  # training acts with (and evaluates) the network itself
@@ -489,19 +472,8 @@ class PDMORL(PreferenceAgent):
     def result(self) -> TrainerResult:
         """The evaluated front over the evaluation preferences (``labels`` index them); ``policy`` is the Q
         network or the actor (act with :meth:`greedy`)."""
-        policy = self._policy()
-        extras: dict[str, Any] = {"key_values": self.key_values.clone()}
-        if self.config.select_best:
-            if self._selected is not None:  # an earlier call selected: compare from the network
-                self._selected, self._eval_cache = None, None
-            final_hv = self.evaluation()["metrics"]["hypervolume"]
-            chosen = self._best is not None and self._best_hv > final_hv
-            if chosen:
-                assert self._best is not None
-                policy = self._selected = self._best
-                self._eval_cache = None  # evaluate the selected network
-            extras["selected_step"] = self._best_step if chosen else self.n_env_steps
-        return self.front_result(policy, **extras)
+        policy, extras = self.select_policy()
+        return self.front_result(policy, key_values=self.key_values.clone(), **extras)
 
     def _modules(self) -> dict[str, Any]:
         parts: dict[str, Any] = {"q": self.q, "q_target": self.q_target, "q_opt": self.q_opt}
@@ -516,9 +488,7 @@ class PDMORL(PreferenceAgent):
             "n_updates": self.n_updates,
             "key_values": self.key_values,
             "last_key_update": self._last_key_update,
-            "best": {} if self._best is None else self._best.state_dict(),
-            "best_hv": self._best_hv,
-            "best_step": self._best_step,
+            **self.selection_state(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -532,10 +502,4 @@ class PDMORL(PreferenceAgent):
         )
         self.interp = PreferenceInterpolator(self.keys, solutions)
         self._last_key_update = int(state["last_key_update"])
-        self._best = None
-        if state.get("best"):  # select_best's copy (absent from checkpoints before it)
-            self._best = copy.deepcopy(self._policy()).requires_grad_(False)
-            self._best.load_state_dict(state["best"])
-        self._best_hv = float(state.get("best_hv", -float("inf")))
-        self._best_step = int(state.get("best_step", -1))
-        self._selected = None
+        self.load_selection_state(state)
