@@ -88,17 +88,19 @@ class EpisodicEnv(Environment):
         no_limit = torch.zeros_like(reset)
         truncated = running & (self._t >= self.max_steps) if self.max_steps else no_limit
         self._ended = terminated | truncated
+        return self._emit(reward * running.unsqueeze(1), terminated, truncated, reset)
+
+    def _tick(self, reset: Tensor) -> Tensor:
+        """Count the step (a restarting row starts at 0) and return which rows the step limit truncates."""
+        self._t = (self._t + 1).masked_fill_(reset, 0)
+        # a restarted row has t = 0 < max_steps, so the limit alone decides truncation
+        return self._t >= self.max_steps if self.max_steps else torch.zeros_like(reset)
+
+    def _emit(self, reward: Tensor, terminated: Tensor, truncated: Tensor, reset: Tensor) -> Step:
+        """The step's result from the new state; an ended episode's last observation is that ``obs``."""
         obs = self._observe()
-        return Step(
-            obs=obs,
-            reward=reward * running.unsqueeze(1),
-            terminated=terminated,
-            truncated=truncated,
-            info={
-                "autoreset": reset,
-                "final_obs": obs,
-            },  # an ended episode's last observation is obs
-        )
+        info = {"autoreset": reset, "final_obs": obs}
+        return Step(obs=obs, reward=reward, terminated=terminated, truncated=truncated, info=info)
 
     def spawn(self, num_envs: int) -> EpisodicEnv:
         """This environment (same options) with ``num_envs`` sub-environments; call ``reset`` before stepping."""
@@ -241,23 +243,11 @@ class TabularEnv(EpisodicEnv):
         action = action.reshape(self.num_envs).to(device=self.device, dtype=torch.long)
         reset = self._ended  # these sub-environments restart instead of moving (the tables do it)
         reward, terminated = self._transition(action)
-        self._t = (self._t + 1).masked_fill_(reset, 0)
-        # a restarted row has t = 0 < max_steps, so the limit alone decides truncation
-        truncated = self._t >= self.max_steps if self.max_steps else torch.zeros_like(reset)
+        truncated = self._tick(reset)
         ended = terminated | truncated
         self._s = torch.add(self._moved, ended, alpha=self._ended_offset)
         self._ended = ended
-        obs = self._observe()
-        return Step(
-            obs=obs,
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            info={
-                "autoreset": reset,
-                "final_obs": obs,
-            },  # an ended episode's last observation is obs
-        )
+        return self._emit(reward, terminated, truncated, reset)
 
     def spawn(self, num_envs: int) -> TabularEnv:
         other = super().spawn(num_envs)

@@ -138,21 +138,9 @@ class MOMountainCar(EpisodicEnv):
         start.uniform_(-0.6, -0.4, generator=self._generator)
         position = torch.where(reset, start, position)
         self.state = torch.stack([position, velocity.masked_fill_(reset, 0.0)], dim=1)
-        self._t = (self._t + 1).masked_fill_(reset, 0)
-        # a restarted car has t = 0 < max_steps, so the limit alone decides truncation
-        truncated = self._t >= self.max_steps if self.max_steps else torch.zeros_like(reset)
+        truncated = self._tick(reset)
         self._ended = terminated | truncated
-        obs = self._observe()
-        return Step(
-            obs=obs,
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            info={
-                "autoreset": reset,
-                "final_obs": obs,
-            },  # an ended episode's last observation is obs
-        )
+        return self._emit(reward, terminated, truncated, reset)
 
     def _observe(self) -> Tensor:
         """``num_envs x 2`` float32 ``(position, velocity)``."""
