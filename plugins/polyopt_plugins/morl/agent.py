@@ -14,6 +14,7 @@ with :meth:`select_policy` and saves :meth:`selection_state` with its state.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -32,7 +33,25 @@ from polyopt_plugins.morl.protocol import (
     reference_point,
 )
 
-__all__ = ["PreferenceAgent"]
+__all__ = ["EvaluationConfig", "PreferenceAgent"]
+
+
+@dataclass
+class EvaluationConfig:
+    """The shared evaluation protocol's options, common to the agents' configs."""
+
+    eval_weights: int = 100
+    """Preferences of an evaluation (evenly spread over the simplex)."""
+    eval_episodes: int = 5
+    """Episodes per preference in an evaluation."""
+    eval_every: int = 0
+    """Also evaluate every this many environment steps during training: ``eval/<metric>`` in the step metrics
+    (what observation hooks and callbacks see) and a row of the result's history (0 = only the result
+    evaluates)."""
+    eval_max_steps: int = 1_000
+    """Per-episode step limit of an evaluation."""
+    ref_point: list[float] | None = None
+    """HV reference point; None takes the environment's registered one."""
 
 
 class PreferenceAgent(Trainer):

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from polyopt.errors import ConfigError
 from polyopt.result import TrainerResult
 from polyopt.spaces import Integer, Space
-from polyopt_plugins.morl.agent import PreferenceAgent
+from polyopt_plugins.morl.agent import EvaluationConfig, PreferenceAgent
 from polyopt_plugins.morl.encoding import EncodedQ, observation_encoder
 from polyopt_plugins.morl.protocol import random_weights
 
@@ -41,7 +41,7 @@ __all__ = ["Envelope", "EnvelopeConfig"]
 
 
 @dataclass
-class EnvelopeConfig:
+class EnvelopeConfig(EvaluationConfig):
     """Options of :class:`Envelope`."""
 
     learning_rate: float = 3e-4
@@ -110,17 +110,6 @@ class EnvelopeConfig:
     """Polyak rate of the target network when below 1 (then updated every step)."""
     max_grad_norm: float = 0.0
     """Clip the gradient norm (0 = off)."""
-    eval_weights: int = 100
-    """Preferences of an evaluation (evenly spread over the simplex)."""
-    eval_episodes: int = 5
-    """Episodes per preference in an evaluation."""
-    eval_every: int = 0
-    """Also evaluate every this many environment steps during training, logging HV/EUM/cardinality (0 = only
-    the result evaluates)."""
-    eval_max_steps: int = 1_000
-    """Per-episode step limit of an evaluation."""
-    ref_point: list[float] | None = None
-    """HV reference point; None takes the environment's registered one."""
     select_best: bool = False
     """Keep a copy of the Q network at the ``eval_every`` evaluation with the highest hypervolume (ties: the
     later); :meth:`Envelope.result` evaluates the final network too and makes the copy the run's policy when

@@ -37,14 +37,14 @@ from torch import Tensor, nn
 from polyopt.errors import ConfigError
 from polyopt.result import TrainerResult
 from polyopt.spaces import Integer, Space
-from polyopt_plugins.morl.agent import PreferenceAgent
+from polyopt_plugins.morl.agent import EvaluationConfig, PreferenceAgent
 from polyopt_plugins.morl.protocol import random_weights
 
 __all__ = ["ParetoQ", "ParetoQConfig", "ParetoQTable", "pareto_filter"]
 
 
 @dataclass
-class ParetoQConfig:
+class ParetoQConfig(EvaluationConfig):
     """Options of :class:`ParetoQ`."""
 
     gamma: float = 0.99
@@ -61,17 +61,6 @@ class ParetoQConfig:
     max_states: int = 1_000_000
     """Largest number of discrete states accepted (the tables hold ``states x actions x max_set_size``
     vectors)."""
-    eval_weights: int = 100
-    """Preferences of an evaluation (evenly spread over the simplex)."""
-    eval_episodes: int = 5
-    """Episodes per preference in an evaluation."""
-    eval_every: int = 0
-    """Also evaluate every this many environment steps during training, logging HV/EUM/cardinality (0 = only
-    the result evaluates)."""
-    eval_max_steps: int = 1_000
-    """Per-episode step limit of an evaluation."""
-    ref_point: list[float] | None = None
-    """HV reference point; None takes the environment's registered one."""
 
 
 def pareto_filter(values: Tensor, valid: Tensor, keep: int) -> tuple[Tensor, Tensor, Tensor]:

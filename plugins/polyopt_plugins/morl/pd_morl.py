@@ -46,7 +46,7 @@ from torch import Tensor, nn
 from polyopt.errors import ConfigError
 from polyopt.result import TrainerResult
 from polyopt.spaces import Box, Integer, Space
-from polyopt_plugins.morl.agent import PreferenceAgent
+from polyopt_plugins.morl.agent import EvaluationConfig, PreferenceAgent
 from polyopt_plugins.morl.interpolation import PreferenceInterpolator, key_preferences
 from polyopt_plugins.morl.pd_networks import (
     PreferenceActor,
@@ -65,7 +65,7 @@ __all__ = ["PDMORL", "PDMORLConfig"]
 
 
 @dataclass
-class PDMORLConfig:
+class PDMORLConfig(EvaluationConfig):
     """Options of :class:`PDMORL` (defaults: the authors' Deep Sea Treasure settings unless said)."""
 
     learning_rate: float = 3e-4
@@ -136,18 +136,6 @@ class PDMORLConfig:
     """``online``: episodes per key preference and evaluation."""
     value_offset: list[float] | None = None
     """Origin of the directions in value space; None negates the reference point."""
-    eval_weights: int = 100
-    """Preferences of an evaluation (evenly spread over the simplex)."""
-    eval_episodes: int = 5
-    """Episodes per preference in an evaluation."""
-    eval_max_steps: int = 1_000
-    """Per-episode step limit of an evaluation."""
-    eval_every: int = 0
-    """Also evaluate every this many environment steps during training: ``eval/<metric>`` in the step metrics
-    (what observation hooks and callbacks see) and a row of the result's history (0 = only the result
-    evaluates)."""
-    ref_point: list[float] | None = None
-    """HV reference point; None takes the environment's registered one."""
     select_best: bool = False
     """Keep a copy of the network (Q or actor) at the ``eval_every`` evaluation with the highest hypervolume
     (ties: the later); :meth:`PDMORL.result` evaluates the final network too and makes the copy the run's
