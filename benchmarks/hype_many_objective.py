@@ -49,8 +49,10 @@ def run_polyopt(algo: str, gens: int, seed: int, n_samples: int) -> tuple[float,
     config: dict = {"pop_size": POP, "track_hypervolume": False}
     if algo == "hype":
         config["n_samples"] = n_samples
-    if algo == "sms-emoa":
+    if algo in ("sms-emoa", "sms-emoa-mc"):
         config["n_samples"] = n_samples
+    if algo == "sms-emoa-mc":  # Monte Carlo contributions at every number of objectives
+        algo, config["exact_objectives"] = "sms-emoa", 0
     if algo == "nsga3":
         config["n_partitions"] = _partitions(POP, M)
     opt = polyopt.make(
@@ -101,7 +103,8 @@ def main() -> None:
         "--algos",
         nargs="+",
         default=["polyopt:hype", "polyopt:nsga3", "pymoo:nsga3", "pymoo:sms-emoa"],
-        help="library:algorithm (polyopt: hype, nsga3, sms-emoa; pymoo: nsga3, sms-emoa)",
+        help="library:algorithm (polyopt: hype, nsga3, sms-emoa, sms-emoa-mc (Monte Carlo "
+        "contributions); pymoo: nsga3, sms-emoa)",
     )
     parser.add_argument("--quick", action="store_true", help="10 generations, 1 seed")
     args = parser.parse_args()

@@ -4,8 +4,9 @@ pymoo's variant is generational by default: ``n_offsprings = pop_size`` children
 least hypervolume contributor of the splitting front is removed one at a time until ``pop_size`` remain
 (``n_offsprings=1`` gives the original steady-state (mu + 1) scheme). Objectives are normalized by the
 previous population's ideal and nadir points, the reference point is ``1 + eps`` per objective.
-Contributions are exact for two and three objectives (moocore, through
-:func:`polyopt.metrics.hv_contributions`) and Monte Carlo beyond. Tournaments: smaller violation, then
+Contributions are exact (moocore, through :func:`polyopt.metrics.hv_contributions`, as pymoo computes them)
+up to ``exact_objectives`` objectives, five by default, and Monte Carlo beyond, in per-point bounding boxes
+(:func:`~polyopt_plugins.moea.survival.mc_hv_contributions`). Tournaments: smaller violation, then
 domination, then a coin.
 """
 
@@ -31,7 +32,10 @@ class SMSEMOAConfig(SurvivalConfig):
     normalize: bool = True
     """Normalize by the previous population's ideal and nadir points before computing contributions."""
     n_samples: int = 10_000
-    """Monte Carlo samples per removal with more than three objectives."""
+    """Monte Carlo samples per removal with more than ``exact_objectives`` objectives."""
+    exact_objectives: int = 5
+    """The most objectives with exact (moocore) contributions; an exact call costs about as much as the Monte
+    Carlo one up to five objectives and 200 points, and grows steeply beyond."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -39,6 +43,10 @@ class SMSEMOAConfig(SurvivalConfig):
             raise ValueError(f"eps={self.eps}; expected > 0")
         if self.n_samples < 1:
             raise ValueError(f"n_samples={self.n_samples}; expected at least 1")
+        if self.exact_objectives < 0:
+            raise ValueError(
+                f"exact_objectives={self.exact_objectives}; expected 0 or more (0: always Monte Carlo)"
+            )
 
 
 class SMSEMOA(SurvivalOptimizer):
@@ -50,7 +58,11 @@ class SMSEMOA(SurvivalOptimizer):
 
     def default_survival(self) -> tuple[type, dict[str, Any]]:
         c = self.config
-        return HVContributionSurvival, {"eps": c.eps, "n_samples": c.n_samples}
+        return HVContributionSurvival, {
+            "eps": c.eps,
+            "n_samples": c.n_samples,
+            "exact_objectives": c.exact_objectives,
+        }
 
     def select_parents(self, n_matings: int, n_parents: int) -> Tensor:
         f_sel, v_sel = self.population.selection()

@@ -115,30 +115,44 @@ def mc_hv_contributions(
 ) -> Tensor:
     """Monte Carlo exclusive hypervolume contributions (any number of objectives, any device).
 
-    Samples uniformly in ``[min f, ref]``; a sample dominated by exactly one point counts for that point.
+    Each point's exclusive region lies in a box from the point to ``u``, where ``u_k`` is the reference point's
+    ``k``-th value or, lower, the ``k``-th value of another point that is no worse than it in every other
+    objective (such a point dominates everything beyond it along ``k``; Bringmann & Friedrich's bounding boxes).
+    The samples are shared out equally over the boxes, and a sample is the point's when no other point covers
+    it. A contribution is the box's volume times the exclusive share's posterior mean under Jeffreys' prior,
+    ``(hits + 1/2) / (samples + 1)``: a box none of whose samples was exclusive is not scored 0 but ranked by its
+    volume, which is what a least-contributor search needs when exclusive regions are thin (many objectives).
+    Dominated points and duplicates have empty boxes: 0, as exactly.
 
     Args:
         f: ``n x m`` points inside the reference box.
         ref: ``m`` reference point.
-        n_samples: number of samples.
+        n_samples: samples per call, shared out over the points (at least 16 per point).
         generator: random generator on ``f``'s device.
 
     Returns:
         ``n`` estimated contributions.
     """
-    lower = f.min(dim=0).values
-    box = ref - lower
-    u = torch.rand(n_samples, f.shape[1], generator=generator, device=f.device, dtype=f.dtype)
-    s = lower + u * box  # S x m
-    covered = torch.ones(n_samples, f.shape[0], dtype=torch.bool, device=f.device)
-    for k in range(f.shape[1]):  # S x n at a time, never S x n x m
-        covered &= f[:, k].unsqueeze(0) <= s[:, k : k + 1]
-    single = covered.sum(dim=1) == 1
-    owner = covered.to(torch.int8).argmax(dim=1)
-    hits = torch.zeros(f.shape[0], dtype=f.dtype, device=f.device).index_add_(
-        0, owner, single.to(f.dtype)
-    )
-    return hits / n_samples * box.prod()
+    n, m = f.shape
+    # le[q, p, j]: q no worse than p in objective j; q bounds p's box along k when le holds for every j != k
+    le = f.unsqueeze(1) <= f.unsqueeze(0)  # q x p x m
+    others = le.sum(dim=2, keepdim=True) - le.to(torch.int64)  # objectives besides k where q <= p
+    bounds = (others == m - 1) & ~torch.eye(n, dtype=torch.bool, device=f.device).unsqueeze(2)
+    cut = torch.where(bounds, f.unsqueeze(1).expand(n, n, m), torch.inf).amin(dim=0)  # p x m
+    upper = torch.minimum(cut, ref.to(f).expand(n, m))
+    width = (upper - f).clamp_min(0.0)
+    volume = width.prod(dim=1)
+    per_point = max(16, n_samples // max(n, 1))
+    u = torch.rand(n, per_point, m, generator=generator, device=f.device, dtype=f.dtype)
+    s = f.unsqueeze(1) + u * width.unsqueeze(1)  # p x S x m
+    covered = torch.zeros(n, per_point, dtype=torch.int64, device=f.device)
+    chunk = max(1, (1 << 24) // (n * per_point * m))  # points q compared at once: <= 16M elements
+    for q in range(0, n, chunk):
+        fq = f[q : q + chunk].view(-1, 1, 1, m)
+        covered += (fq <= s.unsqueeze(0)).all(dim=3).sum(dim=0)
+    hits = (covered == 1).to(f.dtype).sum(dim=1)  # the point itself always covers its samples
+    exclusive = (hits + 0.5) / (per_point + 1)
+    return exclusive * volume
 
 
 class HVContributionSurvival:
@@ -147,15 +161,20 @@ class HVContributionSurvival:
 
     Objectives are normalized with ``bounds = (ideal, nadir)`` when set (pymoo passes the previous
     population's), else with the points' own min and max; the reference point is ``1 + eps`` in every
-    normalized objective. Contributions are exact (moocore) up to three objectives and Monte Carlo beyond.
+    normalized objective. Contributions are exact (moocore, as pymoo computes them for any number of
+    objectives) up to ``exact_objectives`` objectives and Monte Carlo (:func:`mc_hv_contributions`) beyond.
 
     Args:
         eps: reference point offset.
-        n_samples: Monte Carlo samples per removal (more than three objectives).
+        n_samples: Monte Carlo samples per removal (more than ``exact_objectives`` objectives).
+        exact_objectives: the most objectives with exact contributions.
     """
 
-    def __init__(self, eps: float = 10.0, n_samples: int = 10_000) -> None:
+    def __init__(
+        self, eps: float = 10.0, n_samples: int = 10_000, exact_objectives: int = 5
+    ) -> None:
         self.eps, self.n_samples = float(eps), int(n_samples)
+        self.exact_objectives = int(exact_objectives)
         self.bounds: tuple[Tensor, Tensor] | None = None
 
     def __call__(
@@ -167,7 +186,7 @@ class HVContributionSurvival:
     def contributions(self, fn: Tensor, generator: torch.Generator) -> Tensor:
         """Exclusive contributions of normalized points ``fn`` (``n x m``) to the box up to ``1 + eps``."""
         ref = torch.full((fn.shape[1],), 1.0 + self.eps, dtype=fn.dtype, device=fn.device)
-        if fn.shape[1] <= 3:
+        if fn.shape[1] <= self.exact_objectives:
             return hv_contributions(fn, ref)
         return mc_hv_contributions(fn, ref, self.n_samples, generator)
 

@@ -180,7 +180,7 @@ def test_nsga3_survivors_equal_pymoo(seed: int, m: int, n: int) -> None:
 
 @given(
     seed=st.integers(0, 2**31 - 1),
-    m=st.integers(2, 3),
+    m=st.integers(2, 5),
     n=st.integers(4, 40),
     removed=st.integers(1, 3),
 )
@@ -212,3 +212,48 @@ def test_monte_carlo_contributions_approximate_exact_ones() -> None:
     exact = hv_contributions(f, ref)
     approx = mc_hv_contributions(f, ref, 400_000, torch.Generator().manual_seed(0))
     assert torch.allclose(approx, exact, atol=0.01)
+
+
+@pytest.mark.parametrize("m", [4, 5])
+def test_monte_carlo_picks_a_least_contributor_with_many_objectives(m: int) -> None:
+    """Sampling in the whole reference box (the estimator before per-point boxes) left 23-31 of these 40
+    points without one exclusive sample at 10,000 samples, and its least contributor was a near-random one
+    (exact ranks 9-23 of 40 at m = 4): the choice must be among the least quarter."""
+    from polyopt.metrics import hv_contributions
+    from polyopt_plugins.moea.survival import mc_hv_contributions
+
+    for seed in range(3):
+        f = torch.as_tensor(np.random.default_rng(seed).random((40, m)))
+        f = f / f.norm(dim=1, keepdim=True)  # mutually non-dominated; thin exclusive regions
+        ref = torch.full((m,), 11.0, dtype=torch.float64)  # SMS-EMOA's 1 + eps
+        exact = hv_contributions(f, ref)
+        approx = mc_hv_contributions(f, ref, 10_000, torch.Generator().manual_seed(seed))
+        assert int((exact < exact[approx.argmin()]).sum()) < 10
+        assert bool((approx > 0).all())  # no point is left unscored
+
+
+def test_monte_carlo_gives_dominated_points_and_duplicates_nothing() -> None:
+    from polyopt_plugins.moea.survival import mc_hv_contributions
+
+    f = torch.tensor(
+        [[0.1, 0.5, 0.5, 0.5], [0.2, 0.6, 0.6, 0.6], [0.5, 0.1, 0.5, 0.5], [0.5, 0.1, 0.5, 0.5]],
+        dtype=torch.float64,
+    )
+    ref = torch.full((4,), 2.0, dtype=torch.float64)
+    c = mc_hv_contributions(f, ref, 4_000, torch.Generator().manual_seed(0))
+    assert c[0] > 0 and c[1] == 0 and c[2] == 0 and c[3] == 0
+
+
+def test_exact_objectives_chooses_exact_or_monte_carlo_contributions() -> None:
+    from polyopt.metrics import hv_contributions
+
+    f = torch.as_tensor(np.random.default_rng(0).random((12, 4)))
+    f = f / f.norm(dim=1, keepdim=True)
+    ref = torch.full((4,), 11.0, dtype=torch.float64)
+    exact = HVContributionSurvival(exact_objectives=4).contributions(f, torch.Generator())
+    assert torch.equal(exact, hv_contributions(f, ref))
+    approx = HVContributionSurvival(exact_objectives=3).contributions(
+        f, torch.Generator().manual_seed(0)
+    )
+    assert not torch.equal(approx, exact)
+    assert bool((approx > 0).all())
