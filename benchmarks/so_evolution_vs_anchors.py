@@ -33,9 +33,23 @@ EvoX's ``CEC2022`` (built and run with torch's default dtype set to EvoX's dtype
 the default dtype); pycma and evosax, which ship no CEC 2022, evaluate polyopt's. The two implementations are
 checked to agree on 256 points per function before any run. Other problems are as without the flag.
 
+Final error, statistically: after those columns a second table gives, per problem, algorithm and anchor, the
+first quartile, median and third quartile of the final error (best - optimum) over the seeds for polyopt and
+the anchor, the two-sided Mann-Whitney rank-sum p-value (scipy's ``mannwhitneyu``: the exact distribution without ties,
+else the normal approximation with the tie and continuity corrections) and a verdict at ``--alpha`` (0.05): ``better`` or
+``worse`` (the side whose errors rank lower) where p < alpha, ``same`` where not. Runs with different seeds
+are independent samples (the libraries draw different random streams), so the test is unpaired; use 10 or
+more seeds (``--seeds 11``) for it to detect a shift.
+
+Hyperparameters apart from the implementation: ``pso[evox-params]`` runs polyopt's PSO with EvoX's ``PSO``
+defaults (inertia update, ``w=0.6``, ``c1=2.5``, ``c2=0.8``) against the same EvoX runs as ``pso`` (each anchor
+runs once per problem and seed; a variant reuses them), so ``pso`` compares defaults and implementation
+together, ``pso[evox-params]`` the implementation alone.
+
 Anchors: ``pip install cma evosax evox`` (the ``baselines`` extra). Missing anchors are skipped with a note.
 
     python benchmarks/so_evolution_vs_anchors.py --pop 1000 --generations 100 --seeds 3 --dim 10
+    python benchmarks/so_evolution_vs_anchors.py --seeds 11 --algorithms de,jade,pso,pso[evox-params]
 """
 
 from __future__ import annotations
@@ -171,8 +185,14 @@ def _fn(problem: polyopt.Objective, clip: bool = True) -> Fn:
 
 
 def run_polyopt(
-    name: str, problem: polyopt.Objective, pop: int, gens: int, seed: int
+    name: str,
+    problem: polyopt.Objective,
+    pop: int,
+    gens: int,
+    seed: int,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One polyopt run of ``name`` (``config``: extra config fields, e.g. a variant's hyperparameters)."""
     trace: Trace = []
 
     def record(opt: Any, metrics: dict[str, float]) -> None:
@@ -190,6 +210,7 @@ def run_polyopt(
         dtype=DTYPE["polyopt"],
         pop_size=pop,
         callbacks=[record],
+        **(config or {}),
     )
     seconds = time.perf_counter() - start
     assert isinstance(result, polyopt.Result)
@@ -361,6 +382,81 @@ _ANCHORS: dict[str, list[tuple[str, Callable[..., dict[str, Any]]]]] = {
     "cbo": [],
 }
 
+#: polyopt runs with other hyperparameters than its defaults: name -> (algorithm, config fields); the
+#: anchors are the algorithm's, their runs shared with it
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    # EvoX 1.4's PSO defaults (w, phi_p, phi_g) in polyopt's inertia update
+    "pso[evox-params]": ("pso", {"update": "inertia", "w": 0.6, "c1": 2.5, "c2": 0.8}),
+}
+
+
+def resolve(algo: str) -> tuple[str, dict[str, Any]]:
+    """(polyopt algorithm, config fields) of an ``--algorithms`` entry: a variant or a plain name."""
+    if algo in VARIANTS:
+        return VARIANTS[algo]
+    if algo not in _ANCHORS:
+        known = ", ".join([*_ANCHORS, *VARIANTS])
+        raise SystemExit(f"unknown algorithm {algo!r}; expected one of {known}")
+    return algo, {}
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile) of ``values``, interpolated linearly between order
+    statistics (numpy's default, ``statistics.quantiles``' ``"inclusive"``)."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def rank_sum(ours: list[float], theirs: list[float], alpha: float = 0.05) -> tuple[float, str]:
+    """Two-sided Mann-Whitney U test of two samples of final errors (lower is better).
+
+    Returns:
+        (p-value, verdict): ``"better"`` / ``"worse"`` where p < ``alpha`` (``ours`` ranks lower / higher),
+        ``"same"`` where not; ``(nan, "n/a")`` with fewer than 2 values on a side; p = 1 where all values
+        are equal (scipy has no ranks to compare then).
+    """
+    from scipy.stats import mannwhitneyu  # only this table needs scipy
+
+    if min(len(ours), len(theirs)) < 2:
+        return math.nan, "n/a"
+    if len(set(ours) | set(theirs)) == 1:
+        return 1.0, "same"
+    tied = len(set(ours) | set(theirs)) < len(ours) + len(theirs)
+    # scipy's "auto" takes the normal approximation above 8 values a side even without ties
+    method = "asymptotic" if tied else "exact"
+    test = mannwhitneyu(ours, theirs, alternative="two-sided", method=method)
+    p = float(test.pvalue)
+    if p >= alpha:
+        return p, "same"
+    # scipy's U is ours': pairs where ours is the larger error (ties count half)
+    return p, "worse" if float(test.statistic) > len(ours) * len(theirs) / 2 else "better"
+
+
+def final_error_table(
+    rows: dict[tuple[str, str, str], list[dict[str, Any]]], alpha: float = 0.05
+) -> list[str]:
+    """The second table's lines: per (problem, algorithm, anchor), each side's error quartiles over its
+    seeds, the rank-sum p-value and the verdict (see the module docstring)."""
+    lines = [
+        f"{'problem':>14} {'algo':>16} {'anchor':>8} {'n':>5} "
+        f"{'polyopt q1 / median / q3':>30} {'anchor q1 / median / q3':>30} {'p':>8} verdict"
+    ]
+    for (pname, algo, label), outs in rows.items():
+        mine = rows.get((pname, algo, "polyopt"))
+        if label == "polyopt" or not mine:
+            continue
+        ours = [o["error"] for o in mine]
+        theirs = [o["error"] for o in outs]
+        p, verdict = rank_sum(ours, theirs, alpha)
+        spread = ["{:9.3g} {:9.3g} {:9.3g}".format(*quartiles(v)) for v in (ours, theirs)]
+        lines.append(
+            f"{pname:>14} {algo:>16} {label:>8} {len(ours):>2}/{len(theirs):<2} "
+            f"{spread[0]:>30} {spread[1]:>30} {p:8.2g} {verdict}"
+        )
+    return lines
+
 
 def time_to_target(
     polyopt_runs: list[dict[str, Any]], anchor_runs: list[dict[str, Any]], column: int = 0
@@ -398,15 +494,25 @@ def main() -> None:
         help="polyopt's/EvoX's population dtype: 'float64/float32' (each its default) or one for both",
     )
     parser.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="significance level of the rank-sum verdicts (final-error table)",
+    )
+    parser.add_argument(
         "--own-problems",
         action="store_true",
         help="CEC 2022 on the official data, each library on its own implementation (EvoX's for EvoX)",
     )
     args = parser.parse_args()
+    if not 0.0 < args.alpha < 1.0:
+        parser.error(f"--alpha {args.alpha}: expected a significance level in (0, 1)")
     names = args.dtype.split("/")
     for key, name in zip(("polyopt", "evox"), names * 2 if len(names) == 1 else names):
         DTYPE[key] = getattr(torch, name)
     OWN["on"] = args.own_problems
+    algorithms = args.algorithms.split(",")
+    resolved = {algo: resolve(algo) for algo in algorithms}  # an unknown name fails before any run
     print(f"dtypes: {DTYPE}; own problems: {OWN['on']}", flush=True)
     torch.set_num_threads(1)
     wall, cpu_cost = trace_overhead_s()
@@ -427,13 +533,23 @@ def main() -> None:
                     )
     print(f"load at the start: {os.getloadavg()}", flush=True)
     rows: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    # (problem, algorithm, anchor, seed) -> the run, for variants of an algorithm to share
+    anchor_runs: dict[tuple[str, str, str, int], dict[str, Any]] = {}
     for seed in range(args.seeds):
         for pname in args.problems.split(","):
             problem = _problem(pname, args.dim)
             optimum = float(getattr(problem, "optimum", 0.0) or 0.0)
-            for algo in args.algorithms.split(","):
-                ours = ("polyopt", lambda p, n, g, s, a=algo: run_polyopt(a, p, n, g, s))
-                for label, runner in [ours, *_ANCHORS[algo]]:
+            for algo in algorithms:
+                base, config = resolved[algo]
+                ours = (
+                    "polyopt",
+                    lambda p, n, g, s, a=base, c=config: run_polyopt(a, p, n, g, s, c),
+                )
+                for label, runner in [ours, *_ANCHORS[base]]:
+                    shared = (pname, base, label, seed)
+                    if label != "polyopt" and shared in anchor_runs:  # ran for another variant
+                        rows.setdefault((pname, algo, label), []).append(anchor_runs[shared])
+                        continue
                     cpu = time.process_time()
                     try:
                         out = runner(problem, args.pop, args.generations, seed)
@@ -448,8 +564,10 @@ def main() -> None:
                     out["seed"] = seed
                     out["error"] = out["best"] - optimum
                     rows.setdefault((pname, algo, label), []).append(out)
+                    if label != "polyopt":
+                        anchor_runs[shared] = out
                     print(
-                        f"seed {seed} {pname:>14} {algo:>7} {label:>8}: error {out['error']:.3e} "
+                        f"seed {seed} {pname:>14} {algo:>16} {label:>8}: error {out['error']:.3e} "
                         f"in {out['seconds']:.2f}s (cpu {out['cpu']:.2f}s)",
                         flush=True,
                     )
@@ -461,13 +579,13 @@ def main() -> None:
         "wall seconds, then the same in CPU seconds)"
     )
     print(
-        f"{'problem':>14} {'algo':>7} {'impl':>9} {'error':>10} {'seconds':>8} {'ratio':>6} "
+        f"{'problem':>14} {'algo':>16} {'impl':>9} {'error':>10} {'seconds':>8} {'ratio':>6} "
         f"{'hit_s':>7} {'hits':>5} {'speedup':>7} {'strict':>7} | {'cpu_s':>7} {'ratio':>6} "
         f"{'hit_cpu':>7} {'speedup':>7} {'strict':>7}"
     )
     for (pname, algo, label), outs in rows.items():
         err = statistics.median(o["error"] for o in outs)
-        line = f"{pname:>14} {algo:>7} {label:>9} {err:10.3e}"
+        line = f"{pname:>14} {algo:>16} {label:>9} {err:10.3e}"
         mine_runs = rows.get((pname, algo, "polyopt"))
         for column, total in ((0, "seconds"), (1, "cpu")):
             sec = statistics.median(o[total] for o in outs)
@@ -492,6 +610,12 @@ def main() -> None:
         if "compile_s" in outs[0]:
             line += f"  (+{statistics.median(o['compile_s'] for o in outs):.2f}s compile)"
         print(line.rstrip())
+    print(
+        f"\nfinal error (best - optimum) over seeds: quartiles per side, two-sided Mann-Whitney U p-value, "
+        f"verdict at alpha {args.alpha} (better / worse: polyopt's errors rank lower / higher)"
+    )
+    for line in final_error_table(rows, args.alpha):
+        print(line)
 
 
 if __name__ == "__main__":

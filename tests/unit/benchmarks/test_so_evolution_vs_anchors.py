@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import math
 import os
 import pathlib
 from types import ModuleType
@@ -106,3 +107,56 @@ def test_evox_on_its_own_problem_traces_and_restores_the_default_dtype(bench: Mo
     finally:
         bench.OWN["on"] = False
         bench.DTYPE.update(saved)
+
+
+def test_quartiles_interpolate_between_order_statistics(bench: ModuleType) -> None:
+    assert bench.quartiles([4.0, 1.0, 3.0, 2.0, 5.0]) == (2.0, 3.0, 4.0)
+    assert bench.quartiles([1.0, 2.0]) == (1.25, 1.5, 1.75)
+    assert bench.quartiles([7.0]) == (7.0, 7.0, 7.0)
+
+
+def test_rank_sum_verdict_follows_the_side_that_ranks_lower(bench: ModuleType) -> None:
+    low = [0.1 * i for i in range(10)]
+    high = [5.0 + 0.1 * i for i in range(10)]
+    p, verdict = bench.rank_sum(low, high)
+    assert verdict == "better" and p < 1e-4  # exact two-sided p: 2 / C(20, 10)
+    assert p == pytest.approx(2 / 184756)
+    assert bench.rank_sum(high, low) == (p, "worse")
+    interleaved = [float(i) for i in range(0, 20, 2)]
+    assert bench.rank_sum(interleaved, [x + 1.0 for x in interleaved])[1] == "same"
+    assert bench.rank_sum([0.0] * 5, [0.0] * 5) == (1.0, "same")  # all tied: nothing to rank
+    assert bench.rank_sum(low, high, alpha=1e-6)[1] == "same"
+    p_one, verdict_one = bench.rank_sum([1.0], high)
+    assert math.isnan(p_one) and verdict_one == "n/a"
+
+
+def test_final_error_table_has_one_line_per_anchor_with_both_sides(bench: ModuleType) -> None:
+    def runs(errors: list[float]) -> list[dict[str, float]]:
+        return [{"error": e} for e in errors]
+
+    rows = {
+        ("f", "de", "polyopt"): runs([1.0, 2.0, 3.0, 4.0, 5.0]),
+        ("f", "de", "evox"): runs([10.0, 20.0, 30.0, 40.0, 50.0]),
+        ("g", "cbo", "polyopt"): runs([1.0, 2.0]),  # no anchor: no line
+    }
+    header, line = bench.final_error_table(rows)
+    assert "verdict" in header
+    assert line.split()[:4] == ["f", "de", "evox", "5/5"]
+    assert [float(v) for v in line.split()[4:10]] == [2.0, 3.0, 4.0, 20.0, 30.0, 40.0]
+    assert line.split()[-1] == "better"
+
+
+def test_variants_run_polyopt_with_their_config_and_share_anchors(bench: ModuleType) -> None:
+    assert bench.resolve("pso[evox-params]") == (
+        "pso",
+        {"update": "inertia", "w": 0.6, "c1": 2.5, "c2": 0.8},
+    )
+    assert bench.resolve("de") == ("de", {})
+    with pytest.raises(SystemExit, match="unknown algorithm 'psoo'"):
+        bench.resolve("psoo")
+    problem = polyopt.make("objective", "rastrigin", dim=3)
+    base, config = bench.resolve("pso[evox-params]")
+    default = bench.run_polyopt(base, problem, 20, 4, 0)
+    variant = bench.run_polyopt(base, problem, 20, 4, 0, config)
+    assert variant["trace"][0][2] == default["trace"][0][2]  # the same first sample
+    assert variant["best"] != default["best"]  # then other moves
