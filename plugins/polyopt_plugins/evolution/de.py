@@ -11,8 +11,13 @@ its target when it is no worse.
   the best ``ceil(p * pop_size)`` members and ``x~_r2`` drawn from the population and the archive of replaced
   targets (Zhang & Sanderson 2009).
 - ``adaptation="jade"``: per-trial ``CR_i ~ N(mu_CR, 0.1)`` clipped to ``[0, 1]`` and ``F_i ~ Cauchy(mu_F, 0.1)``
-  (redrawn while ``<= 0``, capped at 1); after selection ``mu_CR`` moves to the mean and ``mu_F`` to the Lehmer
+  redrawn while ``<= 0`` and capped at 1, drawn exactly as such: the Cauchy truncated to ``(0, inf)`` by its
+  inverse CDF, one uniform per trial; after selection ``mu_CR`` moves to the mean and ``mu_F`` to the Lehmer
   mean of the successful values at rate ``c``. ``"none"`` uses the fixed ``F`` and ``CR``.
+
+The archive holds at most ``pop_size`` replaced targets; when more arrive, a random ``pop_size`` of the old
+and new ones stays (JADE's random removal). ``x_pbest``'s pool is a set (``topk``, no sort); ``mu_F`` and
+``mu_CR`` live on the device and move without a branch, so adapting them never waits for the host.
 
 The meta-evolved DE of issue 21 (MetaDE: a parameterized DE whose strategy an outer DE evolves) is
 :mod:`~polyopt_plugins.evolution.metade`.
@@ -33,13 +38,14 @@ __all__ = [
     "DEConfig",
     "DifferentialEvolution",
     "JADE",
+    "cauchy_F",
     "distinct_index_columns",
     "distinct_indices",
     "repair",
 ]
 
-#: Cauchy redraws of a non-positive F before it is set to a small positive value (JADE redraws until > 0)
-_F_REDRAWS = 8
+#: JADE's scale of the Cauchy F and the normal CR draws
+_SCALE = 0.1
 
 
 @dataclass
@@ -150,11 +156,36 @@ def _distinct_by_counting(n: int, k: int, exclude: Tensor, generator: torch.Gene
     return torch.remainder(chosen + exclude, n)
 
 
-def repair(trial: Tensor, x: Tensor, lower: Tensor, upper: Tensor) -> Tensor:
+def cauchy_F(u: Tensor, mu_F: Tensor) -> Tensor:
+    """JADE's ``F``: ``Cauchy(mu_F, 0.1)`` drawn again while ``<= 0``, capped at 1, from one uniform each.
+
+    Redrawing while ``<= 0`` gives the Cauchy truncated to ``(0, inf)``; by its inverse CDF,
+    ``F = mu_F + 0.1 tan(a)`` with ``a`` uniform on ``(atan(-mu_F / 0.1), pi / 2)``. It is computed as
+    ``mu_F + 0.1 / tan(theta)`` with ``theta = pi / 2 - a`` uniform on ``(0, pi / 2 + atan(mu_F / 0.1)]``,
+    where floating point cannot go wrong: values near ``theta = 0`` are huge (capped), and near
+    ``theta = pi / 2``, where ``tan`` may come out with either sign, ``1 / tan`` is 0 either way.
+
+    Args:
+        u: ``n`` uniforms on ``[0, 1)``, overwritten.
+        mu_F: 0-dim, the location, ``> 0``.
+
+    Returns:
+        ``n`` values in ``(0, 1]`` (``u`` itself).
+    """
+    width = torch.atan(mu_F / _SCALE).add_(math.pi / 2)
+    theta = u.neg_().add_(1.0).mul_(width)  # on (0, width]
+    F = theta.tan_().reciprocal_().mul_(_SCALE).add_(mu_F)
+    # rounding may leave F a hair below 0 next to theta = width (where F = 0): keep it in (0, 1]
+    return F.clamp_(torch.finfo(F.dtype).tiny, 1.0)
+
+
+def repair(trial: Tensor, x: Tensor, lower: Tensor | float, upper: Tensor | float) -> Tensor:
     """JADE's repair: a coordinate of ``trial`` outside ``[lower, upper]`` goes halfway between the target ``x``
-    and the bound it crossed (one pass, no division; ``x`` inside the box keeps the result inside)."""
-    bound = torch.clamp(trial, lower, upper)  # the bound crossed, where one was
-    return torch.where(bound != trial, (bound + x) * 0.5, trial)
+    and the bound it crossed (one pass, no division; ``x`` inside the box keeps the result inside). The bounds
+    are ``d`` tensors, or numbers where every column has the same (a cheaper clamp, the same result)."""
+    # the bound crossed, where one was (torch.clamp takes numbers or tensors; its stubs not their union)
+    bound = torch.clamp(trial, lower, upper)  # type: ignore[arg-type]
+    return torch.where(bound != trial, torch.add(bound, x).mul_(0.5), trial)
 
 
 class DifferentialEvolution(GenerationalOptimizer):
@@ -169,15 +200,26 @@ class DifferentialEvolution(GenerationalOptimizer):
         self.pop_x: Tensor | None = None  # (n, d) once the initial sample is told
         self.pop_f = torch.full((n,), math.inf, **self.like)
         self.archive = torch.zeros(0, self.dim, **self.like)
-        self.mu_F = float(self.config.F)
-        self.mu_CR = float(self.config.CR)
-        self.trial_F = torch.full((n,), self.mu_F, **self.like)
-        self.trial_CR = torch.full((n,), self.mu_CR, **self.like)
-        self._target = torch.zeros(0, dtype=torch.int64, device=self.device)  # arange(n), cached
-        self._columns = torch.zeros(0, dtype=torch.int64, device=self.device)  # arange(d), cached
+        #: ``(mu_F, mu_CR)``, kept on the device: JADE's update never waits for the host
+        self._mu = torch.tensor([float(self.config.F), float(self.config.CR)], **self.like)
+        self.trial_F = torch.full((n,), float(self.config.F), **self.like)
+        self.trial_CR = torch.full((n,), float(self.config.CR), **self.like)
+        self._target = torch.arange(n, device=self.device)
+        #: the box's bounds for :func:`repair`: numbers where all columns share them (a cheaper clamp)
+        self._repair_bounds = (_same_or_all(self.lower), _same_or_all(self.upper))
 
     def generation_size(self) -> int:
         return self.config.pop_size
+
+    @property
+    def mu_F(self) -> float:
+        """JADE's location of the Cauchy ``F`` draws (the fixed ``F`` without adaptation)."""
+        return float(self._mu[0])
+
+    @property
+    def mu_CR(self) -> float:
+        """JADE's mean of the normal ``CR`` draws (the fixed ``CR`` without adaptation)."""
+        return float(self._mu[1])
 
     # ---- trial vectors -----------------------------------------------------------------------------------
     def propose(self) -> Tensor:
@@ -187,9 +229,6 @@ class DifferentialEvolution(GenerationalOptimizer):
         n = c.pop_size
         x = self.pop_x
         F, CR = self._parameters()
-        if self._target.shape[0] != n:
-            self._target = torch.arange(n, device=self.device)
-            self._columns = torch.arange(self.dim, device=self.device)
         target = self._target
         # fixed F and CR are plain numbers: no per-row broadcast
         Fs: Tensor | float = F.unsqueeze(1) if c.adaptation == "jade" else float(c.F)
@@ -203,8 +242,8 @@ class DifferentialEvolution(GenerationalOptimizer):
         # single-precision uniforms are plenty for a comparison with CR, and half the work at large n x d
         u = torch.rand(n, self.dim, generator=self.generator, device=self.device)
         j_rand = torch.randint(0, self.dim, (n, 1), generator=self.generator, device=self.device)
-        mask = (u < CRs) | (self._columns == j_rand)
-        return repair(torch.where(mask, mutant, x), x, self.lower, self.upper)
+        mask = (u < CRs).scatter_(1, j_rand, True)  # and coordinate j_rand always from the mutant
+        return repair(torch.where(mask, mutant, x), x, *self._repair_bounds)
 
     def _parameters(self) -> tuple[Tensor, Tensor]:
         """Per-trial ``F`` and ``CR`` (``pop_size`` each), remembered for JADE's update."""
@@ -212,36 +251,34 @@ class DifferentialEvolution(GenerationalOptimizer):
         if self.config.adaptation == "none":
             return self.trial_F, self.trial_CR
         g = self.generator
-        cr = self.mu_CR + 0.1 * torch.randn(n, generator=g, **self.like)
-        # a fixed number of Cauchy draws at once, the first positive one kept: no host sync on the device
-        u = torch.rand(n, _F_REDRAWS, generator=g, **self.like)
-        draws = self.mu_F + 0.1 * torch.tan(math.pi * (u - 0.5))
-        first = (draws > 0).to(torch.uint8).argmax(dim=1, keepdim=True)  # 0 when none is positive
-        F = draws.gather(1, first).squeeze(1)
-        F = torch.where(F <= 0, torch.full_like(F, 1e-3), F).clamp_max(1.0)
-        self.trial_F = F
-        self.trial_CR = cr.clamp(0.0, 1.0)
+        mu_F, mu_CR = self._mu.unbind()
+        cr = torch.randn(n, generator=g, **self.like).mul_(_SCALE).add_(mu_CR).clamp_(0.0, 1.0)
+        self.trial_F = cauchy_F(torch.rand(n, generator=g, **self.like), mu_F)
+        self.trial_CR = cr
         return self.trial_F, self.trial_CR
 
     def _current_to_pbest(self, x: Tensor, F: Tensor, target: Tensor) -> Tensor:
         c = self.config
         n = c.pop_size
         g = self.generator
+        dev = self.device
         n_best = max(1, math.ceil(c.p_best * n))
-        top = self.pop_f.argsort(stable=True)[:n_best]
-        pbest = top[torch.randint(0, n_best, (n,), generator=g, device=self.device)]
+        top = torch.topk(self.pop_f, n_best, largest=False, sorted=False).indices  # a set: no sort
+        pbest = top[torch.randint(0, n_best, (n,), generator=g, device=dev)]
         r1 = distinct_index_columns(n, 1, target, g)[0]
         donors = torch.cat([x, self.archive]) if c.archive else x
         n_donors = donors.shape[0]
         # r2 from population + archive, distinct from the target and r1 (both population rows)
-        r2 = torch.randint(0, n_donors - 2, (n,), generator=g, device=self.device)
+        r2 = torch.randint(0, n_donors - 2, (n,), generator=g, device=dev)
         low = torch.minimum(target, r1)
         high = torch.maximum(target, r1)
-        r2 = r2 + (r2 >= low).long()
-        r2 = r2 + (r2 >= high).long()
-        Fc = F.unsqueeze(1)
-        pick = x.index_select
-        return x + Fc * (pick(0, pbest) - x) + Fc * (pick(0, r1) - donors.index_select(0, r2))
+        r2 = r2.add_(r2 >= low)
+        r2 = r2.add_(r2 >= high)
+        # x_pbest, x_r1 and x~_r2 in one gather (the population is the donors' first rows)
+        picked = donors.index_select(0, torch.cat([pbest, r1, r2])).view(3, n, self.dim)
+        # x + F (x_pbest - x) + F (x_r1 - x~_r2), with one product
+        step = picked[0].sub_(x).add_(picked[1]).sub_(picked[2])
+        return torch.addcmul(x, F.unsqueeze(1), step)
 
     # ---- selection ---------------------------------------------------------------------------------------
     def advance(self, generation: Generation) -> None:
@@ -260,10 +297,7 @@ class DifferentialEvolution(GenerationalOptimizer):
         if generation.in_order:  # row i is target i's trial: masks, no indexing
             f = generation.f
             win = f <= self.pop_f
-            if self._uses_archive():
-                self._archive(self.pop_x[win & (f < self.pop_f)])
-            if self.config.adaptation == "jade":
-                self._adapt(win)
+            self._learn(win, f < self.pop_f)
             self.pop_x = torch.where(win.unsqueeze(1), generation.x, self.pop_x)
             self.pop_f = torch.where(win, f, self.pop_f)
             return
@@ -271,43 +305,57 @@ class DifferentialEvolution(GenerationalOptimizer):
         f_trial = generation.f[rows]
         win = f_trial <= self.pop_f[tag]
         winners = tag[win]
-        if self._uses_archive():
-            self._archive(self.pop_x[winners[f_trial[win] < self.pop_f[winners]]])
-        if self.config.adaptation == "jade":
-            self._adapt(winners)
+        replaced = winners[f_trial[win] < self.pop_f[winners]]
+        self._learn(self._mask(winners), self._mask(replaced))
         self.pop_x[winners] = generation.x[rows[win]]
         self.pop_f[winners] = f_trial[win]
+
+    def _mask(self, rows: Tensor) -> Tensor:
+        """``pop_size`` bool, True at ``rows``."""
+        mask = torch.zeros(self.config.pop_size, dtype=torch.bool, device=self.device)
+        return mask.index_fill_(0, rows, True)
+
+    def _learn(self, won: Tensor, replaced: Tensor) -> None:
+        """What a selection teaches (``pop_size`` bool masks, before the population changes): the targets
+        ``replaced`` (trial strictly better) join the archive, the F and CR that ``won`` move JADE's means."""
+        if self._uses_archive():
+            self._archive(replaced)
+        if self.config.adaptation == "jade":
+            self._adapt(won)
 
     def _uses_archive(self) -> bool:
         return self.config.archive and self.config.strategy == "current-to-pbest/1"
 
     def _archive(self, replaced: Tensor) -> None:
-        """Add replaced targets; beyond ``pop_size`` rows, random ones leave."""
-        archive = torch.cat([self.archive, replaced])
+        """Add the targets ``replaced`` (``pop_size`` bool); beyond ``pop_size`` rows, random ones leave.
+
+        A fixed-shape, sync-free alternative (reservoir sampling into a ``pop_size x d`` buffer, the same
+        distribution) took about twice as long per generation on the CPU at ``pop_size`` 1,000: its ~20
+        small ops cost more than one permutation.
+        """
+        assert self.pop_x is not None
+        archive = torch.cat([self.archive, self.pop_x[replaced]])
         n = self.config.pop_size
         if archive.shape[0] > n:
-            keep = torch.randperm(archive.shape[0], generator=self.generator, device=self.device)[
-                :n
-            ]
-            archive = archive[keep]
+            keep = torch.randperm(archive.shape[0], generator=self.generator, device=self.device)
+            archive = archive.index_select(0, keep[:n])
         self.archive = archive
 
-    def _adapt(self, winners: Tensor) -> None:
+    def _adapt(self, won: Tensor) -> None:
         """JADE: move ``mu_CR`` to the mean and ``mu_F`` to the Lehmer mean of the successful values
-        (``winners``: their rows, or a mask of them; JADE weighs successes equally, SHADE by the gain)."""
-        s_F = self.trial_F[winners]
-        if s_F.numel() == 0:
-            return
-        c = self.config.c
-        s_CR = self.trial_CR[winners]
-        lehmer = float((s_F**2).sum() / s_F.sum().clamp_min(1e-12))
-        self.mu_CR = (1 - c) * self.mu_CR + c * float(s_CR.mean())
-        self.mu_F = (1 - c) * self.mu_F + c * lehmer
+        (``won``: ``pop_size`` bool; JADE weighs successes equally, SHADE by the gain); none, no move."""
+        F = self.trial_F
+        stats = torch.stack([F * F, self.trial_CR, F, torch.ones_like(F)])  # 4 x n
+        sums = stats.mv(won.to(F.dtype))  # sum(F^2), sum(CR), sum(F), count over the successes
+        means = sums[:2] / sums[2:].clamp_min(1e-12)  # (Lehmer mean of F, mean of CR)
+        rate = (sums[3] > 0).to(F.dtype) * self.config.c
+        self._mu = torch.lerp(self._mu, means, rate)
 
     # ---- metrics and state -------------------------------------------------------------------------------
     def algorithm_metrics(self) -> dict[str, float]:
         if self.config.adaptation == "jade":
-            return {"mu_F": self.mu_F, "mu_CR": self.mu_CR}
+            mu_F, mu_CR = self._mu.tolist()
+            return {"mu_F": mu_F, "mu_CR": mu_CR}
         return {}
 
     def algorithm_state(self) -> dict[str, Any]:
@@ -315,8 +363,8 @@ class DifferentialEvolution(GenerationalOptimizer):
             "pop_x": self.pop_x,
             "pop_f": self.pop_f,
             "archive": self.archive,
-            "mu_F": self.mu_F,
-            "mu_CR": self.mu_CR,
+            "mu_F": self._mu[0],
+            "mu_CR": self._mu[1],
             "trial_F": self.trial_F,
             "trial_CR": self.trial_CR,
         }
@@ -325,10 +373,15 @@ class DifferentialEvolution(GenerationalOptimizer):
         self.pop_x = state["pop_x"]
         self.pop_f = state["pop_f"]
         self.archive = state["archive"]
-        self.mu_F = float(state["mu_F"])
-        self.mu_CR = float(state["mu_CR"])
+        self._mu = torch.tensor([float(state["mu_F"]), float(state["mu_CR"])], **self.like)
         self.trial_F = state["trial_F"]
         self.trial_CR = state["trial_CR"]
+
+
+def _same_or_all(bound: Tensor) -> Tensor | float:
+    """A box bound as a number where every column has the same, else the ``d`` tensor."""
+    first = float(bound[0])
+    return first if bool((bound == first).all()) else bound
 
 
 class JADE(DifferentialEvolution):
