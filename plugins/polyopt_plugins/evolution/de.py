@@ -166,15 +166,15 @@ def cauchy_F(u: Tensor, mu_F: Tensor) -> Tensor:
     ``theta = pi / 2``, where ``tan`` may come out with either sign, ``1 / tan`` is 0 either way.
 
     Args:
-        u: ``n`` uniforms on ``[0, 1)``, overwritten.
+        u: ``n`` uniforms on ``[0, 1)``.
         mu_F: 0-dim, the location, ``> 0``.
 
     Returns:
-        ``n`` values in ``(0, 1]`` (``u`` itself).
+        ``n`` values in ``(0, 1]``.
     """
     width = torch.atan(mu_F / _SCALE).add_(math.pi / 2)
-    theta = u.neg_().add_(1.0).mul_(width)  # on (0, width]
-    F = theta.tan_().reciprocal_().mul_(_SCALE).add_(mu_F)
+    theta = torch.addcmul(width, u, width, value=-1.0)  # width (1 - u), on (0, width]
+    F = torch.add(mu_F, theta.tan_().reciprocal_(), alpha=_SCALE)
     # rounding may leave F a hair below 0 next to theta = width (where F = 0): keep it in (0, 1]
     return F.clamp_(torch.finfo(F.dtype).tiny, 1.0)
 
@@ -252,7 +252,9 @@ class DifferentialEvolution(GenerationalOptimizer):
             return self.trial_F, self.trial_CR
         g = self.generator
         mu_F, mu_CR = self._mu.unbind()
-        cr = torch.randn(n, generator=g, **self.like).mul_(_SCALE).add_(mu_CR).clamp_(0.0, 1.0)
+        cr = torch.add(mu_CR, torch.randn(n, generator=g, **self.like), alpha=_SCALE).clamp_(
+            0.0, 1.0
+        )
         self.trial_F = cauchy_F(torch.rand(n, generator=g, **self.like), mu_F)
         self.trial_CR = cr
         return self.trial_F, self.trial_CR
