@@ -41,25 +41,31 @@ else the normal approximation with the tie and continuity corrections) and a ver
 are independent samples (the libraries draw different random streams), so the test is unpaired; use 10 or
 more seeds (``--seeds 11``) for it to detect a shift.
 
-Hyperparameters apart from the implementation: ``pso[evox-params]`` runs polyopt's PSO with EvoX's ``PSO``
-defaults (inertia update, ``w=0.6``, ``c1=2.5``, ``c2=0.8``) against the same EvoX runs as ``pso`` (each anchor
-runs once per problem and seed; a variant reuses them), so ``pso`` compares defaults and implementation
-together, ``pso[evox-params]`` the implementation alone.
+Choices apart from the implementation: a variant runs polyopt with the anchor's choices against the same
+anchor runs as its algorithm (each anchor runs once per problem and seed; a variant reuses them), so the plain
+row compares defaults and implementation together, the variant the implementation alone:
+``pso[evox-params]`` is polyopt's PSO with EvoX's ``PSO`` defaults (inertia update, ``w=0.6``, ``c1=2.5``,
+``c2=0.8``); ``de[evox-bounds]`` polyopt's DE with trial vectors clamped into the box as EvoX's ``DE`` does
+(polyopt repairs them halfway between the target and the bound crossed, JADE's repair; polyopt has no option
+for it, the benchmark swaps the repair, see :func:`clamped_trials`); ``jade[evox-params]`` polyopt's JADE as
+EvoX's ``JaDE`` starts and bounds (``mu_CR`` from 0.5, no archive, clamped trials; EvoX draws F from a normal,
+polyopt from JADE's Cauchy).
 
 Anchors: ``pip install cma evosax evox`` (the ``baselines`` extra). Missing anchors are skipped with a note.
 
     python benchmarks/so_evolution_vs_anchors.py --pop 1000 --generations 100 --seeds 3 --dim 10
-    python benchmarks/so_evolution_vs_anchors.py --seeds 11 --algorithms de,jade,pso,pso[evox-params]
+    python benchmarks/so_evolution_vs_anchors.py --seeds 11 --algorithms de,de[evox-bounds],pso,pso[evox-params]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -382,22 +388,46 @@ _ANCHORS: dict[str, list[tuple[str, Callable[..., dict[str, Any]]]]] = {
     "cbo": [],
 }
 
-#: polyopt runs with other hyperparameters than its defaults: name -> (algorithm, config fields); the
-#: anchors are the algorithm's, their runs shared with it
-VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+#: polyopt runs with the anchor's choices instead of its own: name -> (algorithm, config fields, whether
+#: trial vectors are clamped into the box); the anchors are the algorithm's, their runs shared with it
+VARIANTS: dict[str, tuple[str, dict[str, Any], bool]] = {
     # EvoX 1.4's PSO defaults (w, phi_p, phi_g) in polyopt's inertia update
-    "pso[evox-params]": ("pso", {"update": "inertia", "w": 0.6, "c1": 2.5, "c2": 0.8}),
+    "pso[evox-params]": ("pso", {"update": "inertia", "w": 0.6, "c1": 2.5, "c2": 0.8}, False),
+    # EvoX's DE clamps trials into the box where polyopt's repairs them halfway to the bound (JADE's)
+    "de[evox-bounds]": ("de", {}, True),
+    # EvoX's JaDE: mu_CR starts at 0.5 (polyopt's at CR = 0.9), no archive, trials clamped (its normal,
+    # not Cauchy, F has no polyopt option)
+    "jade[evox-params]": ("jade", {"CR": 0.5, "archive": False}, True),
 }
 
 
-def resolve(algo: str) -> tuple[str, dict[str, Any]]:
-    """(polyopt algorithm, config fields) of an ``--algorithms`` entry: a variant or a plain name."""
+def resolve(algo: str) -> tuple[str, dict[str, Any], bool]:
+    """(polyopt algorithm, config fields, clamp trials) of an ``--algorithms`` entry."""
     if algo in VARIANTS:
         return VARIANTS[algo]
     if algo not in _ANCHORS:
         known = ", ".join([*_ANCHORS, *VARIANTS])
         raise SystemExit(f"unknown algorithm {algo!r}; expected one of {known}")
-    return algo, {}
+    return algo, {}, False
+
+
+@contextlib.contextmanager
+def clamped_trials() -> Iterator[None]:
+    """While open, polyopt's DE and JADE clamp their trial vectors into the box as EvoX's DE and JaDE do,
+    instead of JADE's midpoint repair. polyopt has no option for it: this swaps the DE module's ``repair``
+    (which ``propose`` calls) for a clamp, and puts it back on exit."""
+    from polyopt_plugins.evolution import de
+
+    original = de.repair
+
+    def clamp(trial: Tensor, x: Tensor, lower: Any, upper: Any) -> Tensor:
+        return torch.clamp(trial, lower, upper)
+
+    de.repair = clamp
+    try:
+        yield
+    finally:
+        de.repair = original
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -540,11 +570,15 @@ def main() -> None:
             problem = _problem(pname, args.dim)
             optimum = float(getattr(problem, "optimum", 0.0) or 0.0)
             for algo in algorithms:
-                base, config = resolved[algo]
-                ours = (
-                    "polyopt",
-                    lambda p, n, g, s, a=base, c=config: run_polyopt(a, p, n, g, s, c),
-                )
+                base, config, clamp = resolved[algo]
+
+                def ours_run(
+                    p: Any, n: int, g: int, s: int, a: str = base, c: Any = config, k: bool = clamp
+                ) -> dict[str, Any]:
+                    with clamped_trials() if k else contextlib.nullcontext():
+                        return run_polyopt(a, p, n, g, s, c)
+
+                ours = ("polyopt", ours_run)
                 for label, runner in [ours, *_ANCHORS[base]]:
                     shared = (pname, base, label, seed)
                     if label != "polyopt" and shared in anchor_runs:  # ran for another variant
