@@ -7,8 +7,7 @@ import contextlib
 import importlib.util
 import itertools
 import math
-import os
-import pathlib
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -16,21 +15,10 @@ import torch
 
 import polyopt
 
-_PATH = pathlib.Path(__file__).parents[3] / "benchmarks" / "so_evolution_vs_anchors.py"
-
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    saved = dict(os.environ)  # the script sets thread variables for its own process
-    try:
-        spec = importlib.util.spec_from_file_location("so_evolution_vs_anchors", _PATH)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return module
+def bench(load_benchmark: Callable[[str], ModuleType]) -> ModuleType:
+    return load_benchmark("so_evolution_vs_anchors")
 
 
 def test_time_to_reach_is_the_first_point_at_or_below_the_target(bench: ModuleType) -> None:

@@ -3,9 +3,7 @@ DE generation (one-to-one selection, points kept in the box)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import pathlib
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -13,23 +11,10 @@ import torch
 
 import polyopt
 
-_PATH = pathlib.Path(__file__).parents[3] / "benchmarks" / "so_generation_floor.py"
-
 
 @pytest.fixture(scope="module")
-def floor() -> ModuleType:
-    saved = dict(
-        os.environ
-    )  # the script sets thread and compile-cache variables for its own process
-    try:
-        spec = importlib.util.spec_from_file_location("so_generation_floor", _PATH)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return module
+def floor(load_benchmark: Callable[[str], ModuleType]) -> ModuleType:
+    return load_benchmark("so_generation_floor")
 
 
 @pytest.mark.parametrize("algo", ["de", "jade", "pso"])
