@@ -46,8 +46,8 @@ anchor runs as its algorithm (each anchor runs once per problem and seed; a vari
 row compares defaults and implementation together, the variant the implementation alone:
 ``pso[evox-params]`` is polyopt's PSO with EvoX's ``PSO`` defaults (inertia update, ``w=0.6``, ``c1=2.5``,
 ``c2=0.8``); ``de[evox-bounds]`` polyopt's DE with trial vectors clamped into the box as EvoX's ``DE`` does
-(polyopt repairs them halfway between the target and the bound crossed, JADE's repair; polyopt has no option
-for it, the benchmark swaps the repair, see :func:`clamped_trials`); ``jade[evox-params]`` polyopt's JADE as
+(``bounds="clip"``; polyopt's default repairs them halfway between the target and the bound crossed, JADE's
+repair); ``jade[evox-params]`` polyopt's JADE as
 EvoX's ``JaDE`` starts and bounds (``mu_CR`` from 0.5, no archive, clamped trials; EvoX draws F from a normal,
 polyopt from JADE's Cauchy).
 
@@ -60,12 +60,11 @@ Anchors: ``pip install cma evosax evox`` (the ``baselines`` extra). Missing anch
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -388,46 +387,27 @@ _ANCHORS: dict[str, list[tuple[str, Callable[..., dict[str, Any]]]]] = {
     "cbo": [],
 }
 
-#: polyopt runs with the anchor's choices instead of its own: name -> (algorithm, config fields, whether
-#: trial vectors are clamped into the box); the anchors are the algorithm's, their runs shared with it
-VARIANTS: dict[str, tuple[str, dict[str, Any], bool]] = {
+#: polyopt runs with the anchor's choices instead of its own: name -> (algorithm, config fields); the anchors
+#: are the algorithm's, their runs shared with it
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # EvoX 1.4's PSO defaults (w, phi_p, phi_g) in polyopt's inertia update
-    "pso[evox-params]": ("pso", {"update": "inertia", "w": 0.6, "c1": 2.5, "c2": 0.8}, False),
+    "pso[evox-params]": ("pso", {"update": "inertia", "w": 0.6, "c1": 2.5, "c2": 0.8}),
     # EvoX's DE clamps trials into the box where polyopt's repairs them halfway to the bound (JADE's)
-    "de[evox-bounds]": ("de", {}, True),
+    "de[evox-bounds]": ("de", {"bounds": "clip"}),
     # EvoX's JaDE: mu_CR starts at 0.5 (polyopt's at CR = 0.9), no archive, trials clamped (its normal,
     # not Cauchy, F has no polyopt option)
-    "jade[evox-params]": ("jade", {"CR": 0.5, "archive": False}, True),
+    "jade[evox-params]": ("jade", {"CR": 0.5, "archive": False, "bounds": "clip"}),
 }
 
 
-def resolve(algo: str) -> tuple[str, dict[str, Any], bool]:
-    """(polyopt algorithm, config fields, clamp trials) of an ``--algorithms`` entry."""
+def resolve(algo: str) -> tuple[str, dict[str, Any]]:
+    """(polyopt algorithm, config fields) of an ``--algorithms`` entry."""
     if algo in VARIANTS:
         return VARIANTS[algo]
     if algo not in _ANCHORS:
         known = ", ".join([*_ANCHORS, *VARIANTS])
         raise SystemExit(f"unknown algorithm {algo!r}; expected one of {known}")
-    return algo, {}, False
-
-
-@contextlib.contextmanager
-def clamped_trials() -> Iterator[None]:
-    """While open, polyopt's DE and JADE clamp their trial vectors into the box as EvoX's DE and JaDE do,
-    instead of JADE's midpoint repair. polyopt has no option for it: this swaps the DE module's ``repair``
-    (which ``propose`` calls) for a clamp, and puts it back on exit."""
-    from polyopt_plugins.evolution import de
-
-    original = de.repair
-
-    def clamp(trial: Tensor, x: Tensor, lower: Any, upper: Any) -> Tensor:
-        return torch.clamp(trial, lower, upper)
-
-    de.repair = clamp
-    try:
-        yield
-    finally:
-        de.repair = original
+    return algo, {}
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -570,13 +550,12 @@ def main() -> None:
             problem = _problem(pname, args.dim)
             optimum = float(getattr(problem, "optimum", 0.0) or 0.0)
             for algo in algorithms:
-                base, config, clamp = resolved[algo]
+                base, config = resolved[algo]
 
                 def ours_run(
-                    p: Any, n: int, g: int, s: int, a: str = base, c: Any = config, k: bool = clamp
+                    p: Any, n: int, g: int, s: int, a: str = base, c: Any = config
                 ) -> dict[str, Any]:
-                    with clamped_trials() if k else contextlib.nullcontext():
-                        return run_polyopt(a, p, n, g, s, c)
+                    return run_polyopt(a, p, n, g, s, c)
 
                 ours = ("polyopt", ours_run)
                 for label, runner in [ours, *_ANCHORS[base]]:

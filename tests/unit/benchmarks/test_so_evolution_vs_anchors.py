@@ -3,7 +3,6 @@ by seed, and polyopt's per-generation trace."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import itertools
 import math
@@ -139,37 +138,14 @@ def test_variants_run_polyopt_with_their_config_and_share_anchors(bench: ModuleT
     assert bench.resolve("pso[evox-params]") == (
         "pso",
         {"update": "inertia", "w": 0.6, "c1": 2.5, "c2": 0.8},
-        False,
     )
-    assert bench.resolve("de") == ("de", {}, False)
+    assert bench.resolve("de") == ("de", {})
+    assert bench.resolve("de[evox-bounds]") == ("de", {"bounds": "clip"})
     with pytest.raises(SystemExit, match="unknown algorithm 'psoo'"):
         bench.resolve("psoo")
     problem = polyopt.make("objective", "rastrigin", dim=3)
-    base, config, _ = bench.resolve("pso[evox-params]")
+    base, config = bench.resolve("pso[evox-params]")
     default = bench.run_polyopt(base, problem, 20, 4, 0)
     variant = bench.run_polyopt(base, problem, 20, 4, 0, config)
     assert variant["trace"][0][2] == default["trace"][0][2]  # the same first sample
     assert variant["best"] != default["best"]  # then other moves
-
-
-def test_clamped_trials_put_de_trials_on_the_faces_and_restore_the_repair(
-    bench: ModuleType,
-) -> None:
-    from polyopt_plugins.evolution import de
-
-    problem = polyopt.make("objective", "rastrigin", dim=3)
-    original = de.repair
-    on_faces = []
-    for clamp in (False, True):
-        optimizer = polyopt.make(
-            "optimizer", "de", problem, seed=0, device="cpu", pop_size=20, F=2.0
-        )
-        first = optimizer.ask()
-        optimizer.tell(first, problem.evaluate(first))
-        with bench.clamped_trials() if clamp else contextlib.nullcontext():
-            trials = optimizer.ask()
-        on_faces.append(int((trials.abs() == 5.12).sum()))
-    assert (
-        on_faces[0] == 0 < on_faces[1]
-    )  # F = 2 sends many trials out: repaired inside, or clamped
-    assert de.repair is original

@@ -191,3 +191,23 @@ def test_a_run_step_is_ask_then_tell(name: str, config: dict[str, Any]) -> None:
     for key, value in stepped.get_state().items():
         other = asked.get_state()[key]
         assert torch.equal(value, other) if isinstance(value, torch.Tensor) else value == other, key
+
+
+def test_de_bounds_repair_inside_or_clip_onto_the_faces() -> None:
+    """F = 2 sends many trial coordinates out of the box: the midpoint repair keeps them strictly inside,
+    ``bounds="clip"`` puts exactly those on the faces; everything else is the same trial."""
+    problem = polyopt.make("objective", "rastrigin", dim=3)
+    trials = {}
+    for bounds in ("midpoint", "clip"):
+        optimizer = polyopt.make(
+            "optimizer", "de", problem, seed=0, device="cpu", pop_size=20, F=2.0, bounds=bounds
+        )
+        first = optimizer.ask()
+        optimizer.tell(first, problem.evaluate(first))
+        trials[bounds] = optimizer.ask()
+    on_faces = trials["clip"].abs() == 5.12
+    assert int((trials["midpoint"].abs() == 5.12).sum()) == 0 < int(on_faces.sum())
+    assert bool((trials["midpoint"].abs() < 5.12)[on_faces].all())
+    assert torch.equal(trials["midpoint"][~on_faces], trials["clip"][~on_faces])
+    with pytest.raises(ValueError, match="bounds='reflect'; expected 'midpoint' or 'clip'"):
+        polyopt.make("optimizer", "de", problem, bounds="reflect")
